@@ -1,0 +1,122 @@
+"""Train a model, supervised or distilled from frozen teachers, from one YAML config.
+
+    python -m kdspeech.bin.train --config conf/train_student_kd.yaml \\
+        --train_data dump/mix_student --valid_data dump/mix_valid --out_dir exp/student_s2 \\
+        [--seed 1] [key.path=value ...]
+
+Trailing ``key.path=value`` words override the config (``optim.lr=1e-4 trainer.max_epochs=3``).
+The exp dir receives config.yaml (resolved), env.json (versions, git hash, seed, command),
+checkpoints/, best.pth, history.json, learning_curve.png and tensorboard/.  Re-running continues from
+the last checkpoint.  Several processes (torchrun, see utils/launch.py) train with DDP.
+"""
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import torch
+
+from kdspeech.cli import run_main
+from kdspeech.config import load_config, save_config
+from kdspeech.distill.losses import build_loss_terms
+from kdspeech.distill.teachers import build_teacher_sets
+from kdspeech.env import environment
+from kdspeech.errors import KdError
+from kdspeech.models import build_model, count_parameters
+from kdspeech.tasks import build_dataset
+from kdspeech.train.distributed import cleanup, init_distributed
+from kdspeech.train.optim import build_optimizer, build_scheduler
+from kdspeech.train.trainer import TRAINER_DEFAULTS, Trainer
+
+log = logging.getLogger("kdspeech.train")
+
+DEFAULTS = {
+    "task": "enhancement",
+    "data": {},                     # task options, e.g. {segment: 16384, sr: 16000}
+    "batch_size": 16,
+    "valid_batch_size": None,
+    "num_workers": 0,
+    "model": {"name": None, "conf": {}},
+    "teachers": {},                 # name -> teacher set (see kdspeech.distill.teachers)
+    "loss": [{"name": "mse_target", "weight": 1.0}],
+    "valid_loss": None,             # terms for the validation loss (None: the training loss)
+    "optim": {"name": "adam", "lr": 1.0e-3},
+    "scheduler": {"name": "constant"},
+    "trainer": dict(TRAINER_DEFAULTS),
+}
+FREE = ("data", "model.conf", "teachers", "loss", "valid_loss", "optim", "scheduler")
+
+
+def get_parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=True, help="YAML training config")
+    p.add_argument("--train_data", required=True, help="training data dir")
+    p.add_argument("--valid_data", required=True, help="validation data dir")
+    p.add_argument("--out_dir", required=True, help="experiment dir (created; resumed if it has checkpoints)")
+    p.add_argument("--seed", type=int, default=1, help="seed of model init, shuffling and crops")
+    p.add_argument("overrides", nargs="*", help="config overrides key.path=value")
+    return p
+
+
+def main(argv=None):
+    args = get_parser().parse_args(argv)
+    conf = load_config(args.config, args.overrides, DEFAULTS, FREE)
+    where = args.config
+    if not conf["model"]["name"]:
+        raise KdError("model.name is not set", path=where)
+    tconf = conf["trainer"]
+    if tconf["num_threads"]:
+        torch.set_num_threads(int(tconf["num_threads"]))
+    info = init_distributed(tconf["device"])
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    torch.manual_seed(args.seed)
+    model = build_model(conf["model"]["name"], conf["model"]["conf"], where=where)
+    train_set = build_dataset(conf["task"], args.train_data, conf["data"], True, args.seed, where)
+    valid_set = build_dataset(conf["task"], args.valid_data, conf["data"], False, args.seed, where)
+    teachers = build_teacher_sets(conf["teachers"], info.device, where)
+    terms = build_loss_terms(conf["loss"], where)
+    valid_terms = build_loss_terms(conf["valid_loss"], where) if conf["valid_loss"] else None
+    for _, _, term in terms + (valid_terms or []):
+        if term.teacher and term.teacher not in teachers:
+            raise KdError(f"a loss term uses teacher set '{term.teacher}', which 'teachers' does not define",
+                          path=where)
+    optimizer = build_optimizer(model.parameters(), conf["optim"], where)
+    scheduler = build_scheduler(optimizer, conf["scheduler"], tconf["max_epochs"], where)
+
+    if info.is_main:
+        save_config(conf, out_dir / "config.yaml")
+        env = {**environment(), "seed": args.seed, "world_size": info.world_size, "device": str(info.device),
+               "num_parameters": count_parameters(model)}
+        (out_dir / "env.json").write_text(json.dumps(env, indent=1))
+        log.info("%s: %d parameters; %d training and %d validation examples; %s x %d process(es)",
+                 conf["model"]["name"], env["num_parameters"], len(train_set), len(valid_set),
+                 info.device, info.world_size)
+
+    trainer = Trainer(model, optimizer, scheduler, terms, train_set, valid_set, out_dir,
+                      teachers=teachers, valid_terms=valid_terms, batch_size=conf["batch_size"],
+                      valid_batch_size=conf["valid_batch_size"], seed=args.seed, conf=tconf,
+                      model_name=conf["model"]["name"], model_conf=conf["model"]["conf"],
+                      dist_info=info, num_workers=conf["num_workers"])
+    try:
+        history = trainer.fit()
+    finally:
+        cleanup(info)
+    if info.is_main and history:
+        _plot(history, out_dir)
+    return 0
+
+
+def _plot(history, out_dir):
+    try:
+        from kdspeech.plot import plot_learning_curves
+    except ImportError:  # plotting is optional for training itself
+        return
+    curves = {key: [(h["epoch"], h[key]) for h in history] for key in ("train_loss", "valid_loss")}
+    plot_learning_curves(curves, "loss", out_dir / "learning_curve.png")
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,1 @@
+"""Data layer: Kaldi-style data dirs, audio I/O, resampling and mixing."""

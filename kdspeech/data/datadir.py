@@ -1,0 +1,231 @@
+"""Kaldi-style data directories: strict reading, atomic writing, validation, job splits.
+
+A data dir holds one-line-per-utterance text files (``wav.scp``, ``utt2spk``, ``text``, ...), each
+sorted by utterance id in byte order (``LC_ALL=C sort``) with unique ids.  Everything here is strict
+on purpose: a recipe that silently drops or reorders utterances produces wrong numbers much later,
+so every problem is a ``KdError`` that names the file and the line.
+
+With a ``segments`` file (Kaldi semantics) ``wav.scp`` is keyed by recording id and the per-utterance
+files by segment id; ``segments`` maps ``<utt> <recording> <start> <end>``.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+from kdspeech.errors import KdError
+
+#: Optional per-utterance files that ``DataDir.validate`` checks when they exist.
+OPTIONAL_FILES = (
+    "utt2spk", "text", "utt2label", "utt2snr", "utt2fold", "utt2noise",
+    "spk1.scp", "noise1.scp", "segments",
+)
+#: Files that, when present, must list every utterance (a mixture without a reference is unusable).
+MUST_COVER = ("utt2spk", "text", "spk1.scp", "noise1.scp")
+
+
+def read_kv(path, allow_missing=False):
+    """Read ``<key> <value...>`` lines into an insertion-ordered dict.
+
+    Raises ``KdError(path, line)`` on an empty key (blank or indented line), a missing value, a
+    duplicate id or an id out of byte order.  A missing file is an error unless ``allow_missing``.
+    """
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().split("\n")
+    except FileNotFoundError:
+        if allow_missing:
+            return {}
+        raise KdError("file not found", path=path) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise KdError(f"cannot read: {err}", path=path) from None
+    if lines and lines[-1] == "":
+        lines.pop()
+    out = {}
+    prev = None
+    for lineno, line in enumerate(lines, start=1):
+        line = line.rstrip("\r")
+        if not line.strip() or line[0].isspace():
+            raise KdError("empty utterance id (blank or indented line)", path=path, line=lineno)
+        parts = line.split(maxsplit=1)
+        key = parts[0]
+        value = parts[1].strip() if len(parts) > 1 else ""
+        if not value:
+            raise KdError(f"no value after id '{key}'", path=path, line=lineno)
+        if key in out:
+            raise KdError(f"duplicate id '{key}'", path=path, line=lineno)
+        if prev is not None and key < prev:  # str order == UTF-8 byte order
+            raise KdError(f"id '{key}' is not sorted (comes after '{prev}'; use LC_ALL=C sort)",
+                          path=path, line=lineno)
+        out[key] = value
+        prev = key
+    return out
+
+
+def write_kv(path, mapping):
+    """Write ``mapping`` as sorted ``<key> <value>`` lines, atomically (temp file + ``os.replace``)."""
+    path = Path(path)
+    lines = []
+    for key in sorted(mapping):
+        value = str(mapping[key]).strip()
+        if not key or any(c.isspace() for c in key):
+            raise KdError(f"id {key!r} is empty or contains whitespace", path=path)
+        if not value or "\n" in value:
+            raise KdError(f"value for '{key}' is empty or spans lines", path=path)
+        lines.append(f"{key} {value}\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp.{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.writelines(lines)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _line_of(path, key):
+    """1-based line number of ``key`` in a kv file (only used to word an error)."""
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if line.split(maxsplit=1)[:1] == [key]:
+                return lineno
+    return None
+
+
+class DataDir:
+    """A Kaldi-style data dir; files are read on demand and cached."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self._cache = {}
+
+    def __repr__(self):
+        return f"DataDir({str(self.path)!r})"
+
+    def file(self, name):
+        return self.path / name
+
+    def has(self, name):
+        return self.file(name).is_file()
+
+    def read(self, name):
+        """The dict of file ``name``; ``KdError`` if it does not exist."""
+        if name not in self._cache:
+            self._cache[name] = read_kv(self.file(name))
+        return self._cache[name]
+
+    @property
+    def wav_scp(self):
+        scp = self.read("wav.scp")
+        if not scp:
+            raise KdError("wav.scp is empty", path=self.file("wav.scp"))
+        return scp
+
+    @property
+    def utts(self):
+        """Sorted ids of wav.scp (recording ids when the dir has ``segments``)."""
+        return list(self.wav_scp)
+
+    def validate(self):
+        """Check the whole dir; raise ``KdError`` naming file, line and id of the first problem."""
+        if not self.path.is_dir():
+            raise KdError("data dir not found", path=self.path)
+        if not self.has("wav.scp"):
+            raise KdError("wav.scp not found", path=self.file("wav.scp"))
+        recordings = set(self.wav_scp)
+        utts = recordings
+        if self.has("segments"):
+            utts = self._check_segments(recordings)
+        for name in OPTIONAL_FILES:
+            if name == "segments" or not self.has(name):
+                continue
+            table = self.read(name)
+            for lineno, key in enumerate(table, start=1):
+                if key not in utts:
+                    ref = "segments" if self.has("segments") else "wav.scp"
+                    raise KdError(f"utterance '{key}' is not in {ref}", path=self.file(name),
+                                  line=lineno)
+            if name in MUST_COVER and len(table) != len(utts):
+                missing = sorted(utts - set(table))
+                raise KdError(f"{len(missing)} utterance(s) missing, first '{missing[0]}'",
+                              path=self.file(name))
+        if self.has("utt2snr"):
+            self._check_floats("utt2snr")
+        return self
+
+    def _check_floats(self, name):
+        for lineno, (key, value) in enumerate(self.read(name).items(), start=1):
+            try:
+                ok = float(value) == float(value)  # NaN is not a usable SNR
+            except ValueError:
+                ok = False
+            if not ok:
+                raise KdError(f"value '{value}' of '{key}' is not a number", path=self.file(name),
+                              line=lineno)
+
+    def _check_segments(self, recordings):
+        path = self.file("segments")
+        for lineno, (seg, value) in enumerate(self.read("segments").items(), start=1):
+            fields = value.split()
+            if len(fields) != 3:
+                raise KdError(f"segment '{seg}' needs '<recording> <start> <end>'", path=path,
+                              line=lineno)
+            reco, start, end = fields
+            if reco not in recordings:
+                raise KdError(f"recording '{reco}' of segment '{seg}' is not in wav.scp",
+                              path=path, line=lineno)
+            try:
+                start, end = float(start), float(end)
+            except ValueError:
+                raise KdError(f"segment '{seg}' has non-numeric times", path=path,
+                              line=lineno) from None
+            if not 0 <= start < end:
+                raise KdError(f"segment '{seg}' needs 0 <= start < end", path=path, line=lineno)
+        return set(self.read("segments"))
+
+
+def split_ids(ids, nj, job):
+    """The contiguous slice of ``ids`` for 1-based ``job`` of ``nj``; sizes differ by at most one."""
+    if nj < 1 or not 1 <= job <= nj:
+        raise KdError(f"job {job} of {nj}: need nj >= 1 and 1 <= job <= nj")
+    ids = list(ids)
+    base, extra = divmod(len(ids), nj)
+    start = (job - 1) * base + min(job - 1, extra)
+    return ids[start:start + base + (1 if job <= extra else 0)]
+
+
+def subset_data_dir(src, dst, utts):
+    """Write a data dir at ``dst`` with only ``utts`` (segment ids when ``src`` has segments).
+
+    Every per-utterance file of ``src`` is filtered; ``wav.scp`` keeps the recordings the kept
+    segments use.  Returns the new ``DataDir``.
+    """
+    src = src if isinstance(src, DataDir) else DataDir(src)
+    dst = Path(dst)
+    keep = set(utts)
+    universe = set(src.read("segments")) if src.has("segments") else set(src.wav_scp)
+    unknown = sorted(keep - universe)
+    if unknown:
+        raise KdError(f"{len(unknown)} id(s) not in the source, first '{unknown[0]}'", path=src.path)
+    dst.mkdir(parents=True, exist_ok=True)
+    recordings = keep
+    if src.has("segments"):
+        segs = {k: v for k, v in src.read("segments").items() if k in keep}
+        write_kv(dst / "segments", segs)
+        recordings = {v.split()[0] for v in segs.values()}
+    write_kv(dst / "wav.scp", {k: v for k, v in src.wav_scp.items() if k in recordings})
+    for name in OPTIONAL_FILES:
+        if name != "segments" and src.has(name):
+            write_kv(dst / name, {k: v for k, v in src.read(name).items() if k in keep})
+    return DataDir(dst)
+
+
+def copy_file(src, dst):
+    """Copy one data-dir file atomically (used when a stage passes a file through unchanged)."""
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f"{dst.name}.tmp.{os.getpid()}")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)

@@ -1,0 +1,1 @@
+"""Distillation: frozen teachers (``teachers.py``) and the loss registry (``losses.py``)."""

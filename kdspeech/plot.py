@@ -1,0 +1,85 @@
+"""PNG plots for RESULTS.md: metric against SNR per system, and learning curves.
+
+Matplotlib runs on the Agg backend (no display on cluster nodes); each PNG is written to a
+temporary file and renamed, so a link in RESULTS.md never points at a half-written image.
+"""
+
+import math
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+
+
+def _save_png(fig, path):
+    path = os.fspath(path)
+    parent = os.path.dirname(path)
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    tmp = f"{path}.tmp.{os.getpid()}"
+    try:
+        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def _finite_points(pairs):
+    """(x, y) pairs as floats, sorted by x, without missing or NaN values."""
+    points = []
+    for x, y in pairs:
+        if y is None:
+            continue
+        x, y = float(x), float(y)
+        if not (math.isnan(x) or math.isnan(y)):
+            points.append((x, y))
+    return sorted(points)
+
+
+def plot_metric_by_snr(systems, metric, path, title=None):
+    """One line with markers per system: x = input SNR (dB), y = ``metric``.
+
+    ``systems`` maps a system name to ``{snr: value}``; SNR keys may be numbers or strings such as
+    ``"-5"`` (as read back from summary.json).
+    """
+    fig, axes = plt.subplots(figsize=(6.4, 4.4))
+    for index, (name, by_snr) in enumerate(systems.items()):
+        points = _finite_points(by_snr.items())
+        if not points:
+            continue
+        xs, ys = zip(*points)
+        axes.plot(xs, ys, marker=MARKERS[index % len(MARKERS)], label=name)
+    axes.set_xlabel("input SNR (dB)")
+    axes.set_ylabel(metric)
+    axes.set_title(title or f"{metric} by input SNR")
+    axes.grid(True, alpha=0.3)
+    if axes.lines:
+        axes.legend()
+    return _save_png(fig, path)
+
+
+def plot_learning_curves(curves, ylabel, path, title=None):
+    """One line per curve: x = epoch, y = value; ``curves`` maps a name to ``[(epoch, value)]``."""
+    fig, axes = plt.subplots(figsize=(6.4, 4.4))
+    for index, (name, points) in enumerate(curves.items()):
+        points = _finite_points(points)
+        if not points:
+            continue
+        xs, ys = zip(*points)
+        marker = MARKERS[index % len(MARKERS)] if len(points) <= 30 else None
+        axes.plot(xs, ys, marker=marker, label=name)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(ylabel)
+    if title:
+        axes.set_title(title)
+    axes.grid(True, alpha=0.3)
+    if axes.lines:
+        axes.legend()
+    return _save_png(fig, path)

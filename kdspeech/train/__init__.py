@@ -1,0 +1,1 @@
+"""The one trainer of kdspeech, its checkpoints, optimisers, schedules and DDP set-up."""

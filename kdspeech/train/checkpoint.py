@@ -1,0 +1,84 @@
+"""Checkpoints: written atomically, the previous one kept, a corrupted latest one falls back.
+
+An experiment dir holds ``checkpoints/last.pth`` (full training state after the newest finished
+epoch), ``checkpoints/prev.pth`` (the one before) and ``best.pth`` (the model with the best validation
+loss).  Every file carries ``model_name`` and ``model_conf``, so a model is rebuilt from its file alone.
+"""
+
+import logging
+import os
+from pathlib import Path
+
+import torch
+
+from kdspeech.errors import KdError
+
+log = logging.getLogger(__name__)
+
+
+def atomic_save(obj, path):
+    """torch.save to a temporary name in the same dir, fsync, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
+    with open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def save_training_state(state, ckpt_dir):
+    """Write ``last.pth``; the old ``last.pth`` becomes ``prev.pth``."""
+    ckpt_dir = Path(ckpt_dir)
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    last, prev = ckpt_dir / "last.pth", ckpt_dir / "prev.pth"
+    tmp = ckpt_dir / ".next.pth"
+    atomic_save(state, tmp)
+    if last.exists():
+        os.replace(last, prev)
+    os.replace(tmp, last)
+
+
+def _try_load(path):
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is treated as corrupted
+        log.warning("checkpoint %s is unreadable (%s: %s)", path, type(err).__name__, err)
+        return None
+
+
+def load_training_state(ckpt_dir):
+    """The newest readable training state (``last.pth``, else ``prev.pth``), or None for a fresh start."""
+    ckpt_dir = Path(ckpt_dir)
+    for name in ("last.pth", ".next.pth", "prev.pth"):
+        path = ckpt_dir / name
+        if path.exists():
+            state = _try_load(path)
+            if state is not None:
+                log.info("resuming from %s (epoch %d finished)", path, state["epoch"])
+                return state
+    return None
+
+
+def resolve_model_file(path):
+    """An exp dir means its ``best.pth``; a file is taken as it is."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "best.pth"
+    if not path.exists():
+        raise KdError("model file not found (is the training stage that makes it finished?)", path=path)
+    return path
+
+
+def load_model(path, device="cpu"):
+    """Rebuild a model from a kdspeech model file (``best.pth``) or exp dir, in eval mode."""
+    from kdspeech.models import build_model
+
+    path = resolve_model_file(path)
+    state = _try_load(path)
+    if state is None or "model_name" not in state:
+        raise KdError("not a kdspeech model file (no model_name/model_conf/model)", path=path)
+    model = build_model(state["model_name"], state["model_conf"], where=path)
+    model.load_state_dict(state["model"])
+    return model.to(device).eval()

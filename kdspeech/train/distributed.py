@@ -1,0 +1,62 @@
+"""DDP set-up from the environment torchrun provides (RANK, WORLD_SIZE, LOCAL_RANK).
+
+One process: nothing to set up.  Several: NCCL on GPUs, gloo on the CPU (how the tests run it).
+"""
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def is_main(self):
+        return self.rank == 0
+
+    @property
+    def enabled(self):
+        return self.world_size > 1
+
+
+def pick_device(pref, local_rank=0):
+    if pref == "auto":
+        pref = "cuda" if torch.cuda.is_available() else "cpu"
+    if pref == "cuda":
+        return torch.device("cuda", local_rank)
+    return torch.device(pref)
+
+
+def init_distributed(device_pref="auto"):
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = pick_device(device_pref, local_rank)
+    if world <= 1:
+        return DistInfo(device=device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend)
+    return DistInfo(dist.get_rank(), world, local_rank, device)
+
+
+def all_reduce_sum(values, info):
+    """Sum a list of floats over processes (identity with one process)."""
+    if not info.enabled:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=info.device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def cleanup(info):
+    if info.enabled and dist.is_initialized():
+        dist.destroy_process_group()
