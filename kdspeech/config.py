@@ -8,15 +8,31 @@ as a model's constructor arguments, which the registry checks instead).
 """
 
 import copy
+import re
 
 import yaml
 
 from kdspeech.errors import KdError
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads ``1e-4`` (no dot) as a string; researchers write learning rates that way."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)$|^[-+]?\d*\.\d+$|^[-+]?\d+\.$"),
+    list("-+0123456789."),
+)
+
+
+def yaml_load(text_or_stream):
+    return yaml.load(text_or_stream, Loader=_Loader)
+
+
 def _parse_value(text):
     try:
-        return yaml.safe_load(text)
+        return yaml_load(text)
     except yaml.YAMLError:
         return text
 
@@ -62,7 +78,7 @@ def merge(base, update):
 def read_yaml(path):
     try:
         with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+            data = yaml_load(f)
     except FileNotFoundError:
         raise KdError("config file not found", path=path) from None
     except yaml.YAMLError as err:

@@ -85,15 +85,6 @@ def write_kv(path, mapping):
             tmp.unlink()
 
 
-def _line_of(path, key):
-    """1-based line number of ``key`` in a kv file (only used to word an error)."""
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if line.split(maxsplit=1)[:1] == [key]:
-                return lineno
-    return None
-
-
 class DataDir:
     """A Kaldi-style data dir; files are read on demand and cached."""
 

@@ -5,24 +5,21 @@
 # Idempotent: WAVs whose voice, rate and sentence did not change are not synthesized again.
 set -euo pipefail
 
-seed=1
-out=data
-num_train=60
-num_valid=12
-num_test=16
+seed=1                # sentence split, voice/rate assignment and babble
+out=data              # root of the data dirs
+num_train=60          # train utterances (train voices)
+num_valid=12          # valid utterances (train voices, unseen sentences)
+num_test=16           # test utterances (unseen voices and sentences)
 voices=en-us+m3,en-us+f3,en-gb+m1,en-gb+f2,en-us+m7,en-gb+f4  # train and valid speakers
 test_voices=en-us+f5,en-gb+m5                                # unseen test speakers
 speed_range=140,180   # espeak-ng words per minute, min,max
 noise_duration=30     # seconds per noise WAV
 nj=2                  # parallel espeak-ng processes
 python=python3        # Python with kdspeech installed
-help_message="Usage: $0 [options]   (run from the recipe dir, e.g. local/data.sh --seed 1 --out data)
-Options (defaults): --seed $seed --out $out --num_train $num_train --num_valid $num_valid
-  --num_test $num_test --voices $voices --test_voices $test_voices
-  --speed_range $speed_range --noise_duration $noise_duration --nj $nj --python $python"
-
+help_message="Usage: $0 [options]
+Makes the mini_espeak corpus; run from the recipe dir, e.g.: local/data.sh --seed 1 --out data"
+. "$(dirname "${BASH_SOURCE[0]}")/../../../../utils/parse_options.sh"
 local_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-. "$local_dir/options.sh"
 if [ $# -ne 0 ]; then echo "$help_message" >&2; exit 1; fi
 
 "$python" "$local_dir/make_speech.py" --out_dir "$out" --seed "$seed" \

@@ -13,11 +13,10 @@ duration=30     # seconds per noise
 num_talkers=6   # overlapped utterances per babble
 python=python3  # Python with kdspeech installed
 help_message="Usage: $0 [options] <speech_train_dir> <speech_valid_dir> <out_root>
-e.g.: $0 --seed 1 data/clean_train data/clean_valid data
-Options: --seed $seed --duration $duration --num_talkers $num_talkers --python $python"
+e.g.: $0 --seed 1 data/clean_train data/clean_valid data"
 
+. "$(dirname "${BASH_SOURCE[0]}")/../../../../utils/parse_options.sh"
 local_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-. "$local_dir/options.sh"
 if [ $# -ne 3 ]; then echo "$help_message" >&2; exit 1; fi
 train_dir=$1; valid_dir=$2; out_root=$3
 if ! command -v sox >/dev/null; then
@@ -27,8 +26,11 @@ fi
 mkdir -p "$out_root/local/noise"
 noise_dir=$(cd "$out_root/local/noise" && pwd)
 
-synth_noise() {  # <id> <sox synth type>: colored noise, written atomically
-  sox -R -n -r 22050 -b 16 -c 1 "$noise_dir/$1.tmp.wav" synth "$duration" "$2" vol 0.3
+synth_noise() {  # <id> <sox synth type> <skip seconds>: colored noise, written atomically
+  # sox -R starts every run from the same random sequence, so pink noise would be filtered white
+  # noise (correlation ~0.5); skipping a different number of seconds per type decorrelates them.
+  sox -R -n -r 22050 -b 16 -c 1 "$noise_dir/$1.tmp.wav" \
+    synth "$(awk -v d="$duration" -v s="$3" 'BEGIN { print d + s }')" "$2" vol 0.3 trim "$3"
   mv "$noise_dir/$1.tmp.wav" "$noise_dir/$1.wav"
 }
 make_babble() {  # <id> <speech data dir>
@@ -42,9 +44,9 @@ write_noise_dir() {  # <dir> <id>...; an id is <set>_<type>
   for id in "$@"; do echo "$id ${id#*_}"; done | LC_ALL=C sort > "$dir/utt2noise"
 }
 
-synth_noise train_white whitenoise
-synth_noise train_pink pinknoise
-synth_noise test_brown brownnoise
+synth_noise train_white whitenoise 0
+synth_noise train_pink pinknoise 1
+synth_noise test_brown brownnoise 2
 make_babble train_babble "$train_dir"
 make_babble test_babble "$valid_dir"
 

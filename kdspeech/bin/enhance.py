@@ -1,0 +1,89 @@
+"""Enhance every mixture of a data dir with a trained model; parallel over jobs and resumable.
+
+    python -m kdspeech.bin.enhance --model exp/student_s2 --data dump/mix/test_seen \\
+        --out_dir exp/student_s2/enhanced_test_seen --job 1 --nj 4
+    python -m kdspeech.bin.enhance --out_dir exp/student_s2/enhanced_test_seen --merge --nj 4
+
+A job writes ``out_dir/wav/<utt>.wav`` for its slice of the sorted utterances (each file atomically;
+files already there are kept, so a killed job resumes) and ``out_dir/split/wav.scp.<job>``; ``--merge``
+joins the pieces into ``out_dir/wav.scp`` and checks that no utterance is missing.
+"""
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from kdspeech.cli import run_main
+from kdspeech.data.datadir import DataDir, read_kv, split_ids, write_kv
+from kdspeech.errors import KdError
+
+log = logging.getLogger("kdspeech.enhance")
+
+
+def get_parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", help="exp dir (its best.pth) or model file")
+    p.add_argument("--data", help="mixture data dir (wav.scp)")
+    p.add_argument("--out_dir", required=True)
+    p.add_argument("--sr", type=int, default=16000, help="sample rate the model expects")
+    p.add_argument("--job", type=int, default=1)
+    p.add_argument("--nj", type=int, default=1)
+    p.add_argument("--merge", action="store_true", help="join the job pieces into wav.scp")
+    p.add_argument("--num_threads", type=int, default=1, help="torch threads per job")
+    return p
+
+
+def enhance_job(args):
+    import numpy as np
+    import torch
+    from tqdm import tqdm
+
+    from kdspeech.data.audio import load_audio, save_audio
+    from kdspeech.train.checkpoint import load_model
+
+    torch.set_num_threads(args.num_threads)
+    scp = DataDir(args.data).wav_scp
+    utts = split_ids(list(scp), args.nj, args.job)
+    model = load_model(args.model)
+    out_dir = Path(args.out_dir)
+    piece = {}
+    for utt in tqdm(utts, desc=f"enhance job {args.job}", disable=not sys.stderr.isatty()):
+        path = out_dir / "wav" / f"{utt}.wav"
+        if not path.exists():
+            noisy, _ = load_audio(scp[utt], sr=args.sr, utt=utt)
+            with torch.no_grad():
+                est = model(torch.from_numpy(noisy)[None])[0].numpy()
+            save_audio(path, est.astype(np.float32), args.sr)
+        piece[utt] = str(path.resolve())
+    write_kv(out_dir / "split" / f"wav.scp.{args.job}", piece)
+    log.info("job %d/%d: %d utterances enhanced into %s", args.job, args.nj, len(utts), out_dir / "wav")
+
+
+def merge(args):
+    out_dir = Path(args.out_dir)
+    merged = {}
+    for job in range(1, args.nj + 1):
+        merged.update(read_kv(out_dir / "split" / f"wav.scp.{job}"))
+    if args.data:
+        missing = sorted(set(DataDir(args.data).wav_scp) - set(merged))
+        if missing:
+            raise KdError(f"{len(missing)} utterance(s) not enhanced, first '{missing[0]}'",
+                          path=out_dir / "wav.scp")
+    write_kv(out_dir / "wav.scp", merged)
+    log.info("merged %d utterances into %s", len(merged), out_dir / "wav.scp")
+
+
+def main(argv=None):
+    args = get_parser().parse_args(argv)
+    if args.merge:
+        merge(args)
+    else:
+        if not args.model or not args.data:
+            raise KdError("--model and --data are required (except with --merge)")
+        enhance_job(args)
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,81 @@
+"""Additive noise mixing at an exact SNR (the enhancement recipes' training and test mixtures).
+
+SNR definition used everywhere in kdspeech:
+``10 * log10(sum(clean**2) / sum(scaled_noise**2))`` over the whole utterance, with the noise already
+cut or looped to the clean length.  ``avoid_clipping`` rescales clean, noise and mixture by one common
+factor, so the SNR is untouched when a loud mixture has to be brought below full scale.
+"""
+
+import numpy as np
+
+from kdspeech.errors import KdError
+
+
+def random_offset(noise_len, n, rng):
+    """A start sample for ``fit_length``: within ``[0, noise_len - n]`` when the noise is long
+    enough (a plain crop), else anywhere in the noise (the loop starts there)."""
+    if noise_len <= 0:
+        raise KdError("noise has no samples")
+    high = noise_len - n + 1 if noise_len >= n else noise_len
+    return int(rng.integers(0, high))
+
+
+def fit_length(noise, n, rng=None, offset=None):
+    """``n`` samples of ``noise`` starting at ``offset``, wrapping around (loop-concatenation) when
+    the noise is shorter than ``n``.  ``offset=None`` draws one with ``random_offset(..., rng)``."""
+    noise = np.asarray(noise)
+    length = noise.shape[-1]
+    if length == 0:
+        raise KdError("noise has no samples")
+    if offset is None:
+        if rng is None:
+            raise KdError("fit_length needs rng or offset")
+        offset = random_offset(length, n, rng)
+    offset = int(offset) % length
+    if offset + n <= length:
+        return noise[..., offset:offset + n].copy()
+    return np.take(noise, (offset + np.arange(n)) % length, axis=-1)
+
+
+def energy(x):
+    return float(np.sum(np.square(x, dtype=np.float64)))
+
+
+def snr_db(clean, noise):
+    """SNR in dB of ``clean`` against ``noise`` (same length), whole-utterance energies."""
+    return 10.0 * np.log10(energy(clean) / energy(noise))
+
+
+def mix_at_snr(clean, noise, snr_db):
+    """Scale ``noise`` so that ``10*log10(E_clean / E_noise) == snr_db``; return
+    ``(clean + scaled_noise, scaled_noise)`` as float32.  ``noise`` must already match ``clean``."""
+    clean = np.asarray(clean, dtype=np.float32)
+    noise = np.asarray(noise, dtype=np.float32)
+    if clean.shape != noise.shape:
+        raise KdError(f"clean {clean.shape} and noise {noise.shape} differ in shape; "
+                      "cut or loop the noise first (fit_length)")
+    e_clean, e_noise = energy(clean), energy(noise)
+    if e_clean == 0.0:
+        raise KdError("clean signal is silent: SNR is undefined")
+    if e_noise == 0.0:
+        raise KdError("noise segment is silent: cannot reach a finite SNR")
+    gain = np.sqrt(e_clean / (e_noise * 10.0 ** (float(snr_db) / 10.0)))
+    scaled = (noise.astype(np.float64) * gain).astype(np.float32)
+    return clean + scaled, scaled
+
+
+def avoid_clipping(*signals, peak=0.99):
+    """Scale all ``signals`` by one factor so that none exceeds ``peak`` in absolute value.
+
+    Pass the mixture together with its clean and noise parts (``avoid_clipping(mix, clean, noise)``)
+    so that what is written to 16-bit files stays consistent and at the same SNR.
+    Returns ``(scaled_signals, factor)``: a list in the order given, and the factor (1.0 when no
+    signal would clip, the signals are then returned as given).
+    """
+    if not signals:
+        raise KdError("avoid_clipping needs at least one signal")
+    loudest = max(float(np.max(np.abs(s))) if np.size(s) else 0.0 for s in signals)
+    if loudest <= peak:
+        return list(signals), 1.0
+    factor = peak / loudest
+    return [(np.asarray(s, dtype=np.float64) * factor).astype(np.float32) for s in signals], factor

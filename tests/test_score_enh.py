@@ -1,0 +1,164 @@
+"""score_enh: parallel jobs, merge and grouped summary, resume after a kill, input errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kdspeech.bin.score_enh import main
+from kdspeech.data.audio import save_audio
+from kdspeech.data.datadir import write_kv
+from kdspeech.errors import KdError
+
+SR = 16000
+METRICS = "pesq_wb,stoi,si_sdr"
+UTTS = {  # utt -> (snr, noise type)
+    "u1": (0, "white"), "u2": (10, "white"), "u3": (0, "pink"), "u4": (10, "pink"),
+}
+
+
+def speechlike(n, seed):
+    """Noise bursts under a syllable-rate envelope: enough 'speech' for PESQ's detector."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / SR
+    x = rng.standard_normal(n) * np.clip(np.sin(2 * np.pi * 3.0 * t), 0, None)
+    return 0.3 * x / np.abs(x).max()
+
+
+@pytest.fixture
+def mix_dir(tmp_path):
+    """A mixture data dir (wav.scp noisy, spk1.scp clean, utt2snr, utt2noise) of 1.2 s utterances."""
+    root = tmp_path / "mix_test"
+    wav, spk1, snr, noise = {}, {}, {}, {}
+    for i, (utt, (snr_db, kind)) in enumerate(UTTS.items()):
+        clean = speechlike(int(1.2 * SR), seed=i)
+        n = np.random.default_rng(100 + i).standard_normal(len(clean))
+        n *= np.sqrt(np.sum(clean ** 2) / np.sum(n ** 2) / 10 ** (snr_db / 10))
+        save_audio(root / "audio" / f"{utt}_clean.wav", clean, SR)
+        save_audio(root / "audio" / f"{utt}_mix.wav", clean + n, SR)
+        spk1[utt], wav[utt] = str(root / "audio" / f"{utt}_clean.wav"), str(root / "audio" / f"{utt}_mix.wav")
+        snr[utt], noise[utt] = str(snr_db), kind
+    for name, mapping in [("wav.scp", wav), ("spk1.scp", spk1), ("utt2snr", snr), ("utt2noise", noise)]:
+        write_kv(root / name, mapping)
+    return root
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "kdspeech.bin.score_enh", *map(str, args)],
+                          capture_output=True, text=True)
+
+
+def job_args(mix_dir, out_dir, job, nj=2):
+    return ["--ref_scp", mix_dir / "spk1.scp", "--est_scp", mix_dir / "wav.scp", "--out_dir", out_dir,
+            "--metrics", METRICS, "--job", job, "--nj", nj]
+
+
+def merge_args(mix_dir, out_dir, nj=2):
+    return ["--merge", "--nj", nj, "--est_scp", mix_dir / "wav.scp", "--out_dir", out_dir,
+            "--metrics", METRICS, "--data", mix_dir]
+
+
+def read_tsv(path):
+    lines = path.read_text().splitlines()
+    return lines[0], {line.split("\t")[0]: line.split("\t")[1:] for line in lines[1:]}
+
+
+def test_two_jobs_merge_and_summary_by_snr_and_noise(mix_dir, tmp_path):
+    out = tmp_path / "score"
+    procs = [subprocess.Popen([sys.executable, "-m", "kdspeech.bin.score_enh",
+                               *map(str, job_args(mix_dir, out, job))],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for job in (1, 2)]
+    for proc in procs:
+        _, err = proc.communicate()
+        assert proc.returncode == 0, err
+    assert set(read_tsv(out / "split" / "scores.1.tsv")[1]) == {"u1", "u2"}
+    assert set(read_tsv(out / "split" / "scores.2.tsv")[1]) == {"u3", "u4"}
+
+    result = run(*merge_args(mix_dir, out))
+    assert result.returncode == 0, result.stderr
+    header, rows = read_tsv(out / "scores.tsv")
+    assert header == "utt\tpesq_wb\tstoi\tsi_sdr"
+    assert list(rows) == ["u1", "u2", "u3", "u4"]
+    for utt, (snr_db, _) in UTTS.items():  # the noisy mixture's SI-SDR is its SNR
+        assert float(rows[utt][2]) == pytest.approx(snr_db, abs=0.5)
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n"] == 4 and summary["overall"]["n"] == 4
+    assert list(summary["snr"]) == ["0", "10"]
+    assert summary["snr"]["0"]["n"] == 2 and summary["snr"]["0"]["si_sdr"] == pytest.approx(0, abs=0.5)
+    assert summary["snr"]["10"]["si_sdr"] == pytest.approx(10, abs=0.5)
+    for metric in ("pesq_wb", "stoi"):
+        assert summary["snr"]["10"][metric] > summary["snr"]["0"][metric]
+    assert sorted(summary["noise"]) == ["pink", "white"]
+    mean_si_sdr = np.mean([float(r[2]) for r in rows.values()])
+    assert summary["overall"]["si_sdr"] == pytest.approx(mean_si_sdr, abs=1e-5)
+    text = (out / "summary.txt").read_text()
+    assert "overall" in text and "snr=10" in text and "noise=pink" in text
+
+
+def test_resume_keeps_finished_lines_and_redoes_the_partial_one(mix_dir, tmp_path):
+    out = tmp_path / "score"
+    (out / "split").mkdir(parents=True)
+    job_file = out / "split" / "scores.1.tsv"
+    # u1 finished (a sentinel no real scoring gives), u2 cut off mid-line by a kill
+    job_file.write_text("utt\tpesq_wb\tstoi\tsi_sdr\nu1\t9.500000\t0.123456\t77.000000\nu2\t1.23")
+    main([str(a) for a in job_args(mix_dir, out, 1)])  # in-process: the subprocess path is tested above
+    lines = job_file.read_text().splitlines()
+    assert lines[:2] == ["utt\tpesq_wb\tstoi\tsi_sdr", "u1\t9.500000\t0.123456\t77.000000"]
+    assert len(lines) == 3
+    utt, pesq, stoi, si_sdr = lines[2].split("\t")
+    assert utt == "u2" and float(si_sdr) == pytest.approx(10, abs=0.5) and 1.0 < float(pesq) < 4.6
+
+    # a finished job is not rescored at all: the file is unchanged by a rerun
+    before = job_file.read_text()
+    main([str(a) for a in job_args(mix_dir, out, 1)])
+    assert job_file.read_text() == before
+
+    main([str(a) for a in job_args(mix_dir, out, 2)])
+    main([str(a) for a in merge_args(mix_dir, out)])
+    assert read_tsv(out / "scores.tsv")[1]["u1"] == ["9.500000", "0.123456", "77.000000"]
+
+
+def test_estimate_without_reference_is_an_error_naming_the_utt(mix_dir, tmp_path):
+    est = tmp_path / "est.scp"
+    est.write_text((mix_dir / "wav.scp").read_text() + f"u9 {mix_dir / 'audio' / 'u1_mix.wav'}\n")
+    result = run("--ref_scp", mix_dir / "spk1.scp", "--est_scp", est, "--out_dir", tmp_path / "s")
+    assert result.returncode == 1
+    assert "ERROR" in result.stderr and "u9" in result.stderr
+    assert str(mix_dir / "spk1.scp") in result.stderr and str(est) in result.stderr
+
+
+def test_length_mismatch_names_utt_and_both_lengths(mix_dir, tmp_path):
+    short = tmp_path / "short.wav"
+    save_audio(short, speechlike(int(1.2 * SR) - 5, seed=0), SR)
+    est = tmp_path / "est.scp"
+    write_kv(est, {"u1": str(short)})
+    with pytest.raises(KdError, match=r"u1.*19200 samples.*19195"):
+        main(["--ref_scp", str(mix_dir / "spk1.scp"), "--est_scp", str(est), "--out_dir", str(tmp_path / "s")])
+
+
+def test_merge_reports_unscored_utterances_and_their_job(mix_dir, tmp_path):
+    out = tmp_path / "score"
+    main([str(a) for a in job_args(mix_dir, out, 1)] + ["--metrics", "si_sdr"])
+    with pytest.raises(KdError, match="job 2 of 2 has not run"):
+        main([str(a) for a in merge_args(mix_dir, out)] + ["--metrics", "si_sdr"])
+    job2 = out / "split" / "scores.2.tsv"
+    job2.write_text("utt\tsi_sdr\nu3\t1.0\n")
+    with pytest.raises(KdError, match=r"1 utterance\(s\).*not scored \(e.g. u4\); rerun job\(s\) 2 of 2"):
+        main([str(a) for a in merge_args(mix_dir, out)] + ["--metrics", "si_sdr"])
+
+
+def test_job_file_from_other_metrics_or_split_is_refused(mix_dir, tmp_path):
+    out = tmp_path / "score"
+    (out / "split").mkdir(parents=True)
+    job_file = out / "split" / "scores.1.tsv"
+    job_file.write_text("utt\tstoi\nu1\t0.5\n")
+    with pytest.raises(KdError, match="written for metrics stoi"):
+        main([str(a) for a in job_args(mix_dir, out, 1)])
+    job_file.write_text("utt\tpesq_wb\tstoi\tsi_sdr\nu4\t1\t0.5\t3\n")
+    with pytest.raises(KdError, match="outside job 1 of 2"):
+        main([str(a) for a in job_args(mix_dir, out, 1)])
+    assert os.path.exists(job_file)

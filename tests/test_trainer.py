@@ -1,0 +1,137 @@
+"""The trainer through its entry point: files it writes, exact resume, checkpoint fallback, DDP."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from enh_fixtures import make_mix_dir
+from kdspeech.bin import train
+from kdspeech.errors import KdError
+from kdspeech.train.checkpoint import load_model, load_training_state
+
+CONF = """\
+task: enhancement
+data: {segment: 2048, sr: 16000}
+batch_size: 4
+model:
+  name: waveunet
+  conf: {num_layers: 3, base_channels: 4, growth: 4, num_decimations: 3}
+loss: [{name: mse_target, weight: 1.0}]
+optim: {name: adam, lr: 1e-3}
+scheduler: {name: plateau, patience: 1}
+trainer: {max_epochs: 3, tensorboard: false, num_threads: 1}
+"""
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mix")
+    return make_mix_dir(root / "train", n=8), make_mix_dir(root / "valid", n=4, seed=1)
+
+
+def run_train(conf_path, data, out_dir, *overrides):
+    train_dir, valid_dir = data
+    args = ["--config", str(conf_path), "--train_data", str(train_dir), "--valid_data", str(valid_dir),
+            "--out_dir", str(out_dir), "--seed", "3", *overrides]
+    return train.main(args)
+
+
+def weights(path):
+    return torch.load(path, map_location="cpu", weights_only=False)["model"]
+
+
+def test_training_writes_exp_dir_and_resumes_exactly(tmp_path, data):
+    conf = tmp_path / "conf.yaml"
+    conf.write_text(CONF)
+    run_train(conf, data, tmp_path / "full")
+    full = tmp_path / "full"
+    for name in ("config.yaml", "env.json", "best.pth", "history.json", "checkpoints/last.pth",
+                 "checkpoints/prev.pth"):
+        assert (full / name).exists(), name
+    history = json.loads((full / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert json.loads((full / "env.json").read_text())["seed"] == 3
+
+    # Interrupted after epoch 2, then continued: identical final weights and history.
+    run_train(conf, data, tmp_path / "split", "trainer.max_epochs=2")
+    run_train(conf, data, tmp_path / "split")
+    a, b = weights(full / "checkpoints/last.pth"), weights(tmp_path / "split/checkpoints/last.pth")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    split_history = json.loads((tmp_path / "split/history.json").read_text())
+    assert [h["valid_loss"] for h in split_history] == [h["valid_loss"] for h in history]
+
+    # A finished run re-run does nothing more.
+    run_train(conf, data, tmp_path / "split")
+    assert len(json.loads((tmp_path / "split/history.json").read_text())) == 3
+    model = load_model(full)
+    assert not model.training
+
+
+def test_corrupted_last_checkpoint_falls_back_to_previous(tmp_path, data):
+    conf = tmp_path / "conf.yaml"
+    conf.write_text(CONF)
+    run_train(conf, data, tmp_path / "x", "trainer.max_epochs=2")
+    ckpt = tmp_path / "x/checkpoints"
+    (ckpt / "last.pth").write_bytes(b"garbage, as after a crash mid-write")
+    state = load_training_state(ckpt)
+    assert state["epoch"] == 1
+    run_train(conf, data, tmp_path / "x")
+    assert load_training_state(ckpt)["epoch"] == 3
+
+
+def test_early_stopping(tmp_path, data):
+    conf = tmp_path / "conf.yaml"
+    conf.write_text(CONF)
+    # lr 0: the validation loss never improves after epoch 1, so patience 1 stops after epoch 2.
+    run_train(conf, data, tmp_path / "es", "optim.lr=0.0", "trainer.patience=1", "trainer.max_epochs=5")
+    history = json.loads((tmp_path / "es/history.json").read_text())
+    assert len(history) == 2
+
+
+def test_distilled_training_uses_teachers(tmp_path, data):
+    conf = tmp_path / "conf.yaml"
+    conf.write_text(CONF)
+    run_train(conf, data, tmp_path / "t1", "trainer.max_epochs=1")
+    run_train(conf, data, tmp_path / "t2", "trainer.max_epochs=1", "optim.lr=1e-2")
+    kd = tmp_path / "kd.yaml"
+    kd.write_text(CONF + "teachers:\n  snr: {members: [], route_by: snr, bounds: [2.5]}\n"
+                  "valid_loss: [{name: mse_target}]\n")
+    run_train(kd, data, tmp_path / "s2", "trainer.max_epochs=1",
+              f"teachers.snr.members=[{tmp_path / 't1'},{tmp_path / 't2'}]",
+              "loss=[{name: mse_teacher, weight: 0.5, teacher: snr}, {name: mse_target, weight: 0.5}]")
+    assert (tmp_path / "s2/best.pth").exists()
+
+
+def test_config_errors_name_the_problem(tmp_path, data):
+    conf = tmp_path / "conf.yaml"
+    conf.write_text(CONF)
+    with pytest.raises(KdError, match="unknown config key 'trainer.max_epoch'"):
+        run_train(conf, data, tmp_path / "e", "trainer.max_epoch=2")
+    with pytest.raises(KdError, match="teacher set 'snr'"):
+        run_train(conf, data, tmp_path / "e",
+                  "loss=[{name: mse_teacher, teacher: snr}]")
+    with pytest.raises(KdError, match="model file not found"):
+        run_train(conf, data, tmp_path / "e", f"teachers={{t: {{members: [{tmp_path / 'none'}]}}}}",
+                  "loss=[{name: mse_teacher, teacher: t}]")
+
+
+def test_ddp_on_cpu_with_two_processes(tmp_path, data):
+    conf = tmp_path / "conf.yaml"
+    conf.write_text(CONF)
+    train_dir, valid_dir = data
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29731",
+           "-m", "kdspeech.bin.train", "--config", str(conf), "--train_data", str(train_dir),
+           "--valid_data", str(valid_dir), "--out_dir", str(tmp_path / "ddp"), "trainer.max_epochs=2",
+           "trainer.device=cpu"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    env_info = json.loads((tmp_path / "ddp/env.json").read_text())
+    assert env_info["world_size"] == 2
+    assert len(json.loads((tmp_path / "ddp/history.json").read_text())) == 2
+    assert Path(tmp_path / "ddp/best.pth").exists()

@@ -1,0 +1,16 @@
+#!/usr/bin/env python3
+"""Training launcher: one process as is, several through torchrun (see kdspeech/jobs/launch.py).
+
+    utils/launch.py --ngpu G --num_nodes M [--nproc P] [--print] -- python -m kdspeech.bin.train ...
+"""
+
+import sys
+
+try:
+    from kdspeech.jobs import launch
+except ImportError as err:
+    sys.exit(f"utils/launch.py: cannot import kdspeech ({err}); source path.sh first, "
+             "it activates tools/venv")
+
+if __name__ == "__main__":
+    sys.exit(launch.main(sys.argv[1:]))

@@ -1,0 +1,119 @@
+# shellcheck shell=bash
+# Command-line options for recipe scripts, Kaldi style.  Source it AFTER the script has set its
+# variables, and without arguments (so that it can shift the caller's "$@"):
+#
+#     stage=1          # first stage to run
+#     stop_stage=100   # last stage to run
+#     use_gpu=false    # train on a GPU
+#     . utils/parse_options.sh
+#
+# Then `--stage 3`, `--stage=3` and `--stop-stage 3` (dashes become underscores) set those
+# variables.  Only variables that are already set can be set, so a typo is an error, not a silent
+# no-op.  A variable whose default is true/false only accepts true/false.  Options stop at the first
+# word that is not an option (or after `--`); the rest stays in "$@" for the script.
+#
+# `--help` / `-h` prints $help_message (when set), then every option with its default and
+# description, read from the caller's top-level `name=value  # description` lines that come before
+# the line sourcing this file, and exits 0.
+#
+# All helper names (even locals: bash scoping is dynamic, a local `name` would hide the script's
+# `name` from ${!var}) start with _po_ and are removed again before returning to the caller.
+
+# The script that sourced us: the one whose options these are.
+_po_script=${BASH_SOURCE[1]:-$0}
+
+# Print "value<TAB>comment" for the right-hand side of an assignment line: the comment is whatever
+# follows an unquoted ` #`, so `x="a # b"  # desc` gives the comment "desc".
+_po_split_comment() {
+  local _po_text=$1 _po_quote="" _po_prev=" " _po_ch _po_i
+  for ((_po_i = 0; _po_i < ${#_po_text}; _po_i++)); do
+    _po_ch=${_po_text:_po_i:1}
+    if [[ -n $_po_quote ]]; then
+      [[ $_po_ch == "$_po_quote" ]] && _po_quote=""
+    elif [[ $_po_ch == "'" || $_po_ch == '"' ]]; then
+      _po_quote=$_po_ch
+    elif [[ $_po_ch == "#" && $_po_prev == [[:space:]] ]]; then
+      printf '%s\t%s\n' "${_po_text:0:_po_i}" "${_po_text:_po_i+1}"
+      return
+    fi
+    _po_prev=$_po_ch
+  done
+  printf '%s\t\n' "$_po_text"
+}
+
+# Usage text: $help_message, then the options found in the calling script.
+_po_print_help() {
+  local _po_line _po_name _po_rest _po_comment _po_value
+  if [[ -n ${help_message:-} ]]; then
+    printf '%s\n\n' "$help_message"
+  else
+    printf 'Usage: %s [options] [args]\n\n' "$(basename "$_po_script")"
+  fi
+  echo "Options (current default in brackets):"
+  printf '  %-22s %-14s %s\n' "--help, -h" "" "print this message and exit"
+  [[ -r $_po_script ]] || return 0
+  while IFS= read -r _po_line || [[ -n $_po_line ]]; do
+    # Stop at the line that sources this file: later assignments are not options.
+    [[ $_po_line =~ ^[^#]*parse_options\.sh ]] && break
+    [[ $_po_line =~ ^([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] || continue
+    _po_name=${BASH_REMATCH[1]}
+    _po_rest=${BASH_REMATCH[2]}
+    [[ $_po_name == help_message ]] && continue
+    # A line inside a multi-line string can look like an assignment; only list real variables.
+    [[ -n ${!_po_name+set} ]] || continue
+    _po_comment=$(_po_split_comment "$_po_rest" | cut -f2-)
+    _po_comment=${_po_comment#"${_po_comment%%[![:space:]]*}"}   # strip leading blanks
+    _po_value=${!_po_name}
+    printf '  --%-20s %-14s %s\n' "$_po_name" "[$_po_value]" "$_po_comment"
+  done < "$_po_script"
+}
+
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --help | -h)
+      _po_print_help
+      exit 0
+      ;;
+    --)  # explicit end of options
+      shift
+      break
+      ;;
+    --*=*)
+      _po_name=${1%%=*}
+      _po_value=${1#*=}
+      shift
+      ;;
+    --?*)
+      _po_name=$1
+      if [[ $# -lt 2 ]]; then
+        echo "$(basename "$_po_script"): option $1 needs a value (see --help)" >&2
+        exit 1
+      fi
+      _po_value=$2
+      shift 2
+      ;;
+    *)  # first non-option: the rest are positional arguments
+      break
+      ;;
+  esac
+  _po_option=$_po_name
+  _po_name=${_po_name#--}
+  _po_name=${_po_name//-/_}
+  # Only an identifier that names an already-set variable is a known option.
+  if ! [[ $_po_name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || [[ -z ${!_po_name+set} ]]; then
+    echo "$(basename "$_po_script"): unknown option $_po_option (see --help)" >&2
+    exit 1
+  fi
+  # A boolean default only takes a boolean.
+  if [[ ${!_po_name} == true || ${!_po_name} == false ]] &&
+     [[ $_po_value != true && $_po_value != false ]]; then
+    echo "$(basename "$_po_script"): option $_po_option expects true or false, got '$_po_value'" >&2
+    exit 1
+  fi
+  printf -v "$_po_name" '%s' "$_po_value"
+done
+
+unset -v _po_script _po_name _po_value _po_option
+unset -f _po_split_comment _po_print_help
+# Leave $? at 0 so that `. utils/parse_options.sh || exit 1` and `set -e` callers carry on.
+true

@@ -1,0 +1,20 @@
+#!/usr/bin/env python3
+"""Job runner: processes on this machine (Kaldi's run.pl).
+
+    utils/run.py [options] JOB=1:4 exp/x/log/foo.JOB.log cmd args...
+    utils/run.py [options] exp/x/log/foo.log cmd args...
+
+Options (shared by utils/run.py and utils/slurm.py): --mem --gpu --num_threads --time
+--max_jobs_run --partition --num_nodes; see --help and kdspeech/jobs/.
+"""
+
+import sys
+
+try:
+    from kdspeech.jobs import local
+except ImportError as err:
+    sys.exit(f"utils/run.py: cannot import kdspeech ({err}); source path.sh first, "
+             "it activates tools/venv")
+
+if __name__ == "__main__":
+    sys.exit(local.main(sys.argv[1:], prog="run.py"))
