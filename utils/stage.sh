@@ -70,121 +70,128 @@ _kd_git_hash() {
   echo "$_KD_GIT_HASH"
 }
 
+# Every local below starts with _kd_: bash scoping is dynamic, so a command that is a shell function
+# of the recipe would otherwise see stage_run's `nj` or `name` instead of the recipe's own.
 stage_run() {
-  local num=${1:-} name=${2:-}
-  [[ $num =~ ^-?[0-9]+$ && -n $name ]] ||
+  local _kd_num=${1:-} _kd_name=${2:-}
+  [[ $_kd_num =~ ^-?[0-9]+$ && -n $_kd_name ]] ||
     _kd_die "usage: stage_run N \"name\" --out DIR ... -- command args..."
   shift 2
-  local label="$num ($name)"
-  local -a outs=() deps=() confs=() command=()
-  local nj="" cmd="" logfile=""
+  local _kd_label="$_kd_num ($_kd_name)"
+  local -a _kd_outs=() _kd_deps=() _kd_confs=() _kd_command=()
+  local _kd_nj="" _kd_cmd="" _kd_log=""
   while [[ $# -gt 0 ]]; do
     case $1 in
-      --out) outs+=("${2:?}"); shift 2 ;;
-      --deps) deps+=("${2:?}"); shift 2 ;;
-      --conf) confs+=("${2:?}"); shift 2 ;;
-      --nj) nj=${2:?}; shift 2 ;;
-      --cmd) cmd=${2:?}; shift 2 ;;
-      --log) logfile=${2:?}; shift 2 ;;
-      --) shift; command=("$@"); break ;;
-      *) _kd_die "stage_run $label: unknown argument '$1' (the command goes after --)" ;;
+      --out) _kd_outs+=("${2:?}"); shift 2 ;;
+      --deps) _kd_deps+=("${2:?}"); shift 2 ;;
+      --conf) _kd_confs+=("${2:?}"); shift 2 ;;
+      --nj) _kd_nj=${2:?}; shift 2 ;;
+      --cmd) _kd_cmd=${2:?}; shift 2 ;;
+      --log) _kd_log=${2:?}; shift 2 ;;
+      --) shift; _kd_command=("$@"); break ;;
+      *) _kd_die "stage_run $_kd_label: unknown argument '$1' (the command goes after --)" ;;
     esac
   done
-  [[ ${#outs[@]} -gt 0 ]] || _kd_die "stage_run $label: needs at least one --out DIR"
-  [[ ${#command[@]} -gt 0 ]] || _kd_die "stage_run $label: no command after --"
-  [[ -z $nj || -n $cmd ]] || _kd_die "stage_run $label: --nj needs --cmd (a job runner)"
-  [[ -z $cmd || -n $logfile ]] || _kd_die "stage_run $label: --cmd needs --log"
-  [[ -z $nj || $nj =~ ^[1-9][0-9]*$ ]] || _kd_die "stage_run $label: --nj must be a positive integer"
+  [[ ${#_kd_outs[@]} -gt 0 ]] || _kd_die "stage_run $_kd_label: needs at least one --out DIR"
+  [[ ${#_kd_command[@]} -gt 0 ]] || _kd_die "stage_run $_kd_label: no command after --"
+  [[ -z $_kd_nj || -n $_kd_cmd ]] || _kd_die "stage_run $_kd_label: --nj needs --cmd (a job runner)"
+  [[ -z $_kd_cmd || -n $_kd_log ]] || _kd_die "stage_run $_kd_label: --cmd needs --log"
+  [[ -z $_kd_nj || $_kd_nj =~ ^[1-9][0-9]*$ ]] ||
+    _kd_die "stage_run $_kd_label: --nj must be a positive integer, got '$_kd_nj'"
 
   # Remember who makes what, so that a later stage can name the producer of a missing input.
-  local out
-  for out in "${outs[@]}"; do _KD_PRODUCER[$(_kd_key "$out")]=$label; done
+  local _kd_out
+  for _kd_out in "${_kd_outs[@]}"; do _KD_PRODUCER[$(_kd_key "$_kd_out")]=$_kd_label; done
 
-  local first=${stage:--1000000} last=${stop_stage:-1000000}
-  [[ $first =~ ^-?[0-9]+$ ]] || _kd_die "--stage must be an integer, got '$first'"
-  [[ $last =~ ^-?[0-9]+$ ]] || _kd_die "--stop_stage must be an integer, got '$last'"
-  if ((num < first || num > last)); then
+  local _kd_first=${stage:--1000000} _kd_last=${stop_stage:-1000000}
+  [[ $_kd_first =~ ^-?[0-9]+$ ]] || _kd_die "--stage must be an integer, got '$_kd_first'"
+  [[ $_kd_last =~ ^-?[0-9]+$ ]] || _kd_die "--stop_stage must be an integer, got '$_kd_last'"
+  if ((_kd_num < _kd_first || _kd_num > _kd_last)); then
     return 0
   fi
 
-  log "Stage $label"
-  export KDSPEECH_STAGE=$label
+  log "Stage $_kd_num: $_kd_name"
+  export KDSPEECH_STAGE=$_kd_label
 
   # Inputs must be finished: each dependency has a stamp.
-  local dep producer
-  for dep in "${deps[@]}"; do
-    if [[ ! -f $dep/$_KD_STAMP ]]; then
-      producer=${_KD_PRODUCER[$(_kd_key "$dep")]:-}
-      producer=${producer:+stage $producer}
-      _kd_die "stage $label: input $dep is missing or unfinished (no $dep/$_KD_STAMP);" \
-        "it is made by ${producer:-an earlier stage}"
+  local _kd_dep _kd_producer _kd_conf
+  for _kd_dep in "${_kd_deps[@]}"; do
+    if [[ ! -f $_kd_dep/$_KD_STAMP ]]; then
+      _kd_producer=${_KD_PRODUCER[$(_kd_key "$_kd_dep")]:-}
+      _kd_producer=${_kd_producer:+stage $_kd_producer}
+      _kd_die "stage $_kd_label: input $_kd_dep is missing or unfinished" \
+        "(no $_kd_dep/$_KD_STAMP); it is made by ${_kd_producer:-an earlier stage}"
     fi
   done
-  local conf
-  for conf in "${confs[@]}"; do
-    [[ -f $conf ]] || _kd_die "stage $label: config $conf not found"
+  for _kd_conf in "${_kd_confs[@]}"; do
+    [[ -f $_kd_conf ]] || _kd_die "stage $_kd_label: config $_kd_conf not found"
   done
 
-  # Fingerprint: what the outputs are made from (not the date, not the code version).
-  local fingerprint
-  # (Hashed as a stream: $(...) would drop the NUL separators.)
-  fingerprint=$(
+  # Fingerprint: what the outputs are made from (not the date, not the code version).  Hashed as
+  # a stream, NUL-separated: $(...) would drop the NULs.
+  local _kd_fingerprint
+  _kd_fingerprint=$(
     {
-      printf 'command\0'; printf '%s\0' "${command[@]}"
-      for conf in "${confs[@]}"; do printf '\0conf\0'; cat "$conf"; done
-      for dep in "${deps[@]}"; do printf '\0dep\0%s' "$(_kd_stamp_fingerprint "$dep/$_KD_STAMP")"; done
+      printf 'command\0'
+      printf '%s\0' "${_kd_command[@]}"
+      for _kd_conf in "${_kd_confs[@]}"; do printf '\0conf\0'; cat "$_kd_conf"; done
+      for _kd_dep in "${_kd_deps[@]}"; do
+        printf '\0dep\0%s' "$(_kd_stamp_fingerprint "$_kd_dep/$_KD_STAMP")"
+      done
     } | _kd_sha256
   )
 
-  local up_to_date=true
-  for out in "${outs[@]}"; do
-    [[ $(_kd_stamp_fingerprint "$out/$_KD_STAMP") == "$fingerprint" ]] || up_to_date=false
+  local _kd_up_to_date=true
+  for _kd_out in "${_kd_outs[@]}"; do
+    [[ $(_kd_stamp_fingerprint "$_kd_out/$_KD_STAMP") == "$_kd_fingerprint" ]] || _kd_up_to_date=false
   done
-  if $up_to_date; then
-    log "Stage $label: ${outs[*]} up to date, skipped"
+  if $_kd_up_to_date; then
+    log "Stage $_kd_label: ${_kd_outs[*]} up to date, skipped"
     unset KDSPEECH_STAGE
     return 0
   fi
 
   # Run.  Old stamps go first, so that an interrupted or failed run leaves none.
-  for out in "${outs[@]}"; do
-    rm -f -- "$out/$_KD_STAMP"
-    mkdir -p -- "$out"
+  for _kd_out in "${_kd_outs[@]}"; do
+    rm -f -- "$_kd_out/$_KD_STAMP"
+    mkdir -p -- "$_kd_out"
   done
-  [[ -z $logfile ]] || mkdir -p -- "$(dirname "$logfile")"
-  local rc=0
-  if [[ -n $cmd ]]; then
-    local -a runner
-    read -r -a runner <<< "$cmd"   # "$cmd" is word-split, as with Kaldi's $train_cmd
-    if [[ -n $nj ]]; then
-      "${runner[@]}" "JOB=1:$nj" "$logfile" "${command[@]}" || rc=$?
+  [[ -z $_kd_log ]] || mkdir -p -- "$(dirname "$_kd_log")"
+  local _kd_rc=0
+  if [[ -n $_kd_cmd ]]; then
+    # Through the job runner, which prints the failing job's log tail itself.
+    local -a _kd_runner
+    read -r -a _kd_runner <<< "$_kd_cmd"   # word-split, as Kaldi's $train_cmd is
+    if [[ -n $_kd_nj ]]; then
+      "${_kd_runner[@]}" "JOB=1:$_kd_nj" "$_kd_log" "${_kd_command[@]}" || _kd_rc=$?
     else
-      "${runner[@]}" "$logfile" "${command[@]}" || rc=$?
+      "${_kd_runner[@]}" "$_kd_log" "${_kd_command[@]}" || _kd_rc=$?
     fi
-    ((rc == 0)) || _kd_die "stage $label failed (job runner exit code $rc; logs: ${logfile//JOB/*})"
+    ((_kd_rc == 0)) ||
+      _kd_die "stage $_kd_label failed (job runner exit code $_kd_rc; logs: ${_kd_log//JOB/*})"
   else
     # In the background and waited for, so that `set -e` still works inside shell functions
     # (it is ignored in the condition of an `if` or `||`); stdin stays the script's.
-    _kd_run_direct "$logfile" "${command[@]}" <&0 &
-    wait $! || rc=$?
-    if ((rc != 0)); then
-      if [[ -n $logfile && -f $logfile ]]; then
-        echo "---- last 20 lines of $logfile ----" >&2
-        tail -n 20 -- "$logfile" >&2
+    _kd_run_direct "$_kd_log" "${_kd_command[@]}" <&0 &
+    wait $! || _kd_rc=$?
+    if ((_kd_rc != 0)); then
+      if [[ -n $_kd_log && -f $_kd_log ]]; then
+        echo "---- last 20 lines of $_kd_log ----" >&2
+        tail -n 20 -- "$_kd_log" >&2
         echo "----" >&2
       fi
-      _kd_die "stage $label failed (exit code $rc${logfile:+; log: $logfile})"
+      _kd_die "stage $_kd_label failed (exit code $_kd_rc${_kd_log:+; log: $_kd_log})"
     fi
   fi
 
   # Success: write the stamps, each atomically (temporary name, then rename).
-  local stamp tmp
-  stamp=$(_kd_stamp_text "$num" "$name" "$fingerprint" "$(printf '%q ' "${command[@]}")" \
-    "${#confs[@]}" "${confs[@]}" "${deps[@]}")
-  for out in "${outs[@]}"; do
-    tmp=$out/$_KD_STAMP.tmp.$$
-    printf '%s\n' "$stamp" > "$tmp"
-    mv -f -- "$tmp" "$out/$_KD_STAMP"
+  local _kd_stamp _kd_tmp
+  _kd_stamp=$(_kd_stamp_text "$_kd_num" "$_kd_name" "$_kd_fingerprint" \
+    "$(printf '%q ' "${_kd_command[@]}")" "${#_kd_confs[@]}" "${_kd_confs[@]}" "${_kd_deps[@]}")
+  for _kd_out in "${_kd_outs[@]}"; do
+    _kd_tmp=$_kd_out/$_KD_STAMP.tmp.$$
+    printf '%s\n' "$_kd_stamp" > "$_kd_tmp"
+    mv -f -- "$_kd_tmp" "$_kd_out/$_KD_STAMP"
   done
   unset KDSPEECH_STAGE
   return 0
@@ -192,11 +199,11 @@ stage_run() {
 
 # Run a command with its output on the terminal and, when a log is given, in the log too.
 _kd_run_direct() {
-  local logfile=$1
+  local _kd_logfile=$1
   shift
-  if [[ -n $logfile ]]; then
+  if [[ -n $_kd_logfile ]]; then
     set -o pipefail
-    "$@" 2>&1 | tee -- "$logfile"
+    "$@" 2>&1 | tee -- "$_kd_logfile"
   else
     "$@"
   fi
