@@ -50,12 +50,16 @@ def plot_metric_by_snr(systems, metric, path, title=None):
     ``"-5"`` (as read back from summary.json).
     """
     fig, axes = plt.subplots(figsize=(6.4, 4.4))
+    snrs = set()
     for index, (name, by_snr) in enumerate(systems.items()):
         points = _finite_points(by_snr.items())
         if not points:
             continue
         xs, ys = zip(*points)
+        snrs.update(xs)
         axes.plot(xs, ys, marker=MARKERS[index % len(MARKERS)], label=name)
+    if 0 < len(snrs) <= 12:
+        axes.set_xticks(sorted(snrs))
     axes.set_xlabel("input SNR (dB)")
     axes.set_ylabel(metric)
     axes.set_title(title or f"{metric} by input SNR")

@@ -110,33 +110,42 @@ def overall_section(systems, metrics):
 
 
 def group_table(systems, metric, group):
-    """Rows: group values (SNRs in numeric order); columns: systems."""
+    """Rows: group values (SNRs in numeric order); columns: systems (paper ones only with numbers)."""
     keys = []
     for summary in systems.values():
         keys += [k for k in summary.get(group, {}) if k not in keys]
     if group == "snr":
         keys.sort(key=float)
-    rows = [[key, *(s.get(group, {}).get(key, {}).get(metric) for s in systems.values())] for key in keys]
-    return markdown_table([GROUP_TITLES[group], *systems], rows) if rows else None
+    columns = {name: [s.get(group, {}).get(key, {}).get(metric) for key in keys] for name, s in systems.items()}
+    columns = {name: values for name, values in columns.items()
+               if not name.endswith(" (paper)") or any(v is not None for v in values)}
+    rows = [[key, *(values[i] for values in columns.values())] for i, key in enumerate(keys)]
+    return markdown_table([GROUP_TITLES[group], *columns], rows) if rows else None
+
+
+def paper_note(table, source):
+    return f"\n`(paper)`: {source}\n" if source and "(paper)" in table else ""
 
 
 def build_sections(ours, paper, paper_source, out, plot_dir, score_dirs):
     systems = with_paper(ours, paper)
     metrics = metric_names(ours)
     sections = [("Systems", markdown_table(["system", "scores"], [[n, f"`{d}`"] for n, d in score_dirs.items()]))]
-    note = f"\n`(paper)` rows: {paper_source}\n" if paper and paper_source else ""
-    sections.append(("Overall", overall_section(systems, metrics) + note))
+    table = overall_section(systems, metrics)
+    sections.append(("Overall", table + paper_note(table, paper_source)))
     for metric in metrics:
+        label = LABELS[metric]
         table = group_table(systems, metric, "snr")
         if table:
             png = os.path.join(plot_dir, f"{metric}_by_snr.png")
             by_snr = {name: {k: v.get(metric) for k, v in s.get("snr", {}).items()} for name, s in ours.items()}
-            plot_metric_by_snr(by_snr, LABELS[metric], png, title=f"{LABELS[metric]} by input SNR")
+            plot_metric_by_snr(by_snr, label, png, title=f"{label} by input SNR")
             link = os.path.relpath(png, os.path.dirname(os.path.abspath(out)))
-            sections.append((f"{LABELS[metric]} by input SNR", f"{table}{note}\n![{LABELS[metric]} by SNR]({link})\n"))
+            text = f"{table}{paper_note(table, paper_source)}\n![{label} by SNR]({link})\n"
+            sections.append((f"{label} by input SNR", text))
         table = group_table(systems, metric, "noise")
         if table:
-            sections.append((f"{LABELS[metric]} by noise type", table + note))
+            sections.append((f"{label} by noise type", table + paper_note(table, paper_source)))
     return sections
 
 

@@ -63,7 +63,8 @@ def job_script(spec, submit_line):
 # Written by utils/slurm.py for {spec.log_pattern}; submitted with:
 #   {submit_line}
 # Array task i runs commands[i] (its output goes to its log through sbatch --output) and writes its
-# exit code to {done}i, which utils/slurm.py checks once sbatch --wait returns.
+# exit code to ${{done}}i, which utils/slurm.py checks once sbatch --wait returns.
+done={done}
 cd {shlex.quote(os.getcwd())} || exit 1
 [ -f ./path.sh ] && . ./path.sh
 task=${{SLURM_ARRAY_TASK_ID:?not run as a Slurm array task}}
@@ -79,7 +80,7 @@ code=$?
 elapsed=$(( $(date +%s) - start ))
 echo "# Accounting: time=$elapsed threads={spec.options.num_threads}"
 echo "# Ended (code $code) at $(date), elapsed time $elapsed seconds"
-echo "$code" > {done}$task.tmp && mv -f {done}$task.tmp {done}$task
+echo "$code" > "$done$task.tmp" && mv -f "$done$task.tmp" "$done$task"
 exit $code
 """
 

@@ -1,0 +1,227 @@
+"""Job runners: utils/run.py (local processes) and utils/slurm.py (Slurm array, stand-in sbatch)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import kdspeech
+from kdspeech.errors import KdError
+from kdspeech.jobs.spec import join_words, parse_command_line
+
+REPO = Path(kdspeech.__file__).resolve().parents[1]
+
+# Stand-in for `sbatch --parsable --wait --array=A-B[%M] --output=PATTERN ... script`: records its
+# arguments, runs each array task in turn with SLURM_ARRAY_TASK_ID set and its output in PATTERN
+# (%a = task id), and exits like sbatch --wait with the highest task exit code.
+# FAKE_SBATCH_SKIP=i leaves task i unrun (as if killed before it could record its exit code).
+FAKE_SBATCH = """\
+#!/usr/bin/env python3
+import json, os, re, subprocess, sys
+args = sys.argv[1:]
+with open(os.environ["FAKE_SBATCH_RECORD"], "a") as f:
+    f.write(json.dumps(args) + "\\n")
+opts, i = {}, 0
+while args[i].startswith("--"):
+    if "=" in args[i]:
+        key, value = args[i][2:].split("=", 1); i += 1
+    elif args[i] in ("--parsable", "--wait"):
+        key, value = args[i][2:], True; i += 1
+    else:
+        key, value = args[i][2:], args[i + 1]; i += 2
+    opts[key] = value
+script = args[i]
+first, last = map(int, re.fullmatch(r"(\\d+)-(\\d+)(%\\d+)?", opts["array"]).group(1, 2))
+print("4242" if opts.get("parsable") else "Submitted batch job 4242", flush=True)
+worst = 0
+for task in range(first, last + 1):
+    if os.environ.get("FAKE_SBATCH_SKIP") == str(task):
+        worst = max(worst, 1)
+        continue
+    env = dict(os.environ, SLURM_ARRAY_TASK_ID=str(task), SLURM_ARRAY_JOB_ID="4242",
+               SLURM_JOB_ID=str(4242 + task))
+    with open(opts["output"].replace("%a", str(task)).replace("%A", "4242"), "w") as out:
+        code = subprocess.run([script], stdout=out, stderr=subprocess.STDOUT, env=env).returncode
+    worst = max(worst, code)
+sys.exit(worst if opts.get("wait") else 0)
+"""
+
+# Stand-in for srun inside a one-node test allocation: runs the command once.
+FAKE_SRUN = '#!/bin/sh\necho "srun: $*" >> "$FAKE_SBATCH_RECORD.srun"\nexec "$@"\n'
+
+
+@pytest.fixture
+def recipe(tmp_path):
+    """A recipe dir (cwd of the runners) with `utils` linked, and stand-ins sbatch/srun on PATH."""
+    root = tmp_path / "recipe"
+    root.mkdir()
+    (root / "utils").symlink_to(REPO / "utils")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in (("sbatch", FAKE_SBATCH), ("srun", FAKE_SRUN)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    return root
+
+
+def runner(recipe, script, *args, **env):
+    path = f"{recipe.parent / 'bin'}:{Path(sys.executable).parent}:{os.environ['PATH']}"
+    env = dict(os.environ, PATH=path, FAKE_SBATCH_RECORD=str(recipe.parent / "sbatch.args"), **env)
+    env.pop("KDSPEECH_STAGE", None)
+    return subprocess.run([f"utils/{script}", *args], cwd=recipe, capture_output=True, text=True,
+                          env=env)
+
+
+def sbatch_calls(recipe):
+    path = recipe.parent / "sbatch.args"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+# ---- the shared command line -------------------------------------------------------------------
+
+def test_parse_range_log_and_options():
+    spec = parse_command_line(["--mem", "4G", "--gpu=1", "--max-jobs-run", "2", "JOB=1:3",
+                               "exp/log/x.JOB.log", "cmd", "split/JOB/a", "JOBS"])
+    assert (spec.token, list(spec.jobs)) == ("JOB", [1, 2, 3])
+    assert (spec.options.mem, spec.options.gpu, spec.options.max_jobs_run) == ("4G", 1, 2)
+    assert str(spec.log_path(2)) == "exp/log/x.2.log"
+    assert spec.command_words(3) == ["cmd", "split/3/a", "3S"]   # plain substring, as in Kaldi
+    assert spec.name() == "x"
+    single = parse_command_line(["exp/log/one.log", "echo", "JOB"])
+    assert single.token is None and list(single.jobs) == [1]
+    assert single.command_words(1) == ["echo", "JOB"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--bogus", "1", "log", "cmd"], "unknown option --bogus"),
+    (["--gpu", "x", "log", "cmd"], "needs an integer"),
+    (["JOB=1:3", "x.log", "cmd"], "put JOB in its name"),
+    (["JOB=3:1", "x.JOB.log", "cmd"], "bad job range"),
+    (["JOB=1:2", "x.JOB.log"], "expected a log file and a command"),
+])
+def test_parse_errors(argv, message):
+    with pytest.raises(KdError, match=message):
+        parse_command_line(argv)
+
+
+def test_join_words_is_kaldi_style():
+    assert join_words(["echo", "a b", "|", "tr", "a", "b"]) == "echo 'a b' | tr a b"
+
+
+# ---- local ---------------------------------------------------------------------------------------
+
+def test_local_runs_every_job_with_its_own_log(recipe):
+    out = runner(recipe, "run.py", "JOB=1:3", "exp/log/echo.JOB.log", "echo", "job", "JOB")
+    assert out.returncode == 0, out.stderr
+    for job in (1, 2, 3):
+        lines = (recipe / f"exp/log/echo.{job}.log").read_text().splitlines()
+        assert lines[0] == f"# echo job {job}"
+        assert f"job {job}" in lines
+        assert lines[-1].startswith("# Ended (code 0) at ")
+
+
+def test_local_failing_job_fails_all_and_prints_its_tail(recipe):
+    out = runner(recipe, "run.py", "JOB=1:3", "exp/log/f.JOB.log",
+                 "bash", "-c", 'for i in $(seq 1 40); do echo "line $i"; done; [ JOB != 2 ]')
+    assert out.returncode == 1
+    assert "1 of 3 jobs failed: JOB=2 (exit code 1)" in out.stderr
+    assert "last 20 lines of exp/log/f.2.log" in out.stderr
+    assert "line 40" in out.stderr and "# Ended (code 1)" in out.stderr
+    assert "line 10\n" not in out.stderr
+    # The other jobs ran to the end.
+    assert "# Ended (code 0)" in (recipe / "exp/log/f.3.log").read_text()
+
+
+def test_local_max_jobs_run_one_runs_jobs_one_after_another(recipe):
+    out = runner(recipe, "run.py", "--max_jobs_run", "1", "JOB=1:3", "exp/log/s.JOB.log",
+                 "bash", "-c", "echo start JOB >> order; sleep 0.2; echo end JOB >> order")
+    assert out.returncode == 0, out.stderr
+    events = (recipe / "order").read_text().splitlines()
+    assert sorted(events[0::2]) == ["start 1", "start 2", "start 3"]
+    for start, end in zip(events[0::2], events[1::2]):
+        assert end == start.replace("start", "end")   # no job started before the last one ended
+
+
+def test_local_single_job_form_and_shell_words(recipe):
+    out = runner(recipe, "run.py", "exp/log/one.log", "echo", "JOB", "a", "|", "tr", "a", "b")
+    assert out.returncode == 0, out.stderr
+    assert "JOB b" in (recipe / "exp/log/one.log").read_text().splitlines()
+
+
+def test_local_accepts_every_shared_option(recipe):
+    out = runner(recipe, "run.py", "--mem", "4G", "--gpu", "1", "--num_threads", "2", "--time",
+                 "1:00:00", "--partition", "p", "--num_nodes", "1", "--max_jobs_run", "2",
+                 "JOB=1:2", "exp/log/o.JOB.log", "true")
+    assert out.returncode == 0, out.stderr
+
+
+def test_local_usage_errors_exit_1(recipe):
+    out = runner(recipe, "run.py", "--foo", "1", "x.log", "true")
+    assert out.returncode == 1
+    assert "unknown option --foo" in out.stderr and "usage:" in out.stderr
+
+
+# ---- slurm (stand-in sbatch) ---------------------------------------------------------------------
+
+def test_slurm_runs_an_array_and_checks_every_task(recipe):
+    out = runner(recipe, "slurm.py", "JOB=1:3", "exp/log/echo.JOB.log", "echo", "job", "JOB")
+    assert out.returncode == 0, out.stderr
+    for job in (1, 2, 3):
+        lines = (recipe / f"exp/log/echo.{job}.log").read_text().splitlines()
+        assert lines[0] == f"# echo job {job}"
+        assert f"job {job}" in lines and lines[-1].startswith("# Ended (code 0) at ")
+        assert (recipe / f"exp/log/q/echo.done.{job}").read_text() == "0\n"
+    [args] = sbatch_calls(recipe)
+    assert {"--parsable", "--wait", "--array=1-3"} <= set(args)
+    assert f"--output={recipe}/exp/log/echo.%a.log" in args
+    assert args[args.index("--job-name") + 1] == "echo"
+    assert args[-1] == str(recipe / "exp/log/q/echo.sh")
+    assert not any(a.startswith("--gres") for a in args)
+
+
+def test_slurm_failing_task_fails_the_stage(recipe):
+    out = runner(recipe, "slurm.py", "JOB=1:3", "exp/log/f.JOB.log",
+                 "bash", "-c", 'for i in $(seq 1 40); do echo "line $i"; done; [ JOB != 2 ]')
+    assert out.returncode == 1
+    assert "1 of 3 jobs failed: JOB=2 (exit code 1)" in out.stderr
+    assert "last 20 lines of exp/log/f.2.log" in out.stderr and "line 40" in out.stderr
+    assert (recipe / "exp/log/q/f.done.2").read_text() == "1\n"
+
+
+def test_slurm_task_without_exit_code_counts_as_failed(recipe):
+    out = runner(recipe, "slurm.py", "JOB=1:3", "exp/log/k.JOB.log", "true", FAKE_SBATCH_SKIP="3")
+    assert out.returncode == 1
+    assert "JOB=3 (no exit code)" in out.stderr
+
+
+def test_slurm_stale_exit_codes_are_not_reused(recipe):
+    assert runner(recipe, "slurm.py", "JOB=1:2", "exp/log/r.JOB.log", "true").returncode == 0
+    out = runner(recipe, "slurm.py", "JOB=1:2", "exp/log/r.JOB.log", "true", FAKE_SBATCH_SKIP="2")
+    assert out.returncode == 1 and "JOB=2 (no exit code)" in out.stderr
+
+
+def test_slurm_resource_options(recipe):
+    out = runner(recipe, "slurm.py", "--gpu", "1", "--mem", "4G", "--num_threads", "2",
+                 "--time", "1:00:00", "--partition", "gpu", "--max_jobs_run", "2",
+                 "JOB=1:3", "exp/log/t.JOB.log", "true")
+    assert out.returncode == 0, out.stderr
+    [args] = sbatch_calls(recipe)
+    assert "--gres=gpu:1" in args and "--array=1-3%2" in args
+    for flag, value in (("--mem", "4G"), ("--cpus-per-task", "2"), ("--time", "1:00:00"),
+                        ("--partition", "gpu")):
+        assert args[args.index(flag) + 1] == value
+    assert "--nodes" not in args
+
+
+def test_slurm_multi_node_runs_the_command_through_srun(recipe):
+    out = runner(recipe, "slurm.py", "--num_nodes", "2", "exp/log/train.log", "echo", "trained")
+    assert out.returncode == 0, out.stderr
+    [args] = sbatch_calls(recipe)
+    assert args[args.index("--nodes") + 1] == "2"
+    assert args[args.index("--ntasks-per-node") + 1] == "1"
+    assert "--array=1-1" in args
+    assert "trained" in (recipe / "exp/log/train.log").read_text().splitlines()
+    assert (recipe.parent / "sbatch.args.srun").read_text().startswith("srun: bash -c echo trained")

@@ -1,0 +1,215 @@
+"""utils/stage.sh: stamps, skipping, re-running after a change, failures and missing inputs."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import kdspeech
+
+REPO = Path(kdspeech.__file__).resolve().parents[1]
+
+HEADER = """\
+#!/usr/bin/env bash
+set -euo pipefail
+stage=1          # first stage to run
+stop_stage=100   # last stage to run
+nj=2             # parallel jobs
+. ./path.sh; . ./cmd.sh; . utils/parse_options.sh; . utils/stage.sh
+"""
+
+THREE_STAGES = """\
+stage_run 1 "prepare" --out data/prep -- local/step.sh 1 data/prep
+stage_run 2 "features" --out exp/feats --deps data/prep --conf conf/feats.conf \\
+  --log exp/feats/log/feats.log -- local/step.sh 2 exp/feats
+stage_run 3 "score" --out exp/score --deps exp/feats --nj "$nj" --cmd "$train_cmd" \\
+  --log exp/score/log/score.JOB.log -- local/step.sh 3 exp/score JOB
+log "all done"
+"""
+
+# Records each run in runs.txt, prints 30 lines, fails when $FAIL_STAGE names its stage.
+STEP = """\
+#!/usr/bin/env bash
+set -eu
+stage=$1 out=$2 job=${3:-}
+echo "$stage${job:+.$job}" >> runs.txt
+for i in $(seq 1 30); do echo "stage $stage line $i"; done
+if [ "${FAIL_STAGE:-}" = "$stage" ]; then echo "stage $stage is failing" >&2; exit 3; fi
+echo "$KDSPEECH_STAGE" > "$out/made_by${job:+.$job}"
+"""
+
+
+def make_recipe(root, body=THREE_STAGES):
+    """A recipe dir laid out like egs/<corpus>/<task>/, with `utils` linked to the real one."""
+    (root / "utils").symlink_to(REPO / "utils")
+    (root / "path.sh").write_text(f'export PATH="{Path(sys.executable).parent}:$PATH"\n')
+    (root / "cmd.sh").write_text('train_cmd="utils/run.py"\n')
+    (root / "conf").mkdir()
+    (root / "conf" / "feats.conf").write_text("n_mels: 80\n")
+    (root / "local").mkdir()
+    for path, text in ((root / "local" / "step.sh", STEP), (root / "run.sh", HEADER + body)):
+        path.write_text(text)
+        path.chmod(0o755)
+    return root
+
+
+@pytest.fixture
+def recipe(tmp_path):
+    return make_recipe(tmp_path)
+
+
+def run(recipe, *args, **env):
+    out = subprocess.run(["./run.sh", *args], cwd=recipe, capture_output=True, text=True,
+                         env=dict(os.environ, **env))
+    return out
+
+
+def runs(recipe):
+    """Every run of a stage (or of one of its jobs) so far, as sorted 'N' or 'N.job' words."""
+    path = recipe / "runs.txt"
+    return sorted(path.read_text().split()) if path.exists() else []
+
+
+def test_first_run_makes_every_stage_and_stamps(recipe):
+    out = run(recipe)
+    assert out.returncode == 0, out.stderr
+    assert runs(recipe) == ["1", "2", "3.1", "3.2"]
+    for stage in ("1: prepare", "2: features", "3: score"):
+        assert f"Stage {stage}" in out.stderr
+    assert (recipe / "exp/feats/made_by").read_text() == "2 (features)\n"   # $KDSPEECH_STAGE
+    assert (recipe / "exp/score/made_by.2").read_text() == "3 (score)\n"
+    assert (recipe / "exp/score/log/score.2.log").is_file()
+    assert "stage 2 line 30" in (recipe / "exp/feats/log/feats.log").read_text()
+
+    stamp = (recipe / "exp/feats/.done").read_text().splitlines()
+    fields = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in stamp}
+    assert len(fields["fingerprint"]) == 64
+    assert fields["stage"] == "2" and fields["name"] == "features"
+    assert fields["command"] == "local/step.sh 2 exp/feats"
+    assert fields["conf"].startswith("conf/feats.conf ")
+    prep_fingerprint = (recipe / "data/prep/.done").read_text().splitlines()[0].split()[1]
+    assert fields["dep"] == f"data/prep {prep_fingerprint}"
+    assert {"date", "kdspeech_git"} <= fields.keys()
+    assert not list(recipe.glob("**/.done.tmp*"))
+
+
+def test_rerun_skips_unchanged_stages(recipe):
+    assert run(recipe).returncode == 0
+    out = run(recipe)
+    assert out.returncode == 0, out.stderr
+    assert runs(recipe) == ["1", "2", "3.1", "3.2"]   # nothing ran again
+    assert "Stage 1 (prepare): data/prep up to date, skipped" in out.stderr
+    assert "Stage 2 (features): exp/feats up to date, skipped" in out.stderr
+    assert "Stage 3 (score): exp/score up to date, skipped" in out.stderr
+
+
+def test_conf_change_reruns_that_stage_and_the_following_ones(recipe):
+    assert run(recipe).returncode == 0
+    (recipe / "conf/feats.conf").write_text("n_mels: 40\n")
+    out = run(recipe)
+    assert out.returncode == 0, out.stderr
+    assert runs(recipe) == ["1", "2", "2", "3.1", "3.1", "3.2", "3.2"]
+    assert "data/prep up to date, skipped" in out.stderr
+    # And then everything is up to date again.
+    assert "exp/score up to date, skipped" in run(recipe).stderr
+
+
+def test_command_change_reruns_downstream(recipe):
+    assert run(recipe).returncode == 0
+    # --nj is not part of the fingerprint: the command words keep the JOB token literally.
+    out = run(recipe, "--nj", "3")
+    assert runs(recipe) == ["1", "2", "3.1", "3.2"], out.stderr
+    script = recipe / "run.sh"
+    script.write_text(script.read_text().replace("local/step.sh 1 data/prep",
+                                                 "local/step.sh 1 data/prep extra"))
+    assert run(recipe).returncode == 0
+    assert runs(recipe) == ["1", "1.extra", "2", "2", "3.1", "3.1", "3.2", "3.2"]
+
+
+def test_rerun_of_upstream_with_same_fingerprint_keeps_downstream(recipe):
+    assert run(recipe).returncode == 0
+    (recipe / "data/prep/.done").unlink()
+    out = run(recipe)
+    assert out.returncode == 0, out.stderr
+    assert runs(recipe) == ["1", "1", "2", "3.1", "3.2"]
+    assert "exp/feats up to date, skipped" in out.stderr
+
+
+def test_failing_stage_leaves_no_stamp_and_prints_log_tail(recipe):
+    assert run(recipe).returncode == 0
+    (recipe / "conf/feats.conf").write_text("n_mels: 64\n")
+    out = run(recipe, FAIL_STAGE="2")
+    assert out.returncode == 1
+    assert not (recipe / "exp/feats/.done").exists()
+    assert "stage 2 (features) failed" in out.stderr
+    assert "last 20 lines of exp/feats/log/feats.log" in out.stderr
+    assert "stage 2 is failing" in out.stderr and "stage 2 line 30" in out.stderr
+    tail = out.stderr.split("last 20 lines of exp/feats/log/feats.log", 1)[1]
+    assert "stage 2 line 10\n" not in tail   # only the tail
+    assert "Stage 3" not in out.stderr       # the run stopped
+    # Fixed: the failed stage and the ones after it run again.
+    assert run(recipe).returncode == 0
+    assert runs(recipe) == ["1", "2", "2", "2", "3.1", "3.1", "3.2", "3.2"]
+
+
+def test_failing_parallel_job_fails_the_stage(recipe):
+    out = run(recipe, FAIL_STAGE="3")
+    assert out.returncode == 1
+    assert "stage 3 (score) failed" in out.stderr
+    assert "JOB=1 (exit code 3), JOB=2 (exit code 3)" in out.stderr
+    assert "last 20 lines of exp/score/log/score.1.log" in out.stderr
+    assert "stage 3 is failing" in out.stderr
+    assert not (recipe / "exp/score/.done").exists()
+    assert (recipe / "exp/feats/.done").exists()
+
+
+def test_missing_input_names_the_stage_that_makes_it(recipe):
+    out = run(recipe, "--stage", "3")
+    assert out.returncode == 1
+    assert ("stage 3 (score): input exp/feats is missing or unfinished (no exp/feats/.done); "
+            "it is made by stage 2 (features)") in out.stderr
+    assert runs(recipe) == []
+
+
+def test_missing_input_of_unknown_origin(tmp_path):
+    recipe = make_recipe(tmp_path, 'stage_run 1 "train" --out exp/a --deps data/ext -- true\n')
+    out = run(recipe)
+    assert out.returncode == 1
+    assert "input data/ext is missing or unfinished (no data/ext/.done); " \
+           "it is made by an earlier stage" in out.stderr
+
+
+def test_stage_ranges(recipe):
+    out = run(recipe, "--stop_stage", "1")
+    assert out.returncode == 0, out.stderr
+    assert runs(recipe) == ["1"]
+    assert "Stage 2" not in out.stderr
+    assert run(recipe, "--stage", "2", "--stop-stage", "2").returncode == 0
+    assert runs(recipe) == ["1", "2"]
+    assert not (recipe / "exp/score").exists()
+    assert run(recipe, "--stage", "3").returncode == 0
+    assert runs(recipe) == ["1", "2", "3.1", "3.2"]
+
+
+def test_set_e_holds_inside_a_shell_function_command(tmp_path):
+    body = ('steps() { false; echo "not reached" > marker; }\n'
+            'stage_run 1 "fn" --out exp/fn -- steps\n')
+    recipe = make_recipe(tmp_path, body)
+    out = run(recipe)
+    assert out.returncode == 1
+    assert "stage 1 (fn) failed (exit code 1)" in out.stderr
+    assert not (recipe / "marker").exists()
+    assert not (recipe / "exp/fn/.done").exists()
+
+
+def test_shell_function_command_sees_recipe_variables(tmp_path):
+    """stage_run's own locals must not hide the recipe's variables from a function command."""
+    body = ('name=recipe_name\n'
+            'write() { echo "$nj $name" > exp/v/values; }\n'
+            'stage_run 1 "vars" --out exp/v -- write\n')
+    recipe = make_recipe(tmp_path, body)
+    out = run(recipe, "--nj", "7")
+    assert out.returncode == 0, out.stderr
+    assert (recipe / "exp/v/values").read_text() == "7 recipe_name\n"
