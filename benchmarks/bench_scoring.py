@@ -40,7 +40,8 @@ def build_mixtures(corpora, root, num_utts):
     """A mixture data dir at ``root`` of ``num_utts`` utterances; returns total seconds of audio."""
     files = glob.glob(str(corpora / "librispeech" / "LibriSpeech" / "test-other" / "*" / "*" / "*.flac"))
     files = sorted(files, key=lambda p: (sf.info(p).frames, p))[:num_utts]
-    noises = {name: load_audio(corpora / "noise" / "noisex92" / f"{name}.flac", sr=16000)[0] for name in NOISES}
+    noises = {name: load_audio(corpora / "noise" / "noisex92" / f"{name}.flac", sr=16000)[0]
+              for name in NOISES}
     rng = np.random.default_rng(0)
     wav, spk1, utt2snr, utt2noise, seconds = {}, {}, {}, {}, 0.0
     for i, path in enumerate(files):
@@ -51,10 +52,12 @@ def build_mixtures(corpora, root, num_utts):
         (mix, clean, noise), _ = avoid_clipping(mix, clean, noise)
         save_audio(root / "audio" / f"{utt}_mix.wav", mix, sr)
         save_audio(root / "audio" / f"{utt}_clean.wav", clean, sr)
-        wav[utt], spk1[utt] = str(root / "audio" / f"{utt}_mix.wav"), str(root / "audio" / f"{utt}_clean.wav")
+        wav[utt] = str(root / "audio" / f"{utt}_mix.wav")
+        spk1[utt] = str(root / "audio" / f"{utt}_clean.wav")
         utt2snr[utt], utt2noise[utt] = str(snr), kind
         seconds += len(clean) / sr
-    for name, mapping in [("wav.scp", wav), ("spk1.scp", spk1), ("utt2snr", utt2snr), ("utt2noise", utt2noise)]:
+    outputs = {"wav.scp": wav, "spk1.scp": spk1, "utt2snr": utt2snr, "utt2noise": utt2noise}
+    for name, mapping in outputs.items():
         write_kv(root / name, mapping)
     return seconds
 
@@ -81,7 +84,8 @@ def best_of(repeats, mix_dir, work, nj, metrics):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--num_utts", type=int, default=40)
     parser.add_argument("--metrics", default="pesq_wb,stoi,si_sdr")
     parser.add_argument("--repeats", type=int, default=3, help="runs per --nj; the fastest counts")
@@ -92,12 +96,13 @@ def main():
         print(f"{args.num_utts} utterances, {seconds:.1f} s of audio, metrics {args.metrics}, "
               f"{os.cpu_count()} CPU cores, best of {args.repeats}")
         times = {nj: best_of(args.repeats, work / "mix_test", work, nj, args.metrics) for nj in (1, 2)}
-        same = (work / "score_nj1_0" / "scores.tsv").read_text() == (work / "score_nj2_0" / "scores.tsv").read_text()
+        merged = [(work / f"score_nj{nj}_0" / "scores.tsv").read_text() for nj in (1, 2)]
+        same = merged[0] == merged[1]
     for nj, (jobs, merge) in times.items():
         print(f"--nj {nj}: jobs {jobs:6.2f} s ({args.num_utts / jobs:5.2f} utt/s), merge {merge:5.2f} s, "
               f"total {jobs + merge:6.2f} s ({args.num_utts / (jobs + merge):5.2f} utt/s)")
-    print(f"speed-up nj2/nj1: jobs {times[1][0] / times[2][0]:.2f}x, total {sum(times[1]) / sum(times[2]):.2f}x "
-          f"(identical scores.tsv: {same})")
+    print(f"speed-up nj2/nj1: jobs {times[1][0] / times[2][0]:.2f}x, "
+          f"total {sum(times[1]) / sum(times[2]):.2f}x (identical scores.tsv: {same})")
 
 
 if __name__ == "__main__":

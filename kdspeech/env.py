@@ -1,6 +1,7 @@
 """What a result was made with: date, versions, git hash, the command line."""
 
 import datetime
+import importlib.metadata
 import os
 import platform
 import shlex
@@ -28,12 +29,12 @@ def git_hash(root=None):
     return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def _version(module_name):
+def _version(name):
+    """Installed version of a distribution (pesq has no ``__version__``), or None when absent."""
     try:
-        module = __import__(module_name)
-    except Exception:  # noqa: BLE001 - an optional package that is absent or broken
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
         return None
-    return getattr(module, "__version__", "unknown")
 
 
 def environment(argv=None):

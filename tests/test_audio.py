@@ -1,4 +1,5 @@
 import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -46,6 +47,17 @@ def test_truncated_wav(tmp_wav, keep):
     with pytest.raises(KdError) as err:
         load_audio(path, utt="utt7")
     assert "utt7" in str(err.value) and "t.wav" in str(err.value)
+
+
+@pytest.mark.skipif(not HAVE_SOX, reason="sox not installed")
+def test_streamed_wav_with_placeholder_length_is_fine(tmp_wav, tmp_path):
+    """sox writing to a pipe leaves a placeholder length in the header; that is not truncation."""
+    src = tmp_wav("in.wav", dur=1.0)
+    out = tmp_path / "streamed.wav"
+    subprocess.run(f"cat {src} | sox -t wav - -t wav - trim 0.1 2>/dev/null | cat > {out}",
+                   shell=True, check=True)
+    x, _ = load_audio(out, sr=16000)
+    assert len(x) == 14400
 
 
 def test_truncated_flac(tmp_wav):
@@ -110,3 +122,15 @@ def test_failing_stage_of_pipeline_is_caught(tmp_wav):
 def test_command_with_garbage_output():
     with pytest.raises(KdError, match="cannot decode command output"):
         load_audio("echo hello |")
+
+
+def test_is_complete_wav(tmp_wav, tmp_path):
+    from kdspeech.data.audio import is_complete_wav
+
+    path = tmp_wav("ok.wav", sr=8000)
+    assert is_complete_wav(path, 8000) and not is_complete_wav(path, 16000)
+    assert not is_complete_wav(tmp_path / "absent.wav", 8000)
+    (tmp_path / "junk.wav").write_bytes(b"junk")
+    assert not is_complete_wav(tmp_path / "junk.wav", 8000)
+    save_audio(tmp_path / "empty.wav", np.zeros(0, np.float32), 8000)
+    assert not is_complete_wav(tmp_path / "empty.wav", 8000)

@@ -219,3 +219,22 @@ def test_real_librispeech(corpora, tmp_path):
         x = sf.read(data.read("wav.scp")[utt])[0]
         ref = sf.read(data.read("spk1.scp")[utt])[0] + sf.read(data.read("noise1.scp")[utt])[0]
         assert np.max(np.abs(x - ref)) < 1e-3  # one scale factor kept the mixture consistent
+
+
+def test_resample_overshoot_scales_mixture_parts_together(tmp_path):
+    """A near-full-scale square wave overshoots after resampling: all three files share one factor."""
+    sr, n = 16000, 8000
+    square = 0.9 * np.sign(np.sin(2 * np.pi * 450 * np.arange(n) / sr)).astype(np.float32)
+    noise = (0.05 * np.random.default_rng(0).standard_normal(n)).astype(np.float32)
+    src = tmp_path / "src"
+    scps = {}
+    for name, x in (("wav.scp", square + noise), ("spk1.scp", square), ("noise1.scp", noise)):
+        path = tmp_path / f"{name}.wav"
+        sf.write(str(path), x, sr, subtype="FLOAT")
+        scps[name] = {"u1": path}
+        write_kv(src / name, scps[name])
+    proc = ok("resample_data_dir", "--src", src, "--dst", tmp_path / "dst", "--sr", 8000)
+    assert "scaled down" in proc.stderr
+    mix, ref, nse = (audio_of(tmp_path / "dst", s)["u1"] for s in ("wav.scp", "spk1.scp", "noise1.scp"))
+    assert np.max(np.abs(mix)) <= 1.0 and np.max(np.abs(mix)) > 0.95
+    assert np.max(np.abs(mix - ref - nse)) <= 2.5 / 32768

@@ -143,3 +143,18 @@ def test_subset_data_dir(make_data_dir, tmp_path):
     assert dst.read("utt2spk") == {u: src.read("utt2spk")[u] for u in keep}
     with pytest.raises(KdError, match="not in the source"):
         subset_data_dir(src, tmp_path / "bad", ["nope"])
+
+
+def test_merge_pieces(tmp_path):
+    from kdspeech.data.datadir import merge_pieces, piece_path
+
+    write_kv(piece_path(tmp_path, "wav.scp", 1), {"a": "1", "b": "2"})
+    write_kv(piece_path(tmp_path, "wav.scp", 2), {"c": "3"})
+    assert merge_pieces(tmp_path, "wav.scp", 2, ["a", "b", "c"]) == {"a": "1", "b": "2", "c": "3"}
+    assert read_kv(tmp_path / "wav.scp") == {"a": "1", "b": "2", "c": "3"}
+    with pytest.raises(KdError, match="missing 'd'"):
+        merge_pieces(tmp_path, "wav.scp", 2, ["a", "b", "c", "d"])
+    with pytest.raises(KdError, match="unexpected 'c'"):
+        merge_pieces(tmp_path, "wav.scp", 2, ["a", "b"])
+    with pytest.raises(KdError, match="job 3 of 3"):
+        merge_pieces(tmp_path, "wav.scp", 3, ["a", "b", "c"])

@@ -101,14 +101,17 @@ def test_parse_range_log_and_options():
     (["JOB=1:3", "x.log", "cmd"], "put JOB in its name"),
     (["JOB=3:1", "x.JOB.log", "cmd"], "bad job range"),
     (["JOB=1:2", "x.JOB.log"], "expected a log file and a command"),
+    (["--max_jobs_run", "0", "JOB=1:2", "x.JOB.log", "cmd"], "out of range"),
 ])
 def test_parse_errors(argv, message):
     with pytest.raises(KdError, match=message):
         parse_command_line(argv)
 
 
-def test_join_words_is_kaldi_style():
-    assert join_words(["echo", "a b", "|", "tr", "a", "b"]) == "echo 'a b' | tr a b"
+def test_join_words_keeps_operators_and_quotes_the_rest():
+    assert join_words(["echo", "a b", "|", "tr", "a", "b", "2>&1", ">", "out"]) == \
+        "echo 'a b' | tr a b 2>&1 > out"
+    assert join_words(["echo", "x=[a,b]", "$HOME", "*"]) == "echo 'x=[a,b]' '$HOME' '*'"
 
 
 # ---- local ---------------------------------------------------------------------------------------
@@ -149,6 +152,14 @@ def test_local_single_job_form_and_shell_words(recipe):
     out = runner(recipe, "run.py", "exp/log/one.log", "echo", "JOB", "a", "|", "tr", "a", "b")
     assert out.returncode == 0, out.stderr
     assert "JOB b" in (recipe / "exp/log/one.log").read_text().splitlines()
+
+
+def test_local_words_reach_the_command_unchanged(recipe):
+    (recipe / "x").write_text("")   # a file the glob [x] would match
+    out = runner(recipe, "run.py", "JOB=1:1", "exp/log/w.JOB.log", "printf", "<%s>", "[x]", "$HOME",
+                 "a  b", "", "it's")
+    assert out.returncode == 0, out.stderr
+    assert "<[x]><$HOME><a  b><><it's>" in (recipe / "exp/log/w.1.log").read_text()
 
 
 def test_local_accepts_every_shared_option(recipe):

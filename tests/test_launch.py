@@ -70,7 +70,7 @@ def test_errors(args, message):
     assert message in out.stderr
 
 
-def test_single_process_is_exec_ed(tmp_path):
+def test_single_process_is_exec_ed():
     out = launch("--ngpu", "0", "--", "python", "-c", "import os; print('pid', os.getpid())")
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("pid ")

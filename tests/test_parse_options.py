@@ -38,8 +38,9 @@ def recipe(tmp_path):
 
 
 def run(recipe, *args):
+    path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
     return subprocess.run(["./run.sh", *args], cwd=recipe, capture_output=True, text=True,
-                          env=dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}"))
+                          env=dict(os.environ, PATH=path))
 
 
 def test_defaults_without_options(recipe):
@@ -101,7 +102,8 @@ def test_boolean_option_only_takes_true_or_false(recipe):
     out = run(recipe, "--use_gpu", "yes")
     assert out.returncode == 1
     assert "--use_gpu expects true or false" in out.stderr
-    assert run(recipe, "--use-gpu=true").stdout.startswith("stage=1 stop_stage=100 nj=4 use_gpu=true")
+    out = run(recipe, "--use-gpu=true")
+    assert out.stdout.startswith("stage=1 stop_stage=100 nj=4 use_gpu=true")
 
 
 def test_option_without_value_is_an_error(recipe):

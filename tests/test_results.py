@@ -60,10 +60,10 @@ def test_write_results_default_env_and_command_override(tmp_path):
 
 
 def test_plots_are_valid_pngs(tmp_path):
-    snr_png = plot_metric_by_snr({"noisy": {"-5": 1.1, "0": 1.4, "5": 1.9},
-                                  "student": {-5: 1.6, 0: 2.1, 5: math.nan}}, "PESQ", tmp_path / "p" / "a.png")
-    curve_png = plot_learning_curves({"train": [(1, 0.9), (2, 0.5), (3, 0.4)], "valid": [(1, 1.0), (3, 0.7)]},
-                                     "loss", tmp_path / "b.png")
+    systems = {"noisy": {"-5": 1.1, "0": 1.4, "5": 1.9}, "student": {-5: 1.6, 0: 2.1, 5: math.nan}}
+    snr_png = plot_metric_by_snr(systems, "PESQ", tmp_path / "p" / "a.png")
+    curves = {"train": [(1, 0.9), (2, 0.5), (3, 0.4)], "valid": [(1, 1.0), (3, 0.7)]}
+    curve_png = plot_learning_curves(curves, "loss", tmp_path / "b.png")
     assert is_png(snr_png) and is_png(curve_png)
     assert sorted(os.listdir(tmp_path / "p")) == ["a.png"]
 
@@ -71,7 +71,8 @@ def test_plots_are_valid_pngs(tmp_path):
 def fake_summary(score_dir, offset):
     """A score_enh summary.json whose numbers grow with ``offset``."""
     def stats(base, n):
-        return {"pesq_wb": 1.0 + base + offset, "stoi": 0.7 + base / 10, "si_sdr": 5.0 * base + offset, "n": n}
+        return {"pesq_wb": 1.0 + base + offset, "stoi": 0.7 + base / 10,
+                "si_sdr": 5.0 * base + offset, "n": n}
     summary = {"metrics": ["pesq_wb", "stoi", "si_sdr"], "n": 4, "overall": stats(0.5, 4),
                "snr": {"0": stats(0.0, 2), "10": stats(1.0, 2)},
                "noise": {"babble": stats(0.2, 2), "white": stats(0.8, 2)}}
@@ -107,7 +108,8 @@ def test_make_results_enh_tables_plots_and_paper_numbers(tmp_path):
 
 
 def test_make_results_enh_needs_summaries(tmp_path):
+    outputs = ["--out", str(tmp_path / "R.md"), "--plot_dir", str(tmp_path)]
     with pytest.raises(KdError, match="no summary.json"):
-        make_results(["--system", f"a={tmp_path}", "--out", str(tmp_path / "R.md"), "--plot_dir", str(tmp_path)])
+        make_results(["--system", f"a={tmp_path}", *outputs])
     with pytest.raises(KdError, match="expected name=score_dir"):
-        make_results(["--system", "noequals", "--out", str(tmp_path / "R.md"), "--plot_dir", str(tmp_path)])
+        make_results(["--system", "noequals", *outputs])

@@ -39,7 +39,8 @@ def mix_dir(tmp_path):
         n *= np.sqrt(np.sum(clean ** 2) / np.sum(n ** 2) / 10 ** (snr_db / 10))
         save_audio(root / "audio" / f"{utt}_clean.wav", clean, SR)
         save_audio(root / "audio" / f"{utt}_mix.wav", clean + n, SR)
-        spk1[utt], wav[utt] = str(root / "audio" / f"{utt}_clean.wav"), str(root / "audio" / f"{utt}_mix.wav")
+        spk1[utt] = str(root / "audio" / f"{utt}_clean.wav")
+        wav[utt] = str(root / "audio" / f"{utt}_mix.wav")
         snr[utt], noise[utt] = str(snr_db), kind
     for name, mapping in [("wav.scp", wav), ("spk1.scp", spk1), ("utt2snr", snr), ("utt2noise", noise)]:
         write_kv(root / name, mapping)
@@ -58,7 +59,7 @@ def job_args(mix_dir, out_dir, job, nj=2):
 
 def merge_args(mix_dir, out_dir, nj=2):
     return ["--merge", "--nj", nj, "--est_scp", mix_dir / "wav.scp", "--out_dir", out_dir,
-            "--metrics", METRICS, "--data", mix_dir]
+            "--data", mix_dir]  # metrics: those of the job files
 
 
 def read_tsv(path):
@@ -137,7 +138,8 @@ def test_length_mismatch_names_utt_and_both_lengths(mix_dir, tmp_path):
     est = tmp_path / "est.scp"
     write_kv(est, {"u1": str(short)})
     with pytest.raises(KdError, match=r"u1.*19200 samples.*19195"):
-        main(["--ref_scp", str(mix_dir / "spk1.scp"), "--est_scp", str(est), "--out_dir", str(tmp_path / "s")])
+        main(["--ref_scp", str(mix_dir / "spk1.scp"), "--est_scp", str(est),
+              "--out_dir", str(tmp_path / "s")])
 
 
 def test_merge_reports_unscored_utterances_and_their_job(mix_dir, tmp_path):
@@ -149,6 +151,9 @@ def test_merge_reports_unscored_utterances_and_their_job(mix_dir, tmp_path):
     job2.write_text("utt\tsi_sdr\nu3\t1.0\n")
     with pytest.raises(KdError, match=r"1 utterance\(s\).*not scored \(e.g. u4\); rerun job\(s\) 2 of 2"):
         main([str(a) for a in merge_args(mix_dir, out)] + ["--metrics", "si_sdr"])
+    job2.write_text("utt\tstoi\nu3\t0.5\nu4\t0.5\n")
+    with pytest.raises(KdError, match="scores.2.tsv:1: written for metrics stoi, this run asks for si_sdr"):
+        main([str(a) for a in merge_args(mix_dir, out)])  # metrics taken from job 1's file
 
 
 def test_job_file_from_other_metrics_or_split_is_refused(mix_dir, tmp_path):
@@ -162,3 +167,36 @@ def test_job_file_from_other_metrics_or_split_is_refused(mix_dir, tmp_path):
     with pytest.raises(KdError, match="outside job 1 of 2"):
         main([str(a) for a in job_args(mix_dir, out, 1)])
     assert os.path.exists(job_file)
+
+
+def test_resume_after_kill_inside_the_header_or_a_character(tmp_path):
+    from kdspeech.metrics.scores import open_for_resume
+
+    path = tmp_path / "scores.1.tsv"
+    path.write_text("utt\tsi_s")  # killed while writing the header
+    handle, done = open_for_resume(path, ["si_sdr"])
+    handle.close()
+    assert done == {} and path.read_text() == "utt\tsi_sdr\n"
+    path.write_bytes("utt\tsi_sdr\nu1\t1.000000\nü".encode()[:-1])  # half of a 2-byte character
+    handle, done = open_for_resume(path, ["si_sdr"])
+    handle.close()
+    assert done == {"u1": [1.0]} and path.read_text() == "utt\tsi_sdr\nu1\t1.000000\n"
+
+
+def test_silent_estimate_scores_nan_and_is_left_out_of_the_means(mix_dir, tmp_path):
+    silent = tmp_path / "silent.wav"
+    save_audio(silent, np.zeros(int(1.2 * SR)), SR)
+    est = dict(line.split(" ", 1) for line in (mix_dir / "wav.scp").read_text().splitlines())
+    est["u1"] = str(silent)
+    write_kv(tmp_path / "est.scp", est)
+    out = tmp_path / "score"
+    common = ["--est_scp", str(tmp_path / "est.scp"), "--out_dir", str(out), "--metrics", "pesq_wb,si_sdr"]
+    main(["--ref_scp", str(mix_dir / "spk1.scp"), *common])
+    main(["--merge", *common])
+    _, rows = read_tsv(out / "scores.tsv")
+    assert rows["u1"] == ["nan", "nan"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["nan"] == {"pesq_wb": ["u1"], "si_sdr": ["u1"]}
+    others = [float(rows[u][0]) for u in ("u2", "u3", "u4")]
+    assert summary["overall"]["pesq_wb"] == pytest.approx(np.mean(others), abs=1e-5)
+    assert "undefined (NaN" in (out / "summary.txt").read_text()

@@ -61,9 +61,8 @@ def recipe(tmp_path):
 
 
 def run(recipe, *args, **env):
-    out = subprocess.run(["./run.sh", *args], cwd=recipe, capture_output=True, text=True,
-                         env=dict(os.environ, **env))
-    return out
+    return subprocess.run(["./run.sh", *args], cwd=recipe, capture_output=True, text=True,
+                          env=dict(os.environ, **env))
 
 
 def runs(recipe):
@@ -213,3 +212,20 @@ def test_shell_function_command_sees_recipe_variables(tmp_path):
     out = run(recipe, "--nj", "7")
     assert out.returncode == 0, out.stderr
     assert (recipe / "exp/v/values").read_text() == "7 recipe_name\n"
+
+
+def test_param_and_function_body_are_part_of_the_fingerprint(tmp_path):
+    body = ('fs=16000\n'
+            'make() { echo "$fs" >> runs.txt; echo "$fs" > exp/m/fs; }\n'
+            'stage_run 1 "make" --out exp/m --param "fs=$fs" -- make\n')
+    recipe = make_recipe(tmp_path, body)
+    assert run(recipe).returncode == 0
+    assert "param fs=16000" in (recipe / "exp/m/.done").read_text().splitlines()
+    assert "up to date, skipped" in run(recipe).stderr
+    script = recipe / "run.sh"
+    script.write_text(script.read_text().replace("fs=16000", "fs=8000"))
+    assert run(recipe).returncode == 0            # a changed --param re-runs
+    assert runs(recipe) == ["16000", "8000"]
+    script.write_text(script.read_text().replace("runs.txt;", "runs.txt; :;"))
+    assert run(recipe).returncode == 0            # so does a changed function body
+    assert runs(recipe) == ["16000", "8000", "8000"]

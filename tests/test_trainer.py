@@ -1,6 +1,7 @@
 """The trainer through its entry point: files it writes, exact resume, checkpoint fallback, DDP."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -45,7 +46,7 @@ def weights(path):
     return torch.load(path, map_location="cpu", weights_only=False)["model"]
 
 
-def test_training_writes_exp_dir_and_resumes_exactly(tmp_path, data):
+def test_training_writes_exp_dir_and_resumes_exactly(tmp_path, data, caplog):
     conf = tmp_path / "conf.yaml"
     conf.write_text(CONF)
     run_train(conf, data, tmp_path / "full")
@@ -59,7 +60,10 @@ def test_training_writes_exp_dir_and_resumes_exactly(tmp_path, data):
 
     # Interrupted after epoch 2, then continued: identical final weights and history.
     run_train(conf, data, tmp_path / "split", "trainer.max_epochs=2")
+    caplog.set_level(logging.INFO)
+    caplog.clear()
     run_train(conf, data, tmp_path / "split")
+    assert "resumed after epoch 2" in caplog.text
     a, b = weights(full / "checkpoints/last.pth"), weights(tmp_path / "split/checkpoints/last.pth")
     assert all(torch.equal(a[k], b[k]) for k in a)
     split_history = json.loads((tmp_path / "split/history.json").read_text())
@@ -135,3 +139,13 @@ def test_ddp_on_cpu_with_two_processes(tmp_path, data):
     assert env_info["world_size"] == 2
     assert len(json.loads((tmp_path / "ddp/history.json").read_text())) == 2
     assert Path(tmp_path / "ddp/best.pth").exists()
+
+
+def test_changed_config_does_not_resume_old_checkpoints(tmp_path, data):
+    conf = tmp_path / "conf.yaml"
+    conf.write_text(CONF)
+    run_train(conf, data, tmp_path / "c", "trainer.max_epochs=2")
+    run_train(conf, data, tmp_path / "c", "trainer.max_epochs=2", "optim.lr=5e-4")
+    history = json.loads((tmp_path / "c/history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]  # trained again from epoch 1, not skipped
+    assert list(tmp_path.glob("c/checkpoints.stale.*"))

@@ -4,7 +4,12 @@
     utils/launch.py --ngpu G --num_nodes M [--nproc P] [--print] -- python -m kdspeech.bin.train ...
 """
 
+import os
 import sys
+
+# utils/ holds scripts, not modules: take it off the import path so that none can shadow a module.
+_here = os.path.realpath(os.path.dirname(__file__))
+sys.path = [p for p in sys.path if os.path.realpath(p or os.curdir) != _here]
 
 try:
     from kdspeech.jobs import launch

@@ -8,7 +8,12 @@ Options (shared by utils/run.py and utils/slurm.py): --mem --gpu --num_threads -
 --max_jobs_run --partition --num_nodes; see --help and kdspeech/jobs/.
 """
 
+import os
 import sys
+
+# utils/ holds scripts, not modules: take it off the import path so that none can shadow a module.
+_here = os.path.realpath(os.path.dirname(__file__))
+sys.path = [p for p in sys.path if os.path.realpath(p or os.curdir) != _here]
 
 try:
     from kdspeech.jobs import local

@@ -3,14 +3,18 @@
 #
 #   log "message"                       timestamped line on stderr, with the script name and line
 #   stage_run N "name" --out DIR [--out DIR ...] [--deps DIR ...] [--conf FILE ...] \
+#       [--param KEY=VALUE ...] \
 #       [--nj N --cmd "$cmd" --log exp/x/log/name.JOB.log | --log exp/x/log/name.log] \
 #       -- command args...
 #
 # stage_run runs one stage when N is within [$stage, $stop_stage] and ends by writing a stamp,
 # DIR/.done, in every output dir.  The stamp's first line is a fingerprint: sha256 over the command
-# words (the literal JOB token kept), the content of every --conf file and the fingerprint of every
-# --deps dir's stamp.  When every output already has a stamp with the same fingerprint, the stage is
-# skipped with a log line; otherwise it runs, and on success the stamps are written atomically.
+# words (the literal JOB token kept), the definition of the command when it is a shell function of
+# the recipe, every --param (values that the command reads from elsewhere than its arguments, e.g.
+# a global variable used inside such a function), the content of every --conf file and the
+# fingerprint of every --deps dir's stamp.  When every output already has a stamp with the same
+# fingerprint, the stage is skipped with a log line; otherwise it runs, and on success the stamps
+# are written atomically.
 # Because a stage's fingerprint contains its inputs' fingerprints, a stage whose config or command
 # changed re-runs, and so does every stage that depends on it, directly or not.  The date and the
 # git hash are recorded in the stamp but are not part of the fingerprint, so a skipped stage never
@@ -22,8 +26,9 @@
 #
 # With --cmd, the command runs through a job runner (utils/run.py, utils/slurm.py, from cmd.sh):
 # `$cmd JOB=1:$nj LOG command...` (or `$cmd LOG command...` without --nj); the runner writes one log
-# per job and prints the failing job's log tail itself.  Without --cmd the command runs here, as an
-# argument vector (no shell parsing), its output also copied to --log when given.
+# per job and prints the failing job's log tail itself.  Without --cmd the command runs here, in a
+# subshell (a recipe function's variable assignments stay there), as an argument vector (no shell
+# parsing), with the script's `set -e` in force, and its output also copied to --log when given.
 
 _KD_STAMP=.done
 declare -gA _KD_PRODUCER=()   # realpath of an output dir -> "N (name)" of the stage that makes it
@@ -78,13 +83,14 @@ stage_run() {
     _kd_die "usage: stage_run N \"name\" --out DIR ... -- command args..."
   shift 2
   local _kd_label="$_kd_num ($_kd_name)"
-  local -a _kd_outs=() _kd_deps=() _kd_confs=() _kd_command=()
+  local -a _kd_outs=() _kd_deps=() _kd_confs=() _kd_params=() _kd_command=()
   local _kd_nj="" _kd_cmd="" _kd_log=""
   while [[ $# -gt 0 ]]; do
     case $1 in
       --out) _kd_outs+=("${2:?}"); shift 2 ;;
       --deps) _kd_deps+=("${2:?}"); shift 2 ;;
       --conf) _kd_confs+=("${2:?}"); shift 2 ;;
+      --param) _kd_params+=("${2:?}"); shift 2 ;;
       --nj) _kd_nj=${2:?}; shift 2 ;;
       --cmd) _kd_cmd=${2:?}; shift 2 ;;
       --log) _kd_log=${2:?}; shift 2 ;;
@@ -114,7 +120,7 @@ stage_run() {
   export KDSPEECH_STAGE=$_kd_label
 
   # Inputs must be finished: each dependency has a stamp.
-  local _kd_dep _kd_producer _kd_conf
+  local _kd_dep _kd_producer _kd_conf _kd_param
   for _kd_dep in "${_kd_deps[@]}"; do
     if [[ ! -f $_kd_dep/$_KD_STAMP ]]; then
       _kd_producer=${_KD_PRODUCER[$(_kd_key "$_kd_dep")]:-}
@@ -134,6 +140,11 @@ stage_run() {
     {
       printf 'command\0'
       printf '%s\0' "${_kd_command[@]}"
+      # A recipe function: its body too (`declare -f` prints it normalised, without comments).
+      if declare -F -- "${_kd_command[0]}" > /dev/null; then
+        printf 'function\0'; declare -f -- "${_kd_command[0]}"
+      fi
+      for _kd_param in "${_kd_params[@]}"; do printf '\0param\0%s' "$_kd_param"; done
       for _kd_conf in "${_kd_confs[@]}"; do printf '\0conf\0'; cat "$_kd_conf"; done
       for _kd_dep in "${_kd_deps[@]}"; do
         printf '\0dep\0%s' "$(_kd_stamp_fingerprint "$_kd_dep/$_KD_STAMP")"
@@ -143,13 +154,17 @@ stage_run() {
 
   local _kd_up_to_date=true
   for _kd_out in "${_kd_outs[@]}"; do
-    [[ $(_kd_stamp_fingerprint "$_kd_out/$_KD_STAMP") == "$_kd_fingerprint" ]] || _kd_up_to_date=false
+    [[ $(_kd_stamp_fingerprint "$_kd_out/$_KD_STAMP") == "$_kd_fingerprint" ]] ||
+      _kd_up_to_date=false
   done
   if $_kd_up_to_date; then
     log "Stage $_kd_label: ${_kd_outs[*]} up to date, skipped"
     unset KDSPEECH_STAGE
     return 0
   fi
+  # What the stage is made from, for commands that keep partial work (training checkpoints): they
+  # resume only work begun under the same fingerprint.
+  export KDSPEECH_STAGE_FINGERPRINT=$_kd_fingerprint
 
   # Run.  Old stamps go first, so that an interrupted or failed run leaves none.
   for _kd_out in "${_kd_outs[@]}"; do
@@ -170,10 +185,18 @@ stage_run() {
     ((_kd_rc == 0)) ||
       _kd_die "stage $_kd_label failed (job runner exit code $_kd_rc; logs: ${_kd_log//JOB/*})"
   else
-    # In the background and waited for, so that `set -e` still works inside shell functions
-    # (it is ignored in the condition of an `if` or `||`); stdin stays the script's.
-    _kd_run_direct "$_kd_log" "${_kd_command[@]}" <&0 &
-    wait $! || _kd_rc=$?
+    # In a subshell run as a plain statement, not as the condition of an `if` or `||`: there bash
+    # would ignore `set -e` inside a recipe function.  The subshell gets the caller's `set -e`
+    # back; it runs in the foreground, so Ctrl-C stops it too.
+    local _kd_errexit=false
+    [[ $- == *e* ]] && _kd_errexit=true
+    set +e
+    (
+      if $_kd_errexit; then set -e; fi
+      _kd_run_direct "$_kd_log" "${_kd_command[@]}"
+    )
+    _kd_rc=$?
+    if $_kd_errexit; then set -e; fi
     if ((_kd_rc != 0)); then
       if [[ -n $_kd_log && -f $_kd_log ]]; then
         echo "---- last 20 lines of $_kd_log ----" >&2
@@ -187,13 +210,14 @@ stage_run() {
   # Success: write the stamps, each atomically (temporary name, then rename).
   local _kd_stamp _kd_tmp
   _kd_stamp=$(_kd_stamp_text "$_kd_num" "$_kd_name" "$_kd_fingerprint" \
-    "$(printf '%q ' "${_kd_command[@]}")" "${#_kd_confs[@]}" "${_kd_confs[@]}" "${_kd_deps[@]}")
+    "$(printf '%q ' "${_kd_command[@]}")" "$(printf '%s\n' "${_kd_params[@]}")" \
+    "${#_kd_confs[@]}" "${_kd_confs[@]}" "${_kd_deps[@]}")
   for _kd_out in "${_kd_outs[@]}"; do
     _kd_tmp=$_kd_out/$_KD_STAMP.tmp.$$
     printf '%s\n' "$_kd_stamp" > "$_kd_tmp"
     mv -f -- "$_kd_tmp" "$_kd_out/$_KD_STAMP"
   done
-  unset KDSPEECH_STAGE
+  unset KDSPEECH_STAGE KDSPEECH_STAGE_FINGERPRINT
   return 0
 }
 
@@ -210,10 +234,10 @@ _kd_run_direct() {
 }
 
 # The stamp's text.  Only the fingerprint line is read back (by later stages); the rest is a record
-# of how the outputs were made.  Args: N name fingerprint command n_confs confs... deps...
+# of how the outputs were made.  Args: N name fingerprint command params n_confs confs... deps...
 _kd_stamp_text() {
-  local num=$1 name=$2 fingerprint=$3 command=$4 n_confs=$5
-  shift 5
+  local num=$1 name=$2 fingerprint=$3 command=$4 params=$5 n_confs=$6
+  shift 6
   local -a confs=("${@:1:n_confs}") deps=("${@:n_confs+1}")
   local conf dep
   echo "fingerprint $fingerprint"
@@ -221,6 +245,7 @@ _kd_stamp_text() {
   echo "name $name"
   echo "date $(date '+%Y-%m-%dT%H:%M:%S%z')"
   echo "command ${command% }"
+  [[ -z $params ]] || sed 's/^/param /' <<< "$params"
   for conf in "${confs[@]}"; do
     echo "conf $conf $(_kd_sha256 < "$conf")"
   done

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from kdspeech.cli import run_main
-from kdspeech.data.datadir import DataDir, read_kv, split_ids, write_kv
+from kdspeech.data.datadir import DataDir, merge_pieces, piece_path, split_ids, write_kv
 from kdspeech.errors import KdError
 
 log = logging.getLogger("kdspeech.enhance")
@@ -39,7 +39,7 @@ def enhance_job(args):
     import torch
     from tqdm import tqdm
 
-    from kdspeech.data.audio import load_audio, save_audio
+    from kdspeech.data.audio import is_complete_wav, load_audio, save_audio
     from kdspeech.train.checkpoint import load_model
 
     torch.set_num_threads(args.num_threads)
@@ -50,37 +50,28 @@ def enhance_job(args):
     piece = {}
     for utt in tqdm(utts, desc=f"enhance job {args.job}", disable=not sys.stderr.isatty()):
         path = out_dir / "wav" / f"{utt}.wav"
-        if not path.exists():
+        if not is_complete_wav(path, args.sr):
             noisy, _ = load_audio(scp[utt], sr=args.sr, utt=utt)
             with torch.no_grad():
                 est = model(torch.from_numpy(noisy)[None])[0].numpy()
             save_audio(path, est.astype(np.float32), args.sr)
         piece[utt] = str(path.resolve())
-    write_kv(out_dir / "split" / f"wav.scp.{args.job}", piece)
+    write_kv(piece_path(out_dir, "wav.scp", args.job), piece)
     log.info("job %d/%d: %d utterances enhanced into %s", args.job, args.nj, len(utts), out_dir / "wav")
 
 
 def merge(args):
-    out_dir = Path(args.out_dir)
-    merged = {}
-    for job in range(1, args.nj + 1):
-        merged.update(read_kv(out_dir / "split" / f"wav.scp.{job}"))
-    if args.data:
-        missing = sorted(set(DataDir(args.data).wav_scp) - set(merged))
-        if missing:
-            raise KdError(f"{len(missing)} utterance(s) not enhanced, first '{missing[0]}'",
-                          path=out_dir / "wav.scp")
-    write_kv(out_dir / "wav.scp", merged)
-    log.info("merged %d utterances into %s", len(merged), out_dir / "wav.scp")
+    merged = merge_pieces(args.out_dir, "wav.scp", args.nj, DataDir(args.data).wav_scp)
+    log.info("merged %d utterances into %s", len(merged), Path(args.out_dir) / "wav.scp")
 
 
 def main(argv=None):
     args = get_parser().parse_args(argv)
+    if not args.data or not (args.merge or args.model):
+        raise KdError("--data is required, and --model too unless --merge")
     if args.merge:
         merge(args)
     else:
-        if not args.model or not args.data:
-            raise KdError("--model and --data are required (except with --merge)")
         enhance_job(args)
     return 0
 

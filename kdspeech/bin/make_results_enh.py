@@ -116,7 +116,8 @@ def group_table(systems, metric, group):
         keys += [k for k in summary.get(group, {}) if k not in keys]
     if group == "snr":
         keys.sort(key=float)
-    columns = {name: [s.get(group, {}).get(key, {}).get(metric) for key in keys] for name, s in systems.items()}
+    columns = {name: [s.get(group, {}).get(key, {}).get(metric) for key in keys]
+               for name, s in systems.items()}
     columns = {name: values for name, values in columns.items()
                if not name.endswith(" (paper)") or any(v is not None for v in values)}
     rows = [[key, *(values[i] for values in columns.values())] for i, key in enumerate(keys)]
@@ -130,7 +131,8 @@ def paper_note(table, source):
 def build_sections(ours, paper, paper_source, out, plot_dir, score_dirs):
     systems = with_paper(ours, paper)
     metrics = metric_names(ours)
-    sections = [("Systems", markdown_table(["system", "scores"], [[n, f"`{d}`"] for n, d in score_dirs.items()]))]
+    sources = markdown_table(["system", "scores"], [[n, f"`{d}`"] for n, d in score_dirs.items()])
+    sections = [("Systems", sources)]
     table = overall_section(systems, metrics)
     sections.append(("Overall", table + paper_note(table, paper_source)))
     for metric in metrics:
@@ -138,7 +140,8 @@ def build_sections(ours, paper, paper_source, out, plot_dir, score_dirs):
         table = group_table(systems, metric, "snr")
         if table:
             png = os.path.join(plot_dir, f"{metric}_by_snr.png")
-            by_snr = {name: {k: v.get(metric) for k, v in s.get("snr", {}).items()} for name, s in ours.items()}
+            by_snr = {name: {k: v.get(metric) for k, v in s.get("snr", {}).items()}
+                      for name, s in ours.items()}
             plot_metric_by_snr(by_snr, label, png, title=f"{label} by input SNR")
             link = os.path.relpath(png, os.path.dirname(os.path.abspath(out)))
             text = f"{table}{paper_note(table, paper_source)}\n![{label} by SNR]({link})\n"
@@ -150,7 +153,8 @@ def build_sections(ours, paper, paper_source, out, plot_dir, score_dirs):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--system", action="append", default=[], metavar="NAME=SCORE_DIR",
                         help="a system and its score_enh --merge output dir; repeat, in table order")
     parser.add_argument("--out", required=True, help="RESULTS.md to (re)write")

@@ -24,10 +24,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from kdspeech.bin.resample_data_dir import is_done, piece_path
 from kdspeech.cli import run_main
-from kdspeech.data.audio import audio_info, load_audio, save_audio
-from kdspeech.data.datadir import DataDir, read_kv, split_ids, write_kv
+from kdspeech.data.audio import audio_info, is_complete_wav, load_audio, save_audio
+from kdspeech.data.datadir import DataDir, merge_pieces, piece_path, read_kv, split_ids, write_kv
 from kdspeech.data.mix import avoid_clipping, fit_length, mix_at_snr, random_offset
 from kdspeech.errors import KdError
 
@@ -65,8 +64,8 @@ def lengths_at_rate(data, sr, what):
     for utt, entry in tqdm(data.wav_scp.items(), desc=f"reading {what} headers", disable=None):
         frames, rate, channels = audio_info(entry, utt=utt)
         if rate != sr or channels != 1:
-            raise KdError(f"{what} utterance '{utt}' is {channels}-channel at {rate} Hz, expected mono "
-                          f"at --sr {sr} (resample first with kdspeech.bin.resample_data_dir)",
+            raise KdError(f"{what} utterance '{utt}' is {channels}-channel at {rate} Hz, expected "
+                          f"mono at --sr {sr} (resample first with kdspeech.bin.resample_data_dir)",
                           path=data.file("wav.scp"))
         out[utt] = frames
     return out
@@ -76,7 +75,8 @@ def make_plan(clean, noise, snrs, per_utt, num_mixtures, seed, sr):
     """Rows ``(mix_id, clean_utt, noise_id, offset, snr)`` sorted by id, from the seed only."""
     for data in (clean, noise):
         if data.has("segments"):
-            raise KdError("segments are not supported here; extract the segments first", path=data.path)
+            raise KdError("segments are not supported here; extract the segments first",
+                          path=data.path)
     clean_len = lengths_at_rate(clean, sr, "clean")
     noise_len = lengths_at_rate(noise, sr, "noise")
     rng = np.random.default_rng(seed)
@@ -100,7 +100,8 @@ def make_plan(clean, noise, snrs, per_utt, num_mixtures, seed, sr):
 
 
 def options_line(args):
-    return (f"# kdspeech mix plan: clean={Path(args.clean).resolve()} noise={Path(args.noise).resolve()}"
+    return (f"# kdspeech mix plan: clean={Path(args.clean).resolve()}"
+            f" noise={Path(args.noise).resolve()}"
             f" snrs={','.join(map(snr_text, args.snrs))} mixtures_per_utt={args.mixtures_per_utt}"
             f" num_mixtures={args.num_mixtures} seed={args.seed} sr={args.sr}")
 
@@ -113,7 +114,8 @@ def read_plan(path):
                 continue
             fields = line.rstrip("\n").split("\t")
             if len(fields) != len(COLUMNS):
-                raise KdError(f"expected {len(COLUMNS)} tab-separated fields", path=path, line=lineno)
+                raise KdError(f"expected {len(COLUMNS)} tab-separated fields", path=path,
+                              line=lineno)
             rows.append((fields[0], fields[1], fields[2], int(fields[3]), float(fields[4])))
     return rows
 
@@ -149,7 +151,7 @@ def render(rows, clean, noise, out, sr, job, nj, peak=0.99):
     for mid, utt, nid, offset, snr in tqdm(split_ids(rows, nj, job), desc=f"mix job {job}/{nj}",
                                             disable=None):
         paths = {name: Path(out) / "wav" / sub / f"{mid}.wav" for name, sub in OUTPUTS.items()}
-        if not all(is_done(p, sr) for p in paths.values()):
+        if not all(is_complete_wav(p, sr) for p in paths.values()):
             speech = load_audio(clean.wav_scp[utt], sr=sr, utt=utt)[0]
             try:
                 segment = fit_length(load_noise(nid), len(speech), offset=offset)
@@ -169,16 +171,7 @@ def render(rows, clean, noise, out, sr, job, nj, peak=0.99):
 def merge(rows, clean, noise, out, nj):
     out = Path(out)
     for name in OUTPUTS:
-        merged = {}
-        for job in range(1, nj + 1):
-            piece = piece_path(out, name, job)
-            if not piece.is_file():
-                raise KdError(f"piece of job {job} of {nj} is missing (did the job finish?)", path=piece)
-            merged.update(read_kv(piece))
-        if set(merged) != {r[0] for r in rows}:
-            raise KdError(f"pieces of {nj} jobs do not match plan.tsv (was --nj the same?)",
-                          path=out / "split")
-        write_kv(out / name, merged)
+        merge_pieces(out, name, nj, [r[0] for r in rows])
     noise_type = {nid: nid for nid in noise.utts}
     for name in ("utt2label", "utt2noise"):  # utt2noise wins over utt2label
         noise_type.update(read_kv(noise.file(name), allow_missing=True))
@@ -209,7 +202,8 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="output mixture dir (dump/<name>)")
     parser.add_argument("--snrs", required=True, help="comma-separated SNRs in dB, e.g. -5,0,5")
     count = parser.add_mutually_exclusive_group()
-    count.add_argument("--mixtures_per_utt", type=int, default=1, help="mixtures per clean utterance")
+    count.add_argument("--mixtures_per_utt", type=int, default=1,
+                       help="mixtures per clean utterance")
     count.add_argument("--num_mixtures", type=int, help="total mixtures (clean utterances cycled)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--sr", type=int, default=16000, help="required sample rate of both dirs")

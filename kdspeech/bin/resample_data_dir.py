@@ -16,17 +16,16 @@ import argparse
 import logging
 from pathlib import Path
 
-import soundfile as sf
 from tqdm import tqdm
 
 from kdspeech.cli import run_main
-from kdspeech.data.audio import load_audio, save_audio
-from kdspeech.data.datadir import DataDir, copy_file, read_kv, split_ids, write_kv
+from kdspeech.data.audio import is_complete_wav, load_audio, save_audio
+from kdspeech.data.datadir import (AUDIO_SCPS, DataDir, copy_file, merge_pieces, piece_path,
+                                   split_ids, write_kv)
 from kdspeech.data.mix import avoid_clipping
 from kdspeech.data.resample import QUALITIES, resample
 from kdspeech.errors import KdError
 
-AUDIO_SCPS = ("wav.scp", "spk1.scp", "noise1.scp")
 #: Files that would be wrong after resampling; not copied by --merge.
 RATE_DEPENDENT = ("utt2num_samples", "feats.scp", "utt2num_frames", "frame_shift", "cmvn.scp")
 
@@ -35,19 +34,6 @@ def wav_path(dst, scp, utt):
     if "/" in utt:
         raise KdError(f"utterance id '{utt}' contains '/', which cannot name a file")
     return Path(dst) / "wav" / scp.replace(".scp", "") / f"{utt}.wav"
-
-
-def piece_path(dst, scp, job):
-    return Path(dst) / "split" / f"{scp}.{job}"
-
-
-def is_done(path, sr):
-    """True when ``path`` is a readable WAV at ``sr`` with samples (writes are atomic)."""
-    try:
-        info = sf.info(str(path))
-    except (sf.SoundFileError, RuntimeError, OSError):
-        return False
-    return info.samplerate == sr and info.frames > 0
 
 
 def present_scps(src):
@@ -61,7 +47,7 @@ def run_job(src, dst, sr, job, nj, backend="soxr", quality="HQ"):
     scaled = 0
     for utt in tqdm(split_ids(src.utts, nj, job), desc=f"resample job {job}/{nj}", disable=None):
         targets = {name: wav_path(dst, name, utt) for name in scps if utt in scps[name]}
-        if not all(is_done(path, sr) for path in targets.values()):
+        if not all(is_complete_wav(path, sr) for path in targets.values()):
             signals = []
             for name in targets:
                 x, rate = load_audio(scps[name][utt], utt=utt)
@@ -84,18 +70,7 @@ def merge(src, dst, nj):
     """Join the job pieces into ``dst`` and copy the source's other files; validates the result."""
     dst = Path(dst)
     for name in present_scps(src):
-        merged = {}
-        for job in range(1, nj + 1):
-            piece = piece_path(dst, name, job)
-            if not piece.is_file():
-                raise KdError(f"piece of job {job} of {nj} is missing (did the job finish?)",
-                              path=piece)
-            merged.update(read_kv(piece))
-        missing = sorted(set(src.read(name)) - set(merged))
-        if missing:
-            raise KdError(f"{len(missing)} utterance(s) of {src.file(name)} not converted, first "
-                          f"'{missing[0]}' (was --nj the same for the jobs?)", path=dst / "split")
-        write_kv(dst / name, merged)
+        merge_pieces(dst, name, nj, src.read(name))
     for path in sorted(src.path.iterdir()):
         if path.is_file() and path.name not in AUDIO_SCPS + RATE_DEPENDENT:
             copy_file(path, dst / path.name)

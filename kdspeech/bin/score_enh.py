@@ -10,12 +10,13 @@ and per SNR and noise type when ``--data`` names a data dir with utt2snr / utt2n
         --est_scp exp/m/enhanced_test/wav.scp --out_dir exp/m/score_test \\
         --metrics pesq_wb,stoi,si_sdr --job 1 --nj 4
     python -m kdspeech.bin.score_enh --merge --nj 4 --est_scp exp/m/enhanced_test/wav.scp \\
-        --out_dir exp/m/score_test --metrics pesq_wb,stoi,si_sdr --data dump/mix_test
+        --out_dir exp/m/score_test --data dump/mix_test
 """
 
 import argparse
 import glob
 import logging
+import math
 import os
 import re
 
@@ -27,10 +28,11 @@ from kdspeech.data.datadir import read_kv, split_ids
 from kdspeech.errors import KdError
 from kdspeech.metrics.enhancement import METRICS, check_names, compute
 from kdspeech.metrics.scores import (
-    open_for_resume, read_scores, score_line, summarize, write_scores, write_summary,
+    open_for_resume, read_scores, score_line, summarize, summary_text, write_scores, write_summary,
 )
 
 log = logging.getLogger("score_enh")
+DEFAULT_METRICS = "pesq_wb,stoi,si_sdr"
 
 
 def job_file(out_dir, job):
@@ -50,6 +52,9 @@ def score_one(utt, ref_entry, est_entry, metrics, sr, sources):
         values = compute(metrics, ref, est, ref_sr)
     except KdError as err:
         raise KdError(f"utterance {utt} ({sources}): {err}") from None
+    undefined = [name for name in metrics if math.isnan(values[name])]
+    if undefined:
+        log.warning("utterance %s: %s undefined (NaN), left out of the means", utt, ",".join(undefined))
     return [values[name] for name in metrics]
 
 
@@ -72,7 +77,8 @@ def run_job(args, metrics):
             )
         todo = [utt for utt in mine if utt not in done]
         if done:
-            log.info("job %d/%d: resuming, %d of %d already scored", args.job, args.nj, len(done), len(mine))
+            log.info("job %d/%d: resuming, %d of %d already scored",
+                     args.job, args.nj, len(done), len(mine))
         progress = tqdm(todo, total=len(mine), initial=len(done), disable=None,
                         desc=f"score {args.job}/{args.nj}", unit="utt")
         sources = f"{args.ref_scp} / {args.est_scp}"
@@ -100,7 +106,7 @@ def run_merge(args, metrics):
         path = job_file(args.out_dir, job)
         if not os.path.exists(path):
             raise KdError(f"missing: job {job} of {args.nj} has not run", path)
-        _, job_rows = read_scores(path, metrics)
+        metrics, job_rows = read_scores(path, metrics)  # the first job file sets them if not given
         for utt in job_rows:
             if owner.get(utt) != job:
                 raise KdError(f"utterance {utt} does not belong to job {job} of {args.nj} "
@@ -121,17 +127,18 @@ def run_merge(args, metrics):
                 groupings[name] = (source, mapping)
     summary = summarize(metrics, rows, groupings)
     write_summary(args.out_dir, summary)
-    with open(os.path.join(args.out_dir, "summary.txt"), encoding="utf-8") as handle:
-        log.info("%d utterances scored:\n%s", len(rows), handle.read().rstrip())
+    log.info("%d utterances scored:\n%s", len(rows), summary_text(summary).rstrip())
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ref_scp", help="clean references, e.g. dump/mix_test/spk1.scp (job mode)")
     parser.add_argument("--est_scp", required=True, help="enhanced signals (wav.scp format)")
     parser.add_argument("--out_dir", required=True, help="score directory")
-    parser.add_argument("--metrics", default="pesq_wb,stoi,si_sdr",
-                        help=f"comma-separated, from {','.join(METRICS)} (default: %(default)s)")
+    parser.add_argument("--metrics", default=None,
+                        help=f"comma-separated, from {','.join(METRICS)} (default: {DEFAULT_METRICS}; "
+                             "with --merge: those of the job files)")
     parser.add_argument("--job", type=int, default=1, help="1-based job index (default: 1)")
     parser.add_argument("--nj", type=int, default=1, help="number of jobs (default: 1)")
     parser.add_argument("--sr", type=int, default=None,
@@ -143,7 +150,10 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    metrics = check_names([name for name in args.metrics.split(",") if name])
+    metrics = None
+    if args.metrics is not None or not args.merge:
+        names = (args.metrics or DEFAULT_METRICS).split(",")
+        metrics = check_names([name for name in names if name])
     if args.nj < 1:
         raise KdError(f"--nj must be at least 1, got {args.nj}")
     if args.merge:

@@ -11,7 +11,10 @@ the last checkpoint.  Several processes (torchrun, see utils/launch.py) train wi
 """
 
 import argparse
+import copy
+import hashlib
 import json
+import os
 import logging
 from pathlib import Path
 
@@ -101,12 +104,26 @@ def main(argv=None):
                       model_name=conf["model"]["name"], model_conf=conf["model"]["conf"],
                       dist_info=info, num_workers=conf["num_workers"])
     try:
-        history = trainer.fit()
+        history = trainer.fit(run_key=_run_key(conf, args))
     finally:
         cleanup(info)
     if info.is_main and history:
         _plot(history, out_dir)
     return 0
+
+
+def _run_key(conf, args):
+    """What a checkpoint must have been made from to be resumed: the resolved config, the data dirs,
+    the seed and, under a recipe stage, the stage's fingerprint (which covers upstream changes).
+    Settings that do not change the trajectory (max_epochs, logging) may differ: training can be
+    extended from its checkpoint."""
+    conf = copy.deepcopy(conf)
+    for key in ("max_epochs", "log_interval", "tensorboard", "num_threads"):  # may change on resume
+        conf["trainer"].pop(key, None)
+    what = {"conf": conf, "train": os.path.abspath(args.train_data), "seed": args.seed,
+            "valid": os.path.abspath(args.valid_data),
+            "stage": os.environ.get("KDSPEECH_STAGE_FINGERPRINT")}
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
 
 
 def _plot(history, out_dir):

@@ -13,10 +13,9 @@ from tqdm import tqdm
 
 from kdspeech.cli import run_main
 from kdspeech.data.audio import load_audio
-from kdspeech.data.datadir import DataDir
+from kdspeech.data.datadir import AUDIO_SCPS, DataDir
 from kdspeech.errors import KdError
 
-AUDIO_SCPS = ("wav.scp", "spk1.scp", "noise1.scp")
 
 
 def check_audio(data, sr=None):

@@ -18,6 +18,8 @@ import soundfile as sf
 from kdspeech.errors import KdError
 
 _WAV_DATA_SIZE = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.M)
+# Writers streaming to a pipe cannot go back to fill in the length: they leave a placeholder this big.
+_STREAMED_LENGTH = 0x7FFF0000
 
 
 def is_command(entry):
@@ -25,7 +27,7 @@ def is_command(entry):
     return str(entry).rstrip().endswith("|")
 
 
-def _who(utt, entry=None):
+def _who(utt):
     return f"utterance '{utt}': " if utt else ""
 
 
@@ -36,18 +38,18 @@ def run_command(entry, utt=None):
                           stderr=subprocess.PIPE, check=False)
     if proc.returncode != 0:
         stderr = proc.stderr.decode("utf-8", "replace").strip()[-2000:]
-        raise KdError(f"{_who(utt, entry)}command failed with exit status {proc.returncode}: "
+        raise KdError(f"{_who(utt)}command failed with exit status {proc.returncode}: "
                       f"{command}" + (f"\n  stderr: {stderr}" if stderr else ""))
     if not proc.stdout:
-        raise KdError(f"{_who(utt, entry)}command wrote no audio: {command}")
+        raise KdError(f"{_who(utt)}command wrote no audio: {command}")
     return proc.stdout
 
 
 def _check_not_truncated(f, entry, utt):
     """libsndfile reads a truncated WAV without error; its header log still shows the cut."""
     for declared, actual in _WAV_DATA_SIZE.findall(f.extra_info):
-        if int(actual) < int(declared):
-            raise KdError(f"{_who(utt, entry)}audio file is truncated (data chunk has {actual} of "
+        if int(actual) < int(declared) < _STREAMED_LENGTH:
+            raise KdError(f"{_who(utt)}audio file is truncated (data chunk has {actual} of "
                           f"{declared} bytes)", path=entry)
 
 
@@ -63,7 +65,7 @@ def load_audio(entry, sr=None, mono=True, utt=None):
         source = io.BytesIO(run_command(entry, utt))
     else:
         if not os.path.isfile(entry):
-            raise KdError(f"{_who(utt, entry)}audio file not found", path=entry)
+            raise KdError(f"{_who(utt)}audio file not found", path=entry)
         source = str(entry)
     try:
         with sf.SoundFile(source) as f:
@@ -75,17 +77,17 @@ def load_audio(entry, sr=None, mono=True, utt=None):
     except (sf.SoundFileError, RuntimeError, ValueError, TypeError, EOFError) as err:
         what = "command output" if piped else "audio file"
         reason = getattr(err, "error_string", None) or str(err)
-        raise KdError(f"{_who(utt, entry)}cannot decode {what} ({reason})"
+        raise KdError(f"{_who(utt)}cannot decode {what} ({reason})"
                       + (f": {entry}" if piped else ""), path=where) from None
     if not piped and len(x) < expected:
-        raise KdError(f"{_who(utt, entry)}audio file is truncated ({len(x)} of {expected} "
+        raise KdError(f"{_who(utt)}audio file is truncated ({len(x)} of {expected} "
                       "samples decoded)", path=where)
     label = f"command output of '{entry}'" if piped else "audio"
     if sr is not None and rate != sr:
-        raise KdError(f"{_who(utt, entry)}{label} has sample rate {rate}, expected {sr}", path=where)
+        raise KdError(f"{_who(utt)}{label} has sample rate {rate}, expected {sr}", path=where)
     if mono:
         if channels != 1:
-            raise KdError(f"{_who(utt, entry)}{label} has {channels} channels, expected mono",
+            raise KdError(f"{_who(utt)}{label} has {channels} channels, expected mono",
                           path=where)
         return np.ascontiguousarray(x[:, 0]), rate
     return np.ascontiguousarray(x.T), rate
@@ -97,13 +99,23 @@ def audio_info(entry, utt=None):
         x, rate = load_audio(entry, mono=False, utt=utt)
         return x.shape[-1], rate, x.shape[0]
     if not os.path.isfile(entry):
-        raise KdError(f"{_who(utt, entry)}audio file not found", path=entry)
+        raise KdError(f"{_who(utt)}audio file not found", path=entry)
     try:
         info = sf.info(str(entry))
     except (sf.SoundFileError, RuntimeError) as err:
         reason = getattr(err, "error_string", None) or str(err)
-        raise KdError(f"{_who(utt, entry)}cannot decode audio file ({reason})", path=entry) from None
+        raise KdError(f"{_who(utt)}cannot decode audio file ({reason})", path=entry) from None
     return info.frames, info.samplerate, info.channels
+
+
+def is_complete_wav(path, sr):
+    """True when ``path`` decodes as audio at ``sr`` with samples: the resume test of the dump
+    stages (their writes are atomic, so a file that exists was written completely)."""
+    try:
+        info = sf.info(str(path))
+    except (sf.SoundFileError, RuntimeError, OSError):
+        return False
+    return info.samplerate == sr and info.frames > 0
 
 
 def audio_duration(entry, utt=None):

@@ -20,6 +20,8 @@ OPTIONAL_FILES = (
     "utt2spk", "text", "utt2label", "utt2snr", "utt2fold", "utt2noise",
     "spk1.scp", "noise1.scp", "segments",
 )
+#: Files whose values are audio entries (path or ``<command> |``).
+AUDIO_SCPS = ("wav.scp", "spk1.scp", "noise1.scp")
 #: Files that, when present, must list every utterance (a mixture without a reference is unusable).
 MUST_COVER = ("utt2spk", "text", "spk1.scp", "noise1.scp")
 
@@ -185,6 +187,30 @@ def split_ids(ids, nj, job):
     base, extra = divmod(len(ids), nj)
     start = (job - 1) * base + min(job - 1, extra)
     return ids[start:start + base + (1 if job <= extra else 0)]
+
+
+def piece_path(out_dir, name, job):
+    """Where job ``job`` writes its piece of file ``name``: ``<out_dir>/split/<name>.<job>``."""
+    return Path(out_dir) / "split" / f"{name}.{job}"
+
+
+def merge_pieces(out_dir, name, nj, expected):
+    """Join the ``nj`` job pieces of ``name`` into ``<out_dir>/<name>``; every id of ``expected``
+    must be there (a missing piece or id means a job did not finish, or ran with another --nj)."""
+    merged = {}
+    for job in range(1, nj + 1):
+        piece = piece_path(out_dir, name, job)
+        if not piece.is_file():
+            raise KdError(f"piece of job {job} of {nj} is missing (did the job finish?)", path=piece)
+        merged.update(read_kv(piece))
+    missing, extra = sorted(set(expected) - set(merged)), sorted(set(merged) - set(expected))
+    if missing or extra:
+        first = f"missing '{missing[0]}'" if missing else f"unexpected '{extra[0]}'"
+        raise KdError(f"the {nj} job pieces of {name} do not match the input ({len(missing)} "
+                      f"missing, {len(extra)} unexpected; first {first}; same --nj for all jobs?)",
+                      path=Path(out_dir) / "split")
+    write_kv(Path(out_dir) / name, merged)
+    return merged
 
 
 def subset_data_dir(src, dst, utts):

@@ -91,14 +91,20 @@ class JobSpec:
         return base or "job"
 
 
-def join_words(words):
-    """Join command words into one bash command line, as Kaldi's run.pl does.
+# Words that are shell syntax when passed on their own, as with Kaldi's `run.pl log a \| b`:
+# pipes, command separators and redirections.
+_SHELL_OPERATOR = re.compile(r"\|\|?|\|&|&&|;|[0-9]*(>>?|<)|[0-9]*>&[0-9]+|&>>?")
 
-    A word without blanks or quotes is kept verbatim, so that shell syntax passed as a word of its
-    own (``\\|``, ``\\>``, ``'$var'``) keeps its meaning in the job; any other word is quoted.
+
+def join_words(words):
+    """Join command words into the bash command line a job runs.
+
+    A word that is a shell operator on its own (``|``, ``>``, ``2>&1``, ``&&``, ...) keeps its
+    meaning, so that Kaldi-style ``cmd a \\| cmd b \\> out`` works; every other word is quoted
+    where needed and so reaches the command as it was given (no globbing, no ``$`` expansion).
     For anything more, pass ``bash -c "a | b"``.
     """
-    return " ".join(w if re.fullmatch(r"[^\s'\"]+", w) else shlex.quote(w) for w in words)
+    return " ".join(w if _SHELL_OPERATOR.fullmatch(w) else shlex.quote(w) for w in words)
 
 
 def parse_command_line(argv):
@@ -122,7 +128,8 @@ def parse_command_line(argv):
             value = kind(value)
         except ValueError:
             raise KdError(f"option {word} needs an integer, got {value!r}") from None
-        if kind is int and value < (1 if key in ("max_jobs_run", "num_threads", "num_nodes") else 0):
+        lowest = 0 if key == "gpu" else 1
+        if kind is int and value < lowest:
             raise KdError(f"option {word} is out of range: {value}")
         setattr(options, key, value)
 

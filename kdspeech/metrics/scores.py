@@ -78,12 +78,16 @@ def open_for_resume(path, metrics):
     os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
     done = {}
     if os.path.exists(path):
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-        _, done, partial = parse_score_text(text, path, metrics)
-        if partial:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        complete = data[:data.rfind(b"\n") + 1]  # bytes: a kill may split a character too
+        try:
+            _, done, _ = parse_score_text(complete.decode("utf-8"), path, metrics)
+        except UnicodeDecodeError as err:
+            raise KdError(f"not UTF-8 text ({err}); delete it to rescore", path) from None
+        if len(complete) < len(data):
             with open(path, "r+b") as handle:
-                handle.truncate(len(text.encode("utf-8")) - len(partial.encode("utf-8")))
+                handle.truncate(len(complete))
     handle = open(path, "a", encoding="utf-8")
     if handle.tell() == 0:
         handle.write(header_line(metrics))
@@ -124,7 +128,8 @@ def summarize(metrics, rows, groupings=None):
     ``nan`` listing utterances with an undefined score, if any.
     """
     utts = sorted(rows)
-    summary = {"metrics": list(metrics), "n": len(utts), "overall": _group_means(metrics, rows, utts)}
+    summary = {"metrics": list(metrics), "n": len(utts),
+               "overall": _group_means(metrics, rows, utts)}
     for name, (source, mapping) in (groupings or {}).items():
         members = {}
         for utt in utts:
@@ -155,10 +160,8 @@ def summary_text(summary):
         for key, stats in summary.get(name, {}).items():
             add(f"{name}={key}", stats)
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    lines = [
-        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
-        for row in table
-    ]
+    lines = ["  ".join([row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])])
+             for row in table]
     for metric, utts in summary.get("nan", {}).items():
         lines.append(f"{metric}: undefined (NaN, left out of the means) for {len(utts)} utterance(s)")
     return "\n".join(lines) + "\n"

@@ -143,7 +143,7 @@ class Trainer:
     def _state(self, epoch, history, best, bad_epochs, stopped):
         return {**self._model_file(), "epoch": epoch, "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "history": history, "best": best,
-                "bad_epochs": bad_epochs, "stopped": stopped}
+                "bad_epochs": bad_epochs, "stopped": stopped, "run_key": self.run_key}
 
     def _restore(self, state):
         self.model.load_state_dict(state["model"])
@@ -157,9 +157,19 @@ class Trainer:
         os.replace(tmp, self.out_dir / "history.json")
 
     # -- the loop -------------------------------------------------------------------------------
-    def fit(self):
+    def fit(self, run_key=None):
+        """Train to the end; ``run_key`` names what this run is made from (config, data, stage
+        fingerprint): checkpoints of a run with another key are set aside, not resumed."""
         ckpt_dir = self.out_dir / "checkpoints"
+        self.run_key = run_key
         state = load_training_state(ckpt_dir)
+        if state is not None and state.get("run_key") != run_key:
+            stale = ckpt_dir.with_name(f"checkpoints.stale.{int(time.time())}")
+            log.warning("checkpoints in %s were made from another config or input; moved to %s, "
+                        "training from scratch", ckpt_dir, stale)
+            if self.dist.is_main:
+                os.replace(ckpt_dir, stale)
+            state = None
         epoch, history, best, bad_epochs, stopped = 0, [], math.inf, 0, False
         if state is not None:
             epoch, history, best, bad_epochs, stopped = self._restore(state)

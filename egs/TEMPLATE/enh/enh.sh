@@ -102,45 +102,47 @@ for d in ${corpus_dirs}; do corpus_outs+=(--out "${datadir}/${d}"); done
 stage_run 1 "data preparation" "${corpus_outs[@]}" -- local/data.sh --out "${datadir}" --seed "${seed}" ${local_data_opts}
 
 for d in ${corpus_dirs}; do
-  stage_run 2 "resample ${d} to ${fs} Hz" --out "${dumpdir}/raw/${d}" --deps "${datadir}/${d}" -- \
+  stage_run 2 "resample ${d} to ${fs} Hz" --out "${dumpdir}/raw/${d}" --deps "${datadir}/${d}" --param "fs=${fs}" -- \
     resample_dir "${datadir}/${d}" "${dumpdir}/raw/${d}"
 done
 
 raw=${dumpdir}/raw
 mix=${dumpdir}/mix
+mix_params=(--param "seed=${seed}" --param "fs=${fs}")   # globals the stage functions read
+train_params=(--param "seed=${seed}" --param "fs=${fs}" --param "train_args=${train_args}")
 for k in $(seq "${num_teachers}"); do
   snrs=${teacher_groups[k-1]}
-  stage_run 3 "mix teacher ${k} set (${snrs} dB)" --out "${mix}/teacher_${k}" --deps "${raw}/${train_set}" --deps "${raw}/${train_noise}" -- \
+  stage_run 3 "mix teacher ${k} set (${snrs} dB)" --out "${mix}/teacher_${k}" --deps "${raw}/${train_set}" --deps "${raw}/${train_noise}" "${mix_params[@]}" -- \
     mix_dir "${raw}/${train_set}" "${raw}/${train_noise}" "${mix}/teacher_${k}" "${snrs}" "${teacher_mix_per_utt}"
-  stage_run 3 "mix teacher ${k} validation set" --out "${mix}/valid_teacher_${k}" --deps "${raw}/${valid_set}" --deps "${raw}/${train_noise}" -- \
+  stage_run 3 "mix teacher ${k} validation set" --out "${mix}/valid_teacher_${k}" --deps "${raw}/${valid_set}" --deps "${raw}/${train_noise}" "${mix_params[@]}" -- \
     mix_dir "${raw}/${valid_set}" "${raw}/${train_noise}" "${mix}/valid_teacher_${k}" "${snrs}" "${valid_mix_per_utt}"
 done
-stage_run 3 "mix student set (${student_snrs} dB)" --out "${mix}/student" --deps "${raw}/${train_set}" --deps "${raw}/${train_noise}" -- \
+stage_run 3 "mix student set (${student_snrs} dB)" --out "${mix}/student" --deps "${raw}/${train_set}" --deps "${raw}/${train_noise}" "${mix_params[@]}" -- \
   mix_dir "${raw}/${train_set}" "${raw}/${train_noise}" "${mix}/student" "${student_snrs}" "${student_mix_per_utt}"
-stage_run 3 "mix student validation set" --out "${mix}/valid" --deps "${raw}/${valid_set}" --deps "${raw}/${train_noise}" -- \
+stage_run 3 "mix student validation set" --out "${mix}/valid" --deps "${raw}/${valid_set}" --deps "${raw}/${train_noise}" "${mix_params[@]}" -- \
   mix_dir "${raw}/${valid_set}" "${raw}/${train_noise}" "${mix}/valid" "${student_snrs}" "${valid_mix_per_utt}"
-stage_run 3 "mix test set, seen noises" --out "${mix}/test_seen" --deps "${raw}/${test_set}" --deps "${raw}/${train_noise}" -- \
+stage_run 3 "mix test set, seen noises" --out "${mix}/test_seen" --deps "${raw}/${test_set}" --deps "${raw}/${train_noise}" "${mix_params[@]}" -- \
   mix_dir "${raw}/${test_set}" "${raw}/${train_noise}" "${mix}/test_seen" "${test_snrs}" "${test_mix_per_utt}"
-stage_run 3 "mix test set, unseen noises" --out "${mix}/test_unseen" --deps "${raw}/${test_set}" --deps "${raw}/${test_noise}" -- \
+stage_run 3 "mix test set, unseen noises" --out "${mix}/test_unseen" --deps "${raw}/${test_set}" --deps "${raw}/${test_noise}" "${mix_params[@]}" -- \
   mix_dir "${raw}/${test_set}" "${raw}/${test_noise}" "${mix}/test_unseen" "${test_snrs}" "${test_mix_per_utt}"
 
 teacher_dirs=()
 for k in $(seq "${num_teachers}"); do
   teacher_dirs+=("${expdir}/teacher_${k}")
   stage_run 4 "train teacher ${k} (${teacher_groups[k-1]} dB)" --out "${expdir}/teacher_${k}" \
-    --deps "${mix}/teacher_${k}" --deps "${mix}/valid_teacher_${k}" --conf "${teacher_conf}" -- \
+    --deps "${mix}/teacher_${k}" --deps "${mix}/valid_teacher_${k}" --conf "${teacher_conf}" "${train_params[@]}" -- \
     train_model "${teacher_conf}" "${mix}/teacher_${k}" "${mix}/valid_teacher_${k}" "${expdir}/teacher_${k}"
 done
 
 stage_run 5 "train student S1 (no teachers)" --out "${expdir}/student_s1" --deps "${mix}/student" --deps "${mix}/valid" \
-  --conf "${student_conf}" -- \
+  --conf "${student_conf}" "${train_params[@]}" -- \
   train_model "${student_conf}" "${mix}/student" "${mix}/valid" "${expdir}/student_s1"
 
 teacher_list=$(IFS=,; echo "${teacher_dirs[*]}")
 teacher_deps=()
 for d in "${teacher_dirs[@]}"; do teacher_deps+=(--deps "$d"); done
 stage_run 6 "distill student S2 (SNR-routed teachers, bounds ${teacher_bounds} dB)" --out "${expdir}/student_s2" \
-  --deps "${mix}/student" --deps "${mix}/valid" "${teacher_deps[@]}" --conf "${kd_conf}" -- \
+  --deps "${mix}/student" --deps "${mix}/valid" "${teacher_deps[@]}" --conf "${kd_conf}" "${train_params[@]}" -- \
   train_model "${kd_conf}" "${mix}/student" "${mix}/valid" "${expdir}/student_s2" \
     "teachers.snr.members=[${teacher_list}]" "teachers.snr.bounds=[${teacher_bounds}]"
 
@@ -150,16 +152,17 @@ if [ "${score_teachers}" = true ]; then
 fi
 for m in ${models}; do
   for t in ${test_sets}; do
-    stage_run 7 "enhance ${t} with ${m}" --out "${expdir}/${m}/enhanced_${t}" --deps "${expdir}/${m}" --deps "${mix}/${t}" -- \
+    stage_run 7 "enhance ${t} with ${m}" --out "${expdir}/${m}/enhanced_${t}" --deps "${expdir}/${m}" --deps "${mix}/${t}" --param "fs=${fs}" -- \
       enhance_dir "${expdir}/${m}" "${mix}/${t}" "${expdir}/${m}/enhanced_${t}"
   done
 done
 
+score_params=(--param "fs=${fs}" --param "metrics=${metrics}")
 for t in ${test_sets}; do
-  stage_run 8 "score noisy ${t}" --out "${expdir}/noisy/score_${t}" --deps "${mix}/${t}" -- \
+  stage_run 8 "score noisy ${t}" --out "${expdir}/noisy/score_${t}" --deps "${mix}/${t}" "${score_params[@]}" -- \
     score_dir "${mix}/${t}" "${mix}/${t}/wav.scp" "${expdir}/noisy/score_${t}"
   for m in ${models}; do
-    stage_run 8 "score ${m} on ${t}" --out "${expdir}/${m}/score_${t}" --deps "${expdir}/${m}/enhanced_${t}" -- \
+    stage_run 8 "score ${m} on ${t}" --out "${expdir}/${m}/score_${t}" --deps "${expdir}/${m}/enhanced_${t}" "${score_params[@]}" -- \
       score_dir "${mix}/${t}" "${expdir}/${m}/enhanced_${t}/wav.scp" "${expdir}/${m}/score_${t}"
   done
 done

@@ -1,6 +1,7 @@
 # Environment of every recipe: the kdspeech virtual environment (tools/install.sh), C sorting, and
 # tcmalloc preloaded when present (1.3-3.7x faster training steps on CPU, measured).
-MAIN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+# The repository root: where the recipe's utils link points (works for a recipe copied elsewhere too).
+MAIN_ROOT=$(cd "$(dirname "$(readlink -f utils)")" && pwd)
 if [ -z "${VIRTUAL_ENV:-}" ] && [ -f "${MAIN_ROOT}/tools/venv/bin/activate" ]; then
   # shellcheck disable=SC1091
   . "${MAIN_ROOT}/tools/venv/bin/activate"

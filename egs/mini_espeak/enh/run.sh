@@ -8,13 +8,14 @@ set -euo pipefail
 
 ./enh.sh \
   --fs 16000 \
-  --teacher_snrs "-10,-5 0,5" \
-  --student_snrs "-10,-5,0,5" \
-  --test_snrs "-10,-5,0,5,10" \
+  --teacher_snrs "-5,0 5,10" \
+  --student_snrs "-5,0,5,10" \
+  --test_snrs "-5,0,5,10,15" \
   --teacher_mix_per_utt 2 \
   --student_mix_per_utt 2 \
   --valid_mix_per_utt 1 \
   --test_mix_per_utt 5 \
+  --local_data_opts "--num_test 8" \
   --teacher_conf conf/train_teacher.yaml \
   --student_conf conf/train_student.yaml \
   --kd_conf conf/train_student_kd.yaml \

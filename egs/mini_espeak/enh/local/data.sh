@@ -18,7 +18,7 @@ nj=2                  # parallel espeak-ng processes
 python=python3        # Python with kdspeech installed
 help_message="Usage: $0 [options]
 Makes the mini_espeak corpus; run from the recipe dir, e.g.: local/data.sh --seed 1 --out data"
-. "$(dirname "${BASH_SOURCE[0]}")/../../../../utils/parse_options.sh"
+. utils/parse_options.sh  # run from the recipe dir, whose utils links to the shared ones
 local_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [ $# -ne 0 ]; then echo "$help_message" >&2; exit 1; fi
 

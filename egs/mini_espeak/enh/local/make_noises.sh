@@ -15,7 +15,7 @@ python=python3  # Python with kdspeech installed
 help_message="Usage: $0 [options] <speech_train_dir> <speech_valid_dir> <out_root>
 e.g.: $0 --seed 1 data/clean_train data/clean_valid data"
 
-. "$(dirname "${BASH_SOURCE[0]}")/../../../../utils/parse_options.sh"
+. utils/parse_options.sh  # run from the recipe dir, whose utils links to the shared ones
 local_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [ $# -ne 3 ]; then echo "$help_message" >&2; exit 1; fi
 train_dir=$1; valid_dir=$2; out_root=$3
