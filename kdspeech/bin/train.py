@@ -27,6 +27,7 @@ from kdspeech.distill.teachers import build_teacher_sets
 from kdspeech.env import environment
 from kdspeech.errors import KdError
 from kdspeech.models import build_model, count_parameters
+from kdspeech.plot import plot_learning_curves
 from kdspeech.tasks import build_dataset
 from kdspeech.train.distributed import cleanup, init_distributed
 from kdspeech.train.optim import build_optimizer, build_scheduler
@@ -48,7 +49,7 @@ DEFAULTS = {
     "scheduler": {"name": "constant"},
     "trainer": dict(TRAINER_DEFAULTS),
 }
-FREE = ("data", "model.conf", "teachers", "loss", "valid_loss", "optim", "scheduler")
+FREE = ("data", "model.conf", "teachers", "loss", "valid_loss", "optim", "scheduler", "trainer.eval_data")
 
 
 def get_parser():
@@ -79,6 +80,15 @@ def main(argv=None):
     model = build_model(conf["model"]["name"], conf["model"]["conf"], where=where)
     train_set = build_dataset(conf["task"], args.train_data, conf["data"], True, args.seed, where)
     valid_set = build_dataset(conf["task"], args.valid_data, conf["data"], False, args.seed, where)
+    eval_set = None
+    if tconf["eval_every"]:  # whole validation utterances for the metrics of trainer.eval_every
+        from kdspeech.metrics.enhancement import check_names
+        try:
+            check_names(tconf["eval_metrics"])
+        except KdError as err:
+            raise KdError(f"trainer.eval_metrics: {err}", path=where) from None
+        eval_set = build_dataset(conf["task"], args.valid_data, {**conf["data"], **(tconf["eval_data"] or {})},
+                                 False, args.seed, where)
     teachers = build_teacher_sets(conf["teachers"], info.device, where)
     terms = build_loss_terms(conf["loss"], where)
     valid_terms = build_loss_terms(conf["valid_loss"], where) if conf["valid_loss"] else None
@@ -102,7 +112,7 @@ def main(argv=None):
                       teachers=teachers, valid_terms=valid_terms, batch_size=conf["batch_size"],
                       valid_batch_size=conf["valid_batch_size"], seed=args.seed, conf=tconf,
                       model_name=conf["model"]["name"], model_conf=conf["model"]["conf"],
-                      dist_info=info, num_workers=conf["num_workers"])
+                      dist_info=info, num_workers=conf["num_workers"], eval_set=eval_set)
     try:
         history = trainer.fit(run_key=_run_key(conf, args))
     finally:
@@ -118,7 +128,8 @@ def _run_key(conf, args):
     Settings that do not change the trajectory (max_epochs, logging) may differ: training can be
     extended from its checkpoint."""
     conf = copy.deepcopy(conf)
-    for key in ("max_epochs", "log_interval", "tensorboard", "num_threads"):  # may change on resume
+    for key in ("max_epochs", "log_interval", "tensorboard", "num_threads",  # may change on resume
+                "eval_every", "eval_metrics", "eval_data"):
         conf["trainer"].pop(key, None)
     what = {"conf": conf, "train": os.path.abspath(args.train_data), "seed": args.seed,
             "valid": os.path.abspath(args.valid_data),
@@ -127,10 +138,6 @@ def _run_key(conf, args):
 
 
 def _plot(history, out_dir):
-    try:
-        from kdspeech.plot import plot_learning_curves
-    except ImportError:  # plotting is optional for training itself
-        return
     curves = {key: [(h["epoch"], h[key]) for h in history] for key in ("train_loss", "valid_loss")}
     plot_learning_curves(curves, "loss", out_dir / "learning_curve.png")
 
