@@ -8,6 +8,12 @@
 Tables: overall means per system; each metric by input SNR (rows SNR, one column per system) and
 by noise type, when the summaries have those groups.  The whole file is regenerated each time.
 
+``--noise_snr NAME=DATA_DIR`` adds, for system NAME, each metric by noise type (columns) and SNR
+(rows) from its per-utterance scores and the mixture dir's utt2snr / utt2noise (the paper's Table 1).
+``--curves NAME=EXP_DIR`` plots the validation metrics a training recorded every
+``trainer.eval_every`` epochs (history.json ``eval`` entries) against the epoch, one PNG per metric
+(the paper's Fig. 4); an exp dir without such entries is left out.
+
 ``--paper`` is a YAML file of published numbers, shown beside ours as ``<name> (paper)``:
 
     source: "Author et al. (2024), Table 2"      # optional, quoted under the tables
@@ -23,12 +29,16 @@ import os
 import shlex
 import sys
 
+import json
+import math
+
 import yaml
 
 from kdspeech.cli import run_main
+from kdspeech.data.datadir import read_kv
 from kdspeech.errors import KdError
-from kdspeech.metrics.scores import read_summary
-from kdspeech.plot import plot_metric_by_snr
+from kdspeech.metrics.scores import read_scores, read_summary
+from kdspeech.plot import plot_learning_curves, plot_metric_by_snr
 from kdspeech.results import markdown_table, write_results
 
 LABELS = {"pesq_wb": "PESQ-WB", "pesq_nb": "PESQ-NB", "stoi": "STOI", "estoi": "ESTOI",
@@ -152,6 +162,74 @@ def build_sections(ours, paper, paper_source, out, plot_dir, score_dirs):
     return sections
 
 
+def noise_snr_section(name, score_dir, data_dir, metrics):
+    """Tables metric by SNR (rows) x noise type (columns) of one system, from its per-utterance scores."""
+    found, rows = read_scores(os.path.join(score_dir, "scores.tsv"))
+    snr = read_kv(os.path.join(data_dir, "utt2snr"))
+    noise = read_kv(os.path.join(data_dir, "utt2noise"))
+    cells = {}
+    for utt, values in rows.items():
+        if utt not in snr or utt not in noise:
+            raise KdError(f"utterance {utt} is scored but has no SNR or noise type", path=data_dir)
+        cells.setdefault((float(snr[utt]), noise[utt].strip()), []).append(values)
+    snrs = sorted({k[0] for k in cells})
+    noises = sorted({k[1] for k in cells})
+    parts = []
+    for metric in metrics:
+        if metric not in found:
+            continue
+        i = found.index(metric)
+
+        def mean(key):
+            vals = [v[i] for v in cells.get(key, []) if not math.isnan(v[i])]
+            return sum(vals) / len(vals) if vals else None
+
+        table_rows = [[format(s, "g"), *(mean((s, n)) for n in noises)] for s in snrs]
+        table_rows.append(["mean", *(mean_of([mean((s, n)) for s in snrs]) for n in noises)])
+        parts.append(f"{LABELS[metric]}\n\n" + markdown_table([GROUP_TITLES["snr"], *noises], table_rows))
+    return (f"{name}: by noise type and input SNR", "\n".join(parts))
+
+
+def mean_of(values):
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def curves_sections(curves, plot_dir, out):
+    """PNG per validation metric (epoch on x, one line per exp dir) and a table of the values."""
+    series = {}
+    for name, exp_dir in curves.items():
+        path = os.path.join(exp_dir, "history.json")
+        if not os.path.exists(path):
+            raise KdError("no history.json: train this model first", path)
+        with open(path, encoding="utf-8") as handle:
+            history = json.load(handle)
+        for entry in history:
+            for metric, value in (entry.get("eval") or {}).items():
+                series.setdefault(metric, {}).setdefault(name, []).append((entry["epoch"], value))
+    sections = []
+    for metric, by_name in series.items():
+        label = LABELS.get(metric, metric)
+        png = os.path.join(plot_dir, f"valid_{metric}_by_epoch.png")
+        plot_learning_curves(by_name, f"validation {label}", png, title=f"validation {label} by epoch")
+        epochs = sorted({e for points in by_name.values() for e, _ in points})
+        rows = [[e, *(dict(points).get(e) for points in by_name.values())] for e in epochs]
+        link = os.path.relpath(png, os.path.dirname(os.path.abspath(out)))
+        sections.append((f"Validation {label} during training",
+                         markdown_table(["epoch", *by_name], rows) + f"\n![validation {label}]({link})\n"))
+    return sections
+
+
+def parse_pairs(specs, option):
+    pairs = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise KdError(f"{option} {spec!r}: expected name=path")
+        pairs[name] = path
+    return pairs
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -161,6 +239,10 @@ def build_parser():
     parser.add_argument("--plot_dir", required=True, help="where the PNG plots go")
     parser.add_argument("--title", default="Enhancement results", help="heading of the file")
     parser.add_argument("--paper", help="YAML of published numbers to show beside ours")
+    parser.add_argument("--noise_snr", action="append", default=[], metavar="NAME=DATA_DIR",
+                        help="also tabulate system NAME by noise type x SNR (mixture dir with utt2snr, utt2noise)")
+    parser.add_argument("--curves", action="append", default=[], metavar="NAME=EXP_DIR",
+                        help="plot the validation metrics by epoch of this training (history.json 'eval')")
     return parser
 
 
@@ -170,6 +252,12 @@ def main(argv=None):
     ours = {name: read_summary(path) for name, path in score_dirs.items()}
     source, paper = load_paper(args.paper) if args.paper else (None, {})
     sections = build_sections(ours, paper, source, args.out, args.plot_dir, score_dirs)
+    metrics = metric_names(ours)
+    for name, data_dir in parse_pairs(args.noise_snr, "--noise_snr").items():
+        if name not in score_dirs:
+            raise KdError(f"--noise_snr {name}: not one of the --system names")
+        sections.append(noise_snr_section(name, score_dirs[name], data_dir, metrics))
+    sections += curves_sections(parse_pairs(args.curves, "--curves"), args.plot_dir, args.out)
     command = shlex.join(["python", "-m", "kdspeech.bin.make_results_enh",
                           *(sys.argv[1:] if argv is None else argv)])
     write_results(args.out, args.title, sections, command=command)

@@ -90,6 +90,12 @@ def build_teacher_sets(conf, device, where=None):
     sets = {}
     for name, spec in (conf or {}).items():
         spec = dict(spec)
+        if "precomputed" in spec:  # outputs computed once (kdspeech.distill.precomputed)
+            from kdspeech.distill.precomputed import PrecomputedTeacher
+            if set(spec) - {"precomputed", "members"} or spec.get("members"):
+                raise KdError(f"teacher set '{name}': 'precomputed' takes no other keys", path=where)
+            sets[name] = PrecomputedTeacher(spec["precomputed"], name=name).to(device)
+            continue
         paths = spec.pop("members", None)
         if not paths:
             raise KdError(f"teacher set '{name}' has no 'members'", path=where)

@@ -13,7 +13,7 @@ def build_model(name, conf=None, where=None):
 
 def _import_all():
     # Importing the modules registers their models; kept in one place so the registry is complete.
-    from kdspeech.models import waveunet  # noqa: F401
+    from kdspeech.models import crn, panns, waveunet  # noqa: F401
 
 
 def count_parameters(model):

@@ -11,7 +11,7 @@ TASKS = Registry("task")
 
 
 def build_dataset(task, data_dir, conf, train, seed, where=None):
-    from kdspeech.tasks import enhancement  # noqa: F401  (registers itself)
+    from kdspeech.tasks import classification, enhancement  # noqa: F401  (register themselves)
 
     dataset_cls = TASKS.get(task)
     return dataset_cls.from_config(data_dir, conf, train=train, seed=seed, where=where)

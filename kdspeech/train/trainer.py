@@ -2,7 +2,9 @@
 
 Per epoch: train over a seeded shuffle, validate, step the schedule, save the full state
 (``checkpoints/last.pth``, previous kept) and the best model (``best.pth``), stop early after
-``patience`` epochs without a better validation loss.  Epoch ``e`` is seeded from (seed, e) alone, so a
+``patience`` epochs without a better validation loss.  With ``eval_every: N``, every N epochs the main
+process also enhances the whole validation utterances (``eval_set``) and records the mean of
+``eval_metrics`` (PESQ, STOI, ...) in the epoch's history entry under ``eval``.  Epoch ``e`` is seeded from (seed, e) alone, so a
 run killed at any point and restarted from its last checkpoint ends with the same weights as an
 uninterrupted run on the same machine.
 """
@@ -34,6 +36,9 @@ TRAINER_DEFAULTS = {
     "tensorboard": True,
     "num_threads": None,    # torch intra-op threads (None: torch's default)
     "device": "auto",       # auto | cpu | cuda
+    "eval_every": None,     # epochs between validation-metric evaluations (None: never)
+    "eval_metrics": ["pesq_wb", "stoi"],  # kdspeech.metrics.enhancement names for eval_every
+    "eval_data": {"segment": 0},          # data options of the evaluation set (0: whole utterances)
 }
 
 
@@ -44,7 +49,8 @@ def _to_device(batch, device):
 class Trainer:
     def __init__(self, model, optimizer, scheduler, loss_terms, train_set, valid_set, out_dir, *,
                  teachers=None, valid_terms=None, batch_size=16, valid_batch_size=None, seed=1,
-                 conf=None, model_name=None, model_conf=None, dist_info=None, num_workers=0):
+                 conf=None, model_name=None, model_conf=None, dist_info=None, num_workers=0,
+                 eval_set=None):
         self.conf = {**TRAINER_DEFAULTS, **(conf or {})}
         self.dist = dist_info or DistInfo()
         self.device = self.dist.device
@@ -59,6 +65,9 @@ class Trainer:
         self.valid_terms = valid_terms or loss_terms
         self.teachers = teachers or {}
         self.train_set, self.valid_set = train_set, valid_set
+        self.eval_set = eval_set
+        if self.conf["eval_every"] and eval_set is None:
+            raise ValueError("trainer.eval_every is set but no evaluation set was given")
         self.batch_size = batch_size
         self.valid_batch_size = valid_batch_size or batch_size
         self.num_workers = num_workers
@@ -135,6 +144,24 @@ class Trainer:
         summed, n = all_reduce_sum([total, count], self.dist)
         return summed / max(n, 1)
 
+    @torch.no_grad()
+    def evaluate(self):
+        """Mean of each ``eval_metrics`` over the evaluation set, one whole utterance at a time."""
+        from kdspeech.metrics.enhancement import compute
+
+        self.model.eval()
+        sr = self.eval_set.sr
+        sums, counts = {}, {}
+        for index in range(len(self.eval_set)):
+            item = self.eval_set[index]
+            est = self.model(item["input"][None].to(self.device))[0].cpu().numpy()
+            for name, value in compute(self.conf["eval_metrics"], item["target"].numpy(), est, sr).items():
+                if math.isfinite(value):
+                    sums[name] = sums.get(name, 0.0) + value
+                    counts[name] = counts.get(name, 0) + 1
+        return {name: (sums[name] / counts[name] if counts.get(name) else None)
+                for name in self.conf["eval_metrics"]}
+
     # -- state ----------------------------------------------------------------------------------
     def _model_file(self):
         return {"model_name": self.model_name, "model_conf": self.model_conf,
@@ -192,6 +219,12 @@ class Trainer:
             stopped = patience is not None and bad_epochs >= patience
             history.append({"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss,
                             "lr": lr, "seconds": round(seconds, 2), "best": improved})
+            every = self.conf["eval_every"]
+            if every and self.dist.is_main and (epoch % every == 0 or stopped
+                                                or epoch == self.conf["max_epochs"]):
+                history[-1]["eval"] = self.evaluate()
+                log.info("epoch %d: validation %s", epoch, ", ".join(
+                    f"{k} {v:.4g}" if v is not None else f"{k} undefined" for k, v in history[-1]["eval"].items()))
             log.info("epoch %d: train loss %.5g, valid loss %.5g%s, lr %.3g, %.1f s", epoch, train_loss,
                      valid_loss, " (best)" if improved else "", lr, seconds)
             if self.dist.is_main:
@@ -202,6 +235,9 @@ class Trainer:
                 if self.writer:
                     for key in ("train_loss", "valid_loss", "lr"):
                         self.writer.add_scalar(f"epoch/{key}", history[-1][key], epoch)
+                    for key, value in (history[-1].get("eval") or {}).items():
+                        if value is not None:
+                            self.writer.add_scalar(f"eval/{key}", value, epoch)
                     self.writer.flush()
             if stopped:
                 log.info("early stopping: no better validation loss for %d epochs", bad_epochs)

@@ -8,11 +8,15 @@
 #  3 mix at SNR         one training set per teacher SNR range, the student set, validation and
 #                       test sets (seen / unseen noises) -> dump/mix/<set>
 #  4 train teachers     one per SNR range -> exp/teacher_<k>
-#  5 train student S1   the student alone (no teachers) -> exp/student_s1
+#  5 train student S1   the student alone (no teachers) -> exp/student_s1; with --baseline <model>,
+#                       also a published baseline on the student set -> exp/baseline_<model>
 #  6 distill student S2 the student with the teacher chosen by each mixture's SNR -> exp/student_s2
-#  7 enhance            the test sets with every model -> exp/<model>/enhanced_<test set>
+#  7 enhance            the test sets with every model -> exp/<model>/enhanced_<test set>; with
+#                       --score_teachers, each teacher on the test mixtures of its own SNR range
+#                       (dump/mix/<test set>_teacher_<k>)
 #  8 score              PESQ, STOI, SI-SDR per utterance, by SNR and noise -> exp/<model>/score_<test set>
-#  9 results            RESULTS.md and results/*.png (each metric by SNR)
+#  9 results            RESULTS.md and results/*.png (each metric by SNR; validation metrics by epoch
+#                       of the students when their configs set trainer.eval_every)
 set -euo pipefail
 
 stage=1                # first stage to run
@@ -38,12 +42,15 @@ teacher_mix_per_utt=4  # mixtures per clean utterance in each teacher set
 student_mix_per_utt=5  # mixtures per clean utterance in the student set
 valid_mix_per_utt=1    # mixtures per clean utterance in validation sets
 test_mix_per_utt=9     # mixtures per clean test utterance (cycling through test_snrs)
+test_unseen_mix_per_utt=""  # the same for the unseen-noise test set (empty: test_mix_per_utt)
 teacher_conf=conf/train_teacher.yaml     # teacher training config
 student_conf=conf/train_student.yaml     # student S1 config (no teachers)
 kd_conf=conf/train_student_kd.yaml       # student S2 config (teacher set 'snr' filled in here)
+baseline=""            # a registered model trained on the student set as a baseline (e.g. crn); empty: none
+baseline_conf=conf/train_crn.yaml        # its training config
 train_args=""          # config overrides for every training, e.g. "trainer.max_epochs=2"
 metrics=pesq_wb,stoi,si_sdr              # metrics of stage 8
-score_teachers=false   # also enhance and score the test sets with each teacher
+score_teachers=false   # also enhance and score each teacher on the test mixtures of its SNR range
 results=RESULTS.md     # the results file stage 9 writes
 results_dir=results    # plots of stage 9 (PNG), linked from the results file
 paper_results=""       # optional YAML of the paper's numbers, shown beside ours
@@ -69,6 +76,17 @@ mix_dir() {  # mix_dir <clean dir> <noise dir> <out dir> <snrs> <mixtures per ut
   python -m kdspeech.bin.mix_data_dir "${opts[@]}" --plan
   ${train_cmd} JOB=1:"${nj}" "${out}/log/mix.JOB.log" python -m kdspeech.bin.mix_data_dir "${opts[@]}" --job JOB --nj "${nj}"
   python -m kdspeech.bin.mix_data_dir "${opts[@]}" --merge --nj "${nj}"
+}
+
+snr_subset() {  # snr_subset <mixture dir> <out dir> <lowest SNR> <highest SNR, excluded>: data dir of the mixtures in range
+  python - "$@" <<'PY'
+import sys
+from kdspeech.data.datadir import DataDir, subset_data_dir
+src, dst, lo, hi = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+utts = [u for u, v in DataDir(src).read("utt2snr").items() if lo <= float(v) < hi]
+subset_data_dir(src, dst, utts)
+print(f"{dst}: {len(utts)} mixtures with SNR in [{lo:g}, {hi:g}) dB", file=sys.stderr)
+PY
 }
 
 resample_dir() {  # resample_dir <src> <dst>
@@ -124,7 +142,7 @@ stage_run 3 "mix student validation set" --out "${mix}/valid" --deps "${raw}/${v
 stage_run 3 "mix test set, seen noises" --out "${mix}/test_seen" --deps "${raw}/${test_set}" --deps "${raw}/${train_noise}" "${mix_params[@]}" -- \
   mix_dir "${raw}/${test_set}" "${raw}/${train_noise}" "${mix}/test_seen" "${test_snrs}" "${test_mix_per_utt}"
 stage_run 3 "mix test set, unseen noises" --out "${mix}/test_unseen" --deps "${raw}/${test_set}" --deps "${raw}/${test_noise}" "${mix_params[@]}" -- \
-  mix_dir "${raw}/${test_set}" "${raw}/${test_noise}" "${mix}/test_unseen" "${test_snrs}" "${test_mix_per_utt}"
+  mix_dir "${raw}/${test_set}" "${raw}/${test_noise}" "${mix}/test_unseen" "${test_snrs}" "${test_unseen_mix_per_utt:-${test_mix_per_utt}}"
 
 teacher_dirs=()
 for k in $(seq "${num_teachers}"); do
@@ -138,6 +156,12 @@ stage_run 5 "train student S1 (no teachers)" --out "${expdir}/student_s1" --deps
   --conf "${student_conf}" "${train_params[@]}" -- \
   train_model "${student_conf}" "${mix}/student" "${mix}/valid" "${expdir}/student_s1"
 
+if [ -n "${baseline}" ]; then
+  stage_run 5 "train baseline ${baseline}" --out "${expdir}/baseline_${baseline}" --deps "${mix}/student" --deps "${mix}/valid" \
+    --conf "${baseline_conf}" "${train_params[@]}" --param "baseline=${baseline}" -- \
+    train_model "${baseline_conf}" "${mix}/student" "${mix}/valid" "${expdir}/baseline_${baseline}" "model.name=${baseline}"
+fi
+
 teacher_list=$(IFS=,; echo "${teacher_dirs[*]}")
 teacher_deps=()
 for d in "${teacher_dirs[@]}"; do teacher_deps+=(--deps "$d"); done
@@ -147,24 +171,40 @@ stage_run 6 "distill student S2 (SNR-routed teachers, bounds ${teacher_bounds} d
     "teachers.snr.members=[${teacher_list}]" "teachers.snr.bounds=[${teacher_bounds}]"
 
 models="student_s1 student_s2"
+[ -n "${baseline}" ] && models+=" baseline_${baseline}"
+# Teacher k is scored on the test mixtures routed to it (SNR in [bound k-1, bound k)): dump/mix/<t>_teacher_k.
+teacher_tests=()   # "teacher_k:<test set>" pairs
 if [ "${score_teachers}" = true ]; then
-  for k in $(seq "${num_teachers}"); do models+=" teacher_${k}"; done
-fi
-for m in ${models}; do
-  for t in ${test_sets}; do
-    stage_run 7 "enhance ${t} with ${m}" --out "${expdir}/${m}/enhanced_${t}" --deps "${expdir}/${m}" --deps "${mix}/${t}" --param "fs=${fs}" -- \
-      enhance_dir "${expdir}/${m}" "${mix}/${t}" "${expdir}/${m}/enhanced_${t}"
+  read -r -a bounds <<< "${teacher_bounds//,/ }"
+  for k in $(seq "${num_teachers}"); do
+    lo=${bounds[k-2]:--inf}; [ "$k" -eq 1 ] && lo=-inf
+    hi=${bounds[k-1]:-inf}
+    for t in ${test_sets}; do
+      teacher_tests+=("teacher_${k}:${t}_teacher_${k}")
+      stage_run 7 "select ${t} mixtures of teacher ${k} (SNR in [${lo}, ${hi}) dB)" --out "${mix}/${t}_teacher_${k}" \
+        --deps "${mix}/${t}" --param "range=${lo},${hi}" -- \
+        snr_subset "${mix}/${t}" "${mix}/${t}_teacher_${k}" "${lo}" "${hi}"
+    done
   done
+fi
+pairs=()   # "model:test set" to enhance and score
+for m in ${models}; do for t in ${test_sets}; do pairs+=("${m}:${t}"); done; done
+pairs+=("${teacher_tests[@]}")
+for pair in "${pairs[@]}"; do
+  m=${pair%%:*} t=${pair#*:}
+  stage_run 7 "enhance ${t} with ${m}" --out "${expdir}/${m}/enhanced_${t}" --deps "${expdir}/${m}" --deps "${mix}/${t}" --param "fs=${fs}" -- \
+    enhance_dir "${expdir}/${m}" "${mix}/${t}" "${expdir}/${m}/enhanced_${t}"
 done
 
 score_params=(--param "fs=${fs}" --param "metrics=${metrics}")
 for t in ${test_sets}; do
   stage_run 8 "score noisy ${t}" --out "${expdir}/noisy/score_${t}" --deps "${mix}/${t}" "${score_params[@]}" -- \
     score_dir "${mix}/${t}" "${mix}/${t}/wav.scp" "${expdir}/noisy/score_${t}"
-  for m in ${models}; do
-    stage_run 8 "score ${m} on ${t}" --out "${expdir}/${m}/score_${t}" --deps "${expdir}/${m}/enhanced_${t}" "${score_params[@]}" -- \
-      score_dir "${mix}/${t}" "${expdir}/${m}/enhanced_${t}/wav.scp" "${expdir}/${m}/score_${t}"
-  done
+done
+for pair in "${pairs[@]}"; do
+  m=${pair%%:*} t=${pair#*:}
+  stage_run 8 "score ${m} on ${t}" --out "${expdir}/${m}/score_${t}" --deps "${expdir}/${m}/enhanced_${t}" "${score_params[@]}" -- \
+    score_dir "${mix}/${t}" "${expdir}/${m}/enhanced_${t}/wav.scp" "${expdir}/${m}/score_${t}"
 done
 
 result_args=()
@@ -177,6 +217,15 @@ for t in ${test_sets}; do
     result_deps+=(--deps "${expdir}/${m}/score_${t}")
   done
 done
+for pair in "${teacher_tests[@]}"; do
+  m=${pair%%:*} t=${pair#*:}
+  result_args+=(--system "${m}/${t%_teacher_*}=${expdir}/${m}/score_${t}")
+  result_deps+=(--deps "${expdir}/${m}/score_${t}")
+done
+# The distilled student by noise type x SNR on each test set (the paper's Table 1).
+for t in ${test_sets}; do result_args+=(--noise_snr "student_s2/${t}=${mix}/${t}"); done
+# Validation metrics by epoch (history.json of trainings with trainer.eval_every): the paper's Fig. 4.
+for m in student_s1 student_s2; do result_args+=(--curves "${m}=${expdir}/${m}"); result_deps+=(--deps "${expdir}/${m}"); done
 [ -n "${paper_results}" ] && result_args+=(--paper "${paper_results}")
 stage_run 9 "results" --out "${results_dir}" "${result_deps[@]}" -- \
   python -m kdspeech.bin.make_results_enh "${result_args[@]}" --out "${results}" --plot_dir "${results_dir}" \

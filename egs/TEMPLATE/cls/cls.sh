@@ -1,0 +1,303 @@
+#!/usr/bin/env bash
+# Audio classification from low-sampled microphones with model self-distillation (Liang et al.): the
+# stages shared by every classification recipe.  A recipe's run.sh calls this script (symlinked as
+# ./cls.sh) with its own options; every variable below is an option, `./run.sh --help` lists them.
+# Every clip is heard at 16 kHz and through a low-rate microphone (each of ${rates}: down to the
+# rate and back up to 16 kHz); all models use the same 16 kHz PANNs front end.
+#
+#  0 download           local/download.sh (when present and download=true); the PANNs checkpoint
+#                       from pretrained_url (checksum pretrained_md5) into downloads/
+#  1 data preparation   local/data.sh -> data/all, data/fold<k>/{train,valid,test} (corpus specific)
+#  2 features           log-mel of every clip per rate -> dump/feats/<rate>/feats.npy (computed once)
+#  3 initial generation the 16 kHz model per fold (from ${pretrained} when given) -> exp/fold<k>/init_16k
+#  4 fine-tune          cross-entropy at each low rate, from the 16 kHz model -> exp/fold<k>/ft_<rate>
+#  5 teacher outputs    logits of each teacher on the training and validation clips (a frozen teacher
+#                       on cached features is deterministic: computed once) -> <teacher>/teacher_<rate>
+#  6 grid search        alpha, T of alpha*CE + (1-alpha)*T^2*KL on validation data of one fold,
+#                       selected by validation macro accuracy -> exp/grid/best.yaml (fixed for all folds)
+#  7 BASD               teacher = fine-tuned low-rate model, student (same architecture) the same
+#                       low-rate input -> exp/fold<k>/basd_<rate>
+#  8 CSSD               teacher = 16 kHz model on the 16 kHz clip, student the same clip at the low
+#                       rate -> exp/fold<k>/cssd_<rate>
+#  9 ablations          (ablations=true) a second BASD generation -> basd2_<rate>; the lowest rate's
+#                       fine-tuned model as teacher of each higher-rate student -> cssdlow_<rate>
+# 10 score              every model on the test fold at its rate (raw = the 16 kHz model at the low
+#                       rate) -> exp/fold<k>/<model>/score_<rate>
+# 11 privacy            (privacy=true) pocketsphinx WER of speech at 16 kHz and each low rate -> exp/privacy
+# 12 deployment         (deploy=true) parameters, MACs, CPU latency of one clip -> exp/deploy
+# 13 results            RESULTS.md (Table 1 layout, privacy and deployment tables), per-class table,
+#                       per-fold plot in results/
+set -euo pipefail
+
+stage=0                # first stage to run
+stop_stage=100         # last stage to run
+ngpu=0                 # GPUs per training (0: CPU); >1 trains with DDP through torchrun
+num_nodes=1            # nodes per training
+train_jobs=1           # folds trained at the same time (each with trainer.num_threads threads)
+seed=1                 # seed of splits, initialisation and shuffling (the same for every pipeline)
+datadir=data           # data dirs (stage 1)
+dumpdir=dump           # cached features
+expdir=exp             # models, teacher outputs, scores
+download=false         # run local/download.sh in stage 0
+local_data_opts=""     # options passed to local/data.sh
+folds="1 2 3 4 5"      # cross-validation folds (data/fold<k>); test fold k, validation from the others
+rates="1000 2000"      # low microphone rates (Hz)
+duration=5.0           # seconds per clip (cut or zero-padded) in the feature cache
+train_conf=conf/train.yaml   # the one training config (model, data, optimiser, trainer)
+init_args=""           # extra overrides of the initial 16 kHz generation, e.g. "trainer.max_epochs=30"
+train_args=""          # overrides of every training, e.g. "trainer.max_epochs=2"
+pretrained=""          # official PANNs AudioSet checkpoint (.pth) for the 16 kHz generation ("": from scratch)
+pretrained_url=""      # download pretrained from here in stage 0 (to downloads/)
+pretrained_md5=""      # its checksum
+grid_conf=conf/grid.yaml     # alpha and T lists, the pipeline, rate and fold searched on
+precompute_teacher=true      # teachers as precomputed logits (false: run live through TeacherSet)
+ablations=false        # stage 9
+metric=macro_accuracy  # headline metric: macro_accuracy (ESC-50, TAU) or macro_f1 (user data)
+privacy=false          # stage 11
+privacy_data=""        # speech data dirs with text for stage 12 (space-separated; from local/ or db.sh)
+deploy=true            # stage 12
+deploy_archs="cnn14 resnet38 mobilenetv2"   # published full-size architectures also measured in stage 12
+results=RESULTS.md     # the results file of stage 13
+results_dir=results    # plots and tables of stage 13
+paper_results=""       # YAML of the paper's numbers, shown beside ours
+title=""               # results title (default: <corpus>/<task>)
+results_note=""        # text put under Table 1 (scale of the run, wall time...)
+
+help_message="Usage: $0 [options]   (stages are listed at the top of $(basename "$0"))"
+. utils/parse_options.sh
+. ./path.sh
+. ./cmd.sh
+. utils/stage.sh
+
+full=16000
+all_rates="${full} ${rates}"
+feats=${dumpdir}/feats
+read -r -a rate_list <<< "${rates}"
+lowest=${rate_list[0]}
+for r in "${rate_list[@]}"; do [ "$r" -lt "${lowest}" ] && lowest=$r; done
+
+# Run "$@ <fold>" for every fold, ${train_jobs} folds at a time; fail when any fails.
+for_folds() {
+  local pids=() k pid
+  if [ "${train_jobs}" -le 1 ]; then
+    for k in ${folds}; do "$@" "$k"; done
+    return 0
+  fi
+  for k in ${folds}; do
+    "$@" "$k" &
+    pids+=($!)
+    if [ "${#pids[@]}" -ge "${train_jobs}" ]; then wait "${pids[0]}" || exit 1; pids=("${pids[@]:1}"); fi
+  done
+  for pid in "${pids[@]}"; do wait "${pid}" || exit 1; done
+}
+
+num_classes() { grep -c . "${datadir}/all/classes.txt"; }
+
+train_model() {  # train_model <exp dir> <fold> <rate> [overrides...]
+  local dir=$1 k=$2 rate=$3
+  shift 3
+  ${cuda_cmd} --gpu "${ngpu}" --num_nodes "${num_nodes}" "${dir}/log/train.log" \
+    utils/launch.py --ngpu "${ngpu}" --num_nodes "${num_nodes}" -- \
+    python -m kdspeech.bin.train --config "${train_conf}" --train_data "${datadir}/fold${k}/train" \
+      --valid_data "${datadir}/fold${k}/valid" --out_dir "${dir}" --seed "${seed}" \
+      task=classification "data.feats=${feats}/${rate}" "model.conf.num_classes=$(num_classes)" \
+      ${train_args} "$@"
+}
+
+# Student of a teacher: initialised from the 16 kHz model, loss alpha*CE + (1-alpha)*T^2*KL.
+kd_model() {  # kd_model <exp dir> <fold> <student rate> <teacher dir> <teacher rate> <alpha> <T>
+  local dir=$1 k=$2 rate=$3 teacher=$4 trate=$5 alpha=$6 T=$7 tspec
+  local beta
+  beta=$(python -c "print(1 - float('${alpha}'))")
+  if [ "${precompute_teacher}" = true ]; then
+    tspec=("teachers.kd.precomputed=[${teacher}/teacher_${trate}/logits_train.npz,${teacher}/teacher_${trate}/logits_valid.npz]")
+  elif [ "${trate}" = "${rate}" ]; then
+    tspec=("teachers.kd.members=[${teacher}]" "teachers.kd.cache=true")
+  else
+    tspec=("teachers.kd.members=[${teacher}]" "teachers.kd.cache=true" "teachers.kd.input=input_${trate}"
+           "data.views={input_${trate}: ${feats}/${trate}}")
+  fi
+  train_model "${dir}" "${k}" "${rate}" "model.conf.pretrained=${expdir}/fold${k}/init_16k/best.pth" \
+    "loss=[{name: ce, weight: ${alpha}}, {name: kl_logits, weight: ${beta}, T: ${T}, teacher: kd}]" \
+    "valid_loss=[{name: ce, weight: 1.0}]" "${tspec[@]}"
+}
+
+infer() {  # infer <model dir> <data dir> <rate> <out npz>
+  python -m kdspeech.bin.infer_cls --model "$1" --data "$2" --feats "${feats}/$3" --out "$4"
+}
+
+teacher_outputs() {  # teacher_outputs <model dir> <fold> <rate>: logits on train and valid at <rate>
+  local part
+  for part in train valid; do
+    infer "$1" "${datadir}/fold$2/${part}" "$3" "$1/teacher_$3/logits_${part}.npz"
+  done
+}
+
+score_model() {  # score_model <model dir> <fold> <rate>
+  python -m kdspeech.bin.infer_cls --model "$1" --data "${datadir}/fold$2/test" --feats "${feats}/$3" \
+    --out "$1/score_$3/logits.npz" --score_dir "$1/score_$3"
+}
+
+grid_point() {  # grid_point <exp dir> <fold> <rate> <teacher dir> <teacher rate> <alpha> <T>: train, score on valid
+  kd_model "$@"
+  python -m kdspeech.bin.infer_cls --model "$1" --data "${datadir}/fold$2/valid" --feats "${feats}/$3" \
+    --out "$1/valid_$3/logits.npz" --score_dir "$1/valid_$3"
+}
+
+kd_best() {  # kd_best <exp dir> <fold> <rate> <teacher dir> <teacher rate>: with the grid's alpha, T
+  kd_model "$@" "$(grid_value "${expdir}/grid/best.yaml" alpha)" "$(grid_value "${expdir}/grid/best.yaml" T)"
+}
+
+grid_value() { python -c "import yaml,sys; print(yaml.safe_load(open('$1'))['$2'])"; }
+
+# ---------------------------------------------------------------------------------------------------
+if [ "${download}" = true ] && [ -x local/download.sh ]; then
+  stage_run 0 "download corpus" --out downloads/corpus -- local/download.sh --dest downloads
+fi
+if [ -n "${pretrained_url}" ]; then
+  dl=(--url "${pretrained_url}" --dest downloads/pretrained)
+  [ -n "${pretrained_md5}" ] && dl+=(--md5 "${pretrained_md5}")
+  stage_run 0 "download pretrained checkpoint" --out downloads/pretrained -- python utils/download.py "${dl[@]}"
+fi
+
+fold_outs=(--out "${datadir}/all")
+for k in ${folds}; do fold_outs+=(--out "${datadir}/fold${k}"); done
+stage_run 1 "data preparation" "${fold_outs[@]}" -- local/data.sh --out "${datadir}" --seed "${seed}" ${local_data_opts}
+
+for r in ${all_rates}; do
+  stage_run 2 "features at ${r} Hz" --out "${feats}/${r}" --deps "${datadir}/all" --param "duration=${duration}" \
+    --cmd "${train_cmd}" --log "${feats}/${r}/log/dump.log" -- \
+    python -m kdspeech.bin.dump_feats --data "${datadir}/all" --rate "${r}" --out "${feats}/${r}" --duration "${duration}"
+done
+
+train_params=(--param "seed=${seed}" --param "train_args=${train_args}" --param "precompute_teacher=${precompute_teacher}")
+init_opts=()
+[ -n "${pretrained}" ] && init_opts+=("model.conf.pretrained=${pretrained}")
+stage3() {
+  stage_run 3 "fold $1: initial 16 kHz generation" --out "${expdir}/fold$1/init_16k" --deps "${datadir}/fold$1" \
+    --deps "${feats}/${full}" --conf "${train_conf}" "${train_params[@]}" --param "init=${pretrained} ${init_args}" -- \
+    train_model "${expdir}/fold$1/init_16k" "$1" "${full}" "${init_opts[@]}" ${init_args}
+}
+for_folds stage3
+
+stage4() {
+  local r
+  for r in ${rates}; do
+    stage_run 4 "fold $1: fine-tune at ${r} Hz" --out "${expdir}/fold$1/ft_${r}" --deps "${expdir}/fold$1/init_16k" \
+      --deps "${feats}/${r}" --conf "${train_conf}" "${train_params[@]}" -- \
+      train_model "${expdir}/fold$1/ft_${r}" "$1" "${r}" "model.conf.pretrained=${expdir}/fold$1/init_16k/best.pth"
+  done
+}
+for_folds stage4
+
+teacher_stage() {  # teacher_stage <fold> <model> <rate>
+  [ "${precompute_teacher}" = true ] || return 0
+  stage_run "$4" "fold $1: teacher outputs of $2 at $3 Hz" --out "${expdir}/fold$1/$2/teacher_$3" \
+    --deps "${expdir}/fold$1/$2" --deps "${feats}/$3" -- teacher_outputs "${expdir}/fold$1/$2" "$1" "$3"
+}
+for k in ${folds}; do
+  teacher_stage "$k" init_16k "${full}" 5
+  for r in ${rates}; do teacher_stage "$k" "ft_${r}" "${r}" 5; done
+done
+
+# Grid search on one fold's validation data (never its test clips); best.yaml fixes alpha, T for all folds.
+g_pipeline=$(grid_value "${grid_conf}" pipeline)
+g_rate=$(grid_value "${grid_conf}" rate)
+g_fold=$(grid_value "${grid_conf}" fold)
+g_alphas=$(python -c "import yaml; print(' '.join(map(str, yaml.safe_load(open('${grid_conf}'))['alpha'])))")
+g_temps=$(python -c "import yaml; print(' '.join(map(str, yaml.safe_load(open('${grid_conf}'))['T'])))")
+if [ "${g_pipeline}" = cssd ]; then g_teacher=init_16k; g_trate=${full}; else g_teacher=ft_${g_rate}; g_trate=${g_rate}; fi
+grid_deps=()
+grid_tdeps=(--deps "${expdir}/fold${g_fold}/${g_teacher}")
+[ "${precompute_teacher}" = true ] && grid_tdeps+=(--deps "${expdir}/fold${g_fold}/${g_teacher}/teacher_${g_trate}")
+for a in ${g_alphas}; do
+  for t in ${g_temps}; do
+    d=${expdir}/grid/a${a}_T${t}
+    grid_deps+=(--deps "$d")
+    stage_run 6 "grid ${g_pipeline} at ${g_rate} Hz, fold ${g_fold}: alpha ${a}, T ${t}" --out "$d" \
+      "${grid_tdeps[@]}" --deps "${feats}/${g_rate}" --conf "${train_conf}" --conf "${grid_conf}" "${train_params[@]}" -- \
+      grid_point "$d" "${g_fold}" "${g_rate}" "${expdir}/fold${g_fold}/${g_teacher}" "${g_trate}" "${a}" "${t}"
+  done
+done
+stage_run 6 "grid search: select alpha, T" --out "${expdir}/grid/select" "${grid_deps[@]}" -- \
+  python -m kdspeech.bin.select_grid_cls --runs "${expdir}/grid" --score "valid_${g_rate}" --metric macro_accuracy \
+    --out "${expdir}/grid/best.yaml"
+
+kd_stage() {  # kd_stage <stage> <fold> <name> <student rate> <teacher model> <teacher rate>
+  local n=$1 k=$2 name=$3 rate=$4 teacher=$5 trate=$6 alpha T
+  local tdeps=(--deps "${expdir}/fold${k}/${teacher}")
+  [ "${precompute_teacher}" = true ] && tdeps+=(--deps "${expdir}/fold${k}/${teacher}/teacher_${trate}")
+  stage_run "$n" "fold ${k}: ${name} at ${rate} Hz (teacher ${teacher} at ${trate} Hz)" --out "${expdir}/fold${k}/${name}" \
+    "${tdeps[@]}" --deps "${expdir}/grid/select" --deps "${feats}/${rate}" --conf "${train_conf}" "${train_params[@]}" -- \
+    kd_best "${expdir}/fold${k}/${name}" "${k}" "${rate}" "${expdir}/fold${k}/${teacher}" "${trate}"
+}
+stage7() { local r; for r in ${rates}; do kd_stage 7 "$1" "basd_${r}" "${r}" "ft_${r}" "${r}"; done; }
+for_folds stage7
+stage8() { local r; for r in ${rates}; do kd_stage 8 "$1" "cssd_${r}" "${r}" init_16k "${full}"; done; }
+for_folds stage8
+
+if [ "${ablations}" = true ]; then
+  for k in ${folds}; do for r in ${rates}; do teacher_stage "$k" "basd_${r}" "${r}" 9; done; done
+  stage9() {
+    local r
+    for r in ${rates}; do
+      kd_stage 9 "$1" "basd2_${r}" "${r}" "basd_${r}" "${r}"
+      [ "${r}" -gt "${lowest}" ] && kd_stage 9 "$1" "cssdlow_${r}" "${r}" "ft_${lowest}" "${lowest}"
+    done
+    return 0
+  }
+  for_folds stage9
+fi
+
+# Which model is scored at which rate: "<model>:<rate>".
+systems="init_16k:${full}"
+for r in ${rates}; do
+  systems+=" init_16k:${r} ft_${r}:${r} basd_${r}:${r} cssd_${r}:${r}"
+  if [ "${ablations}" = true ]; then
+    systems+=" basd2_${r}:${r}"
+    [ "${r}" -gt "${lowest}" ] && systems+=" cssdlow_${r}:${r}"
+  fi
+done
+result_deps=()
+for k in ${folds}; do
+  for s in ${systems}; do result_deps+=(--deps "${expdir}/fold${k}/${s%%:*}/score_${s##*:}"); done
+done
+stage10() {
+  local s m r
+  for s in ${systems}; do
+    m=${s%%:*}; r=${s##*:}
+    stage_run 10 "fold $1: score ${m} at ${r} Hz" --out "${expdir}/fold$1/${m}/score_${r}" \
+      --deps "${expdir}/fold$1/${m}" --deps "${feats}/${r}" -- score_model "${expdir}/fold$1/${m}" "$1" "${r}"
+  done
+}
+for_folds stage10
+
+if [ "${privacy}" = true ]; then
+  pdeps=()
+  for d in ${privacy_data}; do pdeps+=(--data "$d"); done
+  stage_run 11 "privacy: speech recognition WER at 16 kHz and ${rates} Hz" --out "${expdir}/privacy" --param "data=${privacy_data}" -- \
+    python -m kdspeech.bin.privacy_wer "${pdeps[@]}" --rates "${all_rates}" --out_dir "${expdir}/privacy"
+fi
+
+if [ "${deploy}" = true ]; then
+  # Every model of a run has the architecture of its 16 kHz generation: one row for it, one per published size.
+  first_fold=$(set -- ${folds}; echo "$1")
+  deploy_opts=(--models "${expdir}/fold${first_fold}/init_16k" --duration "${duration}" --out_dir "${expdir}/deploy")
+  for a in ${deploy_archs}; do deploy_opts+=(--arch "$a"); done
+  stage_run 12 "deployment: parameters, MACs, CPU latency of one ${duration} s clip" --out "${expdir}/deploy" \
+    --deps "${expdir}/fold${first_fold}/init_16k" -- python -m kdspeech.bin.deploy_cls "${deploy_opts[@]}"
+fi
+result_args=(--exp "${expdir}" --folds "${folds}" --rates "${rates}" --metric "${metric}" --out "${results}"
+             --plot_dir "${results_dir}" --title "${title:-$(basename "$(dirname "$PWD")")/$(basename "$PWD")}"
+             --grid "${expdir}/grid/best.yaml")
+[ "${ablations}" = true ] && result_args+=(--ablations)
+[ -n "${results_note}" ] && result_args+=(--note "${results_note}")
+[ -n "${paper_results}" ] && result_args+=(--paper "${paper_results}")
+[ "${privacy}" = true ] && result_args+=(--privacy "${expdir}/privacy/wer.json") && result_deps+=(--deps "${expdir}/privacy")
+[ "${deploy}" = true ] && result_args+=(--deploy "${expdir}/deploy/deploy.json") && result_deps+=(--deps "${expdir}/deploy")
+stage_run 13 "results" --out "${results_dir}" "${result_deps[@]}" --param "metric=${metric}" -- \
+  python -m kdspeech.bin.make_results_cls "${result_args[@]}"
+
+if [ "${stop_stage}" -ge 13 ]; then
+  log "results: ${results} (tables and plots in ${results_dir}/)"
+fi

@@ -1,0 +1,1 @@
+../../TEMPLATE/cls/cls.sh

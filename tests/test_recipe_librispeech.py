@@ -1,0 +1,87 @@
+"""egs/librispeech/enh end to end on a handful of shared/corpora files with a tiny config: every stage
+(data with the download skipped, mixing, 2 teachers, S1, CRN baseline, S2, teacher-range scoring,
+validation metrics every epoch, results), then a re-run that skips everything."""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPE = REPO / "egs" / "librispeech" / "enh"
+
+TINY_SCALE = """\
+scale_opts=(
+  --nj 1
+  --local_data_opts "--num_train 6 --num_valid 2 --num_test 2 --max_seconds 1.5"
+  --teacher_snrs "-5,-1 0,5" --student_snrs "-5,0,5" --test_snrs "-5,5"
+  --teacher_mix_per_utt 1 --student_mix_per_utt 2 --valid_mix_per_utt 1
+  --test_mix_per_utt 2 --test_unseen_mix_per_utt 2 --metrics stoi,si_sdr
+  --teacher_conf conf/tiny/wun.yaml --student_conf conf/tiny/wun_eval.yaml
+  --kd_conf conf/tiny/kd.yaml --baseline crn --baseline_conf conf/tiny/crn.yaml
+)
+"""
+COMMON = """\
+task: enhancement
+data: {segment: 4096, sr: 16000}
+batch_size: 4
+optim: {name: adam, lr: 1.0e-3}
+"""
+WUN = "model: {name: waveunet, conf: {num_layers: 2, base_channels: 4, growth: 4, num_decimations: 2}}\n"
+TRAINER = "trainer: {max_epochs: 1, num_threads: 1, tensorboard: false}\n"
+EVAL = "trainer: {max_epochs: 1, num_threads: 1, tensorboard: false, eval_every: 1, eval_metrics: [stoi]}\n"
+KD = """\
+teachers: {snr: {members: [], route_by: snr, bounds: []}}
+loss: [{name: mse_teacher, weight: 0.5, teacher: snr}, {name: mse_target, weight: 0.5}]
+valid_loss: [{name: mse_target, weight: 1.0}]
+"""
+
+
+def copy_recipe(dst):
+    dst.mkdir(parents=True)
+    for name in ("run.sh", "db.sh", "cmd.sh", "path.sh"):
+        shutil.copy2(RECIPE / name, dst / name)
+    for name in ("conf", "local"):
+        shutil.copytree(RECIPE / name, dst / name)
+    (dst / "enh.sh").symlink_to(REPO / "egs" / "TEMPLATE" / "enh" / "enh.sh")
+    (dst / "utils").symlink_to(REPO / "utils")
+    tiny = dst / "conf" / "tiny"
+    tiny.mkdir()
+    (tiny / "scale.sh").write_text(TINY_SCALE)
+    (tiny / "wun.yaml").write_text(COMMON + WUN + TRAINER)
+    (tiny / "wun_eval.yaml").write_text(COMMON + WUN + EVAL)
+    (tiny / "kd.yaml").write_text(COMMON + WUN + KD + EVAL)
+    (tiny / "crn.yaml").write_text(COMMON + TRAINER +
+                                   "model: {name: crn, conf: {channels: [4, 8], lstm_hidden: 16}}\n")
+    return dst
+
+
+def test_librispeech_recipe_smoke(tmp_path, corpora):
+    recipe = copy_recipe(tmp_path / "recipe")
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "LIBRISPEECH", "NOISEX92",
+                                                            "CHIME4_NOISE")}
+    env["KDSPEECH_CORPORA"] = str(corpora)
+    proc = subprocess.run(["./run.sh", "--conf_dir", "conf/tiny"], cwd=recipe, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "present, no download" in proc.stderr
+    exp = recipe / "exp"
+    # Teacher k scored only on the test mixtures of its own SNR range.
+    for k, snr in ((1, "-5"), (2, "5")):
+        summary = json.loads((exp / f"teacher_{k}" / f"score_test_seen_teacher_{k}" / "summary.json").read_text())
+        assert list(summary["snr"]) == [snr]
+    for m in ("student_s1", "student_s2", "baseline_crn"):
+        assert (exp / m / "score_test_unseen" / "summary.json").exists()
+    history = json.loads((exp / "student_s2" / "history.json").read_text())
+    assert "stoi" in history[0]["eval"]
+    results = (recipe / "RESULTS.md").read_text()
+    for text in ("baseline_crn/test_seen", "teacher_2/test_unseen", "student_s2/test_seen: by noise type",
+                 "Validation STOI during training"):
+        assert text in results, text
+    assert (recipe / "results" / "valid_stoi_by_epoch.png").exists()
+
+    again = subprocess.run(["./run.sh", "--conf_dir", "conf/tiny"], cwd=recipe, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Stage 5 (train baseline crn): exp/baseline_crn up to date, skipped" in again.stderr
