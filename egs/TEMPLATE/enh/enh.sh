@@ -177,8 +177,9 @@ teacher_tests=()   # "teacher_k:<test set>" pairs
 if [ "${score_teachers}" = true ]; then
   read -r -a bounds <<< "${teacher_bounds//,/ }"
   for k in $(seq "${num_teachers}"); do
-    lo=${bounds[k-2]:--inf}; [ "$k" -eq 1 ] && lo=-inf
-    hi=${bounds[k-1]:-inf}
+    lo=-inf hi=inf
+    [ "$k" -gt 1 ] && lo=${bounds[k-2]}
+    [ "$k" -lt "${num_teachers}" ] && hi=${bounds[k-1]}
     for t in ${test_sets}; do
       teacher_tests+=("teacher_${k}:${t}_teacher_${k}")
       stage_run 7 "select ${t} mixtures of teacher ${k} (SNR in [${lo}, ${hi}) dB)" --out "${mix}/${t}_teacher_${k}" \
