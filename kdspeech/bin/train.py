@@ -140,6 +140,12 @@ def _run_key(conf, args):
 def _plot(history, out_dir):
     curves = {key: [(h["epoch"], h[key]) for h in history] for key in ("train_loss", "valid_loss")}
     plot_learning_curves(curves, "loss", out_dir / "learning_curve.png")
+    evals = {}
+    for h in history:
+        for key, value in (h.get("eval") or {}).items():
+            evals.setdefault(key, []).append((h["epoch"], value))
+    for key, points in evals.items():  # validation metrics of trainer.eval_every
+        plot_learning_curves({key: points}, key, out_dir / f"valid_{key}.png")
 
 
 if __name__ == "__main__":

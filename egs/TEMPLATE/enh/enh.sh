@@ -73,6 +73,10 @@ mix_dir() {  # mix_dir <clean dir> <noise dir> <out dir> <snrs> <mixtures per ut
   local clean=$1 noise=$2 out=$3 snrs=$4 per_utt=$5
   local opts=(--clean "${clean}" --noise "${noise}" --out "${out}" --snrs "${snrs}"
               --mixtures_per_utt "${per_utt}" --seed "${seed}" --sr "${fs}")
+  if [ "${nj}" -eq 1 ]; then  # one process plans, renders and merges (small runs, tests)
+    python -m kdspeech.bin.mix_data_dir "${opts[@]}"
+    return
+  fi
   python -m kdspeech.bin.mix_data_dir "${opts[@]}" --plan
   ${train_cmd} JOB=1:"${nj}" "${out}/log/mix.JOB.log" python -m kdspeech.bin.mix_data_dir "${opts[@]}" --job JOB --nj "${nj}"
   python -m kdspeech.bin.mix_data_dir "${opts[@]}" --merge --nj "${nj}"
@@ -90,6 +94,10 @@ PY
 }
 
 resample_dir() {  # resample_dir <src> <dst>
+  if [ "${nj}" -eq 1 ]; then  # one process converts and merges
+    python -m kdspeech.bin.resample_data_dir --src "$1" --dst "$2" --sr "${fs}"
+    return
+  fi
   ${train_cmd} JOB=1:"${nj}" "$2/log/resample.JOB.log" python -m kdspeech.bin.resample_data_dir --src "$1" --dst "$2" --sr "${fs}" --job JOB --nj "${nj}"
   python -m kdspeech.bin.resample_data_dir --src "$1" --dst "$2" --sr "${fs}" --merge --nj "${nj}"
 }
