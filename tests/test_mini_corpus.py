@@ -4,7 +4,6 @@ Runs local/data.sh with small counts and checks the data dirs, the audio, the se
 speaker splits, the noise types, determinism and idempotency.
 """
 
-import os
 import re
 import shutil
 import subprocess

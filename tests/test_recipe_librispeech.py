@@ -6,15 +6,12 @@ here; both ran in the CPU-scale run of egs/librispeech/enh/RESULTS.md (the CRN m
 tested in test_models.py)."""
 
 import json
-import os
-import shutil
 import subprocess
-from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-RECIPE = REPO / "egs" / "librispeech" / "enh"
+import recipe_helpers as helpers
+
 
 TINY_SCALE = """\
 scale_opts=(
@@ -44,13 +41,7 @@ valid_loss: [{name: mse_target, weight: 1.0}]
 
 
 def copy_recipe(dst):
-    dst.mkdir(parents=True)
-    for name in ("run.sh", "db.sh", "cmd.sh", "path.sh"):
-        shutil.copy2(RECIPE / name, dst / name)
-    for name in ("conf", "local"):
-        shutil.copytree(RECIPE / name, dst / name)
-    (dst / "enh.sh").symlink_to(REPO / "egs" / "TEMPLATE" / "enh" / "enh.sh")
-    (dst / "utils").symlink_to(REPO / "utils")
+    helpers.copy_recipe("librispeech/enh", dst, "enh/enh.sh")
     tiny = dst / "conf" / "tiny"
     tiny.mkdir()
     (tiny / "scale.sh").write_text(TINY_SCALE)
@@ -62,8 +53,7 @@ def copy_recipe(dst):
 
 def test_librispeech_recipe_smoke(tmp_path, corpora):
     recipe = copy_recipe(tmp_path / "recipe")
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "LIBRISPEECH", "NOISEX92",
-                                                            "CHIME4_NOISE")}
+    env = helpers.recipe_env(drop=("LIBRISPEECH", "NOISEX92", "CHIME4_NOISE"))
     env["KDSPEECH_CORPORA"] = str(corpora)
     proc = subprocess.run(["./run.sh", "--conf_dir", "conf/tiny"], cwd=recipe, env=env,
                           capture_output=True, text=True, timeout=600)

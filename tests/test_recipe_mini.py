@@ -6,12 +6,11 @@ import shutil
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-RECIPE = REPO / "egs" / "mini_espeak" / "enh"
+import recipe_helpers as helpers
+
 SMALL = ["--local_data_opts", "--num_train 12 --num_valid 4 --num_test 2 --noise_duration 10",
          "--test_snrs", "0,10", "--test_mix_per_utt", "2", "--train_args", "trainer.max_epochs=4"]
 
@@ -20,21 +19,12 @@ pytestmark = pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which(
 
 
 def copy_recipe(dst):
-    """A fork of the recipe as a user makes one: own files copied, shared parts linked."""
-    dst.mkdir(parents=True)
-    for name in ("run.sh", "db.sh", "cmd.sh", "path.sh"):
-        shutil.copy2(RECIPE / name, dst / name)
-    for name in ("conf", "local"):
-        shutil.copytree(RECIPE / name, dst / name)
-    (dst / "enh.sh").symlink_to(REPO / "egs" / "TEMPLATE" / "enh" / "enh.sh")
-    (dst / "utils").symlink_to(REPO / "utils")
-    return dst
+    return helpers.copy_recipe("mini_espeak/enh", dst, "enh/enh.sh")
 
 
 def run(recipe, *args, **kwargs):
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     return subprocess.run(["./run.sh", *SMALL, *args], cwd=recipe, capture_output=True, text=True,
-                          env=env, timeout=900, **kwargs)
+                          env=helpers.recipe_env(), timeout=900, **kwargs)
 
 
 def scores(recipe):
@@ -52,9 +42,8 @@ def test_killed_run_resumes_to_the_same_scores(tmp_path):
     assert "student_s2/test_unseen" in text and (clean / "results" / "pesq_wb_by_snr.png").exists()
 
     killed = copy_recipe(tmp_path / "killed")
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     job = subprocess.Popen(["./run.sh", *SMALL], cwd=killed, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+                           stderr=subprocess.DEVNULL, env=helpers.recipe_env(), start_new_session=True)
     ckpt = killed / "exp" / "student_s1" / "checkpoints" / "last.pth"
     deadline = time.time() + 600
     while not ckpt.exists() and job.poll() is None and time.time() < deadline:

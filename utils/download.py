@@ -10,7 +10,6 @@ Skips everything when ``--creates`` (a path under --dest) already exists; see kd
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 from kdspeech.cli import run_main
