@@ -12,7 +12,6 @@ import soundfile as sf
 from kdspeech.bin import split_cls
 from kdspeech.bin.dump_feats import low_rate_view
 from kdspeech.data.datadir import DataDir, read_kv, write_kv
-from kdspeech.errors import KdError
 from kdspeech.metrics.classification import macro_accuracy, macro_f1, per_class_accuracy
 
 REPO = Path(__file__).resolve().parents[1]

@@ -17,6 +17,7 @@ from kdspeech.distill.precomputed import PrecomputedTeacher
 from kdspeech.distill.teachers import build_teacher_sets
 from kdspeech.errors import KdError
 from kdspeech.tasks import build_dataset
+from kdspeech.train.checkpoint import load_model
 
 MODEL = {"name": "mobilenetv2", "conf": {"num_classes": 2, "width": 0.125, "dropout": 0.0}}
 
@@ -93,6 +94,10 @@ def test_finetune_basd_cssd_one_epoch_each(tmp_path):
     a = torch.load(init / "best.pth", weights_only=False)["model"]["fc_transfer.weight"]
     b = torch.load(cssd / "best.pth", weights_only=False)["model"]["fc_transfer.weight"]
     assert a.shape == b.shape and not torch.equal(a, b)
+    # a student's file stands alone: it loads after the model it started from is gone
+    assert "pretrained" not in torch.load(ft / "best.pth", weights_only=False)["model_conf"]
+    (init / "best.pth").rename(init / "moved.pth")
+    assert load_model(ft).fc_transfer.out_features == 2
 
 
 def test_precomputed_teacher_equals_live_teacher(tmp_path):

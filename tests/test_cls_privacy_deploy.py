@@ -3,7 +3,6 @@
 import json
 
 import pytest
-import torch
 
 from kdspeech.bin import deploy_cls, privacy_wer
 from kdspeech.data.datadir import write_kv

@@ -4,14 +4,11 @@ and a re-run skips every stage."""
 
 import csv
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+import recipe_helpers as helpers
 
-REPO = Path(__file__).resolve().parents[1]
-RECIPE = REPO / "egs" / "esc50" / "cls"
 
 TRAIN = """task: classification
 data: {}
@@ -45,13 +42,7 @@ def small_esc50(corpora, dst, classes=("dog", "rooster", "rain"), per_class=4):
 
 
 def copy_recipe(dst):
-    dst.mkdir(parents=True)
-    for name in ("run.sh", "db.sh", "cmd.sh", "path.sh"):
-        shutil.copy2(RECIPE / name, dst / name)
-    for name in ("conf", "local"):
-        shutil.copytree(RECIPE / name, dst / name)
-    (dst / "cls.sh").symlink_to(REPO / "egs" / "TEMPLATE" / "cls" / "cls.sh")
-    (dst / "utils").symlink_to(REPO / "utils")
+    helpers.copy_recipe("esc50/cls", dst, "cls/cls.sh")
     (dst / "conf" / "test").mkdir()
     (dst / "conf" / "test" / "train.yaml").write_text(TRAIN)
     (dst / "conf" / "test" / "grid.yaml").write_text(GRID)
@@ -61,7 +52,7 @@ def copy_recipe(dst):
 def test_esc50_recipe_small(corpora, tmp_path):
     root = small_esc50(corpora, tmp_path / "ESC-50")
     recipe = copy_recipe(tmp_path / "recipe")
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env = helpers.recipe_env()
     env["KDSPEECH_ESC50"] = str(root)
     args = ["./run.sh", "--conf_dir", "conf/test", "--folds", "1", "--rates", "1000", "--duration", "1.0",
             "--local_data_opts", "--resplit true --num_folds 2 --valid_fraction 0.3", "--privacy", "false",

@@ -49,6 +49,7 @@ DEFAULTS = {
     "scheduler": {"name": "constant"},
     "trainer": dict(TRAINER_DEFAULTS),
 }
+INIT_ONLY_OPTIONS = ("pretrained",)  # model options that only say how to initialise the weights
 FREE = ("data", "model.conf", "teachers", "loss", "valid_loss", "optim", "scheduler", "trainer.eval_data")
 
 
@@ -111,7 +112,7 @@ def main(argv=None):
     trainer = Trainer(model, optimizer, scheduler, terms, train_set, valid_set, out_dir,
                       teachers=teachers, valid_terms=valid_terms, batch_size=conf["batch_size"],
                       valid_batch_size=conf["valid_batch_size"], seed=args.seed, conf=tconf,
-                      model_name=conf["model"]["name"], model_conf=conf["model"]["conf"],
+                      model_name=conf["model"]["name"], model_conf=_saved_model_conf(conf["model"]["conf"]),
                       dist_info=info, num_workers=conf["num_workers"], eval_set=eval_set)
     try:
         history = trainer.fit(run_key=_run_key(conf, args))
@@ -120,6 +121,12 @@ def main(argv=None):
     if info.is_main and history:
         _plot(history, out_dir)
     return 0
+
+
+def _saved_model_conf(model_conf):
+    """The model options saved with its weights: ``pretrained`` (where the initial weights came from)
+    is left out, since the file carries the weights themselves and must not depend on that path."""
+    return {k: v for k, v in model_conf.items() if k not in INIT_ONLY_OPTIONS}
 
 
 def _run_key(conf, args):
