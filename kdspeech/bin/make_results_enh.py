@@ -25,12 +25,12 @@ by noise type, when the summaries have those groups.  The whole file is regenera
 """
 
 import argparse
+import json
+import math
 import os
 import shlex
 import sys
-
-import json
-import math
+from pathlib import Path
 
 import yaml
 
@@ -239,6 +239,8 @@ def build_parser():
     parser.add_argument("--plot_dir", required=True, help="where the PNG plots go")
     parser.add_argument("--title", default="Enhancement results", help="heading of the file")
     parser.add_argument("--paper", help="YAML of published numbers to show beside ours")
+    parser.add_argument("--note", default="", help="markdown file whose text opens the results "
+                        "(what was run, at what scale, how to read the numbers)")
     parser.add_argument("--noise_snr", action="append", default=[], metavar="NAME=DATA_DIR",
                         help="also tabulate system NAME by noise type x SNR (mixture dir with utt2snr, utt2noise)")
     parser.add_argument("--curves", action="append", default=[], metavar="NAME=EXP_DIR",
@@ -258,6 +260,11 @@ def main(argv=None):
             raise KdError(f"--noise_snr {name}: not one of the --system names")
         sections.append(noise_snr_section(name, score_dirs[name], data_dir, metrics))
     sections += curves_sections(parse_pairs(args.curves, "--curves"), args.plot_dir, args.out)
+    if args.note:
+        try:
+            sections.insert(0, ("About this run", Path(args.note).read_text(encoding="utf-8").strip()))
+        except OSError as err:
+            raise KdError(f"cannot read the note: {err}", path=args.note) from None
     command = shlex.join(["python", "-m", "kdspeech.bin.make_results_enh",
                           *(sys.argv[1:] if argv is None else argv)])
     write_results(args.out, args.title, sections, command=command)

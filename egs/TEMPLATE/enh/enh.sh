@@ -54,6 +54,7 @@ score_teachers=false   # also enhance and score each teacher on the test mixture
 results=RESULTS.md     # the results file stage 9 writes
 results_dir=results    # plots of stage 9 (PNG), linked from the results file
 paper_results=""       # optional YAML of the paper's numbers, shown beside ours
+results_note=""        # optional markdown file opening the results file (scale of the run, caveats)
 
 help_message="Usage: $0 [options]   (stages are listed at the top of $(basename "$0"))"
 . utils/parse_options.sh
@@ -236,7 +237,9 @@ for t in ${test_sets}; do result_args+=(--noise_snr "student_s2/${t}=${mix}/${t}
 # Validation metrics by epoch (history.json of trainings with trainer.eval_every): the paper's Fig. 4.
 for m in student_s1 student_s2; do result_args+=(--curves "${m}=${expdir}/${m}"); result_deps+=(--deps "${expdir}/${m}"); done
 [ -n "${paper_results}" ] && result_args+=(--paper "${paper_results}")
-stage_run 9 "results" --out "${results_dir}" "${result_deps[@]}" -- \
+result_confs=()
+if [ -n "${results_note}" ]; then result_args+=(--note "${results_note}"); result_confs+=(--conf "${results_note}"); fi
+stage_run 9 "results" --out "${results_dir}" "${result_deps[@]}" "${result_confs[@]}" -- \
   python -m kdspeech.bin.make_results_enh "${result_args[@]}" --out "${results}" --plot_dir "${results_dir}" \
     --title "$(basename "$(dirname "$PWD")")/$(basename "$PWD"): SNR-based teachers-student enhancement"
 if [ "${stop_stage}" -ge 9 ]; then

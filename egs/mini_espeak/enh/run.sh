@@ -19,4 +19,5 @@ set -euo pipefail
   --teacher_conf conf/train_teacher.yaml \
   --student_conf conf/train_student.yaml \
   --kd_conf conf/train_student_kd.yaml \
+  --results_note conf/results_note.md \
   "$@"
