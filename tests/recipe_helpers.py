@@ -18,7 +18,7 @@ def copy_recipe(recipe, dst, template):
         shutil.copy2(src / name, dst / name)
     for name in OWN_DIRS:
         if (src / name).is_dir():
-            shutil.copytree(src / name, dst / name, symlinks=True)
+            shutil.copytree(src / name, dst / name)
     (dst / Path(template).name).symlink_to(REPO / "egs" / "TEMPLATE" / template)
     (dst / "utils").symlink_to(REPO / "utils")
     return dst

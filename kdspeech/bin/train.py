@@ -114,10 +114,8 @@ def main(argv=None):
                       valid_batch_size=conf["valid_batch_size"], seed=args.seed, conf=tconf,
                       model_name=conf["model"]["name"], model_conf=_saved_model_conf(conf["model"]["conf"]),
                       dist_info=info, num_workers=conf["num_workers"], eval_set=eval_set)
-    try:
-        history = trainer.fit(run_key=_run_key(conf, args))
-    finally:
-        cleanup(info)
+    history = trainer.fit(run_key=_run_key(conf, args))
+    cleanup(info)  # on success only: a failed rank exits at once and torchrun stops the others
     if info.is_main and history:
         _plot(history, out_dir)
     return 0

@@ -58,5 +58,8 @@ def all_reduce_sum(values, info):
 
 
 def cleanup(info):
+    """Leave the process group together: a rank that tears down gloo while another still talks to it
+    can abort ("terminate called without an active exception")."""
     if info.enabled and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()

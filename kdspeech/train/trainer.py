@@ -225,9 +225,9 @@ class Trainer:
                 history[-1]["eval"] = self.evaluate()
                 log.info("epoch %d: validation %s", epoch, ", ".join(
                     f"{k} {v:.4g}" if v is not None else f"{k} undefined" for k, v in history[-1]["eval"].items()))
-            log.info("epoch %d: train loss %.5g, valid loss %.5g%s, lr %.3g, %.1f s", epoch, train_loss,
-                     valid_loss, " (best)" if improved else "", lr, seconds)
             if self.dist.is_main:
+                log.info("epoch %d: train loss %.5g, valid loss %.5g%s, lr %.3g, %.1f s", epoch, train_loss,
+                         valid_loss, " (best)" if improved else "", lr, seconds)
                 if improved:
                     atomic_save(self._model_file(), self.out_dir / "best.pth")
                 save_training_state(self._state(epoch, history, best, bad_epochs, stopped), ckpt_dir)

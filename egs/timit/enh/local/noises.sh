@@ -1,0 +1,1 @@
+../../../librispeech/enh/local/noises.sh
