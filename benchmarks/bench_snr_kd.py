@@ -15,16 +15,14 @@ import argparse
 import copy
 import logging
 import tempfile
-import time
 
 import torch
 from torch.utils.data import Dataset
 
+from bench_trainer import trainer_epoch  # same folder: the one timed trainer epoch
 from kdspeech.distill.losses import build_loss_terms
 from kdspeech.distill.teachers import TeacherSet
 from kdspeech.models import build_model
-from kdspeech.train.optim import ConstantLR
-from kdspeech.train.trainer import Trainer
 
 WIDTHS = {  # teachers and student share the architecture, as in the paper
     "cpu": {"num_layers": 5, "base_channels": 8, "growth": 8, "num_decimations": 5},  # conf/cpu
@@ -46,15 +44,6 @@ class Batches(Dataset):
 
     def __getitem__(self, i):
         return {"input": self.x[i], "target": self.y[i], "snr": self.snr[i], "key": str(i)}
-
-
-def epoch_seconds_per_step(model, data, batch, tmp, terms, teachers=None):
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
-    trainer = Trainer(model, opt, ConstantLR(opt), terms, data, data, tmp, teachers=teachers,
-                      batch_size=batch, conf={"tensorboard": False, "log_interval": 10 ** 9})
-    t0 = time.perf_counter()
-    trainer.train_epoch(1)
-    return (time.perf_counter() - t0) / (len(data) // batch)
 
 
 def main():
@@ -82,12 +71,12 @@ def main():
                            {"name": "mse_target", "weight": 0.5}])
     s1, s2 = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        epoch_seconds_per_step(copy.deepcopy(student), Batches(2 * args.batch, args.segment), args.batch, tmp, sup)
+        trainer_epoch(copy.deepcopy(student), Batches(2 * args.batch, args.segment), args.batch, tmp, sup)
         for _ in range(args.repeats):
-            s1.append(epoch_seconds_per_step(copy.deepcopy(student), data, args.batch, tmp, sup))
+            s1.append(trainer_epoch(copy.deepcopy(student), data, args.batch, tmp, sup))
             for s in seen:
                 s.clear()
-            s2.append(epoch_seconds_per_step(copy.deepcopy(student), data, args.batch, tmp, kd, teachers))
+            s2.append(trainer_epoch(copy.deepcopy(student), data, args.batch, tmp, kd, teachers))
     # Routing check on the last S2 epoch: one call per needed teacher per step, one example each.
     calls = sum(len(s) for s in seen)
     examples = sum(sum(s) for s in seen)
