@@ -6,27 +6,11 @@ the file can be traced to the code and the invocation that produced it.
 
 import math
 import numbers
-import os
 
+from kdspeech.atomic import atomic_write_text  # noqa: F401  (re-exported)
 from kdspeech.env import environment
 
 MISSING = "-"
-
-
-def atomic_write_text(path, text):
-    """Write ``text`` to ``path`` through a temporary file and a rename: readers never see half."""
-    path = os.fspath(path)
-    parent = os.path.dirname(path)
-    if parent:
-        os.makedirs(parent, exist_ok=True)
-    tmp = f"{path}.tmp.{os.getpid()}"
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def format_cell(value, floatfmt=".3f"):

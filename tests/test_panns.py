@@ -5,7 +5,7 @@ import torch
 
 from kdspeech.errors import KdError
 from kdspeech.models import build_model, count_parameters
-from kdspeech.models.panns import load_pretrained, to_official_state
+from kdspeech.models.loaders.panns import load_pretrained, to_official_state
 
 
 @pytest.mark.parametrize("name,params", [("cnn14", 80_753_615), ("resnet38", 73_783_247),

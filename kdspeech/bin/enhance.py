@@ -31,6 +31,8 @@ def get_parser():
     p.add_argument("--nj", type=int, default=1)
     p.add_argument("--merge", action="store_true", help="join the job pieces into wav.scp")
     p.add_argument("--num_threads", type=int, default=1, help="torch threads per job")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="where the model runs (auto: a GPU when one is visible)")
     return p
 
 
@@ -40,12 +42,15 @@ def enhance_job(args):
     from tqdm import tqdm
 
     from kdspeech.data.audio import is_complete_wav, load_audio, save_audio
+    from kdspeech.models.calling import main_output
     from kdspeech.train.checkpoint import load_model
+    from kdspeech.train.distributed import pick_device
 
     torch.set_num_threads(args.num_threads)
     scp = DataDir(args.data).wav_scp
     utts = split_ids(list(scp), args.nj, args.job)
-    model = load_model(args.model)
+    device = pick_device(args.device)
+    model = load_model(args.model, device=device)
     out_dir = Path(args.out_dir)
     piece = {}
     for utt in tqdm(utts, desc=f"enhance job {args.job}", disable=not sys.stderr.isatty()):
@@ -53,7 +58,7 @@ def enhance_job(args):
         if not is_complete_wav(path, args.sr):
             noisy, _ = load_audio(scp[utt], sr=args.sr, utt=utt)
             with torch.no_grad():
-                est = model(torch.from_numpy(noisy)[None])[0].numpy()
+                est = main_output(model, torch.from_numpy(noisy)[None].to(device))[0].cpu().numpy()
             save_audio(path, est.astype(np.float32), args.sr)
         piece[utt] = str(path.resolve())
     write_kv(piece_path(out_dir, "wav.scp", args.job), piece)

@@ -10,33 +10,32 @@ since a frozen teacher on cached features always gives the same outputs.
 """
 
 import argparse
-import os
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from kdspeech.atomic import atomic_path
 from kdspeech.cli import run_main
+from kdspeech.models.calling import call_model, primary
 from kdspeech.tasks.classification import ClassificationDataset
 from kdspeech.train.checkpoint import load_model
+from kdspeech.train.distributed import pick_device
 
 
-def infer(model, dataset, batch_size=64):
+def infer(model, dataset, batch_size=64, device="cpu"):
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
     keys, logits = [], []
     with torch.no_grad():
         for batch in loader:
-            logits.append(model(batch["input"]).float().numpy())
+            batch = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in batch.items()}
+            logits.append(primary(call_model(model, batch)).float().cpu().numpy())
             keys += list(batch["key"])
     return keys, np.concatenate(logits)
 
 
 def save_logits(path, keys, logits):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.npz")
-    np.savez(tmp, keys=np.array(keys), logits=logits.astype(np.float32))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        np.savez(tmp, keys=np.array(keys), logits=logits.astype(np.float32))
 
 
 def main(argv=None):
@@ -47,12 +46,15 @@ def main(argv=None):
     p.add_argument("--out", required=True, help="output .npz")
     p.add_argument("--batch_size", type=int, default=64)
     p.add_argument("--num_threads", type=int, default=1)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="where the model runs (auto: a GPU when one is visible)")
     p.add_argument("--score_dir", help="also score the logits here (kdspeech.bin.score_cls in the same process)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.num_threads)
-    model = load_model(args.model)
+    device = pick_device(args.device)
+    model = load_model(args.model, device=device)
     dataset = ClassificationDataset(args.data, feats=args.feats, train=False)
-    keys, logits = infer(model, dataset, args.batch_size)
+    keys, logits = infer(model, dataset, args.batch_size, device)
     save_logits(args.out, keys, logits)
     print(f"{len(keys)} utterances -> {args.out}")
     if args.score_dir:

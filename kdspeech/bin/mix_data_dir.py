@@ -17,13 +17,13 @@ an error: resample first (kdspeech.bin.resample_data_dir).
 
 import argparse
 import functools
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from kdspeech.atomic import atomic_write_text
 from kdspeech.cli import run_main
 from kdspeech.data.audio import audio_info, is_complete_wav, load_audio, save_audio
 from kdspeech.data.datadir import DataDir, merge_pieces, piece_path, read_kv, split_ids, write_kv
@@ -133,13 +133,9 @@ def ensure_plan(args, clean, noise):
         return read_plan(path)
     rows = make_plan(clean, noise, args.snrs, args.mixtures_per_utt, args.num_mixtures, args.seed,
                      args.sr)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"plan.tsv.tmp.{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(header + "\n# " + "\t".join(COLUMNS) + "\n")
-        for mid, utt, nid, offset, snr in rows:
-            f.write(f"{mid}\t{utt}\t{nid}\t{offset}\t{snr_text(snr)}\n")
-    os.replace(tmp, path)
+    lines = [header + "\n# " + "\t".join(COLUMNS) + "\n"]
+    lines += [f"{mid}\t{utt}\t{nid}\t{offset}\t{snr_text(snr)}\n" for mid, utt, nid, offset, snr in rows]
+    atomic_write_text(path, "".join(lines))
     return rows
 
 

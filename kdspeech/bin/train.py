@@ -22,15 +22,16 @@ import torch
 
 from kdspeech.cli import run_main
 from kdspeech.config import load_config, save_config
-from kdspeech.distill.losses import build_loss_terms
+from kdspeech.distill.losses import build_loss_terms, loss_modules
 from kdspeech.distill.teachers import build_teacher_sets
 from kdspeech.env import environment
 from kdspeech.errors import KdError
 from kdspeech.models import build_model, count_parameters
 from kdspeech.plot import plot_learning_curves
-from kdspeech.tasks import build_dataset
+from kdspeech.tasks import get_task
 from kdspeech.train.distributed import cleanup, init_distributed
 from kdspeech.train.optim import build_optimizer, build_scheduler
+from kdspeech.train.selection import parse_best
 from kdspeech.train.trainer import TRAINER_DEFAULTS, Trainer
 
 log = logging.getLogger("kdspeech.train")
@@ -50,7 +51,8 @@ DEFAULTS = {
     "trainer": dict(TRAINER_DEFAULTS),
 }
 INIT_ONLY_OPTIONS = ("pretrained",)  # model options that only say how to initialise the weights
-FREE = ("data", "model.conf", "teachers", "loss", "valid_loss", "optim", "scheduler", "trainer.eval_data")
+FREE = ("data", "model.conf", "teachers", "loss", "valid_loss", "optim", "scheduler", "trainer.eval_data",
+        "trainer.best")
 
 
 def get_parser():
@@ -79,17 +81,10 @@ def main(argv=None):
 
     torch.manual_seed(args.seed)
     model = build_model(conf["model"]["name"], conf["model"]["conf"], where=where)
-    train_set = build_dataset(conf["task"], args.train_data, conf["data"], True, args.seed, where)
-    valid_set = build_dataset(conf["task"], args.valid_data, conf["data"], False, args.seed, where)
-    eval_set = None
-    if tconf["eval_every"]:  # whole validation utterances for the metrics of trainer.eval_every
-        from kdspeech.metrics.enhancement import check_names
-        try:
-            check_names(tconf["eval_metrics"])
-        except KdError as err:
-            raise KdError(f"trainer.eval_metrics: {err}", path=where) from None
-        eval_set = build_dataset(conf["task"], args.valid_data, {**conf["data"], **(tconf["eval_data"] or {})},
-                                 False, args.seed, where)
+    task = get_task(conf["task"])
+    train_set = task.build_dataset(args.train_data, conf["data"], True, args.seed, where)
+    valid_set = task.build_dataset(args.valid_data, conf["data"], False, args.seed, where)
+    eval_set = _evaluation_set(task, conf, args, where)
     teachers = build_teacher_sets(conf["teachers"], info.device, where)
     terms = build_loss_terms(conf["loss"], where)
     valid_terms = build_loss_terms(conf["valid_loss"], where) if conf["valid_loss"] else None
@@ -97,7 +92,8 @@ def main(argv=None):
         if term.teacher and term.teacher not in teachers:
             raise KdError(f"a loss term uses teacher set '{term.teacher}', which 'teachers' does not define",
                           path=where)
-    optimizer = build_optimizer(model.parameters(), conf["optim"], where)
+    params = list(model.parameters()) + list(loss_modules(terms).parameters())
+    optimizer = build_optimizer(params, conf["optim"], where)
     scheduler = build_scheduler(optimizer, conf["scheduler"], tconf["max_epochs"], where)
 
     if info.is_main:
@@ -113,12 +109,33 @@ def main(argv=None):
                       teachers=teachers, valid_terms=valid_terms, batch_size=conf["batch_size"],
                       valid_batch_size=conf["valid_batch_size"], seed=args.seed, conf=tconf,
                       model_name=conf["model"]["name"], model_conf=_saved_model_conf(conf["model"]["conf"]),
-                      dist_info=info, num_workers=conf["num_workers"], eval_set=eval_set)
+                      dist_info=info, num_workers=conf["num_workers"], task=task, eval_set=eval_set)
     history = trainer.fit(run_key=_run_key(conf, args))
     cleanup(info)  # on success only: a failed rank exits at once and torchrun stops the others
     if info.is_main and history:
         _plot(history, out_dir)
     return 0
+
+
+def _evaluation_set(task, conf, args, where):
+    """Whole validation utterances for the task's evaluation, when an epoch needs it: every
+    ``eval_every`` epochs, and every epoch when ``trainer.best`` selects by one of its figures."""
+    tconf = conf["trainer"]
+    best = parse_best(tconf["best"], where)
+    if best["key"].startswith("valid.") and best["key"] != "valid.loss":
+        metric = best["key"][len("valid."):]
+        metrics = list(tconf["eval_metrics"] or task.default_metrics)
+        if metric not in metrics:
+            tconf["eval_metrics"] = metrics + [metric]
+        if tconf["eval_every"] not in (None, 1):
+            raise KdError(f"trainer.best selects by {best['key']}, which needs trainer.eval_every: 1 "
+                          f"(not {tconf['eval_every']})", path=where)
+        tconf["eval_every"] = 1
+    if not tconf["eval_every"]:
+        return None
+    task.check_metrics(list(tconf["eval_metrics"] or task.default_metrics), where)
+    return task.build_dataset(args.valid_data, {**conf["data"], **(tconf["eval_data"] or {})}, False,
+                              args.seed, where)
 
 
 def _saved_model_conf(model_conf):
@@ -130,15 +147,17 @@ def _saved_model_conf(model_conf):
 def _run_key(conf, args):
     """What a checkpoint must have been made from to be resumed: the resolved config, the data dirs,
     the seed and, under a recipe stage, the stage's fingerprint (which covers upstream changes).
-    Settings that do not change the trajectory (max_epochs, logging) may differ: training can be
-    extended from its checkpoint."""
+    Settings that do not change the trajectory (max_epochs, logging, evaluation, selection) may
+    differ: training can be extended from its checkpoint.  Under a recipe stage the upstream part is
+    ``KDSPEECH_STAGE_INPUTS`` (the fingerprints of the stages it reads), not the stage's own
+    fingerprint, which also covers the config file's bytes (a comment must not restart training)."""
     conf = copy.deepcopy(conf)
-    for key in ("max_epochs", "log_interval", "tensorboard", "num_threads",  # may change on resume
-                "eval_every", "eval_metrics", "eval_data"):
+    for key in ("max_epochs", "log_interval", "tensorboard", "num_threads", "device",  # may change on resume
+                "eval_every", "eval_metrics", "eval_data", "best", "keep_best", "average_best", "patience"):
         conf["trainer"].pop(key, None)
     what = {"conf": conf, "train": os.path.abspath(args.train_data), "seed": args.seed,
             "valid": os.path.abspath(args.valid_data),
-            "stage": os.environ.get("KDSPEECH_STAGE_FINGERPRINT")}
+            "inputs": os.environ.get("KDSPEECH_STAGE_INPUTS")}
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from kdspeech.atomic import atomic_path
 from kdspeech.errors import KdError
 
 _WAV_DATA_SIZE = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.M)
@@ -137,11 +138,5 @@ def save_audio(path, x, sr):
     if not np.all(np.isfinite(x)):
         raise KdError("audio holds NaN or infinite samples", path=path)
     data = np.clip(x if x.ndim == 1 else x.T, -1.0, 1.0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp.{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         sf.write(str(tmp), data, int(sr), subtype="PCM_16", format="WAV")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

@@ -1,13 +1,23 @@
 """A teacher whose outputs were computed once and saved: a lookup by ``batch['key']``.
 
-A frozen teacher on deterministic inputs (cached features, no augmentation) always gives the same
-output for an example, so a recipe can run it once over the training and validation sets
-(``kdspeech.bin.infer_cls`` writes ``.npz`` files with ``keys`` and ``logits``) and distil from the
-table; an epoch then costs about as much as plain supervised training.  Configured as a teacher set::
+A frozen teacher on deterministic inputs (cached features, fixed crops) always gives the same output
+for an example, so a recipe can run it once over the training and validation sets and distil from
+the table; an epoch then costs about as much as plain supervised training.  The files are ``.npz``
+with ``keys`` (one id per example: the utterance, with the crop where there is one), optionally
+``view`` (the batch key the teacher saw) and one array per output key (``logits``, ``emb``, ...;
+``kdspeech.bin.infer_cls`` writes such files).  Configured as a teacher set::
 
     teachers:
-      kd: {precomputed: [exp/ft/logits_train.npz, exp/ft/logits_valid.npz]}
+      kd:
+        precomputed: [exp/ft/logits_train.npz, exp/ft/logits_valid.npz]
+        members: [exp/ft]          # optional: the live teacher the table is checked against
+
+With ``members``, the first batch is also run through the live teacher (up to ``VERIFY_EXAMPLES``
+examples) and the table is trusted only if it agrees (a stale cache, made by another teacher or from
+another view, is an error, not a silent change of the distillation target).
 """
+
+import logging
 
 import numpy as np
 import torch
@@ -15,22 +25,40 @@ from torch import nn
 
 from kdspeech.errors import KdError
 
+log = logging.getLogger(__name__)
+VERIFY_EXAMPLES = 2
+RTOL, ATOL = 1e-3, 1e-4
+
 
 class PrecomputedTeacher(nn.Module):
-    def __init__(self, files, name="teacher"):
+    def __init__(self, files, name="teacher", live=None, view="input"):
         super().__init__()
         self.name = name
+        self.live = live
+        self.view = view
+        self.verified = live is None
         self.table = {}
         for path in files if isinstance(files, (list, tuple)) else [files]:
-            try:
-                z = np.load(path)
-                keys, outs = z["keys"], z["logits"]
-            except (OSError, KeyError, ValueError) as err:
-                raise KdError(f"teacher set '{name}': not a precomputed-outputs file ({err})", path=path) from None
-            for k, v in zip(keys, outs):
-                self.table[str(k)] = torch.from_numpy(np.array(v, dtype=np.float32))
+            self._read(path)
         if not self.table:
             raise KdError(f"teacher set '{name}': the precomputed files hold no outputs")
+
+    def _read(self, path):
+        try:
+            z = np.load(path)
+            keys = z["keys"]
+            outputs = {k: z[k] for k in z.files if k not in ("keys", "view")}
+            saved_view = str(z["view"]) if "view" in z.files else None
+        except (OSError, KeyError, ValueError) as err:
+            raise KdError(f"teacher set '{self.name}': not a precomputed-outputs file ({err})", path=path) from None
+        if not outputs:
+            raise KdError(f"teacher set '{self.name}': the file holds keys but no outputs", path=path)
+        if saved_view is not None and saved_view != self.view:
+            raise KdError(f"teacher set '{self.name}': outputs were computed on view '{saved_view}', "
+                          f"the set reads '{self.view}'", path=path)
+        for i, k in enumerate(keys):
+            self.table[str(k)] = {name: torch.from_numpy(np.array(v[i], dtype=np.float32))
+                                  for name, v in outputs.items()}
 
     def train(self, mode=True):
         return super().train(False)
@@ -43,4 +71,32 @@ class PrecomputedTeacher(nn.Module):
             raise KdError(f"teacher set '{self.name}': no precomputed output for '{missing[0]}' "
                           f"({len(missing)} of the batch missing)")
         device = batch["input"].device if torch.is_tensor(batch.get("input")) else "cpu"
-        return torch.stack([self.table[k] for k in keys]).to(device)
+        first = self.table[keys[0]]
+        outs = {name: torch.stack([self.table[k][name] for k in keys]).to(device) for name in first}
+        if not self.verified:
+            self._verify(batch, outs)
+        return outs
+
+    def _verify(self, batch, outs):
+        """Compare the table with the live teacher on the first examples of a batch."""
+        from kdspeech.distill.teachers import _select
+
+        n = min(VERIFY_EXAMPLES, len(batch["key"]))
+        idx = torch.arange(n, device=outs[next(iter(outs))].device)
+        live = self.live(_select(batch, idx))
+        pairs = [(k, k) for k in outs if k in live]
+        if not pairs and len(outs) == 1 and len(live) == 1:  # one output each, named differently
+            pairs = [(next(iter(outs)), next(iter(live)))]
+        if not pairs:
+            raise KdError(f"teacher set '{self.name}': the table's outputs {sorted(outs)} and the live "
+                          f"teacher's {sorted(live)} share no key to check")
+        for table_key, live_key in pairs:
+            cached, fresh = outs[table_key][:n], live[live_key]
+            if cached.shape != fresh.shape or not torch.allclose(cached, fresh, rtol=RTOL, atol=ATOL):
+                diff = (cached - fresh).abs().max().item() if cached.shape == fresh.shape else "shape"
+                raise KdError(f"teacher set '{self.name}': precomputed '{table_key}' disagrees with the "
+                              f"live teacher on '{batch['key'][0]}' (max difference {diff}); the cache is "
+                              "stale: recompute it")
+        log.info("teacher set '%s': precomputed outputs agree with the live teacher on %d examples",
+                 self.name, n)
+        self.verified = True

@@ -21,13 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kdspeech.errors import KdError
 from kdspeech.features import LogMel
 from kdspeech.models import MODELS
 
 FRONTEND = {"sr": 16000, "n_fft": 512, "hop": 160, "n_mels": 64, "fmin": 50.0, "fmax": 8000.0}
-OFFICIAL_SKIP = ("spectrogram_extractor.", "logmel_extractor.", "spec_augmenter.")
-OFFICIAL_HEAD = "fc_audioset."
 
 
 def _ch(c, width):
@@ -113,7 +110,8 @@ class _PannsBase(nn.Module):
         return self.fc_transfer(x)
 
     def _load_pretrained(self, pretrained):
-        if pretrained:
+        if pretrained:  # the official-checkpoint reader lives with the other external-format loaders
+            from kdspeech.models.loaders.panns import load_pretrained
             load_pretrained(self, pretrained)
 
 
@@ -299,66 +297,3 @@ class MobileNetV2(_PannsBase):
         x = self._spectrogram(x)
         x = self.features(x)
         return self._head(x)
-
-
-def _own_backbone_keys(model):
-    return {k: v for k, v in model.state_dict().items()
-            if not k.startswith("frontend.") and not k.startswith("fc_transfer.")}
-
-
-def load_pretrained(model, path):
-    """Initialise ``model`` from an official PANNs checkpoint (backbone strictly, new head kept fresh)
-    or from a kdspeech model file of the same architecture (everything, head included).
-
-    Raises KdError naming the file and the offending keys for unknown, missing or wrongly shaped keys.
-    """
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except FileNotFoundError:
-        raise KdError("pretrained checkpoint not found", path=path) from None
-    except Exception as err:  # noqa: BLE001 - any unreadable file
-        raise KdError(f"cannot read pretrained checkpoint ({type(err).__name__}: {err})", path=path) from None
-    if isinstance(ckpt, dict) and "model_name" in ckpt:  # a kdspeech model file (best.pth)
-        try:
-            model.load_state_dict(ckpt["model"])
-        except RuntimeError as err:
-            raise KdError(f"kdspeech model file does not fit this model: {err}", path=path) from None
-        return model
-    state = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict):
-        raise KdError("not a PANNs checkpoint (expected a dict with key 'model' holding the state dict)",
-                      path=path)
-    head = {k: v for k, v in state.items() if k.startswith(OFFICIAL_HEAD)}
-    if OFFICIAL_HEAD + "weight" not in head:
-        raise KdError("not a PANNs checkpoint: no fc_audioset.weight (the AudioSet head)", path=path)
-    backbone = {k: v for k, v in state.items()
-                if not k.startswith(OFFICIAL_SKIP) and not k.startswith(OFFICIAL_HEAD)}
-    own = _own_backbone_keys(model)
-    unknown = sorted(set(backbone) - set(own))
-    missing = sorted(set(own) - set(backbone))
-    if unknown or missing:
-        raise KdError(f"checkpoint does not match {type(model).__name__}: "
-                      f"unknown keys {unknown[:5]}{'...' if len(unknown) > 5 else ''}, "
-                      f"missing keys {missing[:5]}{'...' if len(missing) > 5 else ''}", path=path)
-    bad = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
-           for k, v in backbone.items() if tuple(v.shape) != tuple(own[k].shape)]
-    if bad:
-        raise KdError(f"checkpoint shapes do not match {type(model).__name__} (wrong width?): "
-                      + "; ".join(bad[:3]), path=path)
-    result = model.load_state_dict(backbone, strict=False)
-    left = [k for k in result.missing_keys if not k.startswith(("frontend.", "fc_transfer."))]
-    assert not left and not result.unexpected_keys, (left, result.unexpected_keys)
-    return model
-
-
-def to_official_state(model, audioset_classes=527):
-    """The model's weights in the official PANNs layout (``fc_audioset`` of ``audioset_classes``), for
-    tests and export: ``{"model": state_dict}``."""
-    state = _own_backbone_keys(model)
-    emb = model.fc_transfer.in_features
-    state[OFFICIAL_HEAD + "weight"] = torch.randn(audioset_classes, emb) * 0.01
-    state[OFFICIAL_HEAD + "bias"] = torch.zeros(audioset_classes)
-    state["logmel_extractor.melW"] = torch.zeros(512 // 2 + 1, 64)
-    state["spectrogram_extractor.stft.conv_real.weight"] = torch.zeros(257, 1, 512)
-    state["spectrogram_extractor.stft.conv_imag.weight"] = torch.zeros(257, 1, 512)
-    return {"model": state, "iteration": 0}

@@ -6,7 +6,8 @@ followed by decimation by 2 (keep every other sample).  A bottleneck block of th
 ``num_layers`` decoder blocks mirroring the encoder: the mirrors of decimating blocks first upsample by
 linear interpolation, every block concatenates the encoder's skip output and applies Conv1d(kernel
 ``dec_kernel``) + BatchNorm + LeakyReLU.  The output layer sees the decoder output concatenated with
-the input waveform (1x1 conv, tanh).  Same padding everywhere.  The paper size (defaults) has about
+the input waveform (1x1 conv, tanh).  ``norm: none`` drops the BatchNorms (per-process batch
+statistics are the one thing that makes a DDP run differ from one process on the whole batch).  Same padding everywhere.  The paper size (defaults) has about
 12.8M parameters and takes 16384-sample inputs; any length works at inference (padded internally to a
 multiple of 2**num_decimations and cut back).
 """
@@ -19,10 +20,10 @@ from kdspeech.models import MODELS
 
 
 class ConvBlock(nn.Sequential):
-    def __init__(self, c_in, c_out, kernel, slope):
+    def __init__(self, c_in, c_out, kernel, slope, norm="batch"):
         super().__init__(
             nn.Conv1d(c_in, c_out, kernel, padding=kernel // 2),
-            nn.BatchNorm1d(c_out),
+            nn.BatchNorm1d(c_out) if norm == "batch" else nn.Identity(),
             nn.LeakyReLU(slope),
         )
 
@@ -30,25 +31,27 @@ class ConvBlock(nn.Sequential):
 @MODELS.register("waveunet")
 class WaveUNet(nn.Module):
     def __init__(self, num_layers=12, base_channels=48, growth=24, num_decimations=7,
-                 enc_kernel=15, dec_kernel=5, slope=0.1, output_activation="tanh"):
+                 enc_kernel=15, dec_kernel=5, slope=0.1, output_activation="tanh", norm="batch"):
         super().__init__()
         if not 0 <= num_decimations <= num_layers:
             raise ValueError(f"num_decimations={num_decimations} must lie in [0, num_layers={num_layers}]")
         if output_activation not in ("tanh", "none"):
             raise ValueError(f"output_activation must be 'tanh' or 'none', not {output_activation!r}")
+        if norm not in ("batch", "none"):
+            raise ValueError(f"norm must be 'batch' or 'none', not {norm!r}")
         self.num_decimations = num_decimations
         channels = [base_channels + growth * i for i in range(num_layers)]
         self.encoder = nn.ModuleList()
         c_in = 1
         for c in channels:
-            self.encoder.append(ConvBlock(c_in, c, enc_kernel, slope))
+            self.encoder.append(ConvBlock(c_in, c, enc_kernel, slope, norm))
             c_in = c
         c_mid = base_channels + growth * num_layers
-        self.bottleneck = ConvBlock(c_in, c_mid, enc_kernel, slope)
+        self.bottleneck = ConvBlock(c_in, c_mid, enc_kernel, slope, norm)
         self.decoder = nn.ModuleList()
         c_prev = c_mid
         for c in reversed(channels):
-            self.decoder.append(ConvBlock(c_prev + c, c, dec_kernel, slope))
+            self.decoder.append(ConvBlock(c_prev + c, c, dec_kernel, slope, norm))
             c_prev = c
         self.output = nn.Conv1d(c_prev + 1, 1, 1)
         self.output_activation = output_activation

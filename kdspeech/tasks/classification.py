@@ -10,6 +10,9 @@ plus ``utts.txt``), one dump per sample rate, so training never recomputes the f
 
 Items: ``input`` [frames, mels], ``target`` (class index), ``key`` (the utterance id: features are
 deterministic, so teacher outputs can be cached or precomputed by key) and every extra view.
+
+Validation evaluation: ``accuracy``, ``macro_accuracy`` and ``macro_f1`` of the predicted classes
+(``kdspeech.metrics.classification``).
 """
 
 from pathlib import Path
@@ -20,7 +23,7 @@ from torch.utils.data import Dataset
 
 from kdspeech.data.datadir import DataDir
 from kdspeech.errors import KdError
-from kdspeech.tasks import TASKS
+from kdspeech.tasks import TASKS, Task
 
 OPTIONS = {"feats": None, "views": {}, "classes": None}
 
@@ -56,7 +59,6 @@ class FeatDump:
         return torch.from_numpy(np.array(self.feats[self.row[utt]], dtype=np.float32))
 
 
-@TASKS.register("classification")
 class ClassificationDataset(Dataset):
     def __init__(self, data_dir, feats=None, views=None, classes=None, train=True, seed=1):
         self.dir = DataDir(data_dir)
@@ -95,3 +97,26 @@ class ClassificationDataset(Dataset):
         for key, dump in self.views.items():
             item[key] = dump.get(utt)
         return item
+
+
+@TASKS.register("classification")
+class ClassificationTask(Task):
+    dataset_class = ClassificationDataset
+    metrics = ("accuracy", "macro_accuracy", "macro_f1")
+    default_metrics = ("accuracy", "macro_f1")
+
+    def evaluate(self, model, dataset, indices, device, metrics):
+        records = []
+        for index in indices:
+            item = dataset[index]
+            logits = next(iter(self.forward_one(model, item, device).values()))
+            records.append({"pred": int(logits[0].argmax()), "target": int(item["target"])})
+        return records
+
+    def summarize(self, records, metrics, dataset):
+        from kdspeech.metrics.classification import summarize
+
+        ref = [r["target"] for r in records]
+        hyp = [r["pred"] for r in records]
+        figures = summarize(ref, hyp, len(dataset.classes))
+        return {name: figures[name] for name in metrics}

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from kdspeech.atomic import atomic_path
 from kdspeech.errors import KdError
 
 log = logging.getLogger(__name__)
@@ -18,14 +19,8 @@ log = logging.getLogger(__name__)
 
 def atomic_save(obj, path):
     """torch.save to a temporary name in the same dir, fsync, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with atomic_path(path, fsync=True) as tmp:
+        torch.save(obj, tmp)
 
 
 def save_training_state(state, ckpt_dir):

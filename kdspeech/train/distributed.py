@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from kdspeech.errors import KdError
+
 
 @dataclass
 class DistInfo:
@@ -27,9 +29,14 @@ class DistInfo:
 
 
 def pick_device(pref, local_rank=0):
+    """``auto``: a GPU when one is visible, else the CPU; ``cpu``/``cuda``: as asked."""
+    if pref not in ("auto", "cpu", "cuda"):
+        raise KdError(f"device must be auto, cpu or cuda, not '{pref}'")
     if pref == "auto":
         pref = "cuda" if torch.cuda.is_available() else "cpu"
     if pref == "cuda":
+        if not torch.cuda.is_available():
+            raise KdError("device cuda was asked for, but no GPU is visible")
         return torch.device("cuda", local_rank)
     return torch.device(pref)
 

@@ -48,7 +48,7 @@ def build_scheduler(optimizer, conf, max_epochs, where=None):
         "constant": lambda: ConstantLR(optimizer, **conf),
         "plateau": lambda: sched.ReduceLROnPlateau(optimizer, **{"factor": 0.5, "patience": 2, **conf}),
         "step": lambda: sched.StepLR(optimizer, **conf),
-        "cosine": lambda: sched.CosineAnnealingLR(optimizer, **{"T_max": max_epochs, **conf}),
+        "cosine": lambda: _cosine(optimizer, max_epochs, conf),
     }
     if name not in builders:
         raise KdError(f"unknown scheduler '{name}' (known: {', '.join(builders)})", path=where)
@@ -56,6 +56,26 @@ def build_scheduler(optimizer, conf, max_epochs, where=None):
         return builders[name]()
     except TypeError as err:
         raise KdError(f"scheduler '{name}': {err}", path=where) from None
+
+
+def _cosine(optimizer, max_epochs, conf):
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, **{"T_max": max_epochs, **conf})
+    scheduler.follows_max_epochs = "T_max" not in conf  # stretched when max_epochs grows on resume
+    return scheduler
+
+
+def fit_schedule_to(scheduler, max_epochs, epoch):
+    """After resuming with another ``max_epochs``: a cosine schedule whose length was max_epochs is
+    rebuilt for the new length, continuing from ``epoch`` (the rate is set to the closed form at
+    ``epoch``, from which torch's recursive steps follow the new curve exactly)."""
+    if not getattr(scheduler, "follows_max_epochs", False) or scheduler.T_max == max_epochs:
+        return
+    import math
+    scheduler.T_max = int(max_epochs)
+    for group, base in zip(scheduler.optimizer.param_groups, scheduler.base_lrs):
+        group["lr"] = scheduler.eta_min + (base - scheduler.eta_min) * (
+            1 + math.cos(math.pi * epoch / scheduler.T_max)) / 2
+    scheduler._last_lr = [g["lr"] for g in scheduler.optimizer.param_groups]
 
 
 def scheduler_step(scheduler, valid_loss):

@@ -1,44 +1,56 @@
-"""The one training loop of kdspeech: supervised, distilled, one process or DDP.
+"""The one training loop of kdspeech: supervised, distilled, one process or DDP, any task.
 
-Per epoch: train over a seeded shuffle, validate, step the schedule, save the full state
-(``checkpoints/last.pth``, previous kept) and the best model (``best.pth``), stop early after
-``patience`` epochs without a better validation loss.  With ``eval_every: N``, every N epochs the main
-process also enhances the whole validation utterances (``eval_set``) and records the mean of
-``eval_metrics`` (PESQ, STOI, ...) in the epoch's history entry under ``eval``.  Epoch ``e`` is seeded from (seed, e) alone, so a
-run killed at any point and restarted from its last checkpoint ends with the same weights as an
-uninterrupted run on the same machine.
+Per epoch: train over a seeded shuffle, validate (the loss terms on the validation set), every
+``eval_every`` epochs run the task's validation evaluation (``kdspeech.tasks``: PESQ of whole
+utterances, macro F1, EER...) on every rank's share of the set, step the schedule, save the full
+state (``checkpoints/last.pth``, previous kept) and the best model (``best.pth``) by the figure of
+``best`` (``kdspeech.train.selection``), stop early after ``patience`` epochs without a better one.
+Epoch ``e`` is seeded from (seed, e) alone, so a run killed at any point and restarted from its last
+checkpoint ends with the same weights as an uninterrupted run on the same machine.
+
+A step: the student's outputs (``kdspeech.models.calling``: a dict, with ``hidden.*`` taps the loss
+terms read), the outputs of frozen networks applied to them (teacher sets with ``apply_to:
+student``) joined as ``<set>.<key>``, the outputs of the teacher sets the terms read, the weighted sum
+of the terms.  Loss terms with parameters (a learned temperature) train with the student.
 """
 
 import json
 import logging
 import math
-import os
 import sys
 import time
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, SequentialSampler
+import torch.distributed as dist
+from torch.utils.data import DataLoader, DistributedSampler, SequentialSampler
 from tqdm import tqdm
 
-from kdspeech.distill.losses import total_loss
+from kdspeech.atomic import atomic_write_text
+from kdspeech.distill.losses import loss_modules, tap_keys, total_loss
+from kdspeech.models.calling import call_model
+from kdspeech.train.average import average_model_files
 from kdspeech.train.checkpoint import atomic_save, load_training_state, save_training_state
 from kdspeech.train.distributed import DistInfo, all_reduce_sum
-from kdspeech.train.optim import scheduler_step
+from kdspeech.train.optim import fit_schedule_to, scheduler_step
+from kdspeech.train.selection import NBest, better, epoch_figure, parse_best
 
 log = logging.getLogger(__name__)
 
 TRAINER_DEFAULTS = {
     "max_epochs": 10,
-    "patience": None,       # epochs without a better validation loss before stopping (None: never)
+    "patience": None,       # epochs without a better selection figure before stopping (None: never)
     "grad_clip": None,      # max gradient norm (None: no clipping)
     "log_interval": 20,     # steps between progress lines in the log
     "tensorboard": True,
-    "num_threads": None,    # torch intra-op threads (None: torch's default)
+    "num_threads": None,    # torch intra-op threads (None: torch's default / OMP_NUM_THREADS)
     "device": "auto",       # auto | cpu | cuda
-    "eval_every": None,     # epochs between validation-metric evaluations (None: never)
-    "eval_metrics": ["pesq_wb", "stoi"],  # kdspeech.metrics.enhancement names for eval_every
+    "eval_every": None,     # epochs between validation evaluations of the task (None: never)
+    "eval_metrics": None,   # the task's figures to evaluate (None: the task's defaults)
     "eval_data": {"segment": 0},          # data options of the evaluation set (0: whole utterances)
+    "best": {"key": "valid.loss", "mode": "min"},  # the figure that selects best.pth
+    "keep_best": 1,         # model files of the n best epochs kept in nbest/
+    "average_best": False,  # at the end, best.pth = average of the kept n best (best_single.pth: the best)
 }
 
 
@@ -50,8 +62,9 @@ class Trainer:
     def __init__(self, model, optimizer, scheduler, loss_terms, train_set, valid_set, out_dir, *,
                  teachers=None, valid_terms=None, batch_size=16, valid_batch_size=None, seed=1,
                  conf=None, model_name=None, model_conf=None, dist_info=None, num_workers=0,
-                 eval_set=None):
+                 task=None, eval_set=None):
         self.conf = {**TRAINER_DEFAULTS, **(conf or {})}
+        self.best_conf = parse_best(self.conf["best"])
         self.dist = dist_info or DistInfo()
         self.device = self.dist.device
         self.model = model.to(self.device)
@@ -63,11 +76,17 @@ class Trainer:
         self.scheduler = scheduler
         self.loss_terms = loss_terms
         self.valid_terms = valid_terms or loss_terms
-        self.teachers = teachers or {}
+        self.losses = loss_modules(self.loss_terms + (valid_terms or [])).to(self.device)
+        teachers = teachers or {}
+        self.student_nets = {n: t for n, t in teachers.items() if getattr(t, "apply_to", "batch") == "student"}
+        self.teachers = {n: t for n, t in teachers.items() if n not in self.student_nets}
+        self.student_taps, teacher_taps = tap_keys(self.loss_terms + (valid_terms or []))
+        for name, keys in teacher_taps.items():
+            self.teachers[name].tap_keys = keys
         self.train_set, self.valid_set = train_set, valid_set
-        self.eval_set = eval_set
-        if self.conf["eval_every"] and eval_set is None:
-            raise ValueError("trainer.eval_every is set but no evaluation set was given")
+        self.task, self.eval_set = task, eval_set
+        if self.conf["eval_every"] and (eval_set is None or task is None):
+            raise ValueError("trainer.eval_every is set but no task evaluation set was given")
         self.batch_size = batch_size
         self.valid_batch_size = valid_batch_size or batch_size
         self.num_workers = num_workers
@@ -80,26 +99,31 @@ class Trainer:
     def _loader(self, dataset, epoch, train):
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(epoch)
-        if self.dist.enabled:
-            sampler = DistributedSampler(dataset, shuffle=train, seed=self.seed)
+        if train or self.dist.enabled:
+            # One shuffle for any number of processes: rank r of w takes every w-th example of the
+            # same permutation, so w processes with batch b see the batches of one process with w*b.
+            sampler = DistributedSampler(dataset, num_replicas=self.dist.world_size, rank=self.dist.rank,
+                                         shuffle=train, seed=self.seed)
             sampler.set_epoch(epoch)
-        elif train:
-            gen = torch.Generator().manual_seed(self.seed * 100003 + epoch)
-            sampler = RandomSampler(dataset, generator=gen)
         else:
             sampler = SequentialSampler(dataset)
         return DataLoader(dataset, batch_size=self.batch_size if train else self.valid_batch_size,
                           sampler=sampler, num_workers=self.num_workers)
 
     # -- one step -------------------------------------------------------------------------------
-    def _teacher_outs(self, batch, terms):
+    def _outputs(self, net, batch, terms):
+        """Student outputs (with taps and frozen networks applied to them) and teacher outputs."""
+        out = call_model(net, batch, self.student_taps)
+        for name, frozen in self.student_nets.items():
+            for key, value in frozen(out).items():
+                out[f"{name}.{key}"] = value
         needed = {term.teacher for _, _, term in terms if term.teacher}
-        return {name: self.teachers[name](batch) for name in needed}
+        teacher_outs = {name: self.teachers[name](batch) for name in needed if name in self.teachers}
+        return out, teacher_outs
 
     def train_step(self, batch):
         batch = _to_device(batch, self.device)
-        teacher_outs = self._teacher_outs(batch, self.loss_terms)
-        out = self.net(batch["input"])
+        out, teacher_outs = self._outputs(self.net, batch, self.loss_terms)
         loss, parts = total_loss(self.loss_terms, out, batch, teacher_outs)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -136,8 +160,8 @@ class Trainer:
         total, count = 0.0, 0
         for batch in loader:
             batch = _to_device(batch, self.device)
-            out = self.model(batch["input"])
-            loss, _ = total_loss(self.valid_terms, out, batch, self._teacher_outs(batch, self.valid_terms))
+            out, teacher_outs = self._outputs(self.model, batch, self.valid_terms)
+            loss, _ = total_loss(self.valid_terms, out, batch, teacher_outs)
             n = len(batch["input"])
             total += loss.item() * n
             count += n
@@ -146,21 +170,16 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self):
-        """Mean of each ``eval_metrics`` over the evaluation set, one whole utterance at a time."""
-        from kdspeech.metrics.enhancement import compute
-
+        """The task's validation figures, each rank evaluating every world_size-th example."""
         self.model.eval()
-        sr = self.eval_set.sr
-        sums, counts = {}, {}
-        for index in range(len(self.eval_set)):
-            item = self.eval_set[index]
-            est = self.model(item["input"][None].to(self.device))[0].cpu().numpy()
-            for name, value in compute(self.conf["eval_metrics"], item["target"].numpy(), est, sr).items():
-                if math.isfinite(value):
-                    sums[name] = sums.get(name, 0.0) + value
-                    counts[name] = counts.get(name, 0) + 1
-        return {name: (sums[name] / counts[name] if counts.get(name) else None)
-                for name in self.conf["eval_metrics"]}
+        metrics = list(self.conf["eval_metrics"] or self.task.default_metrics)
+        indices = range(self.dist.rank, len(self.eval_set), self.dist.world_size)
+        records = self.task.evaluate(self.model, self.eval_set, indices, self.device, metrics)
+        if self.dist.enabled:
+            gathered = [None] * self.dist.world_size
+            dist.all_gather_object(gathered, records)
+            records = [r for part in gathered for r in part]
+        return self.task.summarize(records, metrics, self.eval_set)
 
     # -- state ----------------------------------------------------------------------------------
     def _model_file(self):
@@ -169,38 +188,69 @@ class Trainer:
 
     def _state(self, epoch, history, best, bad_epochs, stopped):
         return {**self._model_file(), "epoch": epoch, "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "history": history, "best": best,
+                "scheduler": self.scheduler.state_dict(), "losses": self.losses.state_dict(),
+                "history": history, "best": best, "best_key": self.best_conf["key"],
                 "bad_epochs": bad_epochs, "stopped": stopped, "run_key": self.run_key}
 
     def _restore(self, state):
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        return state["epoch"], state["history"], state["best"], state["bad_epochs"], state["stopped"]
+        if state.get("losses"):
+            self.losses.load_state_dict(state["losses"])
+        fit_schedule_to(self.scheduler, self.conf["max_epochs"], state["epoch"])
+        best = state["best"]
+        if state.get("best_key", "valid.loss") != self.best_conf["key"]:  # recompute from the history
+            best = None
+            for entry in state["history"]:
+                value = epoch_figure(entry, self.best_conf["key"])
+                if better(value, best, self.best_conf["mode"]):
+                    best = value
+        if best is not None and not math.isfinite(best):
+            best = None
+        return state["epoch"], state["history"], best, state["bad_epochs"], state["stopped"]
 
     def _write_history(self, history):
-        tmp = self.out_dir / f".history.json.tmp.{os.getpid()}"
-        tmp.write_text(json.dumps(history, indent=1))
-        os.replace(tmp, self.out_dir / "history.json")
+        atomic_write_text(self.out_dir / "history.json", json.dumps(history, indent=1))
+
+    def _save_model(self, path):
+        atomic_save(self._model_file(), path)
+
+    def _finish(self, nbest):
+        """Average the n best model files into best.pth when asked."""
+        if not (self.conf["average_best"] and self.dist.is_main):
+            return
+        files = [p for p in nbest.files() if p.exists()]
+        if len(files) < 2:
+            log.warning("trainer.average_best: fewer than 2 kept epochs (keep_best %d); best.pth is the "
+                        "single best", self.conf["keep_best"])
+            return
+        atomic_save(average_model_files(files), self.out_dir / "best.pth")
+        log.info("best.pth = average of %d best epochs by %s (%s); the single best is best_single.pth",
+                 len(files), self.best_conf["key"], ", ".join(p.stem for p in files))
 
     # -- the loop -------------------------------------------------------------------------------
     def fit(self, run_key=None):
-        """Train to the end; ``run_key`` names what this run is made from (config, data, stage
-        fingerprint): checkpoints of a run with another key are set aside, not resumed."""
+        """Train to the end; ``run_key`` names what this run is made from (config, data, upstream
+        stages): checkpoints of a run with another key are set aside, not resumed."""
         ckpt_dir = self.out_dir / "checkpoints"
         self.run_key = run_key
+        key, mode = self.best_conf["key"], self.best_conf["mode"]
         state = load_training_state(ckpt_dir)
         if state is not None and state.get("run_key") != run_key:
             stale = ckpt_dir.with_name(f"checkpoints.stale.{int(time.time())}")
             log.warning("checkpoints in %s were made from another config or input; moved to %s, "
                         "training from scratch", ckpt_dir, stale)
             if self.dist.is_main:
-                os.replace(ckpt_dir, stale)
+                ckpt_dir.replace(stale)
             state = None
-        epoch, history, best, bad_epochs, stopped = 0, [], math.inf, 0, False
+        epoch, history, best, bad_epochs, stopped = 0, [], None, 0, False
         if state is not None:
             epoch, history, best, bad_epochs, stopped = self._restore(state)
-            log.info("resumed after epoch %d (best valid loss %.5g)", epoch, best)
+            if stopped and epoch < self.conf["max_epochs"] and self.conf["patience"] is None:
+                stopped = False  # stopped early under a patience that is no longer set
+            log.info("resumed after epoch %d (best %s %s)", epoch, key, best)
+        nbest = NBest(self.out_dir, self.conf["keep_best"], mode)
         if self.dist.is_main and self.conf["tensorboard"]:
             from torch.utils.tensorboard import SummaryWriter
             self.writer = SummaryWriter(str(self.out_dir / "tensorboard"), purge_step=epoch + 1)
@@ -211,36 +261,53 @@ class Trainer:
             if not math.isfinite(valid_loss):
                 raise FloatingPointError(f"validation loss is {valid_loss} after epoch {epoch}; "
                                          "lower the learning rate or set trainer.grad_clip")
+            entry = {"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss,
+                     "lr": self.optimizer.param_groups[0]["lr"], "seconds": round(seconds, 2)}
+            every = self.conf["eval_every"]
+            if every and (epoch % every == 0 or epoch == self.conf["max_epochs"]):
+                entry["eval"] = self.evaluate()
+                log.info("epoch %d: validation %s", epoch, ", ".join(
+                    f"{k} {v:.4g}" if v is not None else f"{k} undefined" for k, v in entry["eval"].items()))
             scheduler_step(self.scheduler, valid_loss)
-            lr = self.optimizer.param_groups[0]["lr"]
-            improved = valid_loss < best
-            best, bad_epochs = (valid_loss, 0) if improved else (best, bad_epochs + 1)
+            value = epoch_figure(entry, key)
+            improved = better(value, best, mode)
+            if improved:
+                best, bad_epochs = value, 0
+            elif value is not None:
+                bad_epochs += 1
             patience = self.conf["patience"]
             stopped = patience is not None and bad_epochs >= patience
-            history.append({"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss,
-                            "lr": lr, "seconds": round(seconds, 2), "best": improved})
-            every = self.conf["eval_every"]
-            if every and self.dist.is_main and (epoch % every == 0 or stopped
-                                                or epoch == self.conf["max_epochs"]):
-                history[-1]["eval"] = self.evaluate()
-                log.info("epoch %d: validation %s", epoch, ", ".join(
-                    f"{k} {v:.4g}" if v is not None else f"{k} undefined" for k, v in history[-1]["eval"].items()))
+            entry.update({"best": improved, "selected": {"key": key, "value": value}})
+            history.append(entry)
             if self.dist.is_main:
-                log.info("epoch %d: train loss %.5g, valid loss %.5g%s, lr %.3g, %.1f s", epoch, train_loss,
-                         valid_loss, " (best)" if improved else "", lr, seconds)
+                self._log_epoch(entry, improved, stopped)
                 if improved:
-                    atomic_save(self._model_file(), self.out_dir / "best.pth")
+                    self._save_model(self.out_dir / "best.pth")
+                    if self.conf["average_best"]:  # best.pth becomes the average at the end
+                        self._save_model(self.out_dir / "best_single.pth")
+                nbest.offer(epoch, value, self._save_model)
                 save_training_state(self._state(epoch, history, best, bad_epochs, stopped), ckpt_dir)
                 self._write_history(history)
-                if self.writer:
-                    for key in ("train_loss", "valid_loss", "lr"):
-                        self.writer.add_scalar(f"epoch/{key}", history[-1][key], epoch)
-                    for key, value in (history[-1].get("eval") or {}).items():
-                        if value is not None:
-                            self.writer.add_scalar(f"eval/{key}", value, epoch)
-                    self.writer.flush()
-            if stopped:
-                log.info("early stopping: no better validation loss for %d epochs", bad_epochs)
         if self.writer:
             self.writer.close()
+        self._finish(nbest)
         return history
+
+    def _log_epoch(self, entry, improved, stopped):
+        key = self.best_conf["key"]
+        figure = "" if key == "valid.loss" else f", {key} {entry['selected']['value']}"
+        log.info("epoch %d: train loss %.5g, valid loss %.5g%s%s, lr %.3g, %.1f s", entry["epoch"],
+                 entry["train_loss"], entry["valid_loss"], figure, " (best)" if improved else "",
+                 entry["lr"], entry["seconds"])
+        if stopped:
+            log.info("early stopping: no better %s for %d epochs", key, self.conf["patience"])
+        if self.writer:
+            epoch = entry["epoch"]
+            for name in ("train_loss", "valid_loss", "lr"):
+                self.writer.add_scalar(f"epoch/{name}", entry[name], epoch)
+            for name, value in (entry.get("eval") or {}).items():
+                if value is not None:
+                    self.writer.add_scalar(f"valid/{name}", value, epoch)
+            if entry["selected"]["value"] is not None:
+                self.writer.add_scalar(f"selected/{key}", entry["selected"]["value"], epoch)
+            self.writer.flush()
