@@ -29,7 +29,7 @@ def git_hash(root=None):
     return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def _version(name):
+def package_version(name):
     """Installed version of a distribution (pesq has no ``__version__``), or None when absent."""
     try:
         return importlib.metadata.version(name)
@@ -48,7 +48,7 @@ def environment(argv=None):
         "command": shlex.join(sys.argv if argv is None else argv),
     }
     for name in ("torch", "torchaudio", "numpy", "soundfile", "soxr", "pesq", "pystoi"):
-        version = _version(name)
+        version = package_version(name)
         if version is not None:
             info[name] = version
     return info

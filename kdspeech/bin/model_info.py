@@ -4,9 +4,12 @@
         [--num_threads 1] [model.conf.num_layers=6 ...]
 
 The model is the config's ``model`` section (a training config), built with fresh weights; ``--sr``
-defaults to the config's ``data.sr`` (else 16000).  MACs count Conv/ConvTranspose/Linear/LSTM layers
-(kdspeech.models.complexity); the latency is the median of ``--repeats`` forward passes on
-``--seconds`` of audio at batch size 1, on this machine's CPU with ``--num_threads`` threads.
+defaults to the config's ``data.sr`` (else 16000).  MACs are counted by kdspeech.models.complexity
+(convolutions, linear layers, matrix products, attention, recurrent layers; the STFT, normalisation,
+activations and element-wise ops are not); the latency is the median of ``--repeats`` forward passes
+on ``--seconds`` of audio at batch size 1 (the model's ``example_inputs``), on this machine's CPU with
+``--num_threads`` threads.  ``python -m kdspeech.bin.deploy`` reports the same for trained models,
+with the ONNX check.
 """
 
 import argparse
@@ -18,7 +21,7 @@ from kdspeech.cli import run_main
 from kdspeech.config import load_config
 from kdspeech.errors import KdError
 from kdspeech.models import build_model, count_parameters
-from kdspeech.models.complexity import cpu_latency, macs_per_second
+from kdspeech.models.complexity import NOT_COUNTED, cpu_latency, macs_per_second
 
 
 def get_parser():
@@ -62,7 +65,7 @@ def main(argv=None):
         return 0
     print(f"model            {info['model']}")
     print(f"parameters       {info['parameters']:,} ({info['parameters'] / 1e6:.2f} M)")
-    print(f"MACs / s audio   {info['macs_per_second'] / 1e9:.3f} G at {sr} Hz (conv, deconv, linear, LSTM layers)")
+    print(f"MACs / s audio   {info['macs_per_second'] / 1e9:.3f} G at {sr} Hz ({NOT_COUNTED})")
     if "latency_seconds" in info:
         print(f"CPU latency      {info['latency_seconds'] * 1e3:.1f} ms for {args.seconds:g} s of audio "
               f"(RTF {info['real_time_factor']:.3f}, {info['num_threads']} thread(s), median of {args.repeats})")

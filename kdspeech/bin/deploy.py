@@ -1,0 +1,116 @@
+"""Deployment report: parameters, MACs per second of audio, CPU real-time factor, ONNX export checked.
+
+    python -m kdspeech.bin.deploy --models exp/a exp/b [--arch cnn14 mobilenetv2] [--arch_conf num_classes=10] \\
+        [--seconds 1] [--sr 16000] [--num_threads 1] [--repeats 5] [--onnx [--onnx_rtol 1e-4]] \\
+        --out_dir exp/deploy
+
+``--models`` are trained models: exp dirs (their ``best.pth``) or kdspeech model files.  ``--arch``
+adds registered architectures built with their default (published) configuration, changed by
+``--arch_conf key=value`` (e.g. the number of classes of the recipe).  Every figure is for batch 1 and
+``--seconds`` of audio at ``--sr`` Hz given to the model's first input (other inputs from the model's
+``example_inputs``):
+
+- parameters; MACs per second of audio (kdspeech.models.complexity: convolutions, linear layers,
+  matrix products, attention, recurrent layers; the STFT, normalisation, activations and element-wise
+  ops are not counted);
+- CPU real-time factor of torch with ``--num_threads`` threads: median compute seconds of ``--repeats``
+  runs (after one warm-up) over audio seconds;
+- with ``--onnx``: the model exported with torch.onnx's TorchScript exporter (opset 17, for this input
+  length; a torchaudio spectrogram is exported as a real-valued STFT) to ``<out_dir>/onnx/<name>.onnx``,
+  run in onnxruntime on the same inputs; the largest absolute difference from torch must stay within
+  ``--onnx_rtol`` x the largest absolute torch output (per output); and onnxruntime's real-time factor
+  with ``--num_threads`` threads.
+
+Writes ``deploy.tsv``, ``deploy.json`` and ``deploy.md`` (a Markdown table for a RESULTS.md) in
+``--out_dir``.  A model whose export fails or exceeds the tolerance is marked ``FAIL: <why>`` in every
+report, and the command exits with status 1 after writing them.
+"""
+
+import argparse
+import logging
+import re
+from pathlib import Path
+
+import torch
+
+from kdspeech.cli import run_main
+from kdspeech.config import parse_overrides
+from kdspeech.deploy.measure import measure_model
+from kdspeech.deploy.onnx_check import DEFAULT_RTOL
+from kdspeech.deploy.report import conditions, write_report
+from kdspeech.errors import KdError
+from kdspeech.models import build_model
+from kdspeech.train.checkpoint import load_model
+
+log = logging.getLogger(__name__)
+
+
+def get_parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", default=[], help="exp dirs (best.pth) or kdspeech model files")
+    p.add_argument("--arch", nargs="+", action="extend", default=[],
+                   help="registered model names, built at their default (published) size")
+    p.add_argument("--arch_conf", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                   help="constructor options for every --arch model (e.g. num_classes=10)")
+    p.add_argument("--seconds", type=float, default=1.0, help="audio length of every measurement")
+    p.add_argument("--sr", type=int, default=16000, help="sample rate of the audio input")
+    p.add_argument("--num_threads", type=int, default=1, help="CPU threads of torch and onnxruntime")
+    p.add_argument("--repeats", type=int, default=5, help="timed runs per model (the median is reported)")
+    p.add_argument("--onnx", action="store_true", help="export to ONNX, check onnxruntime against torch, time it")
+    p.add_argument("--onnx_rtol", type=float, default=DEFAULT_RTOL,
+                   help="tolerance of the ONNX check, relative to the largest absolute torch output")
+    p.add_argument("--out_dir", required=True, help="where deploy.tsv/json/md (and onnx/) are written")
+    return p
+
+
+def models_to_measure(args):
+    """``[(row name, model loader)]`` in the order of the command line: --models, then --arch."""
+    todo = [(str(path), lambda path=path: load_model(path)) for path in args.models]
+    arch_conf = parse_overrides(args.arch_conf)
+    suffix = " (" + ", ".join(args.arch_conf) + ")" if args.arch_conf else " (default size)"
+    todo += [(name + suffix, lambda name=name: build_model(name, arch_conf, where="--arch_conf").eval())
+             for name in args.arch]
+    return todo
+
+
+def onnx_file_name(name):
+    """A file name for a row name (``exp/fold1/init_16k`` -> ``exp_fold1_init_16k.onnx``)."""
+    return re.sub(r"[^A-Za-z0-9._=-]+", "_", name).strip("_.") + ".onnx"
+
+
+def main(argv=None):
+    args = get_parser().parse_args(argv)
+    todo = models_to_measure(args)
+    if not todo:
+        raise KdError("nothing to measure: give --models and/or --arch")
+    if args.seconds <= 0 or args.sr <= 0 or args.num_threads < 1 or args.repeats < 1:
+        raise KdError("--seconds, --sr, --num_threads and --repeats must be positive")
+    torch.set_num_threads(args.num_threads)
+    out_dir = Path(args.out_dir)
+    rows = []
+    for index, (name, load) in enumerate(todo, 1):
+        log.info("model %d/%d: %s", index, len(todo), name)
+        onnx_path = out_dir / "onnx" / onnx_file_name(name) if args.onnx else None
+        row = measure_model(name, load(), args.seconds, args.sr, args.repeats, onnx_path, args.num_threads,
+                            args.onnx_rtol)
+        rows.append(row)
+        text = (f"{name}: {row['parameters'] / 1e6:.3f} M parameters, {row['macs_per_second'] / 1e6:,.1f} MMAC/s, "
+                f"RTF {row['rtf']:.4f} (torch, {args.num_threads} thread)")
+        if args.onnx:
+            text += f"; ONNX {row['onnx_status']}"
+            if row.get("onnx_rtf") is not None:
+                text += (f", max abs diff {row['onnx_max_abs_diff']:.2g} (tolerance {row['onnx_tolerance']:.2g}), "
+                         f"RTF {row['onnx_rtf']:.4f} (onnxruntime)")
+        print(text, flush=True)
+    cond = conditions(args.seconds, args.sr, args.num_threads, args.repeats, args.onnx, args.onnx_rtol)
+    paths = write_report(out_dir, rows, cond)
+    print(f"wrote {paths['tsv']}, {paths['json']}, {paths['md']}")
+    failed = [r for r in rows if str(r.get("onnx_status", "ok")).startswith("FAIL")]
+    if failed:
+        raise KdError("ONNX check failed for " + "; ".join(f"{r['model']} ({r['onnx_status']})" for r in failed),
+                      path=paths["md"])
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)
