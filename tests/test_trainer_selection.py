@@ -67,6 +67,13 @@ def test_n_best_are_kept_and_averaged(tmp_path, data):
     assert torch.allclose(avg[key], (one[key] + two[key]) / 2, atol=1e-7)
     assert torch.equal(weights(tmp_path / "avg/best_single.pth")[key], one[key])
     assert average_model_files(files)["averaged_from"] == [str(f) for f in files]
+    # The same average after the fact, as a verb; the output loads like any model file.
+    from kdspeech.bin import average_models
+    from kdspeech.train.checkpoint import load_model
+    average_models.main(["--exp_dir", str(tmp_path / "avg"), "--n", "2"])
+    again = weights(tmp_path / "avg/ave_2best.pth")
+    assert all(torch.equal(again[k], avg[k]) for k in avg)
+    assert not load_model(tmp_path / "avg/ave_2best.pth").training
 
 
 def test_raising_max_epochs_continues_and_stretches_the_cosine_schedule(tmp_path, data, caplog):
