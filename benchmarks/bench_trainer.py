@@ -2,7 +2,10 @@
 
 Both train the same Wave-U-Net on the same in-memory batches (the trainer through its DataLoader,
 sampler and logging path); goal: the trainer costs at most 10 % more per step.  Also prints the step
-time of a student distilled from two SNR-routed teachers (S2) against the same student alone (S1).
+time of a student distilled from two SNR-routed teachers (S2) against the same student alone (S1),
+and a step with a teacher returning a dict (``wav``, ``emb``) read by two loss terms (the teacher's
+``wav`` and the student's tapped bottleneck against the teacher's ``emb``) against the same step with
+one term: the dict outputs, taps and the extra term should cost next to nothing.
 
     tools/venv/bin/python benchmarks/bench_trainer.py [--steps 20] [--batch 16] [--segment 16384]
 """
@@ -24,6 +27,7 @@ from kdspeech.train.trainer import Trainer
 
 STUDENT = {"num_layers": 6, "base_channels": 16, "growth": 16, "num_decimations": 6}
 TEACHER = {"num_layers": 8, "base_channels": 24, "growth": 24, "num_decimations": 7}
+STUDENT_BOTTLENECK = STUDENT["base_channels"] + STUDENT["growth"] * STUDENT["num_layers"]
 
 
 class Batches(Dataset):
@@ -40,6 +44,18 @@ class Batches(Dataset):
 
     def __getitem__(self, i):
         return {"input": self.x[i], "target": self.y[i], "snr": self.snr[i], "key": str(i)}
+
+
+class DictTeacher(torch.nn.Module):
+    """A teacher returning a dict: its enhanced waveform and a per-example 'embedding'."""
+
+    def __init__(self, conf):
+        super().__init__()
+        self.net = build_model("waveunet", conf)
+
+    def forward(self, x):
+        wav = self.net(x)
+        return {"wav": wav, "emb": F.adaptive_avg_pool1d(wav.abs()[:, None], 64)[:, 0]}
 
 
 def hand_loop(model, data, batch):
@@ -80,7 +96,13 @@ def main():
                            {"name": "mse_target", "weight": 0.5}])
     teachers = {"snr": TeacherSet([build_model("waveunet", TEACHER), build_model("waveunet", TEACHER)],
                                   route_by="snr", bounds=[0], name="snr")}
-    hand, mine, s2 = [], [], []
+    one_term = build_loss_terms([{"name": "mse_teacher", "teacher": "d", "teacher_key": "wav"}])
+    two_terms = build_loss_terms([{"name": "mse_teacher", "teacher": "d", "teacher_key": "wav"},
+                                  {"name": "cos_emb", "teacher": "d", "teacher_key": "emb",
+                                   "student_key": "hidden.bottleneck", "pool": "mean",
+                                   "proj": [STUDENT_BOTTLENECK, 64]}])
+    dict_teacher = {"d": TeacherSet([DictTeacher(TEACHER)], name="d")}
+    hand, mine, s2, one, two = [], [], [], [], []
     import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         hand_loop(copy.deepcopy(base), Batches(2 * args.batch, args.segment), args.batch)  # warm-up
@@ -88,12 +110,18 @@ def main():
             hand.append(hand_loop(copy.deepcopy(base), data, args.batch))
             mine.append(trainer_epoch(copy.deepcopy(base), data, args.batch, tmp, sup))
             s2.append(trainer_epoch(copy.deepcopy(base), data, args.batch, tmp, kd, teachers))
+            one.append(trainer_epoch(copy.deepcopy(base), data, args.batch, tmp, one_term, dict_teacher))
+            two.append(trainer_epoch(copy.deepcopy(base), data, args.batch, tmp, two_terms, dict_teacher))
     h, m, k = min(hand), min(mine), min(s2)
     print(f"threads={torch.get_num_threads()} batch={args.batch}x{args.segment} steps={args.steps} "
           f"student={STUDENT} teacher={TEACHER}")
     print(f"hand-written loop : {h:.3f} s/step")
     print(f"kdspeech Trainer  : {m:.3f} s/step  (overhead {100 * (m / h - 1):+.1f} %, goal <= +10 %)")
     print(f"S2 (2 routed teachers) : {k:.3f} s/step  ({k / m:.2f}x S1)")
+    o, t = min(one), min(two)
+    print(f"dict-output teacher, 1 term  : {o:.3f} s/step")
+    print(f"dict-output teacher, 2 terms : {t:.3f} s/step  ({100 * (t / o - 1):+.1f} %: the second term, "
+          "a tap and a projection)")
 
 
 if __name__ == "__main__":

@@ -185,3 +185,17 @@ def test_network_applied_to_the_student_passes_gradients_but_stays_frozen():
     out["out"].sum().backward()
     assert student_wav.grad is not None and torch.all(student_wav.grad == 3)
     assert all(p.grad is None for p in frozen.parameters())
+
+
+def test_pooled_feature_distillation_from_a_tapped_layer():
+    from kdspeech.models.calling import call_model
+    net = nn.Conv1d(2, 3, 1)
+    x = torch.randn(4, 2, 5)
+    outs = call_model(net, {"input": x}, [])
+    (_, _, term), = build_loss_terms([{"name": "cos_emb", "teacher": "t", "pool": "mean"}])
+    t = torch.randn(4, 3)
+    value = term(outs, {}, {"t": {"out": t}})
+    hand = (1 - torch.nn.functional.cosine_similarity(net(x).mean(-1), t, dim=-1)).mean()
+    assert value.item() == pytest.approx(hand.item(), rel=1e-6)
+    with pytest.raises(KdError, match="pool must be mean"):
+        build_loss_terms([{"name": "cos_emb", "teacher": "t", "pool": "max"}])

@@ -22,7 +22,7 @@ import torch
 
 from kdspeech.cli import run_main
 from kdspeech.config import load_config, save_config
-from kdspeech.distill.losses import build_loss_terms, loss_modules
+from kdspeech.distill.losses import build_loss_terms
 from kdspeech.distill.teachers import build_teacher_sets
 from kdspeech.env import environment
 from kdspeech.errors import KdError
@@ -92,8 +92,7 @@ def main(argv=None):
         if term.teacher and term.teacher not in teachers:
             raise KdError(f"a loss term uses teacher set '{term.teacher}', which 'teachers' does not define",
                           path=where)
-    params = list(model.parameters()) + list(loss_modules(terms).parameters())
-    optimizer = build_optimizer(params, conf["optim"], where)
+    optimizer = build_optimizer(model.parameters(), conf["optim"], where)
     scheduler = build_scheduler(optimizer, conf["scheduler"], tconf["max_epochs"], where)
 
     if info.is_main:

@@ -64,6 +64,29 @@ class LossTerm(nn.Module):
         return batch[self.target_key]
 
 
+class EmbeddingTerm(LossTerm):
+    """Base of the embedding terms: optional ``pool: mean`` (features ``[B, C, T]`` -> ``[B, C]``, e.g.
+    a tapped ``hidden.*`` layer) and ``proj: [student size, teacher size]`` (a learned linear map)."""
+
+    needs_teacher = True
+
+    def __init__(self, proj=None, pool=None, **keys):
+        super().__init__(**keys)
+        if pool not in (None, "mean"):
+            raise KdError(f"pool must be mean or left out, not {pool!r}")
+        self.pool = pool
+        self.proj = _projection(proj)
+
+    def pair(self, out, teacher_outs):
+        s, t = self.student(out), self.teacher_out(teacher_outs)
+        if self.pool:
+            s = s.flatten(2).mean(-1) if s.dim() > 2 else s
+            t = t.flatten(2).mean(-1) if t.dim() > 2 else t
+        if self.proj is not None:
+            s = self.proj(s)
+        return s, t
+
+
 def _projection(proj):
     """``proj: [in, out]`` -> a learned linear map from the student's size to the teacher's."""
     if proj is None:
@@ -119,44 +142,31 @@ class KlLogits(LossTerm):
 
 
 @LOSSES.register("mse_emb")
-class MseEmbedding(LossTerm):
+class MseEmbedding(EmbeddingTerm):
     """Embedding regression: mean over the batch of ||P s - t||^2 / D (``normalize``: on unit vectors)."""
 
-    needs_teacher = True
-
-    def __init__(self, normalize=False, proj=None, **keys):
-        super().__init__(**keys)
+    def __init__(self, normalize=False, **options):
+        super().__init__(**options)
         self.normalize = bool(normalize)
-        self.proj = _projection(proj)
 
     def forward(self, out, batch, teacher_outs):
-        s, t = self.student(out), self.teacher_out(teacher_outs)
-        if self.proj is not None:
-            s = self.proj(s)
+        s, t = self.pair(out, teacher_outs)
         if self.normalize:
             s, t = F.normalize(s, dim=-1), F.normalize(t, dim=-1)
         return F.mse_loss(s, t)
 
 
 @LOSSES.register("cos_emb")
-class CosineEmbedding(LossTerm):
+class CosineEmbedding(EmbeddingTerm):
     """Embedding regression: mean over the batch of 1 - cos(P s, t)."""
 
-    needs_teacher = True
-
-    def __init__(self, proj=None, **keys):
-        super().__init__(**keys)
-        self.proj = _projection(proj)
-
     def forward(self, out, batch, teacher_outs):
-        s, t = self.student(out), self.teacher_out(teacher_outs)
-        if self.proj is not None:
-            s = self.proj(s)
+        s, t = self.pair(out, teacher_outs)
         return (1.0 - F.cosine_similarity(s, t, dim=-1)).mean()
 
 
 @LOSSES.register("contrastive")
-class Contrastive(LossTerm):
+class Contrastive(EmbeddingTerm):
     """CLIP-style symmetric contrastive loss between student and teacher embeddings of a batch.
 
     Logits ``l_ij = exp(tau) * cos(P s_i, t_j)``; the loss is the mean of the cross-entropies of the
@@ -165,21 +175,16 @@ class Contrastive(LossTerm):
     ``max_scale`` (CLIP: 0.07 and 100).
     """
 
-    needs_teacher = True
-
-    def __init__(self, temperature=0.07, learn_temperature=True, max_scale=100.0, proj=None, **keys):
-        super().__init__(**keys)
+    def __init__(self, temperature=0.07, learn_temperature=True, max_scale=100.0, **options):
+        super().__init__(**options)
         if temperature <= 0:
             raise KdError(f"contrastive: temperature must be > 0, not {temperature}")
         self.log_scale = nn.Parameter(torch.tensor(math.log(1.0 / temperature)),
                                       requires_grad=bool(learn_temperature))
         self.max_log_scale = math.log(float(max_scale))
-        self.proj = _projection(proj)
 
     def forward(self, out, batch, teacher_outs):
-        s, t = self.student(out), self.teacher_out(teacher_outs)
-        if self.proj is not None:
-            s = self.proj(s)
+        s, t = self.pair(out, teacher_outs)
         if len(s) < 2:
             raise KdError("contrastive loss needs at least 2 examples per batch")
         scale = self.log_scale.clamp(max=self.max_log_scale).exp()
@@ -220,7 +225,7 @@ def _options(cls):
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
         if init is not None and klass is not nn.Module and issubclass(klass, LossTerm):
-            names |= {p for p in inspect.signature(init).parameters if p not in ("self", "keys")}
+            names |= {p for p in inspect.signature(init).parameters if p not in ("self", "keys", "options")}
     return names
 
 

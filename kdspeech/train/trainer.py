@@ -77,6 +77,10 @@ class Trainer:
         self.loss_terms = loss_terms
         self.valid_terms = valid_terms or loss_terms
         self.losses = loss_modules(self.loss_terms + (valid_terms or [])).to(self.device)
+        known = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        extra = [p for p in self.losses.parameters() if p.requires_grad and id(p) not in known]
+        if extra:  # a learned temperature, a projection: trained with the student
+            optimizer.add_param_group({"params": extra})
         teachers = teachers or {}
         self.student_nets = {n: t for n, t in teachers.items() if getattr(t, "apply_to", "batch") == "student"}
         self.teachers = {n: t for n, t in teachers.items() if n not in self.student_nets}
