@@ -1,5 +1,6 @@
 """Teachers from anywhere: external checkpoint formats through the loader registry, verified caches."""
 
+import json
 import numpy as np
 import pytest
 import torch
@@ -83,3 +84,34 @@ def test_precomputed_outputs_are_checked_against_the_live_teacher(tmp_path):
         build_teacher_sets({"t": stale}, "cpu")["t"](batch)
     with pytest.raises(KdError, match="computed on view 'input', the set reads 'input_16k'"):
         build_teacher_sets({"t": {**spec, "input": "input_16k"}}, "cpu")
+
+
+def test_cache_verb_writes_a_table_the_trainer_trusts(tmp_path):
+    from enh_fixtures import make_mix_dir
+    from kdspeech.bin import cache_teacher, train
+
+    data = make_mix_dir(tmp_path / "mix", n=4)
+    _small_model_file(tmp_path / "t.pth", 0)
+    conf = tmp_path / "kd.yaml"
+    conf.write_text(f"""\
+task: enhancement
+data: {{segment: 2048}}
+batch_size: 2
+model: {{name: waveunet, conf: {{num_layers: 2, base_channels: 4, growth: 2, num_decimations: 2}}}}
+teachers: {{t: {{members: [{tmp_path / 't.pth'}]}}}}
+loss: [{{name: mse_teacher, teacher: t}}]
+trainer: {{max_epochs: 1, tensorboard: false, num_threads: 1}}
+""")
+    cache_teacher.main(["--config", str(conf), "--teacher", "t", "--data", str(data), "--out",
+                        str(tmp_path / "valid.npz")])
+    z = np.load(tmp_path / "valid.npz")
+    assert sorted(z.files) == ["keys", "out", "view"] and z["out"].shape == (4, 2048)
+    # The validation loss read from the cached table equals the one of the live teacher.
+    common = ["--config", str(conf), "--train_data", str(data), "--valid_data", str(data)]
+    train.main(common + ["--out_dir", str(tmp_path / "live"), "optim.lr=0.0"])
+    train.main(common + ["--out_dir", str(tmp_path / "cached"), "optim.lr=0.0",
+                         "valid_loss=[{name: mse_teacher, teacher: tc}]",
+                         f"teachers.tc={{precomputed: [{tmp_path / 'valid.npz'}], members: [{tmp_path / 't.pth'}]}}"])
+    live = json.loads((tmp_path / "live/history.json").read_text())[0]["valid_loss"]
+    cached = json.loads((tmp_path / "cached/history.json").read_text())[0]["valid_loss"]
+    assert cached == pytest.approx(live, rel=1e-5)
