@@ -1,4 +1,5 @@
-"""Enhancement metrics: SI-SDR against hand computations, PESQ/STOI/ESTOI on real speech."""
+"""Metric registry and intrusive/non-intrusive metrics: SI-SDR and SDR against hand computations,
+PESQ/STOI/ESTOI/DNSMOS on real speech, the registry's kinds and families."""
 
 import logging
 import math
@@ -8,7 +9,8 @@ import pytest
 
 from kdspeech.data.audio import load_audio
 from kdspeech.errors import KdError
-from kdspeech.metrics import METRICS, compute, estoi, pesq_nb, pesq_wb, si_sdr, stoi
+from kdspeech.metrics import Utterance, check_names, compute, registry, score_utterance
+from kdspeech.metrics.enhancement import METRICS, estoi, pesq_nb, pesq_wb, sdr, si_sdr, stoi
 
 SR = 16000
 
@@ -74,7 +76,7 @@ def test_si_sdr_silent_reference_is_nan(caplog):
 
 
 def test_length_mismatch_names_both_lengths():
-    for metric in METRICS.values():
+    for metric in METRICS.values():  # every intrusive signal metric of enhancement.py
         with pytest.raises(KdError, match=r"16000 samples but estimate has 15999"):
             metric(np.ones(16000), np.ones(15999), SR)
 
@@ -82,14 +84,130 @@ def test_length_mismatch_names_both_lengths():
 def test_compute_returns_requested_metrics_in_order():
     rng = np.random.default_rng(3)
     ref = rng.standard_normal(SR)
-    out = compute(["si_sdr", "stoi"], ref, ref + 0.1 * rng.standard_normal(SR), SR)
+    out = compute(["si_sdr", "stoi"], ref + 0.1 * rng.standard_normal(SR), SR, ref=ref)
     assert list(out) == ["si_sdr", "stoi"]
     assert out["si_sdr"] == pytest.approx(20.0, abs=0.3)
 
 
+def test_legacy_enhancement_compute_takes_the_reference_first():
+    from kdspeech.metrics import enhancement
+
+    rng = np.random.default_rng(3)
+    ref = rng.standard_normal(SR)
+    est = ref + 0.1 * rng.standard_normal(SR)
+    assert enhancement.compute(["si_sdr"], ref, est, SR) == compute(["si_sdr"], est, SR, ref=ref)
+    assert enhancement.check_names(("stoi", "dnsmos_ovrl")) == ["stoi", "dnsmos_ovrl"]
+
+
 def test_compute_unknown_metric_lists_known_ones():
-    with pytest.raises(KdError, match="unknown metric.*pesq_xx.*known: pesq_wb"):
-        compute(["si_sdr", "pesq_xx"], np.ones(10), np.ones(10), SR)
+    with pytest.raises(KdError, match="unknown metric.*pesq_xx.*known: .*pesq_wb"):
+        compute(["si_sdr", "pesq_xx"], np.ones(10), SR, ref=np.ones(10))
+
+
+# --- the registry -------------------------------------------------------------------------------
+
+def test_every_issue_metric_is_registered_with_its_kind():
+    kinds = {
+        "intrusive": ["cbak", "covl", "csig", "estoi", "pesq_nb", "pesq_wb", "sdr", "seg_snr",
+                      "si_sdr", "stoi"],
+        "nonintrusive": ["dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808", "dnsmos_sig"],
+        "transcript": ["cer", "wer"],
+        "trials": ["eer", "min_dcf"],
+    }
+    for kind, names in kinds.items():
+        assert registry.names(kind) == names
+    assert registry.columns(["stoi", "wer"]) == ["stoi", "wer", "wer_errors", "wer_words"]
+    assert registry.ratio_columns(["wer", "wer_errors", "wer_words", "cer"]) == {
+        "wer": ("wer_errors", "wer_words")}  # cer without its counts is a plain column
+
+
+def test_missing_inputs_name_the_metric_and_what_it_needs():
+    x = np.ones(SR)
+    with pytest.raises(KdError, match="pesq_wb \\(intrusive\\) needs a clean reference"):
+        compute(["dnsmos_sig", "pesq_wb"], x, SR)
+    with pytest.raises(KdError, match="wer \\(transcript\\) needs a reference transcript"):
+        compute(["wer"], x, SR)
+    with pytest.raises(KdError, match="eer is computed from a trial list"):
+        compute(["eer"], x, SR)
+    with pytest.raises(KdError, match="si_sdr asked for twice"):
+        check_names(["si_sdr", "stoi", "si_sdr"])
+
+
+def test_importing_the_package_loads_no_metric_library():
+    import subprocess
+    import sys
+
+    code = ("import sys, kdspeech.metrics, kdspeech.metrics.scores, kdspeech.metrics.registry; "
+            "print(sorted({'pesq', 'pystoi', 'scipy', 'jiwer', 'onnxruntime', 'speechmos', "
+            "'pocketsphinx', 'torch', 'numpy'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+class CountingAsr:
+    """A stand-in backend that returns fixed text and counts its decodes."""
+
+    def __init__(self, text):
+        self.text, self.calls = text, 0
+
+    def transcribe(self, samples, sr):
+        self.calls += 1
+        return self.text
+
+
+def test_wer_and_cer_come_from_one_decode_with_hand_counted_errors():
+    asr = CountingAsr("the cat sat on mat")
+    item = Utterance(est=np.zeros(SR), sr=SR, text="THE CAT SAT ON THE MAT.", asr=asr)
+    values = score_utterance(["wer", "cer"], item)
+    assert asr.calls == 1
+    # words: 6 in the reference, one deletion ("the")
+    assert (values["wer_errors"], values["wer_words"]) == (1, 6)
+    assert values["wer"] == pytest.approx(1 / 6)
+    # characters: "the cat sat on the mat" (22) -> "the cat sat on mat": 4 deletions ("the ")
+    assert (values["cer_errors"], values["cer_chars"]) == (4, 22)
+
+
+def test_transcript_normalisation_and_empty_references():
+    from kdspeech.metrics.transcript import corpus_rate, normalize, word_errors
+
+    assert normalize("  It's  the DOG'S bone -- 'quoted', ok? ") == "it's the dog's bone quoted ok"
+    assert word_errors("", "spurious words") == (2, 0)
+    assert word_errors("two words", "") == (2, 2)
+    # corpus WER pools counts: (1 + 2) / (10 + 2), not the mean of 0.1 and 1.0
+    assert corpus_rate([1, 2], [10, 2]) == pytest.approx(0.25)
+
+
+# --- SDR (BSS Eval) ---------------------------------------------------------------------------------
+
+def test_sdr_forgives_a_short_filter_that_si_sdr_does_not():
+    rng = np.random.default_rng(4)
+    ref = rng.standard_normal(16000)
+    ref[-8:] = 0.0  # so that cutting the filtered signal to 16000 samples loses nothing
+    filtered = np.convolve(ref, [0.0, 0.0, 0.8, -0.3, 0.1])[:16000]  # a delay and an equaliser
+    assert sdr(ref, filtered, SR) > 60
+    assert si_sdr(ref, filtered, SR) < 5
+
+
+@pytest.mark.parametrize("snr", [0.0, 10.0, 20.0])
+def test_sdr_of_added_independent_noise_is_about_the_snr(snr):
+    # the 512-tap projection absorbs about 512/32000 of the noise energy: SDR is ~0.07 dB above the SNR
+    rng = np.random.default_rng(5)
+    ref = rng.standard_normal(32000)
+    noisy = ref + at_snr(ref, rng.standard_normal(32000), snr)
+    assert sdr(ref, noisy, SR) == pytest.approx(snr, abs=0.25)
+
+
+def test_sdr_matches_a_direct_least_squares_projection():
+    # the same projection by brute force: columns are delayed copies of ref (16 taps, short signal)
+    rng = np.random.default_rng(6)
+    ref, est = rng.standard_normal(400), rng.standard_normal(400)
+    taps = 16
+    basis = np.stack([np.concatenate([np.zeros(k), ref, np.zeros(taps - 1 - k)]) for k in range(taps)], 1)
+    target_est = np.concatenate([est, np.zeros(taps - 1)])
+    h, *_ = np.linalg.lstsq(basis, target_est, rcond=None)
+    target = basis @ h
+    expected = 10 * np.log10(np.sum(target ** 2) / np.sum((target_est - target) ** 2))
+    assert sdr(ref, est, SR, filter_length=taps) == pytest.approx(expected, abs=1e-6)
 
 
 # --- PESQ / STOI / ESTOI on real speech --------------------------------------------------------
@@ -146,3 +264,22 @@ def test_stoi_in_unit_range_and_degrades(metric, speech, white):
     assert clean_score == pytest.approx(1.0, abs=1e-6)
     assert all(0.0 <= s <= 1.0 for s in scores), scores
     assert all(a > b for a, b in zip(scores, scores[1:])), scores
+
+
+# --- DNSMOS (speechmos) ----------------------------------------------------------------------------
+
+def test_dnsmos_rates_clean_speech_above_noisy_with_one_model_run(speech, white, monkeypatch):
+    pytest.importorskip("speechmos")
+    from kdspeech.metrics import dnsmos
+
+    runs = []
+    model = dnsmos._model()
+    original = type(model).__call__
+    monkeypatch.setattr(type(model), "__call__", lambda self, *a: runs.append(1) or original(self, *a))
+    names = ["dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808"]
+    clean = compute(names, speech, SR)
+    noisy = compute(names, speech + at_snr(speech, white, 0), SR)
+    assert len(runs) == 2  # one run per utterance for all four numbers
+    for name in names:
+        assert 1.0 <= noisy[name] < clean[name] <= 5.0, (name, clean, noisy)
+    assert clean["dnsmos_bak"] > 3.5 and noisy["dnsmos_bak"] < 2.0

@@ -113,3 +113,36 @@ def test_make_results_enh_needs_summaries(tmp_path):
         make_results(["--system", f"a={tmp_path}", *outputs])
     with pytest.raises(KdError, match="expected name=score_dir"):
         make_results(["--system", "noequals", *outputs])
+
+
+def test_make_results_cls_writes_paired_comparisons_and_includes_deploy_md(tmp_path):
+    from kdspeech.bin import make_results_cls
+
+    exp = tmp_path / "exp"
+    correct = {"init_16k": [1, 1, 1, 0], "ft_1000": [1, 0, 0, 0], "basd_1000": [1, 1, 0, 0],
+               "cssd_1000": [1, 1, 1, 0]}
+    for fold in ("1", "2"):
+        for model, marks in correct.items():
+            for rate in ((16000, 1000) if model == "init_16k" else (1000,)):
+                d = exp / f"fold{fold}" / model / f"score_{rate}"
+                d.mkdir(parents=True)
+                acc = sum(marks) / len(marks)
+                (d / "summary.json").write_text(json.dumps(
+                    {"macro_accuracy": acc, "accuracy": acc, "macro_f1": acc, "num_utts": 4}))
+                (d / "scores.tsv").write_text("utt\treference\tprediction\tcorrect\n" + "".join(
+                    f"u{i}\tdog\t{'dog' if m else 'cat'}\t{m}\n" for i, m in enumerate(marks)))
+        (exp / f"fold{fold}" / "init_16k" / "config.yaml").write_text("model: {name: mobilenetv2}\n")
+    deploy = tmp_path / "deploy"
+    deploy.mkdir()
+    (deploy / "deploy.json").write_text(json.dumps({"duration_s": 5, "num_threads": 1, "models": []}))
+    (deploy / "deploy.md").write_text("| model | RTF |\n|---|---:|\n| cssd | 0.01 |\n")
+    out = tmp_path / "RESULTS.md"
+    make_results_cls.main(["--exp", str(exp), "--folds", "1 2", "--rates", "1000", "--out", str(out),
+                           "--plot_dir", str(tmp_path / "plots"), "--deploy", str(deploy / "deploy.json")])
+    text = out.read_text()
+    section = text[text.index("## Paired comparisons per clip"):]
+    # CSSD right on 3 of 4 clips per fold, fine-tuned on 1: +50 points over 8 clips, 4 discordant
+    # clips all in CSSD's favour: exact Wilcoxon p = 2 / 2^4
+    assert "| 1 kHz | cssd - ft | 8 | 25.000 | 75.000 | +50.0 [" in section
+    assert "| 0.125 |" in section
+    assert "| cssd | 0.01 |" in text and "## Deployment: one 5 s clip" in text

@@ -72,6 +72,22 @@ def test_speaker_task_scores_trials_by_cosine_and_reports_eer(tmp_path):
     assert not torch.equal(item["input"], item["input_view2"])  # two independent crops of one utterance
 
 
+def test_voxceleb_trial_layout_gives_the_same_eer(tmp_path):
+    root = make_speaker_dir(tmp_path / "valid")
+    task = get_task("speaker_embedding")
+    ds = task.build_dataset(root, {"segment": 0}, False, 1)
+
+    class Mixed(nn.Module):  # pitch plus noise: an EER strictly between 0 and 0.5
+        def forward(self, wav):
+            e = PitchEmbedder()(wav)["emb"]
+            return e + 3 * e.norm() * torch.randn(e.shape, generator=torch.Generator().manual_seed(len(wav[0])))
+    records = task.evaluate(Mixed(), ds, range(len(ds)), "cpu", ["eer"])
+    kaldi = task.summarize(records, ["eer", "min_dcf"], ds)
+    lines = [line.split() for line in (root / "trials").read_text().splitlines()]
+    (root / "trials").write_text("".join(f"{int(lab == 'target')} {a} {b}\n" for a, b, lab in lines))
+    assert task.summarize(records, ["eer", "min_dcf"], ds) == kaldi
+
+
 def test_trials_file_errors_name_the_line(tmp_path):
     root = make_speaker_dir(tmp_path / "v", speakers=2, per_spk=1)
     (root / "trials").write_text("spk0-u0 spk1-u0 target\nspk0-u0 spk1-u0 maybe\n")

@@ -6,8 +6,11 @@
 
 Reads ``<exp>/fold<k>/<model>/score_<rate>/summary.json`` and ``scores.tsv`` (kdspeech.bin.score_cls).
 Writes: Table 1 (systems x rates, mean and standard deviation over folds in %, the paper's numbers
-beside ours), the per-fold table, per-class accuracy before and after CSSD pooled over folds
-(Table 2), ``<plot_dir>/fold_ft_vs_cssd.png`` (Figure 2) and ``<plot_dir>/per_class_<rate>.tsv``.
+beside ours), paired comparisons per clip (BASD and CSSD against fine-tuning, CSSD against BASD: the
+accuracy difference with a bootstrap 95 % CI and a Wilcoxon signed-rank p, all folds' test clips
+pooled), the per-fold table, per-class accuracy before and after CSSD pooled over folds (Table 2),
+``<plot_dir>/fold_ft_vs_cssd.png`` (Figure 2) and ``<plot_dir>/per_class_<rate>.tsv``.  ``--deploy``
+takes the deploy.json of ``kdspeech.bin.deploy``; its ``deploy.md`` is included when it is next to it.
 """
 
 import argparse
@@ -20,8 +23,10 @@ import numpy as np
 import yaml
 
 from kdspeech.cli import run_main
+from kdspeech.atomic import atomic_write_text
 from kdspeech.errors import KdError
-from kdspeech.results import atomic_write_text, markdown_table, write_results
+from kdspeech.metrics import paired
+from kdspeech.results import markdown_table, write_results
 
 FULL = 16000
 SYSTEMS = [("raw", "init_16k", "16 kHz model, evaluated at the low rate"),
@@ -49,6 +54,47 @@ def pooled_per_class(exp, folds, model, rate):
             total[ref] += 1
             hits[ref] += int(correct)
     return {c: hits[c] / total[c] for c in sorted(total)}
+
+
+def clip_correctness(exp, folds, model, rate):
+    """``{(fold, utt): 1.0 or 0.0}`` from the test clips' scores.tsv of every fold."""
+    out = {}
+    for k in folds:
+        path = Path(exp) / f"fold{k}" / model / f"score_{rate}" / "scores.tsv"
+        if not path.exists():
+            raise KdError("per-clip scores missing (is the score stage finished?)", path=path)
+        for number, line in enumerate(path.read_text().splitlines()[1:], start=2):
+            fields = line.split("\t")
+            if len(fields) != 4 or fields[3] not in ("0", "1"):
+                raise KdError("expected 'utt<TAB>reference<TAB>prediction<TAB>correct(0/1)'", path, number)
+            out[(k, fields[0])] = float(fields[3])
+    return out
+
+
+PAIRS = [("basd", "ft"), ("cssd", "ft"), ("cssd", "basd")]
+
+
+def paired_section(exp, folds, rates, systems):
+    """Per-clip paired comparisons (system - baseline accuracy, in points) at each rate."""
+    rows = []
+    for r in rates:
+        for a, b in PAIRS:
+            if a not in systems or b not in systems:
+                continue
+            ca = clip_correctness(exp, folds, systems[a].format(r=r), r)
+            cb = clip_correctness(exp, folds, systems[b].format(r=r), r)
+            clips = sorted(set(ca) & set(cb))
+            result = paired.compare([ca[c] for c in clips], [cb[c] for c in clips])
+            rows.append([f"{r // 1000} kHz", f"{a} - {b}", result.n, 100 * result.mean_baseline,
+                         100 * result.mean_system, paired.format_diff(result, scale=100, digits=1),
+                         paired.format_p(result.p_value)])
+    text = ("Each test clip scores 1 when classified right, so a difference is one of plain accuracy "
+            "(not the class-averaged figure of Table 1), in points, over the test clips of all folds. "
+            f"95 % CI: bootstrap of the mean difference ({paired.RESAMPLES} resamples, seed "
+            f"{paired.SEED}); p: two-sided Wilcoxon signed-rank test (clips both systems get right, "
+            "or both wrong, drop out, so it tests the clips where they disagree).\n\n")
+    return text + markdown_table(["rate", "comparison (A - B)", "clips", "B accuracy (%)",
+                                  "A accuracy (%)", "A - B [95 % CI]", "p (Wilcoxon)"], rows)
 
 
 def _pct(values):
@@ -172,6 +218,8 @@ def main(argv=None):
     sections = [("Table 1: " + args.metric.replace("_", " ") + f" (%), {arch}, mean ± std over {len(folds)} folds",
                  (args.note + "\n\n" if args.note else "") + table1 + "\n\n" + grid),
                 ("The paper's claim, checked on this run", "\n".join(checks)),
+                ("Paired comparisons per clip (all folds pooled)",
+                 paired_section(args.exp, folds, rates, {name: pattern for name, pattern, _ in SYSTEMS})),
                 ("Per fold (Figure 2: " + f"[{plot_dir.name}/fold_ft_vs_cssd.png]({plot_dir.name}/fold_ft_vs_cssd.png))",
                  table_folds)] + class_sections
     if args.privacy:
@@ -182,7 +230,11 @@ def main(argv=None):
         sections.append(("Privacy: pocketsphinx (en-us) WER of speech heard through each microphone rate "
                          "(automatic counterpart of the paper's Table 3), %",
                          markdown_table(["speech"] + [f"{r / 1000:g} kHz" for r in all_rates] + ["utterances"], rows)))
-    if args.deploy:
+    deploy_md = Path(args.deploy).with_name("deploy.md") if args.deploy else None
+    if deploy_md is not None and deploy_md.exists():  # kdspeech.bin.deploy's own table (ONNX included)
+        dep = json.loads(Path(args.deploy).read_text())
+        sections.append((f"Deployment: one {dep['duration_s']:g} s clip, batch 1", deploy_md.read_text()))
+    elif args.deploy:
         dep = json.loads(Path(args.deploy).read_text())
         rows = [[m["model"], f"{m['parameters'] / 1e6:.3f}", f"{m['macs'] / 1e9:.3f}", f"{m['latency_ms']:.1f}"]
                 for m in dep["models"]]

@@ -5,23 +5,24 @@
 
 The automatic counterpart of Liang et al.'s Table 3 (human listening): every utterance is brought
 to 16 kHz, passed through each rate (down with soxr HQ and back up to 16 kHz, as the classifiers hear
-it) and decoded by pocketsphinx's bundled US-English model; WER (jiwer) against the transcripts, case
-folded.  A source is a Kaldi data dir (``wav.scp`` + ``text``) or a folder with ``wav.list`` (paths
-relative to it) + ``text``.  Writes ``hyp_<rate>.txt`` per source and rate and ``wer.json``.
+it) and decoded by an ASR backend of ``kdspeech.asr`` (``--asr_backend``, default pocketsphinx's
+bundled US-English model); WER is the registry's ``wer`` metric (``kdspeech.metrics.transcript``:
+texts normalised alike, corpus WER = sum of errors / sum of reference words).  A source is a Kaldi
+data dir (``wav.scp`` + ``text``) or a folder with ``wav.list`` (paths relative to it) + ``text``.
+Writes ``hyp_<source>_<rate>.txt`` per source and rate and ``wer.json``.
 """
 
 import argparse
 import json
 from pathlib import Path
 
-import jiwer
-import numpy as np
-
+from kdspeech.asr import DEFAULT_BACKEND, build_backend
+from kdspeech.atomic import atomic_write_text
 from kdspeech.cli import run_main
 from kdspeech.data.audio import load_audio
 from kdspeech.data.datadir import read_kv
 from kdspeech.errors import KdError
-from kdspeech.results import atomic_write_text
+from kdspeech.metrics.transcript import corpus_rate, word_errors
 
 
 def read_source(path):
@@ -37,49 +38,35 @@ def read_source(path):
     return {u: (wavs[u], t) for u, t in text.items() if u in wavs}
 
 
-def decoder():
-    try:
-        from pocketsphinx import Decoder
-    except ImportError:
-        raise KdError("pocketsphinx is not installed (pip install pocketsphinx; tools/requirements.txt)") from None
-    return Decoder(samprate=16000, loglevel="FATAL")
-
-
-def recognise(dec, x):
-    pcm = (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
-    dec.start_utt()
-    dec.process_raw(pcm, full_utt=True)
-    dec.end_utt()
-    hyp = dec.hyp()
-    return hyp.hypstr if hyp is not None else ""
-
-
 def main(argv=None):
-    from kdspeech.bin.dump_feats import low_rate_view
+    from kdspeech.bin.dump_feats import SR as VIEW_SR, low_rate_view
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", action="append", required=True, help="speech source (repeatable)")
     p.add_argument("--rates", default="16000 2000 1000")
     p.add_argument("--out_dir", required=True)
+    p.add_argument("--asr_backend", default=DEFAULT_BACKEND, help=f"default: {DEFAULT_BACKEND}")
     args = p.parse_args(argv)
-    dec = decoder()
+    asr = build_backend(args.asr_backend)
     out = Path(args.out_dir)
     results = {}
     for src in args.data:
         utts = read_source(src)
         name = Path(src).name
         for rate in (int(r) for r in args.rates.split()):
-            refs, hyps, lines = [], [], []
+            errors, words, lines = [], [], []
             for utt, (entry, ref) in utts.items():
                 x, sr = load_audio(entry, utt=utt)
-                hyp = recognise(dec, low_rate_view(x, sr, rate))
-                refs.append(ref.lower())
-                hyps.append(hyp.lower() or "<empty>")
+                hyp = asr.transcribe(low_rate_view(x, sr, rate), VIEW_SR)  # back at 16 kHz
+                e, n = word_errors(ref, hyp)
+                errors.append(e)
+                words.append(n)
                 lines.append(f"{utt} {hyp}\n")
             atomic_write_text(out / f"hyp_{name}_{rate}.txt", "".join(lines))
-            wer = jiwer.wer(refs, hyps)
-            results.setdefault(name, {})[str(rate)] = {"wer": wer, "num_utts": len(refs)}
-            print(f"{name} at {rate} Hz: WER {100 * wer:.1f} % ({len(refs)} utterances)")
+            wer = corpus_rate(errors, words)
+            results.setdefault(name, {})[str(rate)] = {"wer": wer, "num_utts": len(words),
+                                                       "errors": int(sum(errors)), "words": int(sum(words))}
+            print(f"{name} at {rate} Hz: WER {100 * wer:.1f} % ({len(words)} utterances)")
     atomic_write_text(out / "wer.json", json.dumps(results, indent=1))
     return 0
 

@@ -1,4 +1,4 @@
-"""Speech enhancement metrics: PESQ (wide/narrow band), STOI, ESTOI and SI-SDR.
+"""Intrusive signal metrics: PESQ (wide/narrow band), STOI, ESTOI, SI-SDR and SDR (BSS Eval).
 
 Every function takes the clean reference first and the estimate second, both 1-D arrays of the
 same length: an enhancement model returns exactly as many samples as it was given, so any length
@@ -125,26 +125,69 @@ def si_sdr(ref, est, sr=None):
     return float(10.0 * np.log10(max(target_energy, floor) / max(residual_energy, floor)))
 
 
+def sdr(ref, est, sr=None, filter_length=512):
+    """Signal-to-distortion ratio in dB of BSS Eval v3 for one source (Vincent et al. 2006).
+
+    The part of the estimate explained by the reference through a time-invariant FIR filter of
+    ``filter_length`` taps (least squares; 512 as in BSS Eval and mir_eval) is the target, the rest
+    is distortion; SDR is their energy ratio.  Unlike SI-SDR it forgives any short linear filtering
+    (a delay, an equaliser), so ``sdr >= si_sdr`` up to the zero-mean convention.  The estimate is
+    zero-padded by ``filter_length - 1`` samples for the filter's tail.  Clipped to +-300 dB like
+    SI-SDR; a silent reference or estimate scores NaN.  ``sr`` is accepted and ignored.
+    """
+    from scipy.linalg import solve_toeplitz
+    from scipy.signal import fftconvolve
+
+    ref, est = _as_pair(ref, est)
+    if _is_silent(ref) or _is_silent(est):
+        which = "reference" if _is_silent(ref) else "estimate"
+        log.warning("SDR undefined: the %s is all zeros; scoring NaN", which)
+        return float("nan")
+    taps = min(filter_length, len(ref))
+    # normal equations of min_h ||est_padded - h * ref||^2: the Toeplitz matrix of ref's
+    # autocorrelation (lags 0..taps-1) times h equals est's correlation with delayed copies of ref
+    autocorr = _lagged(ref, ref, taps)
+    autocorr[0] *= 1.0 + 1e-12  # keeps a perfectly periodic reference solvable
+    h = solve_toeplitz(autocorr, _lagged(est, ref, taps))
+    target = fftconvolve(ref, h)
+    residual = np.concatenate([est, np.zeros(taps - 1)]) - target
+    target_energy, residual_energy = np.dot(target, target), np.dot(residual, residual)
+    floor = max(target_energy, residual_energy) * 10.0 ** (-SI_SDR_LIMIT_DB / 10.0)
+    return float(10.0 * np.log10(max(target_energy, floor) / max(residual_energy, floor)))
+
+
+def _lagged(est, ref, taps):
+    """``c[k] = sum_n est[n] * ref[n - k]`` for k = 0..taps-1 (est zero-padded past its end)."""
+    from scipy.signal import fftconvolve
+
+    full = fftconvolve(est, ref[::-1])  # index len(ref)-1+k holds sum_n est[n+k] ref[n]
+    return np.array(full[len(ref) - 1:len(ref) - 1 + taps])
+
+
 METRICS = {
     "pesq_wb": pesq_wb,
     "pesq_nb": pesq_nb,
     "stoi": stoi,
     "estoi": estoi,
     "si_sdr": si_sdr,
+    "sdr": sdr,
 }
 
 
+def score_family(names, utt):
+    """Registry family: each of ``names`` on ``utt.ref`` / ``utt.est``."""
+    return {name: METRICS[name](utt.ref, utt.est, utt.sr) for name in names}
+
+
 def check_names(names):
-    """The metric names as a list, KdError naming any unknown one and the known ones."""
-    names = list(names)
-    unknown = [name for name in names if name not in METRICS]
-    if unknown:
-        raise KdError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}")
-    if not names:
-        raise KdError(f"no metric given; known: {', '.join(METRICS)}")
-    return names
+    """The metric names as a list, KdError naming any unknown one (kdspeech.metrics.registry)."""
+    from kdspeech.metrics.registry import check_names as check
+
+    return check(list(names))
 
 
 def compute(names, ref, est, sr):
-    """``{name: value}`` for each metric in ``names`` (in that order) on one utterance."""
-    return {name: METRICS[name](ref, est, sr) for name in check_names(names)}
+    """``{name: value}`` on one utterance, reference first (the trainer's validation calls this)."""
+    from kdspeech.metrics import compute as compute_any
+
+    return compute_any(list(names), est, sr, ref=ref)

@@ -10,10 +10,9 @@ import json
 import math
 import os
 
-import numpy as np
-
+from kdspeech.atomic import atomic_write_text
 from kdspeech.errors import KdError
-from kdspeech.results import atomic_write_text
+from kdspeech.metrics.registry import count_columns, ratio_columns
 
 VALUE_FORMAT = ".6f"
 
@@ -103,11 +102,25 @@ def write_scores(path, metrics, rows):
 
 def _mean_or_none(values):
     values = [v for v in values if not math.isnan(v)]
-    return float(np.mean(values)) if values else None
+    return math.fsum(values) / len(values) if values else None
 
 
 def _group_means(metrics, rows, utts):
-    stats = {m: _mean_or_none([rows[u][i] for u in utts]) for i, m in enumerate(metrics)}
+    """Means per column; count columns are summed and a ratio metric (WER, CER) is
+    ``sum(errors) / sum(reference length)`` over the group, not a mean of per-utterance ratios."""
+    index = {m: i for i, m in enumerate(metrics)}
+    counts, ratios = count_columns(metrics), ratio_columns(metrics)
+    stats = {}
+    for m, i in index.items():
+        values = [rows[u][i] for u in utts]
+        if m in counts:
+            stats[m] = math.fsum(v for v in values if not math.isnan(v))
+        elif m in ratios:
+            errors, lengths = ratios[m]
+            total = sum(rows[u][index[lengths]] for u in utts)
+            stats[m] = sum(rows[u][index[errors]] for u in utts) / total if total else None
+        else:
+            stats[m] = _mean_or_none(values)
     stats["n"] = len(utts)
     return stats
 
@@ -120,7 +133,8 @@ def _snr_key(value, utt, source):
 
 
 def summarize(metrics, rows, groupings=None):
-    """Means per metric overall and per group value (NaN scores left out of the means).
+    """Means per metric overall and per group value (NaN scores left out of the means; count
+    columns summed, ratio metrics pooled: see ``_group_means``).
 
     ``groupings`` maps a grouping name (``"snr"``, ``"noise"``) to ``(source_path, {utt: value})``;
     every scored utterance must have a value.  Returns a JSON-ready dict: ``overall`` and each
@@ -139,7 +153,9 @@ def summarize(metrics, rows, groupings=None):
             members.setdefault(key, []).append(utt)
         order = sorted(members, key=float) if name == "snr" else sorted(members)
         summary[name] = {key: _group_means(metrics, rows, members[key]) for key in order}
-    nan = {m: [u for u in utts if math.isnan(rows[u][i])] for i, m in enumerate(metrics)}
+    counts = count_columns(metrics)
+    nan = {m: [u for u in utts if math.isnan(rows[u][i])]
+           for i, m in enumerate(metrics) if m not in counts}
     nan = {m: us for m, us in nan.items() if us}
     if nan:
         summary["nan"] = nan
@@ -155,15 +171,21 @@ def summary_text(summary):
         cells = ["-" if stats[m] is None else f"{stats[m]:.3f}" for m in metrics]
         table.append([label, *cells, str(stats["n"])])
 
-    add("overall", summary["overall"])
-    for name in ("snr", "noise"):
-        for key, stats in summary.get(name, {}).items():
-            add(f"{name}={key}", stats)
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    lines = ["  ".join([row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])])
-             for row in table]
+    lines = []
+    if metrics:  # none when only trial metrics were asked for
+        add("overall", summary["overall"])
+        for name in ("snr", "noise"):
+            for key, stats in summary.get(name, {}).items():
+                add(f"{name}={key}", stats)
+        widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+        lines = ["  ".join([row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])])
+                 for row in table]
     for metric, utts in summary.get("nan", {}).items():
         lines.append(f"{metric}: undefined (NaN, left out of the means) for {len(utts)} utterance(s)")
+    trials = summary.get("trials")
+    if trials:
+        lines.append(f"trials ({trials['n_target']} target, {trials['n_nontarget']} non-target): "
+                     + ", ".join(f"{name} {trials[name]:.4f}" for name in trials["metrics"]))
     return "\n".join(lines) + "\n"
 
 
@@ -174,10 +196,10 @@ def write_summary(out_dir, summary):
 
 
 def read_summary(score_dir):
-    """The ``summary.json`` written by ``score_enh --merge`` in ``score_dir``."""
+    """The ``summary.json`` written by ``kdspeech.bin.score --merge`` in ``score_dir``."""
     path = os.path.join(score_dir, "summary.json")
     if not os.path.exists(path):
-        raise KdError("no summary.json: run score_enh --merge for this directory first", path)
+        raise KdError("no summary.json: run kdspeech.bin.score --merge for this directory first", path)
     with open(path, encoding="utf-8") as handle:
         try:
             return json.load(handle)

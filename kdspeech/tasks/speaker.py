@@ -1,7 +1,7 @@
 """Speaker embedding: utterances of known speakers; validated by EER / MinDCF on verification trials.
 
-The data dir has ``wav.scp`` and ``utt2spk``; validation dirs also have ``trials`` (``<enrolment
-utt> <test utt> target|nontarget``, the VoxCeleb list format).  Training items are two crops of
+The data dir has ``wav.scp`` and ``utt2spk``; validation dirs also have ``trials`` (Kaldi's
+``<enrol utt> <test utt> target|nontarget`` or VoxCeleb's ``<1|0> <enrol utt> <test utt>``).  Training items are two crops of
 ``segment`` samples of the same utterance, ``input`` and ``input_view2`` (two views for contrastive
 losses; the second is drawn independently), ``target`` (the speaker's index among the training
 speakers, sorted) and ``key``.  Evaluation embeds whole utterances (a model's ``emb`` output, else its
@@ -18,22 +18,6 @@ from kdspeech.errors import KdError
 from kdspeech.tasks import TASKS, Task
 
 OPTIONS = {"segment": 32000, "sr": 16000}
-
-
-def read_trials(path):
-    """``[(enrol, test, 1|0)]`` from a trials file; names the bad line."""
-    trials = []
-    with open(path, encoding="utf-8") as handle:
-        for n, line in enumerate(handle, 1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 3 or parts[2] not in ("target", "nontarget"):
-                raise KdError("expected '<enrol utt> <test utt> target|nontarget'", path=path, line=n)
-            trials.append((parts[0], parts[1], int(parts[2] == "target")))
-    if not trials:
-        raise KdError("no trials", path=path)
-    return trials
 
 
 class SpeakerDataset(Dataset):
@@ -115,12 +99,12 @@ class SpeakerEmbeddingTask(Task):
         return records
 
     def summarize(self, records, metrics, dataset):
-        from kdspeech.metrics.trials import eer, min_dcf
+        from kdspeech.metrics.trials import eer, min_dcf, read_trial_list
 
         path = dataset.dir.file("trials")
         if not path.exists():
             raise KdError("speaker evaluation needs a trials file", path=path)
-        trials = read_trials(path)
+        trials = read_trial_list(path)
         scores = cosine_scores({r["utt"]: r["emb"] for r in records}, trials)
         labels = np.array([t[2] for t in trials])
         figures = {"eer": lambda: eer(scores, labels), "min_dcf": lambda: min_dcf(scores, labels)}

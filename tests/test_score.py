@@ -1,4 +1,5 @@
-"""score_enh: parallel jobs, merge and grouped summary, resume after a kill, input errors."""
+"""The score verb: parallel jobs, merge and grouped summary, resume after a kill, input errors,
+metrics of every kind (intrusive, DNSMOS, WER/CER through pocketsphinx, trials), a cheap merge."""
 
 import json
 import os
@@ -8,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from kdspeech.bin.score_enh import main
+from kdspeech.bin.score import main
 from kdspeech.data.audio import save_audio
 from kdspeech.data.datadir import write_kv
 from kdspeech.errors import KdError
@@ -48,7 +49,7 @@ def mix_dir(tmp_path):
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "kdspeech.bin.score_enh", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "kdspeech.bin.score", *map(str, args)],
                           capture_output=True, text=True)
 
 
@@ -69,7 +70,7 @@ def read_tsv(path):
 
 def test_two_jobs_merge_and_summary_by_snr_and_noise(mix_dir, tmp_path):
     out = tmp_path / "score"
-    procs = [subprocess.Popen([sys.executable, "-m", "kdspeech.bin.score_enh",
+    procs = [subprocess.Popen([sys.executable, "-m", "kdspeech.bin.score",
                                *map(str, job_args(mix_dir, out, job))],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for job in (1, 2)]
     for proc in procs:
@@ -200,3 +201,131 @@ def test_silent_estimate_scores_nan_and_is_left_out_of_the_means(mix_dir, tmp_pa
     others = [float(rows[u][0]) for u in ("u2", "u3", "u4")]
     assert summary["overall"]["pesq_wb"] == pytest.approx(np.mean(others), abs=1e-5)
     assert "undefined (NaN" in (out / "summary.txt").read_text()
+
+
+def test_score_enh_is_an_alias_of_score(mix_dir, tmp_path):
+    out = tmp_path / "score"
+    args = ["--ref_scp", mix_dir / "spk1.scp", "--est_scp", mix_dir / "wav.scp", "--out_dir", out,
+            "--metrics", "si_sdr"]
+    result = subprocess.run([sys.executable, "-m", "kdspeech.bin.score_enh", *map(str, args)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    main([str(a) for a in ["--merge", "--est_scp", mix_dir / "wav.scp", "--out_dir", out]])
+    _, rows = read_tsv(out / "scores.tsv")
+    assert float(rows["u2"][0]) == pytest.approx(10, abs=0.5)
+
+
+def test_intrusive_metric_without_ref_scp_is_an_error(mix_dir, tmp_path):
+    with pytest.raises(KdError, match="--ref_scp is required by the intrusive metric\\(s\\) pesq_wb"):
+        main(["--est_scp", str(mix_dir / "wav.scp"), "--out_dir", str(tmp_path / "s"),
+              "--metrics", "dnsmos_ovrl,pesq_wb"])
+
+
+def test_merge_loads_no_metric_library(mix_dir, tmp_path):
+    # the merge used to import PESQ, pystoi and scipy (most of its time): now it reads text only
+    out = tmp_path / "score"
+    main([str(a) for a in job_args(mix_dir, out, 1, nj=1)] + ["--metrics", "si_sdr"])
+    code = ("import sys; from kdspeech.bin.score import main; "
+            f"main(['--merge', '--est_scp', {str(mix_dir / 'wav.scp')!r}, '--out_dir', {str(out)!r}, "
+            f"'--data', {str(mix_dir)!r}]); "
+            "print(sorted({'pesq', 'pystoi', 'scipy', 'numpy', 'soundfile', 'torch', 'jiwer', "
+            "'onnxruntime'} & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    assert json.loads((out / "summary.json").read_text())["n"] == 4
+
+
+def test_dnsmos_needs_no_reference(mix_dir, tmp_path):
+    pytest.importorskip("speechmos")
+    out = tmp_path / "score"
+    est = tmp_path / "est.scp"
+    write_kv(est, {u: p for u, p in (l.split(" ", 1) for l in (mix_dir / "wav.scp").read_text().splitlines())
+                   if u in ("u1", "u2")})
+    main(["--est_scp", str(est), "--out_dir", str(out), "--metrics", "dnsmos_bak,dnsmos_p808"])
+    main(["--merge", "--est_scp", str(est), "--out_dir", str(out)])
+    header, rows = read_tsv(out / "scores.tsv")
+    assert header == "utt\tdnsmos_bak\tdnsmos_p808"
+    # u1 is at 0 dB SNR, u2 at 10 dB: less background noise rates higher
+    assert 1.0 <= float(rows["u1"][0]) < float(rows["u2"][0]) <= 5.0
+
+
+@pytest.fixture
+def speech_dir(corpora, tmp_path):
+    """Three real utterances of the SpeechBrain test sentences with their transcripts."""
+    src = corpora / "asr" / "speechbrain"
+    text = dict(line.split(" ", 1) for line in (src / "text").read_text().splitlines())
+    wavs = dict(line.split(" ", 1) for line in (src / "wav.list").read_text().splitlines())
+    utts = ["spk1_snt1", "spk2_snt3", "spk2_snt4"]
+    root = tmp_path / "speech"
+    write_kv(root / "wav.scp", {u: str(src / wavs[u]) for u in utts})
+    write_kv(root / "text", {u: text[u] for u in utts})
+    write_kv(root / "train_text", text)  # all 12 sentences: the "training text" of the LM
+    return root
+
+
+def test_wer_cer_jobs_pool_counts_and_keep_hypotheses(speech_dir, tmp_path):
+    pytest.importorskip("pocketsphinx")
+    out = tmp_path / "asr"
+    common = ["--est_scp", str(speech_dir / "wav.scp"), "--out_dir", str(out), "--metrics", "wer,cer",
+              "--text", str(speech_dir / "text"), "--nj", "2"]
+    for job in (1, 2):
+        main([*common, "--job", str(job)])
+    main(["--merge", *common])
+    header, rows = read_tsv(out / "scores.tsv")
+    assert header == "utt\twer\twer_errors\twer_words\tcer\tcer_errors\tcer_chars"
+    errors = sum(float(r[1]) for r in rows.values())
+    words = sum(float(r[2]) for r in rows.values())
+    assert words == 7 + 8 + 7  # the three reference transcripts
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["overall"]["wer"] == pytest.approx(errors / words)  # pooled, not a mean of ratios
+    assert summary["overall"]["wer_words"] == words
+    assert summary["overall"]["wer"] != pytest.approx(np.mean([float(r[0]) for r in rows.values()]))
+    hyps = dict(line.split(" ", 1) for line in (out / "hyp.txt").read_text().splitlines())
+    assert list(hyps) == ["spk1_snt1", "spk2_snt3", "spk2_snt4"]
+    assert hyps["spk1_snt1"] == "the child almost heard the small dog"  # corpora README's decode
+    assert float(rows["spk1_snt1"][1]) == 1  # hurt -> heard
+
+
+def test_wer_with_a_language_model_from_training_text_resumes(speech_dir, tmp_path):
+    pytest.importorskip("pocketsphinx")
+    out = tmp_path / "asr"
+    common = ["--est_scp", str(speech_dir / "wav.scp"), "--out_dir", str(out), "--metrics", "wer",
+              "--text", str(speech_dir / "text"), "--asr_lm_text", str(speech_dir / "train_text")]
+    (out / "split").mkdir(parents=True)
+    # killed after spk1_snt1 (a sentinel score) and while writing the next hypothesis
+    (out / "split" / "scores.1.tsv").write_text("utt\twer\twer_errors\twer_words\n"
+                                                "spk1_snt1\t0.500000\t7.000000\t14.000000\n")
+    (out / "split" / "hyp.1.txt").write_text("spk1_snt1 sentinel words\nspk2_snt3 tear a thi")
+    main(common)
+    main(["--merge", *common])
+    assert (out / "asr_lm" / "lm.arpa").exists()
+    _, rows = read_tsv(out / "scores.tsv")
+    assert rows["spk1_snt1"] == ["0.500000", "7.000000", "14.000000"]  # not rescored
+    assert rows["spk2_snt3"][:2] == ["0.000000", "0.000000"]  # the in-domain LM gets these right
+    assert rows["spk2_snt4"][:2] == ["0.000000", "0.000000"]
+    hyps = (out / "hyp.txt").read_text().splitlines()
+    assert hyps == ["spk1_snt1 sentinel words", "spk2_snt3 tear a thin sheet from the yellow pad",
+                    "spk2_snt4 mend the coat before you go out"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["overall"]["wer"] == pytest.approx(7 / (14 + 8 + 7))
+
+
+def test_trial_metrics_alone_and_at_merge(mix_dir, tmp_path):
+    trials, scores = tmp_path / "trials", tmp_path / "scores"
+    trials.write_text("e1 t1 target\ne1 t2 nontarget\ne2 t3 target\ne2 t4 nontarget\n")
+    scores.write_text("e1 t1 0.9\ne1 t2 0.6\ne2 t3 0.4\ne2 t4 0.1\n")
+    out = tmp_path / "spk"
+    main(["--metrics", "eer,min_dcf", "--trials", str(trials), "--trial_scores", str(scores),
+          "--out_dir", str(out)])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["trials"]["eer"] == pytest.approx(0.5)  # see tests/test_trials.py
+    assert summary["trials"]["n_target"] == 2 and summary["trials"]["n_nontarget"] == 2
+    assert "eer 0.5000" in (out / "summary.txt").read_text()
+    # with per-utterance metrics: the trials are summarised by the merge
+    out = tmp_path / "both"
+    main([str(a) for a in job_args(mix_dir, out, 1, nj=1)] + ["--metrics", "si_sdr"])
+    main(["--merge", "--est_scp", str(mix_dir / "wav.scp"), "--out_dir", str(out), "--metrics",
+          "si_sdr,eer", "--trials", str(trials), "--trial_scores", str(scores)])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["metrics"] == ["si_sdr"] and summary["trials"]["metrics"] == ["eer"]

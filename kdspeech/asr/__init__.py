@@ -1,0 +1,32 @@
+"""ASR backends: decode speech to text for transcript metrics (WER/CER) and the privacy stage.
+
+    from kdspeech.asr import build_backend
+    asr = build_backend("pocketsphinx", {"lm": "exp/score/asr_lm/lm.arpa"})
+    asr.transcribe(samples, 16000)          # -> "the cat sat"
+
+A backend is a class registered here with a ``transcribe(samples, sr) -> str`` method (lower-case
+words); its options come from ``build_backend``'s ``conf``.  ``pocketsphinx`` is the offline
+default: the pip package ships a US-English acoustic model, dictionary and language model, and
+``kdspeech.asr.lm.build_arpa_lm`` makes a recipe-specific language model from training text.
+"""
+
+from kdspeech.registry import Registry
+
+BACKENDS = Registry("ASR backend")
+DEFAULT_BACKEND = "pocketsphinx"
+
+
+def build_backend(name=DEFAULT_BACKEND, conf=None, where=None):
+    """An ASR backend by registry name; an unknown name or option is a KdError."""
+    _load_builtin()
+    return BACKENDS.build(name, conf, where)
+
+
+def backend_names():
+    _load_builtin()
+    return BACKENDS.names()
+
+
+def _load_builtin():
+    # registering imports nothing heavy: each backend loads its library when it is built
+    from kdspeech.asr import sphinx  # noqa: F401
