@@ -193,8 +193,21 @@ class Contrastive(EmbeddingTerm):
         return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
 
 
+def _import_all():
+    """Terms of a task family live in ``kdspeech/distill/loss_<family>.py`` (e.g. ``loss_enh``);
+    importing them registers them here."""
+    import importlib
+    import pkgutil
+
+    import kdspeech.distill as package
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith("loss_"):
+            importlib.import_module(f"kdspeech.distill.{info.name}")
+
+
 def build_loss_terms(specs, where=None):
     """``[{name, weight, **options}]`` -> list of (name, weight, term)."""
+    _import_all()
     if not specs:
         raise KdError("the config has no 'loss' terms", path=where)
     terms, seen = [], {}

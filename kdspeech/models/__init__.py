@@ -12,8 +12,14 @@ def build_model(name, conf=None, where=None):
 
 
 def _import_all():
-    # Importing the modules registers their models; kept in one place so the registry is complete.
-    from kdspeech.models import crn, panns, waveunet  # noqa: F401
+    """Import every module of this package (importing a model's module registers it), so a new
+    architecture is one new file here."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(__path__):
+        if not info.ispkg and info.name not in ("calling", "complexity"):
+            importlib.import_module(f"{__name__}.{info.name}")
 
 
 def count_parameters(model):

@@ -30,7 +30,13 @@ def load_member(spec, device="cpu", where=None):
 
 
 def _import_all():
-    from kdspeech.models.loaders import onnx, panns  # noqa: F401  (register themselves)
+    """Import every loader module of this package (each registers its loaders): a new format is one
+    new file here."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")
 
 
 @LOADERS.register("kdspeech")
