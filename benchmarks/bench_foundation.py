@@ -1,5 +1,6 @@
 """The foundation's speed figures, measured in one run: resample+mix against the raw libraries, the
-trainer's time per step against a hand-written loop, and scoring with --nj 2 against one job.
+trainer's time per step against a hand-written loop, scoring with --nj 2 against one job, and the mini
+recipe's wall time on a quiet machine against one with a competing busy process.
 
     tools/venv/bin/python benchmarks/bench_foundation.py
 
@@ -16,6 +17,7 @@ PARTS = [
     ("resample + mix throughput", ["bench_resample_mix.py"]),
     ("trainer overhead", ["bench_trainer.py", "--steps", "10"]),
     ("scoring, --nj 2 against --nj 1", ["bench_scoring.py"]),
+    ("mini recipe, quiet and with one busy process", ["bench_recipe_load.py", "--busy", "1"]),
 ]
 
 

@@ -142,3 +142,30 @@ def test_unknown_config_key_fails_the_training_stage(tmp_path):
     assert proc.returncode == 1
     assert "ERROR [stage 4 (train)] c.yaml: unknown config key 'trainer.max_epoch'" in proc.stderr
     assert not (tmp_path / "exp" / "m" / ".done").exists()
+
+
+RATE_SCRIPT = textwrap.dedent("""\
+    #!/usr/bin/env bash
+    set -euo pipefail
+    strict_rate=false   # fail when the corpus is not at one rate
+    . utils/parse_options.sh
+    . utils/stage.sh
+    stage_run 2 "resample" --out dump/x -- python -m kdspeech.bin.resample_data_dir --src data/x --dst dump/x \\
+      --sr 16000 --strict_rate "$strict_rate"
+    """)
+
+
+def test_a_file_at_another_rate_is_named_and_fails_a_strict_recipe(recipe, tmp_wav):
+    root, good = recipe
+    odd = tmp_wav("audio/u2_8k.wav", dur=0.5, sr=8000)
+    write_dir(root / "data" / "x", [("u0", good[0]), ("u1", good[1]), ("u2", odd)])
+    (root / "run.sh").write_text(RATE_SCRIPT)
+    proc = run(root, "--strict_rate", "true")
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR [stage 2 (resample)]")]
+    assert errors and f"u2 at 8000 Hz ({odd})" in errors[0] and "not at 16000 Hz" in errors[0]
+    assert not (root / "dump" / "x" / ".done").exists()
+    proc = run(root)                       # not strict: resampled, with a warning naming the file
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "WARNING" in proc.stderr and f"u2 at 8000 Hz ({odd})" in proc.stderr
+    assert (root / "dump" / "x" / ".done").exists()

@@ -238,3 +238,79 @@ def test_resample_overshoot_scales_mixture_parts_together(tmp_path):
     mix, ref, nse = (audio_of(tmp_path / "dst", s)["u1"] for s in ("wav.scp", "spk1.scp", "noise1.scp"))
     assert np.max(np.abs(mix)) <= 1.0 and np.max(np.abs(mix)) > 0.95
     assert np.max(np.abs(mix - ref - nse)) <= 2.5 / 32768
+
+
+# --- sample rates: mixed rates are named, and an error when the recipe asks for one rate --------
+
+def corpus_with_one_odd_rate(make_data_dir):
+    """Four utterances at 16 kHz, the third one re-written at 22.05 kHz."""
+    src = make_data_dir(n=4, sr=16000)
+    odd = read_kv(src / "wav.scp")["spk0-utt002"]
+    x, _ = sf.read(odd, dtype="float32")
+    sf.write(odd, x[: int(len(x) * 22050 / 16000)], 22050, subtype="PCM_16")
+    return src, odd
+
+
+def test_resample_warns_naming_the_file_at_another_rate(make_data_dir, tmp_path):
+    src, odd = corpus_with_one_odd_rate(make_data_dir)
+    proc = ok("resample_data_dir", "--src", src, "--dst", tmp_path / "d", "--sr", 8000, "--nj", 2)
+    assert "WARNING" in proc.stderr
+    assert ("1 of 4 recordings are not at 16000 Hz like the rest: spk0-utt002 at 22050 Hz "
+            f"({odd})") in proc.stderr
+    assert "spk1-utt001" not in proc.stderr
+    assert len(read_kv(tmp_path / "d" / "wav.scp")) == 4        # converted all the same
+    proc = ok("resample_data_dir", "--src", make_data_dir(n=3, name="same"), "--dst", tmp_path / "e",
+              "--sr", 8000)
+    assert "WARNING" not in proc.stderr                          # one rate: nothing to say
+
+
+def test_resample_strict_rate_fails_naming_the_file(make_data_dir, tmp_path):
+    src, odd = corpus_with_one_odd_rate(make_data_dir)
+    proc = run("resample_data_dir", "--src", src, "--dst", tmp_path / "d", "--sr", 8000,
+               "--strict_rate", "true", stage="2 (resample)")
+    assert proc.returncode == 1
+    assert "ERROR [stage 2 (resample)]" in proc.stderr
+    assert "spk0-utt002 at 22050 Hz" in proc.stderr and str(src / "wav.scp") in proc.stderr
+    assert not (tmp_path / "d" / "wav.scp").exists()             # nothing merged
+    # A resumed run (all WAVs already converted) still knows the source rates.
+    ok("resample_data_dir", "--src", src, "--dst", tmp_path / "d", "--sr", 8000)
+    proc = run("resample_data_dir", "--src", src, "--dst", tmp_path / "d", "--sr", 8000,
+               "--strict_rate", "true")
+    assert proc.returncode == 1 and "spk0-utt002 at 22050 Hz" in proc.stderr
+    assert run("resample_data_dir", "--src", src, "--dst", tmp_path / "d", "--sr", 8000,
+               "--strict_rate", "yes").returncode == 2
+
+
+def test_dump_feats_warns_or_fails_on_another_rate(make_data_dir, tmp_path):
+    src, _ = corpus_with_one_odd_rate(make_data_dir)
+    proc = ok("dump_feats", "--data", src, "--rate", 1000, "--out", tmp_path / "f", "--duration", 0.5)
+    assert "spk0-utt002 at 22050 Hz" in proc.stderr and "WARNING" in proc.stderr
+    assert np.load(tmp_path / "f" / "feats.npy").shape[0] == 4
+    proc = run("dump_feats", "--data", src, "--rate", 1000, "--out", tmp_path / "g", "--duration",
+               0.5, "--strict_rate", "true")
+    assert proc.returncode == 1 and "spk0-utt002 at 22050 Hz" in proc.stderr
+    assert not (tmp_path / "g" / "feats.npy").exists()
+
+
+def test_resample_and_dump_feats_with_segments(tmp_path):
+    """wav.scp of recordings, segments of utterances: recordings are converted, features are per
+    utterance (segment)."""
+    sr = 16000
+    rng = np.random.default_rng(0)
+    src = tmp_path / "src"
+    src.mkdir()
+    wav = {}
+    for reco in ("r1", "r2"):
+        sf.write(src / f"{reco}.wav", (0.1 * rng.standard_normal(2 * sr)).astype(np.float32), sr)
+        wav[reco] = src / f"{reco}.wav"
+    write_kv(src / "wav.scp", wav)
+    write_kv(src / "segments", {"r1-a": "r1 0 1", "r1-b": "r1 1 2", "r2-a": "r2 0.5 1.5"})
+    write_kv(src / "utt2label", {"r1-a": "dog", "r1-b": "cat", "r2-a": "dog"})
+    ok("resample_data_dir", "--src", src, "--dst", tmp_path / "d", "--sr", 8000, "--nj", 2)
+    out = DataDir(tmp_path / "d").validate()
+    assert out.recordings == ["r1", "r2"] and out.utts == ["r1-a", "r1-b", "r2-a"]
+    assert len(out.load_audio("r2-a")[0]) == 8000
+    ok("dump_feats", "--data", src, "--rate", 16000, "--out", tmp_path / "f", "--duration", 1.0)
+    assert (tmp_path / "f" / "utts.txt").read_text().split() == ["r1-a", "r1-b", "r2-a"]
+    feats = np.load(tmp_path / "f" / "feats.npy")
+    assert feats.shape[0] == 3 and not np.allclose(feats[0], feats[1])

@@ -137,3 +137,30 @@ def test_score_and_grid_selection(tmp_path):
     select_grid_cls.main(["--runs", str(tmp_path / "grid"), "--score", "valid_1000", "--out", str(tmp_path / "best.yaml")])
     best = yaml.safe_load((tmp_path / "best.yaml").read_text())
     assert (best["alpha"], best["T"]) == (0.7, 2.0) and len(best["grid"]) == 3
+
+
+def test_grid_cls_reads_the_grid_and_writes_the_loss_of_a_point(tmp_path, capsys):
+    from kdspeech.bin import grid_cls
+    from kdspeech.config import parse_overrides
+
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("pipeline: basd\nrate: 2000\nfold: 3\nalpha: [0.1, 0.5]\nT: [1, 2.5]\n")
+    assert grid_cls.main(["search", str(grid)]) == 0
+    assert capsys.readouterr().out.splitlines() == ["basd 2000 3", "0.1 0.5", "1 2.5"]
+    best = tmp_path / "best.yaml"
+    best.write_text("alpha: 0.3\nT: 4\nmetric: macro_accuracy\n")
+    assert grid_cls.main(["best", str(best)]) == 0
+    assert capsys.readouterr().out.split() == ["0.3", "4"]
+    assert grid_cls.main(["loss", "0.3", "4"]) == 0
+    loss = parse_overrides([capsys.readouterr().out.strip()])["loss"]
+    assert loss[0] == {"name": "ce", "weight": 0.3}
+    assert loss[1]["name"] == "kl_logits" and loss[1]["T"] == 4 and loss[1]["teacher"] == "kd"
+    assert loss[1]["weight"] == pytest.approx(0.7)
+    for text, words in (("pipeline: cssd\nrate: 1000\nfold: 1\nalpha: [1.5]\nT: [1]\n", "'alpha' value 1.5"),
+                        ("pipeline: cssd\nrate: 1000\nfold: 1\nalpha: [0.5]\nT: [0]\n", "'T' value 0"),
+                        ("pipeline: kd\nrate: 1000\nfold: 1\nalpha: [0.5]\nT: [1]\n", "'pipeline' must be"),
+                        ("pipeline: cssd\nrate: 1000\nfold: 1\nalpha: [0.5]\nT: [1]\ntemp: 2\n", "unknown key 'temp'")):
+        grid.write_text(text)
+        with pytest.raises(KdError, match=words) as err:
+            grid_cls.read_grid(grid)
+        assert str(grid) in str(err.value)

@@ -158,3 +158,42 @@ def test_merge_pieces(tmp_path):
         merge_pieces(tmp_path, "wav.scp", 2, ["a", "b"])
     with pytest.raises(KdError, match="job 3 of 3"):
         merge_pieces(tmp_path, "wav.scp", 3, ["a", "b", "c"])
+
+
+def test_utts_are_utterance_ids_with_segments(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    sr = 8000
+    signal = np.arange(3 * sr, dtype=np.float32) / (3 * sr)   # a ramp: each sample says where it is
+    sf.write(tmp_path / "rec1.wav", signal, sr, subtype="FLOAT")
+    write(tmp_path / "wav.scp", f"rec1 {tmp_path / 'rec1.wav'}\n")
+    write(tmp_path / "segments", "rec1-a rec1 0.5 1.25\nrec1-b rec1 2.5 4.0\n")
+    write(tmp_path / "utt2spk", "rec1-a s\nrec1-b s\n")
+    d = DataDir(tmp_path).validate()
+    assert d.utts == ["rec1-a", "rec1-b"] and d.recordings == ["rec1"]
+    x, rate = d.load_audio("rec1-a")
+    assert rate == sr and np.array_equal(x, signal[4000:10000])
+    x, _ = d.load_audio("rec1-b")                            # an end past the recording: cut there
+    assert np.array_equal(x, signal[20000:])
+    with pytest.raises(KdError, match="'rec1-c' is not in segments"):
+        d.load_audio("rec1-c")
+    write(tmp_path / "segments", "rec1-a rec1 0.5 1.25\nrec1-z rec1 3.5 4\n")
+    with pytest.raises(KdError, match="segment 'rec1-z' starts at 3.5 s, after the end"):
+        DataDir(tmp_path).load_audio("rec1-z")
+    # Without segments, utterances are recordings.
+    (tmp_path / "segments").unlink()
+    write(tmp_path / "utt2spk", "rec1 s\n")
+    d = DataDir(tmp_path).validate()
+    assert d.utts == d.recordings == ["rec1"] and len(d.load_audio("rec1")[0]) == 3 * sr
+
+
+def test_subset_with_segments_keeps_the_recordings_used(tmp_path):
+    (tmp_path / "src").mkdir()
+    write(tmp_path / "src" / "wav.scp", "rec1 /a.wav\nrec2 /b.wav\n")
+    write(tmp_path / "src" / "segments", "rec1-s1 rec1 0 1\nrec1-s2 rec1 1 2\nrec2-s1 rec2 0 2\n")
+    write(tmp_path / "src" / "utt2spk", "rec1-s1 s\nrec1-s2 s\nrec2-s1 t\n")
+    d = subset_data_dir(tmp_path / "src", tmp_path / "dst", DataDir(tmp_path / "src").utts[1:])
+    assert d.utts == ["rec1-s2", "rec2-s1"] and d.recordings == ["rec1", "rec2"]
+    d = subset_data_dir(tmp_path / "src", tmp_path / "dst1", ["rec1-s1"])
+    assert d.validate().utts == ["rec1-s1"] and d.recordings == ["rec1"]

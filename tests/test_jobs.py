@@ -2,8 +2,10 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 import kdspeech
 from kdspeech.errors import KdError
 from kdspeech.jobs.spec import join_words, parse_command_line
+from kdspeech.jobs.threads import cpu_count, thread_env, threads_per_job
 
 REPO = Path(kdspeech.__file__).resolve().parents[1]
 
@@ -236,3 +239,132 @@ def test_slurm_multi_node_runs_the_command_through_srun(recipe):
     assert "--array=1-1" in args
     assert "trained" in (recipe / "exp/log/train.log").read_text().splitlines()
     assert (recipe.parent / "sbatch.args.srun").read_text().startswith("srun: bash -c echo trained")
+
+
+def test_slurm_stopped_with_sigterm_cancels_its_array(recipe):
+    """utils/parallel.sh stops a training beside a failed one with SIGTERM: its array must not run on."""
+    bin_dir = recipe.parent / "bin"
+    (bin_dir / "scancel").write_text(f'#!/bin/sh\necho "$*" > {recipe.parent / "scancelled"}\n')
+    (bin_dir / "scancel").chmod(0o755)
+    path = f"{bin_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}"
+    env = dict(os.environ, PATH=path, FAKE_SBATCH_RECORD=str(recipe.parent / "sbatch.args"))
+    proc = subprocess.Popen(["utils/slurm.py", "exp/log/long.log", "sleep", "30"], cwd=recipe,
+                            env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 20
+    while not (recipe / "exp/log/long.log").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    os.killpg(proc.pid, signal.SIGKILL)   # the stand-in sbatch's task (a real one would be cancelled)
+    assert proc.returncode == 143
+    assert (recipe.parent / "scancelled").read_text().strip() == "4242"
+    assert "cancelling Slurm job 4242" in err
+
+
+def test_slurm_tasks_get_their_cpus_as_threads(recipe):
+    out = runner(recipe, "slurm.py", "--num_threads", "3", "exp/log/t.log", "bash", "-c",
+                 'echo "threads $OMP_NUM_THREADS $MKL_NUM_THREADS"')
+    assert out.returncode == 0, out.stderr
+    log = (recipe / "exp/log/t.log").read_text()
+    assert "threads 3 3" in log.splitlines() and "threads=3" in log   # no SLURM_CPUS_PER_TASK here
+
+
+# ---- threads per job -----------------------------------------------------------------------------
+
+def test_threads_per_job_divides_the_cores():
+    assert threads_per_job(1, env={}, cpus=8) == 8
+    assert threads_per_job(3, env={}, cpus=8) == 2
+    assert threads_per_job(16, env={}, cpus=8) == 1                       # never 0
+    assert threads_per_job(2, env={"OMP_NUM_THREADS": "4"}, cpus=8) == 2  # a cap from above
+    assert threads_per_job(1, env={"OMP_NUM_THREADS": "32"}, cpus=8) == 8
+    assert threads_per_job(1, env={"OMP_NUM_THREADS": "x"}, cpus=8) == 8  # unusable: ignored
+    assert threads_per_job(2, env={"KDSPEECH_PARALLEL_JOBS": "2"}, cpus=8) == 2   # folds side by side
+    assert thread_env(3) == {"OMP_NUM_THREADS": "3", "MKL_NUM_THREADS": "3",
+                             "OPENBLAS_NUM_THREADS": "3", "KDSPEECH_PARALLEL_JOBS": "1"}
+
+
+PROBE = ["bash", "-c", 'echo "threads $OMP_NUM_THREADS $MKL_NUM_THREADS $KDSPEECH_PARALLEL_JOBS"']
+
+
+def test_local_jobs_get_their_share_of_threads(recipe):
+    out = runner(recipe, "run.py", "--num_threads", "3", "I=1:2", "exp/log/n.I.log", *PROBE)
+    assert out.returncode == 0, out.stderr
+    log = (recipe / "exp/log/n.2.log").read_text()
+    assert "threads 3 3 1" in log.splitlines() and "threads=3" in log
+    # Default: the runner's budget (here capped at 4 by OMP_NUM_THREADS) over its 2 jobs and the
+    # 2 trainings that utils/parallel.sh says run beside this one.
+    out = runner(recipe, "run.py", "I=1:2", "exp/log/d.I.log", *PROBE, OMP_NUM_THREADS="4",
+                 KDSPEECH_PARALLEL_JOBS="2")
+    assert out.returncode == 0, out.stderr
+    expected = max(1, min(cpu_count(), 4) // 4)
+    assert f"threads {expected} {expected} 1" in (recipe / "exp/log/d.1.log").read_text()
+    out = runner(recipe, "run.py", "exp/log/one.log", *PROBE, OMP_NUM_THREADS="1")
+    assert "threads 1 1 1" in (recipe / "exp/log/one.log").read_text()
+
+
+def test_env_sh_makes_openmp_threads_sleep_while_they_wait(tmp_path):
+    script = (f'export PATH="{Path(sys.executable).parent}:$PATH" MAIN_ROOT="{REPO}"\n'
+              f'. "{REPO}/tools/env.sh"\necho "$OMP_WAIT_POLICY $GOMP_SPINCOUNT $KMP_BLOCKTIME"\n')
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")}
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env)
+    assert out.stdout.split() == ["PASSIVE", "0", "0"], out.stderr
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                         env=dict(env, OMP_WAIT_POLICY="ACTIVE"))
+    assert out.stdout.split()[0] == "ACTIVE"   # the user's choice stands
+
+
+# ---- utils/parallel.sh ---------------------------------------------------------------------------
+
+PARALLEL = """\
+set -euo pipefail
+. utils/parallel.sh
+job() {  # job <item>: "bad" fails after 0.5 s, others start a child that sleeps, then record
+  if [ "$1" = bad ]; then sleep 0.5; echo "bad fails" >&2; exit 3; fi
+  echo "$1 ${KDSPEECH_PARALLEL_JOBS:-1}" >> started
+  bash -c "sleep $SLEEP; echo $1 >> finished"
+}
+parallel_each "$MAX" "$ITEMS" job
+echo "all done" >> finished
+"""
+
+
+def parallel(recipe, items, max_jobs, sleep):
+    (recipe / "par.sh").write_text(PARALLEL)
+    start = time.monotonic()
+    out = subprocess.run(["bash", "par.sh"], cwd=recipe, capture_output=True, text=True,
+                         env=dict(os.environ, ITEMS=items, MAX=str(max_jobs), SLEEP=str(sleep)),
+                         timeout=60)
+    return out, time.monotonic() - start
+
+
+def lines(path):
+    return sorted(path.read_text().splitlines()) if path.exists() else []
+
+
+def test_parallel_each_runs_every_item_max_at_a_time(recipe):
+    out, _ = parallel(recipe, "a b c", 2, 0.2)
+    assert out.returncode == 0, out.stderr
+    assert lines(recipe / "finished") == ["a", "all done", "b", "c"]
+    assert lines(recipe / "started") == ["a 2", "b 2", "c 2"]   # 2 at once: each gets half the cores
+    out, _ = parallel(recipe, "x y", 1, 0)
+    assert out.returncode == 0, out.stderr
+    assert lines(recipe / "started")[-2:] == ["x 1", "y 1"]
+
+
+def test_parallel_each_stops_the_others_on_the_first_failure(recipe):
+    out, elapsed = parallel(recipe, "slow bad", 2, 30)
+    assert out.returncode == 3
+    assert "parallel_each: 'job bad' failed (exit code 3); stopping the 1 still running" in out.stderr
+    assert elapsed < 15                                 # the sleeping job did not run on
+    assert lines(recipe / "started") == ["slow 2"]
+    assert not (recipe / "finished").exists()           # ... nor its child, nor the script
+    time.sleep(0.5)
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert "sleep 30" not in ps
+
+
+def test_parallel_each_one_at_a_time_stops_at_the_failure(recipe):
+    out, _ = parallel(recipe, "a bad c", 1, 0)
+    assert out.returncode == 3
+    assert lines(recipe / "finished") == ["a"]

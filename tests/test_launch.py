@@ -88,3 +88,27 @@ def test_cpu_processes_through_torchrun(tmp_path):
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "rank0").read_text() == "2 0"
     assert (tmp_path / "rank1").read_text() == "2 1"
+
+
+PROBE = ["python", "-c", "import os; print('visible', repr(os.environ.get('CUDA_VISIBLE_DEVICES')))"]
+
+
+def test_no_gpu_means_no_visible_gpu():
+    """--ngpu 0 trains on the CPU even where a GPU is visible (the trainer's device: auto)."""
+    out = launch("--ngpu", "0", "--", *PROBE, CUDA_VISIBLE_DEVICES="0,1")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "visible ''"
+    assert "launch.py: --ngpu 0, on the CPU: CUDA_VISIBLE_DEVICES=''" in out.stderr
+    out = launch("--ngpu", "1", "--", *PROBE, CUDA_VISIBLE_DEVICES="0,1")
+    assert out.stdout.strip() == "visible '0,1'"   # GPUs asked for: left as the job runner set them
+
+
+def test_no_gpu_ddp_ranks_see_no_gpu(tmp_path):
+    (tmp_path / "gpuprobe.py").write_text(
+        "import os, sys\n"
+        "with open(os.path.join(sys.argv[1], 'rank' + os.environ['RANK']), 'w') as f:\n"
+        "    f.write(repr(os.environ.get('CUDA_VISIBLE_DEVICES')))\n")
+    out = launch("--ngpu", "0", "--nproc", "2", "--", "python", "-m", "gpuprobe", str(tmp_path),
+                 cwd=tmp_path, PYTHONPATH=str(tmp_path), CUDA_VISIBLE_DEVICES="0")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "rank0").read_text() == (tmp_path / "rank1").read_text() == "''"

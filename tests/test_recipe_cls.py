@@ -7,6 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import soundfile as sf
+
 import recipe_helpers as helpers
 
 
@@ -66,8 +68,31 @@ def test_esc50_recipe_small(corpora, tmp_path):
     text = (recipe / "RESULTS.md").read_text()
     assert "CSSD (teacher: 16 kHz model on 16 kHz audio)" in text and "TODO" in text
     assert (recipe / "results" / "fold_ft_vs_cssd.png").stat().st_size > 1000
+    # --ngpu 0 (the default) trains on the CPU even where a GPU is visible.
+    log = (recipe / "exp" / "fold1" / "init_16k" / "log" / "train.log").read_text()
+    assert "trainer.device=cpu" in log and "launch.py: --ngpu 0, on the CPU" in log
     again = subprocess.run(args, cwd=recipe, capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 0
     started = [l for l in again.stderr.splitlines() if " Stage " in l and "skipped" not in l]
     skipped = [l for l in again.stderr.splitlines() if "up to date, skipped" in l]
     assert len(started) == len(skipped) >= 12, again.stderr[-3000:]
+
+
+def test_esc50_clip_at_another_rate_is_named_and_fails_strict_rate(corpora, tmp_path):
+    root = small_esc50(corpora, tmp_path / "ESC-50", classes=("dog", "rain"), per_class=2)
+    clip = sorted((root / "audio").iterdir())[0]
+    x, sr = sf.read(clip, dtype="float32")
+    clip.unlink()
+    sf.write(clip, x[::2], sr // 2, format="FLAC")          # 22.05 kHz among 44.1 kHz clips
+    recipe = copy_recipe(tmp_path / "recipe")
+    env = helpers.recipe_env()
+    env["KDSPEECH_ESC50"] = str(root)
+    args = ["./run.sh", "--conf_dir", "conf/test", "--folds", "1", "--rates", "1000", "--duration", "1.0",
+            "--local_data_opts", "--resplit true --num_folds 2 --valid_fraction 0.3", "--stop_stage", "2"]
+    proc = subprocess.run(args + ["--strict_rate", "true"], cwd=recipe, capture_output=True, text=True,
+                          env=env, timeout=600)
+    assert proc.returncode == 1
+    assert f"at {sr // 2} Hz" in proc.stderr and clip.stem in proc.stderr and "stage 2" in proc.stderr
+    proc = subprocess.run(args, cwd=recipe, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "warnings in dump/feats/" in proc.stderr and f"at {sr // 2} Hz" in proc.stderr

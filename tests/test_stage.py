@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -229,3 +230,119 @@ def test_param_and_function_body_are_part_of_the_fingerprint(tmp_path):
     script.write_text(script.read_text().replace("runs.txt;", "runs.txt; :;"))
     assert run(recipe).returncode == 0            # so does a changed function body
     assert runs(recipe) == ["16000", "8000", "8000"]
+
+
+def test_change_in_a_function_the_command_calls_reruns(tmp_path):
+    """Fingerprint scheme 2: every function the command reaches, not only the first one."""
+    body = ('loss() { echo "ce" >> runs.txt; }\n'
+            'train() { loss; echo done > exp/t/out; }\n'
+            'unrelated() { echo other; }\n'
+            'stage_run 1 "train" --out exp/t -- train\n')
+    recipe = make_recipe(tmp_path, body)
+    assert run(recipe).returncode == 0
+    script = recipe / "run.sh"
+    script.write_text(script.read_text().replace("echo other", "echo changed"))
+    out = run(recipe)
+    assert "exp/t up to date, skipped" in out.stderr   # a function it never calls
+    assert runs(recipe) == ["ce"]
+    script.write_text(script.read_text().replace('echo "ce"', 'echo "kl"'))
+    out = run(recipe)
+    assert out.returncode == 0, out.stderr
+    assert runs(recipe) == ["ce", "kl"]                # a function called inside `train`
+    assert "re-running: the command, a shell function it calls or a --param changed" in out.stderr
+    assert "up to date, skipped" in run(recipe).stderr
+
+
+def test_stamp_of_the_old_scheme_reruns_and_says_why(recipe):
+    assert run(recipe).returncode == 0
+    stamp = recipe / "data/prep/.done"
+    lines = stamp.read_text().splitlines()
+    assert "scheme 2" in lines
+    # A stamp as scheme 1 wrote it: no scheme line, another fingerprint.
+    old = [f"fingerprint {'0' * 64}"] + [l for l in lines[1:] if not l.startswith(("scheme", "code", "inputs"))]
+    stamp.write_text("\n".join(old) + "\n")
+    out = run(recipe)
+    assert out.returncode == 0, out.stderr
+    assert ("Stage 1 (prepare): re-running: data/prep/.done: stamp made by fingerprint scheme 1, "
+            "now 2") in out.stderr
+    assert runs(recipe) == ["1", "1", "2", "3.1", "3.2"]   # its fingerprint is the same as before
+    assert "exp/feats up to date, skipped" in out.stderr
+
+
+def test_rerun_names_the_changed_config_and_input(recipe):
+    assert run(recipe).returncode == 0
+    (recipe / "conf/feats.conf").write_text("n_mels: 40\n")
+    out = run(recipe)
+    assert "Stage 2 (features): re-running: config conf/feats.conf changed" in out.stderr
+    assert "Stage 3 (score): re-running: input exp/feats changed" in out.stderr
+
+
+INPUTS_STAGES = """\
+stage_run 1 "prepare" --out data/prep --param "n=$nj" -- local/env.sh data/prep
+stage_run 2 "train" --out exp/train --deps data/prep --conf conf/feats.conf -- local/env.sh exp/train
+"""
+
+
+def test_inputs_fingerprint_covers_the_deps_only(tmp_path):
+    recipe = make_recipe(tmp_path, INPUTS_STAGES)
+    env_sh = recipe / "local/env.sh"
+    env_sh.write_text('#!/usr/bin/env bash\n'
+                      'echo "$KDSPEECH_STAGE_FINGERPRINT $KDSPEECH_STAGE_INPUTS" >> "$1/seen"\n')
+    env_sh.chmod(0o755)
+
+    def seen():
+        return [line.split() for line in (recipe / "exp/train/seen").read_text().splitlines()]
+
+    assert run(recipe).returncode == 0
+    assert run(recipe, "--nj", "2").returncode == 0   # unchanged: skipped
+    assert len(seen()) == 1
+    (recipe / "conf/feats.conf").write_text("n_mels: 80  # a comment\n")
+    assert run(recipe).returncode == 0
+    (first, first_inputs), (second, second_inputs) = seen()
+    assert first != second and first_inputs == second_inputs   # config edit: same inputs
+    stamp = (recipe / "exp/train/.done").read_text().splitlines()
+    assert f"fingerprint {second}" in stamp and f"inputs {second_inputs}" in stamp
+    assert run(recipe, "--nj", "3").returncode == 0             # the input changed
+    assert seen()[2][1] != second_inputs
+    no_deps = (recipe / "data/prep/seen").read_text().split()
+    assert len(no_deps[1]) == 64 and no_deps[1] != no_deps[0]   # a stage without --deps has one too
+
+
+def test_warnings_of_runner_logs_reach_the_terminal(tmp_path):
+    body = ('stage_run 1 "warn" --out exp/w --nj 2 --cmd "$train_cmd" --log exp/w/log/w.JOB.log -- '
+            'bash -c "echo \\"2026-01-01 (x:1) WARNING: odd rate in job JOB\\"; echo quiet line"\n')
+    recipe = make_recipe(tmp_path, body)
+    out = run(recipe)
+    assert out.returncode == 0, out.stderr
+    assert "stage 1 (warn): warnings in exp/w/log/w.*.log:" in out.stderr
+    assert "WARNING: odd rate in job 1" in out.stderr and "WARNING: odd rate in job 2" in out.stderr
+    assert "quiet line" not in out.stderr
+
+
+FOLDS = """\
+. utils/parallel.sh
+stage_fold() {
+  stage_run 1 "fold $1" --out "exp/fold$1" --nj 1 --cmd "$train_cmd" --log "exp/fold$1/log/train.JOB.log" -- \\
+    train_fold_cmd "$1"
+}
+parallel_each "$nj" "1 2 3" stage_fold
+log "not reached"
+"""
+
+
+def test_a_failed_fold_stops_the_folds_training_beside_it(tmp_path):
+    recipe = make_recipe(tmp_path, FOLDS)
+    cmd = recipe / "train_fold_cmd"
+    cmd.write_text('#!/usr/bin/env bash\nif [ "$1" = 2 ]; then sleep 1; echo "fold 2 diverged"; exit 5; fi\n'
+                   'sleep 60\n')
+    cmd.chmod(0o755)
+    start = time.monotonic()
+    out = run(recipe, "--nj", "3", PATH=f"{recipe}:{os.environ['PATH']}")
+    assert time.monotonic() - start < 30, "the other folds ran on"
+    assert out.returncode == 1
+    assert "stage 1 (fold 2) failed" in out.stderr and "fold 2 diverged" in out.stderr
+    assert "parallel_each: 'stage_fold 2' failed (exit code 1); stopping the 2 still running" in out.stderr
+    assert "not reached" not in out.stderr
+    assert not list(recipe.glob("exp/fold*/.done"))
+    time.sleep(0.5)
+    assert "sleep 60" not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout

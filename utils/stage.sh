@@ -8,17 +8,24 @@
 #       -- command args...
 #
 # stage_run runs one stage when N is within [$stage, $stop_stage] and ends by writing a stamp,
-# DIR/.done, in every output dir.  The stamp's first line is a fingerprint: sha256 over the command
-# words (the literal JOB token kept), the definition of the command when it is a shell function of
-# the recipe, every --param (values that the command reads from elsewhere than its arguments, e.g.
-# a global variable used inside such a function), the content of every --conf file and the
-# fingerprint of every --deps dir's stamp.  When every output already has a stamp with the same
-# fingerprint, the stage is skipped with a log line; otherwise it runs, and on success the stamps
-# are written atomically.
+# DIR/.done, in every output dir.  The stamp's first line is a fingerprint (scheme 2): sha256 over
+# the command words (the literal JOB token kept), the definition of every shell function the command
+# reaches (a command word that names a function, the functions named in its body, and so on:
+# `declare -f`, so comments do not count), every --param (values that the command reads from
+# elsewhere than its arguments, e.g. a global variable used inside such a function), the content of
+# every --conf file and the fingerprint of every --deps dir's stamp.  When every output already has
+# a stamp with the same fingerprint, the stage is skipped with a log line; otherwise it runs, after a
+# log line saying why (no stamp, stamp of an older fingerprint scheme, which input, config or code
+# changed), and on success the stamps are written atomically.
 # Because a stage's fingerprint contains its inputs' fingerprints, a stage whose config or command
 # changed re-runs, and so does every stage that depends on it, directly or not.  The date and the
 # git hash are recorded in the stamp but are not part of the fingerprint, so a skipped stage never
 # makes later stages re-run.
+#
+# While a stage runs, KDSPEECH_STAGE is "N (name)", KDSPEECH_STAGE_FINGERPRINT its fingerprint and
+# KDSPEECH_STAGE_INPUTS a fingerprint of its --deps stamps only (not its configs or command): a
+# training keeps its checkpoints while this one is unchanged, so that raising max_epochs in a YAML
+# continues the run.
 #
 # A failing stage leaves no stamp, prints "stage N (name) failed" (after the failing log's tail)
 # and exits the script with status 1.  A stage whose --deps has no stamp fails naming the stage that
@@ -26,11 +33,13 @@
 #
 # With --cmd, the command runs through a job runner (utils/run.py, utils/slurm.py, from cmd.sh):
 # `$cmd JOB=1:$nj LOG command...` (or `$cmd LOG command...` without --nj); the runner writes one log
-# per job and prints the failing job's log tail itself.  Without --cmd the command runs here, in a
+# per job and prints the failing job's log tail itself (and stage_run prints the WARNING lines of
+# the logs of a stage that succeeded).  Without --cmd the command runs here, in a
 # subshell (a recipe function's variable assignments stay there), as an argument vector (no shell
 # parsing), with the script's `set -e` in force, and its output also copied to --log when given.
 
 _KD_STAMP=.done
+_KD_SCHEME=2                  # version of what a fingerprint covers; older stamps re-run, saying so
 declare -gA _KD_PRODUCER=()   # realpath of an output dir -> "N (name)" of the stage that makes it
 _KD_GIT_HASH=""
 
@@ -59,6 +68,27 @@ _kd_stamp_fingerprint() {
 }
 
 _kd_sha256() { sha256sum | cut -d' ' -f1; }
+
+# The shell functions a command reaches, sorted: its words that name a function, then, repeatedly,
+# every function named by a word of a reached function's body.  Words are identifiers, so a name
+# inside a string or a path counts too (the safe side: at worst an unrelated edit re-runs a stage).
+_kd_reached_functions() {
+  local -A _kd_defined=() _kd_seen=()
+  local -a _kd_todo=()
+  local _kd_f _kd_w
+  while read -r _kd_w _kd_w _kd_f; do _kd_defined[$_kd_f]=1; done < <(declare -F)
+  for _kd_w in "$@"; do [[ -z ${_kd_defined[$_kd_w]:-} ]] || _kd_todo+=("$_kd_w"); done
+  while ((${#_kd_todo[@]})); do
+    _kd_f=${_kd_todo[-1]}
+    unset '_kd_todo[-1]'
+    [[ -z ${_kd_seen[$_kd_f]:-} ]] || continue
+    _kd_seen[$_kd_f]=1
+    while read -r _kd_w; do
+      [[ -z ${_kd_defined[$_kd_w]:-} || -n ${_kd_seen[$_kd_w]:-} ]] || _kd_todo+=("$_kd_w")
+    done < <(declare -f -- "$_kd_f" | grep -oE '[A-Za-z_][A-Za-z0-9_]*' | sort -u)
+  done
+  ((${#_kd_seen[@]} == 0)) || printf '%s\n' "${!_kd_seen[@]}" | LC_ALL=C sort
+}
 
 # kdspeech's git hash, for the record only; computed once per script.
 _kd_git_hash() {
@@ -133,38 +163,53 @@ stage_run() {
     [[ -f $_kd_conf ]] || _kd_die "stage $_kd_label: config $_kd_conf not found"
   done
 
-  # Fingerprint: what the outputs are made from (not the date, not the code version).  Hashed as
-  # a stream, NUL-separated: $(...) would drop the NULs.
-  local _kd_fingerprint
-  _kd_fingerprint=$(
+  # Fingerprint: what the outputs are made from (not the date, not the code version).  Each part
+  # is hashed as a NUL-separated stream ($(...) would drop the NULs); the stamp records the parts,
+  # so that a re-run can say which one changed.
+  local _kd_code _kd_inputs _kd_fingerprint _kd_fn
+  _kd_code=$(
     {
       printf 'command\0'
       printf '%s\0' "${_kd_command[@]}"
-      # A recipe function: its body too (`declare -f` prints it normalised, without comments).
-      if declare -F -- "${_kd_command[0]}" > /dev/null; then
-        printf 'function\0'; declare -f -- "${_kd_command[0]}"
-      fi
+      # Recipe functions the command reaches: their bodies too (`declare -f`: without comments).
+      while IFS= read -r _kd_fn; do
+        printf '\0function\0'; declare -f -- "$_kd_fn"
+      done < <(_kd_reached_functions "${_kd_command[@]}")
       for _kd_param in "${_kd_params[@]}"; do printf '\0param\0%s' "$_kd_param"; done
-      for _kd_conf in "${_kd_confs[@]}"; do printf '\0conf\0'; cat "$_kd_conf"; done
-      for _kd_dep in "${_kd_deps[@]}"; do
-        printf '\0dep\0%s' "$(_kd_stamp_fingerprint "$_kd_dep/$_KD_STAMP")"
-      done
+    } | _kd_sha256
+  )
+  _kd_inputs=$(
+    for _kd_dep in "${_kd_deps[@]}"; do
+      printf 'dep\0%s\0' "$(_kd_stamp_fingerprint "$_kd_dep/$_KD_STAMP")"
+    done | _kd_sha256
+  )
+  _kd_fingerprint=$(
+    {
+      printf 'scheme\0%s\0code\0%s\0' "$_KD_SCHEME" "$_kd_code"
+      for _kd_conf in "${_kd_confs[@]}"; do printf 'conf\0'; _kd_sha256 < "$_kd_conf"; done
+      printf 'inputs\0%s' "$_kd_inputs"
     } | _kd_sha256
   )
 
-  local _kd_up_to_date=true
+  local _kd_up_to_date=true _kd_why=""
   for _kd_out in "${_kd_outs[@]}"; do
-    [[ $(_kd_stamp_fingerprint "$_kd_out/$_KD_STAMP") == "$_kd_fingerprint" ]] ||
+    if [[ $(_kd_stamp_fingerprint "$_kd_out/$_KD_STAMP") != "$_kd_fingerprint" ]]; then
       _kd_up_to_date=false
+      [[ -n $_kd_why || ! -f $_kd_out/$_KD_STAMP ]] ||
+        _kd_why=$(_kd_rerun_reason "$_kd_out/$_KD_STAMP" "$_kd_code" \
+          "${#_kd_confs[@]}" "${_kd_confs[@]}" "${_kd_deps[@]}")
+    fi
   done
   if $_kd_up_to_date; then
     log "Stage $_kd_label: ${_kd_outs[*]} up to date, skipped"
     unset KDSPEECH_STAGE
     return 0
   fi
-  # What the stage is made from, for commands that keep partial work (training checkpoints): they
-  # resume only work begun under the same fingerprint.
-  export KDSPEECH_STAGE_FINGERPRINT=$_kd_fingerprint
+  [[ -z $_kd_why ]] || log "Stage $_kd_label: re-running: $_kd_why"
+  # What the stage is made from, for commands that keep partial work (training checkpoints).
+  # KDSPEECH_STAGE_INPUTS covers the inputs only: a changed config or command keeps the checkpoints
+  # of an unchanged input (the trainer decides what may be resumed), a changed input discards them.
+  export KDSPEECH_STAGE_FINGERPRINT=$_kd_fingerprint KDSPEECH_STAGE_INPUTS=$_kd_inputs
 
   # Run.  Old stamps go first, so that an interrupted or failed run leaves none.
   for _kd_out in "${_kd_outs[@]}"; do
@@ -184,6 +229,7 @@ stage_run() {
     fi
     ((_kd_rc == 0)) ||
       _kd_die "stage $_kd_label failed (job runner exit code $_kd_rc; logs: ${_kd_log//JOB/*})"
+    _kd_show_warnings "$_kd_label" "$_kd_log"
   else
     # In a subshell run as a plain statement, not as the condition of an `if` or `||`: there bash
     # would ignore `set -e` inside a recipe function.  The subshell gets the caller's `set -e`
@@ -209,16 +255,28 @@ stage_run() {
 
   # Success: write the stamps, each atomically (temporary name, then rename).
   local _kd_stamp _kd_tmp
-  _kd_stamp=$(_kd_stamp_text "$_kd_num" "$_kd_name" "$_kd_fingerprint" \
-    "$(printf '%q ' "${_kd_command[@]}")" "$(printf '%s\n' "${_kd_params[@]}")" \
+  _kd_stamp=$(_kd_stamp_text "$_kd_num" "$_kd_name" "$_kd_fingerprint" "$_kd_code" \
+    "$_kd_inputs" "$(printf '%q ' "${_kd_command[@]}")" "$(printf '%s\n' "${_kd_params[@]}")" \
     "${#_kd_confs[@]}" "${_kd_confs[@]}" "${_kd_deps[@]}")
   for _kd_out in "${_kd_outs[@]}"; do
     _kd_tmp=$_kd_out/$_KD_STAMP.tmp.$$
     printf '%s\n' "$_kd_stamp" > "$_kd_tmp"
     mv -f -- "$_kd_tmp" "$_kd_out/$_KD_STAMP"
   done
-  unset KDSPEECH_STAGE KDSPEECH_STAGE_FINGERPRINT
+  unset KDSPEECH_STAGE KDSPEECH_STAGE_FINGERPRINT KDSPEECH_STAGE_INPUTS
   return 0
+}
+
+# The warnings of a stage whose jobs logged to files only (job runners): "WARNING:" lines of the
+# Python logging format of kdspeech.cli (not the runner's "# command" line), at most 10, so that
+# e.g. a corpus at mixed sample rates is seen on the terminal, not only in exp/.../log/.
+_kd_show_warnings() {
+  local label=$1 pattern=$2 warnings
+  # shellcheck disable=SC2086  # the glob of the job logs
+  warnings=$(grep -h -- ' WARNING: ' ${pattern//JOB/*} 2> /dev/null | grep -v '^#' | head -n 10) ||
+    true
+  [[ -z $warnings ]] || printf 'stage %s: warnings in %s:\n%s\n' "$label" "${pattern//JOB/*}" \
+    "$warnings" >&2
 }
 
 # Run a command with its output on the terminal and, when a log is given, in the log too.
@@ -233,18 +291,22 @@ _kd_run_direct() {
   fi
 }
 
-# The stamp's text.  Only the fingerprint line is read back (by later stages); the rest is a record
-# of how the outputs were made.  Args: N name fingerprint command params n_confs confs... deps...
+# The stamp's text.  The fingerprint line is read back by later stages; the scheme, code, conf and
+# dep lines by a re-run of this stage, to say why it runs again; the rest is a record of how the
+# outputs were made.  Args: N name fingerprint code inputs command params n_confs confs... deps...
 _kd_stamp_text() {
-  local num=$1 name=$2 fingerprint=$3 command=$4 params=$5 n_confs=$6
-  shift 6
+  local num=$1 name=$2 fingerprint=$3 code=$4 inputs=$5 command=$6 params=$7 n_confs=$8
+  shift 8
   local -a confs=("${@:1:n_confs}") deps=("${@:n_confs+1}")
   local conf dep
   echo "fingerprint $fingerprint"
+  echo "scheme $_KD_SCHEME"
   echo "stage $num"
   echo "name $name"
   echo "date $(date '+%Y-%m-%dT%H:%M:%S%z')"
   echo "command ${command% }"
+  echo "code $code"
+  echo "inputs $inputs"
   [[ -z $params ]] || sed 's/^/param /' <<< "$params"
   for conf in "${confs[@]}"; do
     echo "conf $conf $(_kd_sha256 < "$conf")"
@@ -253,4 +315,33 @@ _kd_stamp_text() {
     echo "dep $dep $(_kd_stamp_fingerprint "$dep/$_KD_STAMP")"
   done
   echo "kdspeech_git $(_kd_git_hash)"
+}
+
+# Why a stage with an existing but different stamp runs again, from the stamp's record: an older
+# fingerprint scheme, or which of code (command, functions, --param), configs and inputs changed.
+# Args: stamp code n_confs confs... deps...
+_kd_rerun_reason() {
+  local stamp=$1 code=$2 n_confs=$3
+  shift 3
+  local -a confs=("${@:1:n_confs}") deps=("${@:n_confs+1}") why=()
+  local scheme conf dep old
+  scheme=$(sed -n 's/^scheme //p' "$stamp" | head -n 1)
+  if [[ ${scheme:-1} != "$_KD_SCHEME" ]]; then
+    echo "$stamp: stamp made by fingerprint scheme ${scheme:-1}, now $_KD_SCHEME" \
+      "(the fingerprint now also covers the shell functions the command calls)"
+    return 0
+  fi
+  [[ $(sed -n 's/^code //p' "$stamp") == "$code" ]] ||
+    why+=("the command, a shell function it calls or a --param changed")
+  for conf in "${confs[@]}"; do
+    old=$(awk -v f="$conf" '$1 == "conf" && $2 == f { print $3 }' "$stamp")
+    [[ $old == "$(_kd_sha256 < "$conf")" ]] || why+=("config $conf changed")
+  done
+  for dep in "${deps[@]}"; do
+    old=$(awk -v d="$dep" '$1 == "dep" && $2 == d { print $3 }' "$stamp")
+    [[ $old == "$(_kd_stamp_fingerprint "$dep/$_KD_STAMP")" ]] || why+=("input $dep changed")
+  done
+  ((${#why[@]})) || why+=("its list of configs or inputs changed")
+  local IFS=";"
+  echo "${why[*]}" | sed 's/;/; /g'
 }

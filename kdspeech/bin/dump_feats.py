@@ -6,21 +6,22 @@ Each clip is brought to 16 kHz, downsampled to ``--rate`` and back up to 16 kHz 
 energy is left above rate/2), cut or zero-padded to ``--duration`` seconds and turned into the log-mel
 of ``kdspeech.models.panns`` (64 bands, window 512, hop 160, 50-8000 Hz, dB).  ``--rate 16000`` is the
 full-band view.  Output: ``feats.npy`` ``[N, frames, 64]`` float32 and ``utts.txt`` (row order), both
-written under temporary names and renamed, so a killed run leaves no half dump.
+written under temporary names and renamed, so a killed run leaves no half dump.  One row per
+utterance (per segment when the data dir has ``segments``).  Clips at another sample rate than the
+rest are named in a warning, or, with ``--strict_rate true``, an error (nothing is written).
 """
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from kdspeech.atomic import atomic_path, atomic_write_text
 from kdspeech.cli import run_main
-from kdspeech.data.audio import load_audio
 from kdspeech.data.datadir import DataDir
-from kdspeech.data.resample import resample
+from kdspeech.data.resample import check_source_rates, resample
 from kdspeech.models.panns import FRONTEND, PannsFrontend
 
 SR = 16000
@@ -47,25 +48,27 @@ def main(argv=None):
     p.add_argument("--out", required=True, help="output dir")
     p.add_argument("--duration", type=float, default=5.0, help="seconds per clip (cut or zero-padded)")
     p.add_argument("--quality", default="HQ", help="soxr quality")
+    p.add_argument("--strict_rate", choices=["true", "false"], default="false",
+                   help="fail when the clips are not all at one sample rate (default false: warn, "
+                        "naming the odd clips, and resample them)")
     args = p.parse_args(argv)
     data = DataDir(args.data)
     data.validate()
     frontend = PannsFrontend(**FRONTEND).eval()
     n = int(round(args.duration * SR))
-    rows = []
+    rows, rates = [], {}
     for utt in tqdm(data.utts, desc=f"feats {args.rate} Hz", disable=None):
-        x, sr = load_audio(data.wav_scp[utt], utt=utt)
-        x = fit_duration(low_rate_view(x, sr, args.rate, args.quality), n)
+        x, rates[utt] = data.load_audio(utt)
+        x = fit_duration(low_rate_view(x, rates[utt], args.rate, args.quality), n)
         with torch.no_grad():
             rows.append(frontend(torch.from_numpy(x)).numpy().astype(np.float32))
+    entries = {} if data.has("segments") else data.wav_scp
+    check_source_rates(rates, entries, strict=args.strict_rate == "true", path=data.file("wav.scp"),
+                       what=f"brought to {SR} Hz")
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".feats.{os.getpid()}.npy"
-    np.save(tmp, np.stack(rows))
-    os.replace(tmp, out / "feats.npy")
-    tmp = out / f".utts.{os.getpid()}.txt"
-    tmp.write_text("".join(u + "\n" for u in data.utts))
-    os.replace(tmp, out / "utts.txt")
+    with atomic_path(out / "feats.npy") as tmp:
+        np.save(tmp, np.stack(rows))
+    atomic_write_text(out / "utts.txt", "".join(u + "\n" for u in data.utts))
     print(f"{len(rows)} clips, {rows[0].shape[0]} frames x {rows[0].shape[1]} mels -> {out}/feats.npy")
     return 0
 

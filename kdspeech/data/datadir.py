@@ -6,13 +6,15 @@ on purpose: a recipe that silently drops or reorders utterances produces wrong n
 so every problem is a ``KdError`` that names the file and the line.
 
 With a ``segments`` file (Kaldi semantics) ``wav.scp`` is keyed by recording id and the per-utterance
-files by segment id; ``segments`` maps ``<utt> <recording> <start> <end>``.
+files by segment id; ``segments`` maps ``<utt> <recording> <start> <end>``.  ``DataDir.utts`` are
+always utterance ids (segment ids then), ``DataDir.recordings`` the ids of ``wav.scp``, and
+``DataDir.load_audio(utt)`` decodes one utterance (its recording cut to the segment).
 """
 
-import os
 import shutil
 from pathlib import Path
 
+from kdspeech.atomic import atomic_path, atomic_write_text
 from kdspeech.errors import KdError
 
 #: Optional per-utterance files that ``DataDir.validate`` checks when they exist.
@@ -76,15 +78,7 @@ def write_kv(path, mapping):
         if not value or "\n" in value:
             raise KdError(f"value for '{key}' is empty or spans lines", path=path)
         lines.append(f"{key} {value}\n")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp.{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.writelines(lines)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write_text(path, "".join(lines))
 
 
 class DataDir:
@@ -117,9 +111,43 @@ class DataDir:
         return scp
 
     @property
-    def utts(self):
-        """Sorted ids of wav.scp (recording ids when the dir has ``segments``)."""
+    def recordings(self):
+        """Sorted ids of wav.scp (the same as ``utts`` unless the dir has ``segments``)."""
         return list(self.wav_scp)
+
+    @property
+    def utts(self):
+        """Sorted utterance ids: the segment ids when the dir has ``segments``, else wav.scp's."""
+        if self.has("segments"):
+            segments = self.read("segments")
+            if not segments:
+                raise KdError("segments is empty", path=self.file("segments"))
+            return list(segments)
+        return self.recordings
+
+    def load_audio(self, utt, sr=None):
+        """``(samples, rate)`` of utterance ``utt`` (see ``kdspeech.data.audio.load_audio``): with
+        ``segments``, its recording from ``start`` to ``end`` (an end past the recording's last
+        sample is cut there, as Kaldi's extract-segments does)."""
+        from kdspeech.data.audio import load_audio   # audio I/O only where audio is read
+
+        if not self.has("segments"):
+            if utt not in self.wav_scp:
+                raise KdError(f"utterance '{utt}' is not in wav.scp", path=self.file("wav.scp"))
+            return load_audio(self.wav_scp[utt], sr=sr, utt=utt)
+        segments = self.read("segments")
+        if utt not in segments:
+            raise KdError(f"utterance '{utt}' is not in segments", path=self.file("segments"))
+        reco, start, end = segments[utt].split()
+        if reco not in self.wav_scp:
+            raise KdError(f"recording '{reco}' of segment '{utt}' is not in wav.scp",
+                          path=self.file("segments"))
+        x, rate = load_audio(self.wav_scp[reco], sr=sr, utt=utt)
+        first, last = round(float(start) * rate), round(float(end) * rate)
+        if first >= len(x):
+            raise KdError(f"segment '{utt}' starts at {float(start):g} s, after the end of "
+                          f"recording '{reco}' ({len(x) / rate:g} s)", path=self.file("segments"))
+        return x[first:min(last, len(x))], rate
 
     def validate(self):
         """Check the whole dir; raise ``KdError`` naming file, line and id of the first problem."""
@@ -241,8 +269,5 @@ def subset_data_dir(src, dst, utts):
 
 def copy_file(src, dst):
     """Copy one data-dir file atomically (used when a stage passes a file through unchanged)."""
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f"{dst.name}.tmp.{os.getpid()}")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)

@@ -10,10 +10,15 @@ same tones: -136 dB and -143 dB), and passes 0..91 % of the band flat.
 Backends: ``"soxr"`` (default, the python-soxr binding) and ``"sox"`` (the sox command line through
 pipes, ``rate -q/-l/-m/-h/-v`` chosen by ``quality``; same algorithm, useful as an outside
 reference).  Both return exactly ``floor(T * sr_out / sr_in + 0.5)`` samples.
+
+A corpus with a few files at another rate than the rest is usually a mistake in the corpus, not a
+wish: :func:`check_source_rates` warns, naming them, or fails when the recipe asks for one rate.
 """
 
+import logging
 import shutil
 import subprocess
+from collections import Counter
 
 import numpy as np
 import soxr
@@ -78,3 +83,33 @@ def resample(x, sr_in, sr_out, quality="HQ", backend="soxr"):
     else:
         raise KdError(f"resample backend '{backend}' is not one of soxr, sox")
     return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def mixed_rate_report(rates, entries=None, limit=10):
+    """``None`` when every recording of ``rates`` (id -> sample rate) is at one rate; else one line
+    naming the usual rate and the recordings at another one, with their rates (and their wav.scp
+    entries from ``entries``, id -> entry), the first ``limit`` of them."""
+    counts = Counter(rates.values())
+    if len(counts) <= 1:
+        return None
+    usual = max(counts, key=lambda rate: (counts[rate], rate))
+    odd = sorted(key for key, rate in rates.items() if rate != usual)
+    entries = entries or {}
+    named = ", ".join(f"{key} at {rates[key]} Hz" + (f" ({entries[key]})" if key in entries else "")
+                      for key in odd[:limit])
+    more = f" and {len(odd) - limit} more" if len(odd) > limit else ""
+    return (f"{len(odd)} of {len(rates)} recordings are not at {usual} Hz like the rest: "
+            f"{named}{more}")
+
+
+def check_source_rates(rates, entries=None, strict=False, path=None, what="resampled"):
+    """Warn (``logging``) when the recordings of ``rates`` are not all at one sample rate; with
+    ``strict``, raise a ``KdError`` naming them (and ``path``, the data dir) instead."""
+    report = mixed_rate_report(rates, entries)
+    if report is None:
+        return
+    if strict:
+        raise KdError(f"{report}; the recipe asks for one rate (--strict_rate true): convert "
+                      "them, or run with --strict_rate false to have them " + what, path=path)
+    logging.warning("%s: %s; they are %s too (--strict_rate true makes this an error)",
+                    path or "audio", report, what)

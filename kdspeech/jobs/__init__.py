@@ -8,6 +8,8 @@ arguments and runs the jobs as a Slurm job array.  Recipes choose the runner in 
 - :mod:`kdspeech.jobs.spec`: the command line (options, job range, log path, command words)
 - :mod:`kdspeech.jobs.local`: parallel processes on this machine
 - :mod:`kdspeech.jobs.slurm`: a Slurm array submitted with ``sbatch --wait``
+- :mod:`kdspeech.jobs.threads`: CPU threads per job (cores // jobs at once), set in each job's env
+- :mod:`kdspeech.jobs.launch`: one training process, or torchrun for several (utils/launch.py)
 """
 
 from kdspeech.jobs.spec import JobSpec, RunnerOptions, parse_command_line

@@ -13,6 +13,9 @@ PORT is $MASTER_PORT, else under Slurm 29500 + $SLURM_JOB_ID % 1000 (the same on
 the job), else, on one node, a free local port (so that two runs on one machine do not collide).
 --nproc P starts P processes without GPUs (CPU DDP with gloo, for tests).  The final command is
 printed on stderr; --print prints it on stdout instead of running it.
+
+``--ngpu 0`` means the CPU: the command runs with ``CUDA_VISIBLE_DEVICES=`` (empty), so that a
+trainer on ``device: auto`` cannot pick a GPU that happens to be visible.
 """
 
 import argparse
@@ -102,6 +105,11 @@ def final_command(ngpu, num_nodes, nproc, command, env):
             "--rdzv_backend", "c10d", "--rdzv_endpoint", endpoint, "-m", module, *args]
 
 
+def device_env(ngpu):
+    """Environment variables the command runs with: no visible GPU for ``ngpu == 0``."""
+    return {"CUDA_VISIBLE_DEVICES": ""} if ngpu == 0 else {}
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if "--" in argv:
@@ -119,6 +127,11 @@ def main(argv=None):
     if opts.dry_run:
         print(line)
         return 0
+    extra = device_env(opts.ngpu)
+    os.environ.update(extra)
+    if extra:
+        shown = " ".join(f"{key}={shlex.quote(value)}" for key, value in extra.items())
+        print(f"launch.py: --ngpu 0, on the CPU: {shown}", file=sys.stderr)
     print(f"launch.py: {line}", file=sys.stderr, flush=True)
     try:
         os.execvp(final[0], final)

@@ -7,20 +7,23 @@ ignored, so that cmd.sh can switch between this runner and Slurm freely.
 """
 
 import datetime
+import os
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from kdspeech.jobs.spec import cli, failure_report
+from kdspeech.jobs.threads import thread_env, threads_per_job
 
 
 def _now():
     return datetime.datetime.now().astimezone().strftime("%a %b %d %H:%M:%S %Z %Y")
 
 
-def run_one(spec, job):
-    """Run one job with its output in its log; return its exit code (None: could not start)."""
+def run_one(spec, job, threads=1):
+    """Run one job with its output in its log, on ``threads`` threads; return its exit code
+    (None: could not start)."""
     log_path = spec.log_path(job)
     command = spec.shell_command(job)
     try:
@@ -32,11 +35,12 @@ def run_one(spec, job):
             proc = subprocess.run(
                 ["bash", "-c", command],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=dict(os.environ, **thread_env(threads)),
             )
             elapsed = round(time.monotonic() - start)
             # A job killed by signal S reports 128+S, as the shell would.
             code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
-            log.write(f"# Accounting: time={elapsed} threads={spec.options.num_threads}\n")
+            log.write(f"# Accounting: time={elapsed} threads={threads}\n")
             log.write(f"# Ended (code {code}) at {_now()}, elapsed time {elapsed} seconds\n")
     except OSError as err:
         print(f"job {job}: {err}", file=sys.stderr)
@@ -48,8 +52,9 @@ def run_jobs(spec, prog="run.py"):
     """Run every job; 0 if all succeed, else report the failures on stderr and return 1."""
     jobs = list(spec.jobs)
     workers = min(spec.options.max_jobs_run or len(jobs), len(jobs))
+    threads = spec.options.num_threads or threads_per_job(workers)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        codes = list(pool.map(lambda job: run_one(spec, job), jobs))
+        codes = list(pool.map(lambda job: run_one(spec, job, threads), jobs))
     failed = [(job, code) for job, code in zip(jobs, codes) if code != 0]
     if failed:
         print(failure_report(prog, spec, failed), file=sys.stderr)

@@ -12,6 +12,7 @@ environment variables.
 
 import os
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -41,7 +42,7 @@ def sbatch_command(spec, script):
             "--job-name", spec.name()]
     if opts.mem:
         args += ["--mem", opts.mem]
-    if opts.num_threads > 1:
+    if (opts.num_threads or 1) > 1:
         args += ["--cpus-per-task", str(opts.num_threads)]
     if opts.gpu > 0:
         args += [f"--gres=gpu:{opts.gpu}"]
@@ -68,6 +69,9 @@ done={done}
 cd {shlex.quote(os.getcwd())} || exit 1
 [ -f ./path.sh ] && . ./path.sh
 task=${{SLURM_ARRAY_TASK_ID:?not run as a Slurm array task}}
+# Threads of OpenMP/MKL/OpenBLAS: the CPUs Slurm gave the task (see kdspeech/jobs/threads.py).
+export OMP_NUM_THREADS=${{SLURM_CPUS_PER_TASK:-{spec.options.num_threads or 1}}}
+export MKL_NUM_THREADS=$OMP_NUM_THREADS OPENBLAS_NUM_THREADS=$OMP_NUM_THREADS KDSPEECH_PARALLEL_JOBS=1
 declare -A commands=(
 {commands}
 )
@@ -78,7 +82,7 @@ start=$(date +%s)
 {launcher}bash -c "${{commands[$task]}}" < /dev/null
 code=$?
 elapsed=$(( $(date +%s) - start ))
-echo "# Accounting: time=$elapsed threads={spec.options.num_threads}"
+echo "# Accounting: time=$elapsed threads=$OMP_NUM_THREADS"
 echo "# Ended (code $code) at $(date), elapsed time $elapsed seconds"
 echo "$code" > "$done$task.tmp" && mv -f "$done$task.tmp" "$done$task"
 exit $code
@@ -110,12 +114,27 @@ def run_jobs(spec, prog="slurm.py"):
         print(f"{prog}: cannot run sbatch: {err}", file=sys.stderr)
         return 1
     job_id = proc.stdout.readline().strip().split(";")[0]  # --parsable: "id" or "id;cluster"
+    # Stopped (Ctrl-C, or SIGTERM when utils/parallel.sh stops the trainings beside a failed one):
+    # cancel the array, which would otherwise run on without anyone waiting for it.
+    terminated = []
+
+    def on_term(signum, frame):
+        terminated.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
     try:
         proc.communicate()
     except KeyboardInterrupt:
         if job_id:
+            print(f"{prog}: stopped; cancelling Slurm job {job_id}", file=sys.stderr)
             subprocess.run(["scancel", job_id], check=False)
+        proc.kill()
+        if terminated:
+            return 128 + signal.SIGTERM
         raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
     jobs = list(spec.jobs)
     codes = [read_code(done_file(spec, job)) for job in jobs]

@@ -23,7 +23,8 @@ _RANGE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(\d+)(?::(\d+))?$")
 OPTIONS = {
     "mem": (str, "memory per job, e.g. 8G (Slurm --mem)"),
     "gpu": (int, "GPUs per job (Slurm --gres=gpu:N)"),
-    "num_threads": (int, "CPU threads per job (Slurm --cpus-per-task)"),
+    "num_threads": (int, "CPU threads per job (Slurm --cpus-per-task; local default: "
+                         "cores // parallel jobs)"),
     "time": (str, "time limit, e.g. 2:00:00 (Slurm --time)"),
     "max_jobs_run": (int, "at most this many jobs at once (default: all)"),
     "partition": (str, "Slurm partition"),
@@ -45,7 +46,7 @@ class RunnerOptions:
 
     mem: str = None
     gpu: int = 0
-    num_threads: int = 1
+    num_threads: int = None    # None: the runner decides (kdspeech.jobs.threads)
     time: str = None
     max_jobs_run: int = None
     partition: str = None

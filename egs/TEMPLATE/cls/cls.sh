@@ -24,16 +24,17 @@
 # 10 score              every model on the test fold at its rate (raw = the 16 kHz model at the low
 #                       rate) -> exp/fold<k>/<model>/score_<rate>
 # 11 privacy            (privacy=true) pocketsphinx WER of speech at 16 kHz and each low rate -> exp/privacy
-# 12 deployment         (deploy=true) parameters, MACs, CPU latency of one clip -> exp/deploy
+# 12 deployment         (deploy=true) parameters, MACs, CPU real-time factor of one clip, ONNX export checked
+#                       against torch (kdspeech.bin.deploy) -> exp/deploy
 # 13 results            RESULTS.md (Table 1 layout, privacy and deployment tables), per-class table,
 #                       per-fold plot in results/
 set -euo pipefail
 
 stage=0                # first stage to run
 stop_stage=100         # last stage to run
-ngpu=0                 # GPUs per training (0: CPU); >1 trains with DDP through torchrun
+ngpu=0                 # GPUs per training (0: CPU, even where a GPU is visible; inference then too); >1: DDP through torchrun
 num_nodes=1            # nodes per training
-train_jobs=1           # folds trained at the same time (each with trainer.num_threads threads)
+train_jobs=1           # folds trained at the same time (each gets cores/train_jobs threads unless trainer.num_threads says)
 seed=1                 # seed of splits, initialisation and shuffling (the same for every pipeline)
 datadir=data           # data dirs (stage 1)
 dumpdir=dump           # cached features
@@ -43,6 +44,7 @@ local_data_opts=""     # options passed to local/data.sh
 folds="1 2 3 4 5"      # cross-validation folds (data/fold<k>); test fold k, validation from the others
 rates="1000 2000"      # low microphone rates (Hz)
 duration=5.0           # seconds per clip (cut or zero-padded) in the feature cache
+strict_rate=false      # stage 2 fails when the clips are not all at one sample rate (false: warns, naming them)
 train_conf=conf/train.yaml   # the one training config (model, data, optimiser, trainer)
 init_args=""           # extra overrides of the initial 16 kHz generation, e.g. "trainer.max_epochs=30"
 train_args=""          # overrides of every training, e.g. "trainer.max_epochs=2"
@@ -54,9 +56,10 @@ precompute_teacher=true      # teachers as precomputed logits (false: run live t
 ablations=false        # stage 9
 metric=macro_accuracy  # headline metric: macro_accuracy (ESC-50, TAU) or macro_f1 (user data)
 privacy=false          # stage 11
-privacy_data=""        # speech data dirs with text for stage 12 (space-separated; from local/ or db.sh)
+privacy_data=""        # speech data dirs with text for stage 11 (space-separated; from local/ or db.sh)
 deploy=true            # stage 12
 deploy_archs="cnn14 resnet38 mobilenetv2"   # published full-size architectures also measured in stage 12
+deploy_onnx=true       # stage 12 also exports every model to ONNX, checks onnxruntime against torch and times it
 results=RESULTS.md     # the results file of stage 13
 results_dir=results    # plots and tables of stage 13
 paper_results=""       # YAML of the paper's numbers, shown beside ours
@@ -68,6 +71,7 @@ help_message="Usage: $0 [options]   (stages are listed at the top of $(basename 
 . ./path.sh
 . ./cmd.sh
 . utils/stage.sh
+. utils/parallel.sh
 
 full=16000
 all_rates="${full} ${rates}"
@@ -76,39 +80,27 @@ read -r -a rate_list <<< "${rates}"
 lowest=${rate_list[0]}
 for r in "${rate_list[@]}"; do [ "$r" -lt "${lowest}" ] && lowest=$r; done
 
-# Run "$@ <fold>" for every fold, ${train_jobs} folds at a time; fail when any fails.
-for_folds() {
-  local pids=() k pid
-  if [ "${train_jobs}" -le 1 ]; then
-    for k in ${folds}; do "$@" "$k"; done
-    return 0
-  fi
-  for k in ${folds}; do
-    "$@" "$k" &
-    pids+=($!)
-    if [ "${#pids[@]}" -ge "${train_jobs}" ]; then wait "${pids[0]}" || exit 1; pids=("${pids[@]:1}"); fi
-  done
-  for pid in "${pids[@]}"; do wait "${pid}" || exit 1; done
-}
+device=cpu                               # of inference; training: utils/train.sh --ngpu
+[ "${ngpu}" -gt 0 ] && device=cuda
+
+# Run "$@ <fold>" for every fold, ${train_jobs} folds at a time; the first failure stops the others.
+for_folds() { parallel_each "${train_jobs}" "${folds}" "$@"; }
 
 num_classes() { grep -c . "${datadir}/all/classes.txt"; }
 
 train_model() {  # train_model <exp dir> <fold> <rate> [overrides...]
   local dir=$1 k=$2 rate=$3
   shift 3
-  ${cuda_cmd} --gpu "${ngpu}" --num_nodes "${num_nodes}" "${dir}/log/train.log" \
-    utils/launch.py --ngpu "${ngpu}" --num_nodes "${num_nodes}" -- \
-    python -m kdspeech.bin.train --config "${train_conf}" --train_data "${datadir}/fold${k}/train" \
-      --valid_data "${datadir}/fold${k}/valid" --out_dir "${dir}" --seed "${seed}" \
-      task=classification "data.feats=${feats}/${rate}" "model.conf.num_classes=$(num_classes)" \
-      ${train_args} "$@"
+  utils/train.sh --ngpu "${ngpu}" --num_nodes "${num_nodes}" --seed "${seed}" \
+    "${train_conf}" "${datadir}/fold${k}/train" "${datadir}/fold${k}/valid" "${dir}" \
+    task=classification "data.feats=${feats}/${rate}" "model.conf.num_classes=$(num_classes)" \
+    ${train_args} "$@"
 }
 
 # Student of a teacher: initialised from the 16 kHz model, loss alpha*CE + (1-alpha)*T^2*KL.
 kd_model() {  # kd_model <exp dir> <fold> <student rate> <teacher dir> <teacher rate> <alpha> <T>
-  local dir=$1 k=$2 rate=$3 teacher=$4 trate=$5 alpha=$6 T=$7 tspec
-  local beta
-  beta=$(python -c "print(1 - float('${alpha}'))")
+  local dir=$1 k=$2 rate=$3 teacher=$4 trate=$5 alpha=$6 T=$7 tspec loss
+  loss=$(python -m kdspeech.bin.grid_cls loss "${alpha}" "${T}")
   if [ "${precompute_teacher}" = true ]; then
     tspec=("teachers.kd.precomputed=[${teacher}/teacher_${trate}/logits_train.npz,${teacher}/teacher_${trate}/logits_valid.npz]")
   elif [ "${trate}" = "${rate}" ]; then
@@ -118,12 +110,12 @@ kd_model() {  # kd_model <exp dir> <fold> <student rate> <teacher dir> <teacher 
            "data.views={input_${trate}: ${feats}/${trate}}")
   fi
   train_model "${dir}" "${k}" "${rate}" "model.conf.pretrained=${expdir}/fold${k}/init_16k/best.pth" \
-    "loss=[{name: ce, weight: ${alpha}}, {name: kl_logits, weight: ${beta}, T: ${T}, teacher: kd}]" \
-    "valid_loss=[{name: ce, weight: 1.0}]" "${tspec[@]}"
+    "${loss}" "valid_loss=[{name: ce, weight: 1.0}]" "${tspec[@]}"
 }
 
-infer() {  # infer <model dir> <data dir> <rate> <out npz>
-  python -m kdspeech.bin.infer_cls --model "$1" --data "$2" --feats "${feats}/$3" --out "$4"
+infer() {  # infer <model dir> <data dir> <rate> <out npz> [--score_dir DIR]
+  python -m kdspeech.bin.infer_cls --model "$1" --data "$2" --feats "${feats}/$3" --out "$4" --device "${device}" \
+    "${@:5}"
 }
 
 teacher_outputs() {  # teacher_outputs <model dir> <fold> <rate>: logits on train and valid at <rate>
@@ -134,21 +126,19 @@ teacher_outputs() {  # teacher_outputs <model dir> <fold> <rate>: logits on trai
 }
 
 score_model() {  # score_model <model dir> <fold> <rate>
-  python -m kdspeech.bin.infer_cls --model "$1" --data "${datadir}/fold$2/test" --feats "${feats}/$3" \
-    --out "$1/score_$3/logits.npz" --score_dir "$1/score_$3"
+  infer "$1" "${datadir}/fold$2/test" "$3" "$1/score_$3/logits.npz" --score_dir "$1/score_$3"
 }
 
 grid_point() {  # grid_point <exp dir> <fold> <rate> <teacher dir> <teacher rate> <alpha> <T>: train, score on valid
   kd_model "$@"
-  python -m kdspeech.bin.infer_cls --model "$1" --data "${datadir}/fold$2/valid" --feats "${feats}/$3" \
-    --out "$1/valid_$3/logits.npz" --score_dir "$1/valid_$3"
+  infer "$1" "${datadir}/fold$2/valid" "$3" "$1/valid_$3/logits.npz" --score_dir "$1/valid_$3"
 }
 
 kd_best() {  # kd_best <exp dir> <fold> <rate> <teacher dir> <teacher rate>: with the grid's alpha, T
-  kd_model "$@" "$(grid_value "${expdir}/grid/best.yaml" alpha)" "$(grid_value "${expdir}/grid/best.yaml" T)"
+  local best
+  best=$(python -m kdspeech.bin.grid_cls best "${expdir}/grid/best.yaml")
+  kd_model "$@" ${best}
 }
-
-grid_value() { python -c "import yaml,sys; print(yaml.safe_load(open('$1'))['$2'])"; }
 
 # ---------------------------------------------------------------------------------------------------
 if [ "${download}" = true ] && [ -x local/download.sh ]; then
@@ -167,7 +157,8 @@ stage_run 1 "data preparation" "${fold_outs[@]}" -- local/data.sh --out "${datad
 for r in ${all_rates}; do
   stage_run 2 "features at ${r} Hz" --out "${feats}/${r}" --deps "${datadir}/all" --param "duration=${duration}" \
     --cmd "${train_cmd}" --log "${feats}/${r}/log/dump.log" -- \
-    python -m kdspeech.bin.dump_feats --data "${datadir}/all" --rate "${r}" --out "${feats}/${r}" --duration "${duration}"
+    python -m kdspeech.bin.dump_feats --data "${datadir}/all" --rate "${r}" --out "${feats}/${r}" --duration "${duration}" \
+      --strict_rate "${strict_rate}"
 done
 
 train_params=(--param "seed=${seed}" --param "train_args=${train_args}" --param "precompute_teacher=${precompute_teacher}")
@@ -201,11 +192,8 @@ for k in ${folds}; do
 done
 
 # Grid search on one fold's validation data (never its test clips); best.yaml fixes alpha, T for all folds.
-g_pipeline=$(grid_value "${grid_conf}" pipeline)
-g_rate=$(grid_value "${grid_conf}" rate)
-g_fold=$(grid_value "${grid_conf}" fold)
-g_alphas=$(python -c "import yaml; print(' '.join(map(str, yaml.safe_load(open('${grid_conf}'))['alpha'])))")
-g_temps=$(python -c "import yaml; print(' '.join(map(str, yaml.safe_load(open('${grid_conf}'))['T'])))")
+grid=$(python -m kdspeech.bin.grid_cls search "${grid_conf}")
+{ read -r g_pipeline g_rate g_fold; read -r g_alphas; read -r g_temps; } <<< "${grid}"
 if [ "${g_pipeline}" = cssd ]; then g_teacher=init_16k; g_trate=${full}; else g_teacher=ft_${g_rate}; g_trate=${g_rate}; fi
 grid_deps=()
 grid_tdeps=(--deps "${expdir}/fold${g_fold}/${g_teacher}")
@@ -282,10 +270,13 @@ fi
 if [ "${deploy}" = true ]; then
   # Every model of a run has the architecture of its 16 kHz generation: one row for it, one per published size.
   first_fold=$(set -- ${folds}; echo "$1")
-  deploy_opts=(--models "${expdir}/fold${first_fold}/init_16k" --duration "${duration}" --out_dir "${expdir}/deploy")
-  for a in ${deploy_archs}; do deploy_opts+=(--arch "$a"); done
-  stage_run 12 "deployment: parameters, MACs, CPU latency of one ${duration} s clip" --out "${expdir}/deploy" \
-    --deps "${expdir}/fold${first_fold}/init_16k" -- python -m kdspeech.bin.deploy_cls "${deploy_opts[@]}"
+  deploy_opts=(--models "${expdir}/fold${first_fold}/init_16k" --seconds "${duration}" --sr "${full}" --num_threads 1
+               --out_dir "${expdir}/deploy")
+  # shellcheck disable=SC2206  # a list of names
+  [ -n "${deploy_archs}" ] && deploy_opts+=(--arch ${deploy_archs} --arch_conf "num_classes=$(num_classes)")
+  [ "${deploy_onnx}" = true ] && deploy_opts+=(--onnx)
+  stage_run 12 "deployment: parameters, MACs, CPU real-time factor of one ${duration} s clip" --out "${expdir}/deploy" \
+    --deps "${expdir}/fold${first_fold}/init_16k" -- python -m kdspeech.bin.deploy "${deploy_opts[@]}"
 fi
 result_args=(--exp "${expdir}" --folds "${folds}" --rates "${rates}" --metric "${metric}" --out "${results}"
              --plot_dir "${results_dir}" --title "${title:-$(basename "$(dirname "$PWD")")/$(basename "$PWD")}"
