@@ -41,14 +41,14 @@ def enhance_job(args):
     import torch
     from tqdm import tqdm
 
-    from kdspeech.data.audio import is_complete_wav, load_audio, save_audio
+    from kdspeech.data.audio import is_complete_wav, save_audio
     from kdspeech.models.calling import main_output
     from kdspeech.train.checkpoint import load_model
     from kdspeech.train.distributed import pick_device
 
     torch.set_num_threads(args.num_threads)
-    scp = DataDir(args.data).wav_scp
-    utts = split_ids(list(scp), args.nj, args.job)
+    data = DataDir(args.data)
+    utts = split_ids(data.utts, args.nj, args.job)
     device = pick_device(args.device)
     model = load_model(args.model, device=device)
     out_dir = Path(args.out_dir)
@@ -56,7 +56,7 @@ def enhance_job(args):
     for utt in tqdm(utts, desc=f"enhance job {args.job}", disable=not sys.stderr.isatty()):
         path = out_dir / "wav" / f"{utt}.wav"
         if not is_complete_wav(path, args.sr):
-            noisy, _ = load_audio(scp[utt], sr=args.sr, utt=utt)
+            noisy, _ = data.load_audio(utt, sr=args.sr)
             with torch.no_grad():
                 est = main_output(model, torch.from_numpy(noisy)[None].to(device))[0].cpu().numpy()
             save_audio(path, est.astype(np.float32), args.sr)
@@ -66,7 +66,7 @@ def enhance_job(args):
 
 
 def merge(args):
-    merged = merge_pieces(args.out_dir, "wav.scp", args.nj, DataDir(args.data).wav_scp)
+    merged = merge_pieces(args.out_dir, "wav.scp", args.nj, DataDir(args.data).utts)
     log.info("merged %d utterances into %s", len(merged), Path(args.out_dir) / "wav.scp")
 
 

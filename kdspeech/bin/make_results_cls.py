@@ -152,7 +152,7 @@ def main(argv=None):
     p.add_argument("--title", default="low-rate audio classification")
     p.add_argument("--note", default="", help="text put under the title (e.g. the run's scale and time)")
     p.add_argument("--privacy", help="wer.json of kdspeech.bin.privacy_wer")
-    p.add_argument("--deploy", help="deploy.json of kdspeech.bin.deploy_cls")
+    p.add_argument("--deploy", help="deploy.json of kdspeech.bin.deploy")
     args = p.parse_args(argv)
     folds, rates = args.folds.split(), [int(r) for r in args.rates.split()]
     paper = yaml.safe_load(Path(args.paper).read_text()) if args.paper else None

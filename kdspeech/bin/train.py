@@ -73,8 +73,9 @@ def main(argv=None):
     if not conf["model"]["name"]:
         raise KdError("model.name is not set", path=where)
     tconf = conf["trainer"]
-    if tconf["num_threads"]:
-        torch.set_num_threads(int(tconf["num_threads"]))
+    threads = _threads(tconf["num_threads"])
+    if threads:
+        torch.set_num_threads(threads)
     info = init_distributed(tconf["device"])
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -114,6 +115,16 @@ def main(argv=None):
     if info.is_main and history:
         _plot(history, out_dir)
     return 0
+
+
+def _threads(configured):
+    """torch threads: the config's ``trainer.num_threads``, never more than this job's share
+    (``OMP_NUM_THREADS``, which the job runner sets from the cores and the parallel jobs)."""
+    share = os.environ.get("OMP_NUM_THREADS")
+    share = int(share) if share and share.isdigit() and int(share) > 0 else None
+    if configured and share:
+        return min(int(configured), share)
+    return int(configured) if configured else share
 
 
 def _evaluation_set(task, conf, args, where):

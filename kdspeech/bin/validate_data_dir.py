@@ -22,7 +22,9 @@ def check_audio(data, sr=None):
     """Decode every audio entry of ``data``; returns the sample rates seen."""
     scps = {name: data.read(name) for name in AUDIO_SCPS if data.has(name)}
     rates = set()
-    for utt in tqdm(data.utts, desc=f"audio of {data.path}", disable=None):
+    # Audio files are keyed by recording (wav.scp, with segments) or by utterance (spk1.scp...).
+    entries = sorted(set().union(*map(set, scps.values())))
+    for utt in tqdm(entries, desc=f"audio of {data.path}", disable=None):
         lengths = {}
         for name, scp in scps.items():
             if utt not in scp:
@@ -48,7 +50,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     data = DataDir(args.data_dir).validate()
     files = sorted(p.name for p in data.path.iterdir() if p.is_file())
-    msg = f"{data.path}: OK, {len(data.utts)} entries in wav.scp; files: {' '.join(files)}"
+    msg = f"{data.path}: OK, {len(data.recordings)} entries in wav.scp; files: {' '.join(files)}"
     if args.audio:
         rates = check_audio(data, args.sr)
         msg += f"; audio OK at {'/'.join(map(str, sorted(rates)))} Hz"

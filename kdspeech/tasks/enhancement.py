@@ -53,7 +53,6 @@ class EnhancementDataset(Dataset):
             raise KdError("an enhancement data dir needs spk1.scp (the clean reference)",
                           path=f"{data_dir}/spk1.scp")
         self.utts = self.dir.utts
-        self.noisy = self.dir.wav_scp
         self.clean = self.dir.read("spk1.scp")
         missing = [u for u in self.utts if u not in self.clean]
         if missing:
@@ -107,7 +106,7 @@ class EnhancementDataset(Dataset):
 
     def __getitem__(self, index):
         utt = self.utts[index]
-        noisy, _ = load_audio(self.noisy[utt], sr=self.sr, utt=utt)
+        noisy, _ = self.dir.load_audio(utt, sr=self.sr)
         clean, _ = load_audio(self.clean[utt], sr=self.sr, utt=utt)
         if len(noisy) != len(clean):
             raise KdError(f"utterance {utt}: mixture has {len(noisy)} samples, clean {len(clean)}",

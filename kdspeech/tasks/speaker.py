@@ -12,7 +12,6 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from kdspeech.data.audio import load_audio
 from kdspeech.data.datadir import DataDir
 from kdspeech.errors import KdError
 from kdspeech.tasks import TASKS, Task
@@ -27,7 +26,6 @@ class SpeakerDataset(Dataset):
         if not self.dir.has("utt2spk"):
             raise KdError("a speaker data dir needs utt2spk", path=f"{data_dir}/utt2spk")
         self.utts = self.dir.utts
-        self.scp = self.dir.wav_scp
         self.spk = self.dir.read("utt2spk")
         self.speakers = sorted(set(self.spk[u] for u in self.utts))
         self.index = {s: i for i, s in enumerate(self.speakers)}
@@ -58,7 +56,7 @@ class SpeakerDataset(Dataset):
 
     def __getitem__(self, index):
         utt = self.utts[index]
-        wav, _ = load_audio(self.scp[utt], sr=self.sr, utt=utt)
+        wav, _ = self.dir.load_audio(utt, sr=self.sr)
         a, start = self._crop(wav, index, 0)
         b, _ = self._crop(wav, index, 1)
         return {"input": torch.from_numpy(np.ascontiguousarray(a, np.float32)),
@@ -68,7 +66,7 @@ class SpeakerDataset(Dataset):
     def whole(self, index):
         """The whole utterance ``index`` as an item (evaluation)."""
         utt = self.utts[index]
-        wav, _ = load_audio(self.scp[utt], sr=self.sr, utt=utt)
+        wav, _ = self.dir.load_audio(utt, sr=self.sr)
         return {"input": torch.from_numpy(np.ascontiguousarray(wav, np.float32)), "key": utt}
 
 
