@@ -1,0 +1,157 @@
+"""DCCRN (Hu et al., "DCCRN: Deep Complex Convolution Recurrent Network for Phase-Aware Speech
+Enhancement", Interspeech 2020), the DCCRN-CL variant: complex encoder/decoder, complex LSTM.
+
+Signal path (defaults = the published DCCRN-CL):
+
+- STFT: ``n_fft`` 512, ``win_length`` 400, ``hop`` 100 (25 ms / 6.25 ms at 16 kHz), a square-root
+  periodic Hann window (the authors' ``hanning ** 0.5``; ``window: hann`` gives a plain periodic
+  Hann), centred frames with zero padding, so a T-sample input has ``1 + T // hop`` frames and any
+  length works; the iSTFT is trimmed back to T samples.  The DC bin is dropped before the network
+  (256 bins from 257) and gets a zero mask.
+- Encoder: ``len(channels)`` complex Conv2d layers over [B, 2C, freq, time] (kernel 5 bins x 2
+  frames, stride 2 in frequency, causal in time), each followed by complex batch norm (or real
+  BatchNorm2d over the 2C channels, the authors' default code path, with ``complex_bn: false``) and
+  PReLU.  ``channels`` count real + imaginary channels, as the paper does: 32-64-128-256-256-256 is
+  16-32-64-128-128-128 complex channels, each layer two real Conv2d of half the size.
+- Complex LSTM: ``lstm_layers`` layers of ``lstm_units`` (real + imaginary: 256 = two real LSTMs of
+  128) on the flattened encoder output (channels x remaining bins); the last layer projects back to
+  that size with a linear map per real/imaginary part.
+- Decoder: mirrored complex ConvTranspose2d layers (kernel 5 x 2, stride 2 in frequency), each fed
+  the previous output concatenated with its encoder mirror's output (complex concatenation); BN and
+  PReLU on all but the last, which outputs one complex channel: the mask M.  Time is kept causal (the
+  first T frames of the transposed convolution), where the authors' code keeps frames 1..T (one
+  frame of look-ahead per decoder layer); the parameter count is the same.
+- "E" mask (polar): S = tanh(|M|) * exp(i angle M) * Y, i.e. the magnitude is bounded and the phase
+  rotated.  ``masking: C`` (complex multiplication) and ``R`` (real and imaginary separately) are
+  the paper's other two modes.
+
+forward(wav [B, T]) -> {"wav": [B, T], "spec": [B, 2, n_fft/2+1, frames] (real, imaginary of the
+estimate), "mask": [B, 2, n_fft/2+1, frames] (the effective complex mask)}.
+
+Size: the published configuration has 3,671,053 parameters with the authors' real BatchNorm2d and
+3,671,917 with complex batch norm (5 instead of 2x2 parameters per complex channel, 864 more); the
+paper reports 3.7M.  The output waveform is not clamped to [-1, 1] (the authors' code clamps it,
+which stops the gradient of clipped samples).
+"""
+
+import torch
+from torch import nn
+
+from kdspeech.errors import KdError
+from kdspeech.models import MODELS
+from kdspeech.models.complex_nn import (ComplexBatchNorm, ComplexConv2d, ComplexConvTranspose2d,
+                                        ComplexLSTM, complex_cat)
+
+MASKING = ("E", "C", "R")
+
+
+def stft_window(kind, win_length):
+    """``sqrt_hann`` (default of DCCRN) or ``hann``: periodic Hann windows of ``win_length``."""
+    if kind == "sqrt_hann":
+        return torch.hann_window(win_length).sqrt()
+    if kind == "hann":
+        return torch.hann_window(win_length)
+    raise KdError(f"window must be sqrt_hann or hann, not {kind!r}")
+
+
+class Stft(nn.Module):
+    """Centred STFT/iSTFT pair with zero padding: [B, T] <-> complex [B, n_fft/2+1, 1 + T//hop]."""
+
+    def __init__(self, n_fft=512, win_length=400, hop=100, window="sqrt_hann"):
+        super().__init__()
+        self.n_fft, self.win_length, self.hop = int(n_fft), int(win_length), int(hop)
+        if not 0 < self.hop <= self.win_length <= self.n_fft:
+            raise KdError(f"STFT needs 0 < hop <= win_length <= n_fft (got {hop}, {win_length}, {n_fft})")
+        self.register_buffer("window", stft_window(window, self.win_length), persistent=False)
+
+    def forward(self, wav):
+        return torch.stft(wav, self.n_fft, self.hop, self.win_length, window=self.window, center=True,
+                          pad_mode="constant", return_complex=True)
+
+    def inverse(self, spec, length):
+        return torch.istft(spec, self.n_fft, self.hop, self.win_length, window=self.window, center=True,
+                           length=length)
+
+
+def as_batch(wav):
+    """[B, T] or [B, 1, T] -> ([B, T], whether to add the channel axis back)."""
+    if wav.dim() == 3 and wav.shape[1] == 1:
+        return wav[:, 0], True
+    if wav.dim() != 2:
+        raise KdError(f"expected a waveform batch [B, T] or [B, 1, T], got shape {list(wav.shape)}")
+    return wav, False
+
+
+@MODELS.register("dccrn")
+class DCCRN(nn.Module):
+    def __init__(self, n_fft=512, win_length=400, hop=100, window="sqrt_hann",
+                 channels=(32, 64, 128, 256, 256, 256), kernel_freq=5, kernel_time=2,
+                 lstm_layers=2, lstm_units=256, masking="E", complex_bn=True):
+        super().__init__()
+        if masking not in MASKING:
+            raise KdError(f"dccrn: masking must be one of {', '.join(MASKING)}, not {masking!r}")
+        channels = [int(c) for c in channels]
+        if not channels or any(c % 2 for c in channels) or int(lstm_units) % 2:
+            raise KdError(f"dccrn: channels and lstm_units count real + imaginary parts and must be even "
+                          f"(channels {channels}, lstm_units {lstm_units})")
+        self.stft = Stft(n_fft, win_length, hop, window)
+        self.masking = masking
+        bins = self.stft.n_fft // 2  # the DC bin is left out
+        if bins % (2 ** len(channels)):
+            raise KdError(f"dccrn: n_fft/2 = {bins} bins must halve {len(channels)} times evenly")
+        pad = kernel_freq // 2
+        sizes = [2] + channels
+
+        def norm(c):
+            return ComplexBatchNorm(c) if complex_bn else nn.BatchNorm2d(c)
+
+        self.encoder = nn.ModuleList(
+            nn.Sequential(ComplexConv2d(c_in, c_out, (kernel_freq, kernel_time), stride=(2, 1),
+                                        padding=(pad, 0), causal_time=True), norm(c_out), nn.PReLU())
+            for c_in, c_out in zip(sizes[:-1], sizes[1:]))
+        self.bins_out = bins // 2 ** len(channels)
+        features = channels[-1] * self.bins_out  # real + imaginary
+        layers = []
+        for i in range(int(lstm_layers)):
+            last = i == int(lstm_layers) - 1
+            layers.append(ComplexLSTM(features if i == 0 else int(lstm_units), int(lstm_units),
+                                      projection=features if last else None))
+        self.lstm = nn.Sequential(*layers)
+        self.decoder = nn.ModuleList()
+        for i in range(len(channels), 0, -1):
+            c_in, c_out = 2 * sizes[i], sizes[i - 1]
+            deconv = ComplexConvTranspose2d(c_in, c_out, (kernel_freq, kernel_time), stride=(2, 1),
+                                            padding=(pad, 0), output_padding=(1, 0), causal_time=True)
+            self.decoder.append(nn.Sequential(deconv, norm(c_out), nn.PReLU()) if i > 1 else deconv)
+
+    def forward(self, wav):
+        x, unsqueeze = as_batch(wav)
+        length = x.shape[-1]
+        noisy = self.stft(x)  # [B, F, frames] complex
+        feats = torch.cat([noisy.real[:, None, 1:], noisy.imag[:, None, 1:]], 1)  # [B, 2, F-1, frames]
+        skips = []
+        out = feats
+        for layer in self.encoder:
+            out = layer(out)
+            skips.append(out)
+        b, c, f, t = out.shape
+        seq = out.permute(0, 3, 1, 2)  # [B, T, 2C, F]: real channels then imaginary channels
+        seq = seq.reshape(b, t, c * f)
+        seq = self.lstm(seq).reshape(b, t, c, f).permute(0, 2, 3, 1)
+        out = seq
+        for layer, skip in zip(self.decoder, reversed(skips)):
+            out = layer(complex_cat([out, skip]))
+        mask = torch.complex(out[:, 0], out[:, 1])
+        mask = torch.cat([torch.zeros_like(mask[:, :1]), mask], 1)  # the DC bin
+        if self.masking == "E":
+            mag = mask.abs()
+            mask = torch.tanh(mag) * mask / (mag + 1e-8)
+            est = noisy * mask
+        elif self.masking == "C":
+            est = noisy * mask
+        else:
+            est = torch.complex(noisy.real * mask.real, noisy.imag * mask.imag)
+        out_wav = self.stft.inverse(est, length)
+        return {"wav": out_wav[:, None] if unsqueeze else out_wav,
+                "spec": torch.stack([est.real, est.imag], 1),
+                "mask": torch.stack([mask.real, mask.imag], 1)}
