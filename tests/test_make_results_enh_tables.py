@@ -56,3 +56,42 @@ def test_noise_snr_needs_a_known_system_and_complete_labels(tmp_path):
         make_results_enh.main(base + ["--noise_snr", f"s2={data}"])
     with pytest.raises(KdError, match="utterance a .*no SNR or noise type"):
         make_results_enh.main(base + ["--noise_snr", f"s1={data}"])
+
+
+def test_systems_join_score_dirs_and_comparisons_are_paired_tests(tmp_path):
+    from scipy.stats import wilcoxon
+
+    utts = [f"u{i}" for i in range(8)]
+    snr = {u: "0" for u in utts}
+    noise = {u: "pink" for u in utts}
+    noisy = {u: [0.5 + 0.01 * i] for i, u in enumerate(utts)}
+    gains = [0.10, 0.02, 0.07, 0.05, 0.12, 0.01, 0.09, 0.04]
+    enhanced = {u: [noisy[u][0] + g] for u, g in zip(utts, gains)}
+    enhanced["u7"] = [float("nan")]            # an undefined score leaves u7 out of the pair
+    a = score_dir(tmp_path / "a", enhanced, snr, noise)
+    b = score_dir(tmp_path / "b", noisy, snr, noise)
+    asr = tmp_path / "a_asr"                    # a second scoring stage of system a: WER
+    asr.mkdir()
+    wer = {u: [10.0 * i] for i, u in enumerate(utts)}
+    write_scores(asr / "scores.tsv", ["wer"], wer)
+    write_summary(asr, summarize(["wer"], wer, {"snr": ("utt2snr", snr)}))
+    out = tmp_path / "RESULTS.md"
+    make_results_enh.main(["--system", f"enh={a},{asr}", "--system", f"noisy={b}", "--compare", "enh:noisy",
+                           "--out", str(out), "--plot_dir", str(tmp_path / "plots")])
+    text = out.read_text()
+    assert "| system | STOI | WER (%) | utts |" in text
+    stoi_mean = sum(enhanced[u][0] for u in utts[:7]) / 7
+    assert f"| enh | {stoi_mean:.3f} | 35.000 | 8 |" in text    # STOI of the 7 defined scores; WER of all 8
+    diffs = gains[:7]
+    p = wilcoxon(diffs).pvalue
+    row = next(line for line in text.splitlines() if line.startswith("| enh - noisy | STOI |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == "7"
+    assert cells[5].startswith(f"{sum(diffs) / 7:+.3f} [")
+    low, high = (float(x) for x in cells[5].split("[")[1].rstrip("]").split(","))
+    assert 0 < low < sum(diffs) / 7 < high
+    assert cells[6] == f"{p:.3f}"
+    assert "| enh - noisy | WER (%) |" not in text   # noisy has no WER: nothing to compare
+    with pytest.raises(KdError, match="not one of the --system names"):
+        make_results_enh.main(["--system", f"enh={a}", "--compare", "enh:other",
+                               "--out", str(out), "--plot_dir", str(tmp_path / "plots")])

@@ -40,6 +40,9 @@ def test_killed_run_resumes_to_the_same_scores(tmp_path):
     assert len(reference) == 6  # noisy, S1, S2 on the seen- and unseen-noise test sets
     text = (clean / "RESULTS.md").read_text()
     assert "student_s2/test_unseen" in text and (clean / "results" / "pesq_wb_by_snr.png").exists()
+    # Paired tests: S2 against S1 and each student against the noisy input, on both test sets.
+    for pair in ("student_s2/test_seen - student_s1/test_seen", "student_s1/test_unseen - noisy/test_unseen"):
+        assert f"| {pair} | PESQ-WB |" in text, pair
 
     killed = copy_recipe(tmp_path / "killed")
     job = subprocess.Popen(["./run.sh", *SMALL], cwd=killed, stdout=subprocess.DEVNULL,
@@ -56,7 +59,7 @@ def test_killed_run_resumes_to_the_same_scores(tmp_path):
     again = run(killed)
     assert again.returncode == 0, again.stderr[-4000:]
     log = again.stderr
-    for stage in ("Stage 1 (data preparation)", "Stage 3 (mix student set", "Stage 4 (train teacher 1"):
+    for stage in ("Stage 1 (data preparation)", "Stage 3 (mix student (", "Stage 4 (train teacher_1)"):
         assert any(stage in line and "up to date, skipped" in line for line in log.splitlines()), stage
     train_log = (killed / "exp" / "student_s1" / "log" / "train.log").read_text()
     assert "resumed after epoch" in train_log
@@ -65,4 +68,5 @@ def test_killed_run_resumes_to_the_same_scores(tmp_path):
     # Nothing changed: every stage is skipped.
     third = run(killed)
     assert third.returncode == 0
-    assert "Stage 5 (train student S1 (no teachers)): exp/student_s1 up to date, skipped" in third.stderr
+    assert "Stage 4 (train student_s1): exp/student_s1 up to date, skipped" in third.stderr
+    assert "Stage 4 (train student_s2 (distilled from teacher_1, teacher_2)): exp/student_s2 up to date" in third.stderr

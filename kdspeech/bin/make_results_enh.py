@@ -1,12 +1,21 @@
-"""Write an enhancement RESULTS.md (and metric-by-SNR PNGs) from score_enh summaries.
+"""Write an enhancement RESULTS.md (and metric-by-SNR PNGs) from score summaries.
 
-    python -m kdspeech.bin.make_results_enh --system noisy=exp/noisy/score_test \\
-        --system teacher_1=exp/teacher_1/score_test --system student_s1=exp/student_s1/score_test \\
+    python -m kdspeech.bin.make_results_enh --system noisy/test=exp/noisy/score_test \\
+        --system s1/test=exp/s1/score_test --system s2/test=exp/s2/score_test,exp/s2/score_asr_test \\
+        --compare s2/test:s1/test --compare s2/test:noisy/test \\
         --out RESULTS.md --plot_dir images --title "mini_espeak enhancement" \\
         [--paper conf/paper_results.yaml]
 
-Tables: overall means per system; each metric by input SNR (rows SNR, one column per system) and
-by noise type, when the summaries have those groups.  The whole file is regenerated each time.
+One ``--system`` per system and test set (egs/TEMPLATE/enh/enh.sh passes one per entry of its systems
+list), with the score dirs of every scoring stage (score, score_asr, score_dnsmos), comma-separated:
+their metrics are joined.  Tables: overall means per system; each metric by input SNR (rows SNR, one
+column per system) and by noise type, when the summaries have those groups.  The whole file is
+regenerated each time.
+
+``--compare A:B`` compares two systems on the utterances both scored (the per-utterance differences
+A - B of each metric, utterances with an undefined score left out): mean difference, a bootstrap 95 %
+confidence interval of it and the p-value of a Wilcoxon signed-rank test
+(``kdspeech.metrics.paired.compare``), so that a reader sees whether a gap is more than noise.
 
 ``--noise_snr NAME=DATA_DIR`` adds, for system NAME, each metric by noise type (columns) and SNR
 (rows) from its per-utterance scores and the mixture dir's utt2snr / utt2noise (the paper's Table 1).
@@ -37,25 +46,30 @@ import yaml
 from kdspeech.cli import run_main
 from kdspeech.data.datadir import read_kv
 from kdspeech.errors import KdError
+from kdspeech.metrics import paired
 from kdspeech.metrics.scores import read_scores, read_summary
 from kdspeech.plot import plot_learning_curves, plot_metric_by_snr
 from kdspeech.results import markdown_table, write_results
 
 LABELS = {"pesq_wb": "PESQ-WB", "pesq_nb": "PESQ-NB", "stoi": "STOI", "estoi": "ESTOI",
-          "si_sdr": "SI-SDR (dB)"}
+          "si_sdr": "SI-SDR (dB)", "sdr": "SDR (dB)", "seg_snr": "segSNR (dB)", "csig": "CSIG",
+          "cbak": "CBAK", "covl": "COVL", "dnsmos_sig": "DNSMOS SIG", "dnsmos_bak": "DNSMOS BAK",
+          "dnsmos_ovrl": "DNSMOS OVRL", "dnsmos_p808": "DNSMOS P.808", "wer": "WER (%)", "cer": "CER (%)"}
+N_BOOT = 2000  # bootstrap resamples of a paired comparison
 GROUP_TITLES = {"snr": "input SNR (dB)", "noise": "noise type"}
 
 
 def parse_systems(specs):
-    """``{name: score_dir}`` from repeated ``name=dir`` arguments."""
+    """``{name: [score_dir, ...]}`` from repeated ``name=dir[,dir...]`` arguments."""
     systems = {}
     for spec in specs:
-        name, sep, path = spec.partition("=")
-        if not sep or not name or not path:
-            raise KdError(f"--system {spec!r}: expected name=score_dir")
+        name, sep, paths = spec.partition("=")
+        dirs = [p for p in paths.split(",") if p]
+        if not sep or not name or not dirs:
+            raise KdError(f"--system {spec!r}: expected name=score_dir[,score_dir...]")
         if name in systems:
             raise KdError(f"--system {name} given twice")
-        systems[name] = path
+        systems[name] = dirs
     if not systems:
         raise KdError("give at least one --system name=score_dir")
     return systems
@@ -106,17 +120,50 @@ def with_paper(ours, paper):
     return merged
 
 
+def label(metric):
+    return LABELS.get(metric, metric)
+
+
+def read_summaries(score_dirs, name):
+    """One summary from several score dirs of the same system (their metrics joined)."""
+    merged = {"metrics": [], "overall": {}}
+    for path in score_dirs:
+        summary = read_summary(path)
+        metrics = summary.get("metrics") or [m for m in summary["overall"] if m != "n"]
+        clash = [m for m in metrics if m in merged["metrics"]]
+        if clash:
+            raise KdError(f"--system {name}: metric {clash[0]} is in two of its score dirs", path)
+        merged["metrics"] += metrics
+        merged["n"] = max(merged.get("n", 0), summary.get("n", summary["overall"].get("n", 0)))
+        merged["overall"].update({k: v for k, v in summary["overall"].items() if k != "n"})
+        merged["overall"]["n"] = max(merged["overall"].get("n", 0), summary["overall"].get("n", 0))
+        for group in GROUP_TITLES:
+            for key, values in summary.get(group, {}).items():
+                merged.setdefault(group, {}).setdefault(key, {}).update(values)
+    return merged
+
+
+def read_utterance_scores(score_dirs):
+    """``{metric: {utt: value}}`` from the scores.tsv of each score dir."""
+    by_metric = {}
+    for path in score_dirs:
+        metrics, rows = read_scores(os.path.join(path, "scores.tsv"))
+        for i, metric in enumerate(metrics):
+            by_metric[metric] = {utt: values[i] for utt, values in rows.items()}
+    return by_metric
+
+
 def metric_names(summaries):
     names = []
     for summary in summaries.values():
-        names += [m for m in summary.get("metrics", summary["overall"]) if m in LABELS and m not in names]
+        names += [m for m in summary.get("metrics", summary["overall"]) if m != "n" and m not in names]
     return names
 
 
 def overall_section(systems, metrics):
     rows = [[name, *(s["overall"].get(m) for m in metrics), s["overall"].get("n")]
             for name, s in systems.items()]
-    return markdown_table(["system", *(LABELS[m] for m in metrics), "utts"], rows)
+    return markdown_table(["system", *(label(m) for m in metrics), "utts"], rows)
 
 
 def group_table(systems, metric, group):
@@ -141,53 +188,106 @@ def paper_note(table, source):
 def build_sections(ours, paper, paper_source, out, plot_dir, score_dirs):
     systems = with_paper(ours, paper)
     metrics = metric_names(ours)
-    sources = markdown_table(["system", "scores"], [[n, f"`{d}`"] for n, d in score_dirs.items()])
+    sources = markdown_table(["system", "scores"],
+                             [[n, ", ".join(f"`{d}`" for d in dirs)] for n, dirs in score_dirs.items()])
     sections = [("Systems", sources)]
     table = overall_section(systems, metrics)
     sections.append(("Overall", table + paper_note(table, paper_source)))
     for metric in metrics:
-        label = LABELS[metric]
+        name = label(metric)
         table = group_table(systems, metric, "snr")
         if table:
             png = os.path.join(plot_dir, f"{metric}_by_snr.png")
-            by_snr = {name: {k: v.get(metric) for k, v in s.get("snr", {}).items()}
-                      for name, s in ours.items()}
-            plot_metric_by_snr(by_snr, label, png, title=f"{label} by input SNR")
+            by_snr = {system: {k: v.get(metric) for k, v in s.get("snr", {}).items()}
+                      for system, s in ours.items()}
+            plot_metric_by_snr(by_snr, name, png, title=f"{name} by input SNR")
             link = os.path.relpath(png, os.path.dirname(os.path.abspath(out)))
-            text = f"{table}{paper_note(table, paper_source)}\n![{label} by SNR]({link})\n"
-            sections.append((f"{label} by input SNR", text))
+            text = f"{table}{paper_note(table, paper_source)}\n![{name} by SNR]({link})\n"
+            sections.append((f"{name} by input SNR", text))
         table = group_table(systems, metric, "noise")
         if table:
-            sections.append((f"{label} by noise type", table + paper_note(table, paper_source)))
+            sections.append((f"{name} by noise type", table + paper_note(table, paper_source)))
     return sections
 
 
-def noise_snr_section(name, score_dir, data_dir, metrics):
+def noise_snr_section(name, score_dirs, data_dir, metrics):
     """Tables metric by SNR (rows) x noise type (columns) of one system, from its per-utterance scores."""
-    found, rows = read_scores(os.path.join(score_dir, "scores.tsv"))
+    scores = read_utterance_scores(score_dirs)
     snr = read_kv(os.path.join(data_dir, "utt2snr"))
     noise = read_kv(os.path.join(data_dir, "utt2noise"))
-    cells = {}
-    for utt, values in rows.items():
-        if utt not in snr or utt not in noise:
-            raise KdError(f"utterance {utt} is scored but has no SNR or noise type", path=data_dir)
-        cells.setdefault((float(snr[utt]), noise[utt].strip()), []).append(values)
-    snrs = sorted({k[0] for k in cells})
-    noises = sorted({k[1] for k in cells})
     parts = []
     for metric in metrics:
-        if metric not in found:
+        if metric not in scores:
             continue
-        i = found.index(metric)
+        cells = {}
+        for utt, value in scores[metric].items():
+            if utt not in snr or utt not in noise:
+                raise KdError(f"utterance {utt} is scored but has no SNR or noise type", path=data_dir)
+            cells.setdefault((float(snr[utt]), noise[utt].strip()), []).append(value)
+        snrs = sorted({k[0] for k in cells})
+        noises = sorted({k[1] for k in cells})
 
         def mean(key):
-            vals = [v[i] for v in cells.get(key, []) if not math.isnan(v[i])]
+            vals = [v for v in cells.get(key, []) if not math.isnan(v)]
             return sum(vals) / len(vals) if vals else None
 
         table_rows = [[format(s, "g"), *(mean((s, n)) for n in noises)] for s in snrs]
         table_rows.append(["mean", *(mean_of([mean((s, n)) for s in snrs]) for n in noises)])
-        parts.append(f"{LABELS[metric]}\n\n" + markdown_table([GROUP_TITLES["snr"], *noises], table_rows))
+        parts.append(f"{label(metric)}\n\n" + markdown_table([GROUP_TITLES["snr"], *noises], table_rows))
     return (f"{name}: by noise type and input SNR", "\n".join(parts))
+
+
+def parse_comparisons(specs, systems):
+    """``[(a, b)]`` from repeated ``a:b`` arguments naming --system entries."""
+    pairs = []
+    for spec in specs:
+        a, sep, b = spec.partition(":")
+        if not sep or not a or not b or a == b:
+            raise KdError(f"--compare {spec!r}: expected a:b, two different --system names")
+        for name in (a, b):
+            if name not in systems:
+                raise KdError(f"--compare {spec}: {name} is not one of the --system names")
+        if (a, b) not in pairs:
+            pairs.append((a, b))
+    return pairs
+
+
+def comparison_rows(a_scores, b_scores, metrics):
+    """``[(metric, Paired)]``: a - b of each metric both have, on the utterances both scored."""
+    rows = []
+    for metric in metrics:
+        if metric not in a_scores or metric not in b_scores:
+            continue
+        a, b = a_scores[metric], b_scores[metric]
+        utts = sorted(set(a) & set(b))
+        result = paired.compare([a[u] for u in utts], [b[u] for u in utts], resamples=N_BOOT, seed=0)
+        if result.n:
+            rows.append((metric, result))
+    return rows
+
+
+def comparisons_section(pairs, score_dirs, metrics):
+    """The paired tests of every ``a:b`` comparison, one row per metric."""
+    cache = {}
+
+    def scores(name):
+        if name not in cache:
+            cache[name] = read_utterance_scores(score_dirs[name])
+        return cache[name]
+
+    rows = []
+    for a, b in pairs:
+        for metric, result in comparison_rows(scores(a), scores(b), metrics):
+            rows.append([f"{a} - {b}", label(metric), result.n, result.mean_baseline, result.mean_system,
+                         paired.format_diff(result), paired.format_p(result.p_value)])
+    if not rows:
+        return None
+    text = (f"Per-utterance differences on the utterances both systems scored (an undefined score "
+            f"leaves its utterance out): the mean with a bootstrap 95 % confidence interval ({N_BOOT} "
+            f"resamples) and the p-value of a two-sided Wilcoxon signed-rank test.  Lower is better for "
+            f"WER and CER, higher for the other metrics.\n\n")
+    return ("Paired comparisons", text + markdown_table(
+        ["comparison (A - B)", "metric", "utts", "B", "A", "A - B [95 % CI]", "p (Wilcoxon)"], rows))
 
 
 def mean_of(values):
@@ -209,14 +309,14 @@ def curves_sections(curves, plot_dir, out):
                 series.setdefault(metric, {}).setdefault(name, []).append((entry["epoch"], value))
     sections = []
     for metric, by_name in series.items():
-        label = LABELS.get(metric, metric)
+        name = label(metric)
         png = os.path.join(plot_dir, f"valid_{metric}_by_epoch.png")
-        plot_learning_curves(by_name, f"validation {label}", png, title=f"validation {label} by epoch")
+        plot_learning_curves(by_name, f"validation {name}", png, title=f"validation {name} by epoch")
         epochs = sorted({e for points in by_name.values() for e, _ in points})
         rows = [[e, *(dict(points).get(e) for points in by_name.values())] for e in epochs]
         link = os.path.relpath(png, os.path.dirname(os.path.abspath(out)))
-        sections.append((f"Validation {label} during training",
-                         markdown_table(["epoch", *by_name], rows) + f"\n![validation {label}]({link})\n"))
+        sections.append((f"Validation {name} during training",
+                         markdown_table(["epoch", *by_name], rows) + f"\n![validation {name}]({link})\n"))
     return sections
 
 
@@ -233,8 +333,12 @@ def parse_pairs(specs, option):
 def build_parser():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--system", action="append", default=[], metavar="NAME=SCORE_DIR",
-                        help="a system and its score_enh --merge output dir; repeat, in table order")
+    parser.add_argument("--system", action="append", default=[], metavar="NAME=SCORE_DIR[,SCORE_DIR]",
+                        help="a system and its score dirs (score --merge output; several: their metrics "
+                             "joined); repeat, in table order")
+    parser.add_argument("--compare", action="append", default=[], metavar="A:B",
+                        help="paired test of system A against B on the utterances both scored; repeat")
+    parser.add_argument("--deploy", help="deployment report (markdown, kdspeech.bin.deploy) to include")
     parser.add_argument("--out", required=True, help="RESULTS.md to (re)write")
     parser.add_argument("--plot_dir", required=True, help="where the PNG plots go")
     parser.add_argument("--title", default="Enhancement results", help="heading of the file")
@@ -251,7 +355,8 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     score_dirs = parse_systems(args.system)
-    ours = {name: read_summary(path) for name, path in score_dirs.items()}
+    ours = {name: read_summaries(dirs, name) for name, dirs in score_dirs.items()}
+    comparisons = parse_comparisons(args.compare, score_dirs)
     source, paper = load_paper(args.paper) if args.paper else (None, {})
     sections = build_sections(ours, paper, source, args.out, args.plot_dir, score_dirs)
     metrics = metric_names(ours)
@@ -259,7 +364,15 @@ def main(argv=None):
         if name not in score_dirs:
             raise KdError(f"--noise_snr {name}: not one of the --system names")
         sections.append(noise_snr_section(name, score_dirs[name], data_dir, metrics))
+    section = comparisons_section(comparisons, score_dirs, metrics)
+    if section:
+        sections.insert(2, section)  # after the overall means
     sections += curves_sections(parse_pairs(args.curves, "--curves"), args.plot_dir, args.out)
+    if args.deploy:
+        try:
+            sections.append(("Deployment", Path(args.deploy).read_text(encoding="utf-8").strip()))
+        except OSError as err:
+            raise KdError(f"cannot read the deployment report: {err}", path=args.deploy) from None
     if args.note:
         try:
             sections.insert(0, ("About this run", Path(args.note).read_text(encoding="utf-8").strip()))

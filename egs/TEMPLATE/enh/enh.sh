@@ -1,28 +1,36 @@
 #!/usr/bin/env bash
-# Speech enhancement with SNR-routed teachers and a distilled student: the stages shared by every
-# enhancement recipe.  A recipe's run.sh calls this script (symlinked as ./enh.sh) with its own
-# options; every variable below is an option (--name value), `./run.sh --help` lists them.
+# Speech enhancement task template: the stages shared by every enhancement recipe.  A recipe's run.sh
+# calls this script (symlinked as ./enh.sh) with its mixture sets and its list of systems; every
+# variable below is an option (--name value), `./enh.sh --help` lists them.
 #
-#  1 data preparation   local/data.sh -> data/<clean_*>, data/<noise_*>   (corpus specific)
-#  2 resample           every data dir to ${fs} Hz -> dump/raw/<dir>
-#  3 mix at SNR         one training set per teacher SNR range, the student set, validation and
-#                       test sets (seen / unseen noises) -> dump/mix/<set>
-#  4 train teachers     one per SNR range -> exp/teacher_<k>
-#  5 train student S1   the student alone (no teachers) -> exp/student_s1; with --baseline <model>,
-#                       also a published baseline on the student set -> exp/baseline_<model>
-#  6 distill student S2 the student with the teacher chosen by each mixture's SNR -> exp/student_s2
-#  7 enhance            the test sets with every model -> exp/<model>/enhanced_<test set>; with
-#                       --score_teachers, each teacher on the test mixtures of its own SNR range
-#                       (dump/mix/<test set>_teacher_<k>)
-#  8 score              PESQ, STOI, SI-SDR per utterance, by SNR and noise -> exp/<model>/score_<test set>
-#  9 results            RESULTS.md and results/*.png (each metric by SNR; validation metrics by epoch
-#                       of the students when their configs set trainer.eval_every)
+#  1 data preparation   local/data.sh -> data/<corpus dirs>                 (corpus specific)
+#  2 resample           every corpus dir to ${fs} Hz -> dump/raw/<dir>
+#  3 mix                the --mix_sets (clean dir x noise dir at SNRs) -> dump/mix/<set>, and the
+#                       --snr_subsets (the mixtures of a set within an SNR range) -> dump/mix/<subset>
+#  4 train              the --systems, each in exp/<name>; a system starts once the systems it
+#                       distils from are trained; up to --train_jobs at once, in background jobs;
+#                       when one fails the others are stopped and the stage fails
+#  5 enhance            the --test_sets with every model (--models) -> exp/<model>/enhanced_<set>,
+#                       and each --extra_tests pair (one model on one set)
+#  6 score              --metrics per utterance, by SNR and noise -> exp/<model>/score_<set>, and the
+#                       noisy input -> exp/noisy/score_<set>
+#  7 score with ASR     (--score_with_asr true) decode the noisy input, the clean reference and every
+#                       enhanced set, WER/CER against the data dir's text -> exp/<model>/score_asr_<set>
+#  8 DNSMOS             (--dnsmos true) non-intrusive DNSMOS P.835/P.808 -> exp/<model>/score_dnsmos_<set>
+#  9 deployment         (--deploy true) parameters, MACs, CPU real-time factor, ONNX check -> exp/deploy
+# 10 results            RESULTS.md and results/*.png: each system by SNR and noise, paired tests of
+#                       every model against the noisy input and of the --compare pairs, validation
+#                       curves of the trainings with trainer.eval_every
+#
+# Lists: --mix_sets, --snr_subsets and --systems take entries separated by ';' or newlines, fields by
+# blanks.  A data set named in them is a mixture set of stage 3 (dump/mix/<name>), or a data dir
+# path when it contains a '/'.  In a system's overrides, {expdir} stands for --expdir.
 set -euo pipefail
 
 stage=1                # first stage to run
 stop_stage=100         # last stage to run
 nj=2                   # parallel jobs of data, enhancement and scoring stages
-ngpu=0                 # GPUs per training (0: CPU); >1 trains with DDP through torchrun
+ngpu=0                 # GPUs per training, and enhancement on a GPU when > 0 (0: all on the CPU)
 num_nodes=1            # nodes per training (multi-node DDP through torchrun)
 seed=1                 # seed of mixing, model initialisation, shuffling and crops
 fs=16000               # sample rate of everything after stage 2
@@ -30,29 +38,30 @@ datadir=data           # corpus data dirs (stage 1)
 dumpdir=dump           # resampled audio and mixtures
 expdir=exp             # models, enhanced audio, scores
 local_data_opts=""     # options passed to local/data.sh
-train_set=clean_train  # clean training speech (data dir name)
-valid_set=clean_valid  # clean validation speech
-test_set=clean_test    # clean test speech (unseen speakers)
-train_noise=noise_train      # noises of training, validation and the seen-noise test
-test_noise=noise_test        # unseen noises of the unseen-noise test
-teacher_snrs="-20,-17,-13,-11 -10,-7,-3,1 0,3,7,9 10,13,17,20"  # SNR set of each teacher, space-separated
-student_snrs="-20,-10,0,10,20"                   # SNR set of the student (and validation) data
-test_snrs="-20,-15,-10,-5,0,5,10,15,20"          # SNRs of the test sets
-teacher_mix_per_utt=4  # mixtures per clean utterance in each teacher set
-student_mix_per_utt=5  # mixtures per clean utterance in the student set
-valid_mix_per_utt=1    # mixtures per clean utterance in validation sets
-test_mix_per_utt=9     # mixtures per clean test utterance (cycling through test_snrs)
-test_unseen_mix_per_utt=""  # the same for the unseen-noise test set (empty: test_mix_per_utt)
-teacher_conf=conf/train_teacher.yaml     # teacher training config
-student_conf=conf/train_student.yaml     # student S1 config (no teachers)
-kd_conf=conf/train_student_kd.yaml       # student S2 config (teacher set 'snr' filled in here)
-baseline=""            # a registered model trained on the student set as a baseline (e.g. crn); empty: none
-baseline_conf=conf/train_crn.yaml        # its training config
+corpus_dirs="clean_train clean_valid clean_test noise_train noise_test"  # data dirs local/data.sh writes
+mix_sets=""            # stage 3, entries "<name> <clean dir> <noise dir> <SNRs a,b,..> <mixtures per utt>" (dirs of stage 2)
+snr_subsets=""         # stage 3, entries "<name> <mixture set> <lowest SNR> <highest SNR, excluded>" (-inf/inf: open)
+systems=""             # stage 4, entries "<name> <config> <train set> <valid set> <systems it distils from: a,b or -> [key.path=value ...]"
+train_jobs=1           # trainings that may run at the same time (independent systems only)
 train_args=""          # config overrides for every training, e.g. "trainer.max_epochs=2"
-metrics=pesq_wb,stoi,si_sdr              # metrics of stage 8
-score_teachers=false   # also enhance and score each teacher on the test mixtures of its SNR range
-results=RESULTS.md     # the results file stage 9 writes
-results_dir=results    # plots of stage 9 (PNG), linked from the results file
+skip_train=false       # skip stage 4: enhance and score models already in exp/ (see --models)
+models=""              # systems to enhance and score on --test_sets (empty: every system of --systems)
+test_sets="test_seen test_unseen"  # mixture sets every model enhances and is scored on
+extra_tests=""         # "<model>:<set>" pairs also enhanced and scored (e.g. a teacher on its SNR range), reported as <model>/<set, or the set a subset comes from>
+metrics=pesq_wb,stoi,si_sdr        # metrics of stage 6 (any intrusive metric of kdspeech.metrics)
+score_with_asr=false   # stage 7: WER/CER of the decoded noisy, clean and enhanced speech
+asr_metrics=wer,cer    # metrics of stage 7
+asr_backend=pocketsphinx           # ASR backend of stage 7
+asr_lm_text=""         # text file the ASR language model is built from (empty: the backend's default)
+dnsmos=false           # stage 8: DNSMOS of the noisy and enhanced speech
+dnsmos_metrics=dnsmos_sig,dnsmos_bak,dnsmos_ovrl,dnsmos_p808  # metrics of stage 8
+deploy=false           # stage 9: deployment report of the models (exp/deploy/deploy.md)
+deploy_seconds=1       # seconds of audio per timed forward pass in stage 9
+compare=""             # "<a>:<b>" model pairs given a paired test on every test set (and each model vs noisy)
+noise_snr_tables=""    # models tabulated by noise type x SNR on every test set
+results=RESULTS.md     # the results file stage 10 writes
+results_dir=results    # plots of stage 10 (PNG), linked from the results file
+results_title=""       # heading of the results file (empty: "<corpus>/<task>: speech enhancement")
 paper_results=""       # optional YAML of the paper's numbers, shown beside ours
 results_note=""        # optional markdown file opening the results file (scale of the run, caveats)
 
@@ -62,14 +71,23 @@ help_message="Usage: $0 [options]   (stages are listed at the top of $(basename 
 . ./cmd.sh
 . utils/stage.sh
 
-read -r -a teacher_groups <<< "${teacher_snrs}"
-num_teachers=${#teacher_groups[@]}
-# Routing bounds between consecutive teachers: the lowest SNR of each teacher set after the first,
-# so a mixture goes to the teacher whose range starts at or below its SNR.
-teacher_bounds=$(for g in "${teacher_groups[@]:1}"; do tr ',' '\n' <<< "$g" | sort -g | head -n1; done | paste -sd, -)
-test_sets="test_seen test_unseen"
+raw=${dumpdir}/raw
+mix=${dumpdir}/mix
+device=cpu             # of enhancement; trainings get theirs from utils/train.sh --ngpu
+[ "${ngpu}" -gt 0 ] && device=cuda
 
-# Plan, render in ${nj} jobs, merge: one mixture dir.
+# ---------------------------------------------------------------------------------------------------
+# Helpers.  The bodies of the functions a stage runs are part of its fingerprint (utils/stage.sh), so
+# they name the options they read (${nj}, ${fs}, ...) rather than expanding them into the command.
+
+# Entries of a list option, one per line (separators ';' and newlines; blank entries dropped).
+entries() { tr ';' '\n' <<< "$1" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//' | grep -v '^$' || true; }
+
+# A data set of the lists: a mixture set name, or a path when it contains a '/'.
+set_dir() { if [[ $1 == */* ]]; then echo "$1"; else echo "${mix}/$1"; fi; }
+set_name() { basename "$1"; }
+
+# Kept word for word from the enh.sh before the task template, so that their stamps stay valid.
 mix_dir() {  # mix_dir <clean dir> <noise dir> <out dir> <snrs> <mixtures per utt>
   local clean=$1 noise=$2 out=$3 snrs=$4 per_utt=$5
   local opts=(--clean "${clean}" --noise "${noise}" --out "${out}" --snrs "${snrs}"
@@ -83,17 +101,6 @@ mix_dir() {  # mix_dir <clean dir> <noise dir> <out dir> <snrs> <mixtures per ut
   python -m kdspeech.bin.mix_data_dir "${opts[@]}" --merge --nj "${nj}"
 }
 
-snr_subset() {  # snr_subset <mixture dir> <out dir> <lowest SNR> <highest SNR, excluded>: data dir of the mixtures in range
-  python - "$@" <<'PY'
-import sys
-from kdspeech.data.datadir import DataDir, subset_data_dir
-src, dst, lo, hi = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
-utts = [u for u, v in DataDir(src).read("utt2snr").items() if lo <= float(v) < hi]
-subset_data_dir(src, dst, utts)
-print(f"{dst}: {len(utts)} mixtures with SNR in [{lo:g}, {hi:g}) dB", file=sys.stderr)
-PY
-}
-
 resample_dir() {  # resample_dir <src> <dst>
   if [ "${nj}" -eq 1 ]; then  # one process converts and merges
     python -m kdspeech.bin.resample_data_dir --src "$1" --dst "$2" --sr "${fs}"
@@ -103,145 +110,327 @@ resample_dir() {  # resample_dir <src> <dst>
   python -m kdspeech.bin.resample_data_dir --src "$1" --dst "$2" --sr "${fs}" --merge --nj "${nj}"
 }
 
-train_model() {  # train_model <conf> <train data> <valid data> <exp dir> [overrides...]
-  local conf=$1 train=$2 valid=$3 dir=$4
-  shift 4
-  ${cuda_cmd} --gpu "${ngpu}" --num_nodes "${num_nodes}" "${dir}/log/train.log" \
-    utils/launch.py --ngpu "${ngpu}" --num_nodes "${num_nodes}" -- \
-    python -m kdspeech.bin.train --config "${conf}" --train_data "${train}" --valid_data "${valid}" \
-      --out_dir "${dir}" --seed "${seed}" ${train_args} "$@"
+train_system() {  # train_system <config> <train dir> <valid dir> <exp dir> [key.path=value ...]
+  utils/train.sh --ngpu "${ngpu}" --num_nodes "${num_nodes}" --seed "${seed}" "$1" "$2" "$3" "$4" ${train_args} "${@:5}"
 }
 
-enhance_dir() {  # enhance_dir <model dir> <mixture dir> <out dir>
-  ${decode_cmd} JOB=1:"${nj}" "$3/log/enhance.JOB.log" python -m kdspeech.bin.enhance --model "$1" --data "$2" --out_dir "$3" --sr "${fs}" --job JOB --nj "${nj}"
-  python -m kdspeech.bin.enhance --data "$2" --out_dir "$3" --merge --nj "${nj}"
+enhance_set() {  # enhance_set <model> <mixture dir> <out dir>
+  utils/enhance.sh --nj "${nj}" --fs "${fs}" --device "${device}" "$1" "$2" "$3"
 }
 
-score_dir() {  # score_dir <mixture dir> <estimate scp> <out dir>
-  local opts=(--ref_scp "$1/spk1.scp" --est_scp "$2" --out_dir "$3" --metrics "${metrics}" --sr "${fs}")
-  ${decode_cmd} JOB=1:"${nj}" "$3/log/score.JOB.log" python -m kdspeech.bin.score_enh "${opts[@]}" --job JOB --nj "${nj}"
-  python -m kdspeech.bin.score_enh "${opts[@]}" --merge --nj "${nj}" --data "$1"
+score_set() {  # score_set <mixture dir> <estimates scp> <out dir>
+  utils/score.sh --nj "${nj}" --fs "${fs}" --metrics "${metrics}" "$1" "$2" "$3"
 }
 
-corpus_dirs="${train_set} ${valid_set} ${test_set} ${train_noise} ${test_noise}"
+score_asr_set() {  # score_asr_set <mixture dir> <estimates scp> <out dir>
+  utils/score.sh --nj "${nj}" --fs "${fs}" --metrics "${asr_metrics}" --asr_backend "${asr_backend}" \
+    --asr_lm_text "${asr_lm_text}" "$1" "$2" "$3"
+}
+
+score_dnsmos_set() {  # score_dnsmos_set <mixture dir> <estimates scp> <out dir>
+  utils/score.sh --nj "${nj}" --fs "${fs}" --metrics "${dnsmos_metrics}" "$1" "$2" "$3"
+}
+
+# A stamp written by enh.sh before it became a task template has no "param template=..." line: its
+# stage re-runs (the command changed), and the log says so instead of leaving the user to wonder.
+template_param=(--param "template=enh-task")
+note_old_layout() {  # note_old_layout <stage> <out dir>...
+  local n=$1 dir
+  shift
+  ((n >= stage && n <= stop_stage)) || return 0
+  for dir in "$@"; do
+    if [ -f "${dir}/.done" ] && ! grep -q '^param template=' "${dir}/.done"; then
+      log "${dir}: its stamp was made by enh.sh before the task template (command '$(sed -n 's/^command //p' "${dir}/.done" | cut -c1-50)...'); stage ${n} re-runs it: the template now runs it through utils/train.sh, enhance.sh or score.sh (trainings get trainer.device from --ngpu), which changes its fingerprint"
+    fi
+  done
+}
+
+# Stop a background training: the process and every descendant (job runner, launcher, Python).
+kill_tree() {  # kill_tree <pid>
+  local child
+  kill -STOP "$1" 2> /dev/null || return 0   # no new children while we look
+  for child in $(pgrep -P "$1"); do kill_tree "${child}"; done
+  kill -TERM "$1" 2> /dev/null || true
+  kill -CONT "$1" 2> /dev/null || true
+}
+
+# ---------------------------------------------------------------------------------------------------
+# The lists.
+declare -A sys_conf=() sys_train=() sys_valid=() sys_deps=() sys_args=()
+sys_names=()
+while read -r name conf train valid deps args; do
+  [ -n "${name}" ] || continue
+  if [ -z "${deps}" ]; then
+    log "ERROR: --systems entry '${name} ${conf} ${train} ${valid}': expected <name> <config> <train set> <valid set> <systems it distils from, or -> [overrides]"
+    exit 1
+  fi
+  [ -z "${sys_conf[${name}]+set}" ] || { log "ERROR: --systems names '${name}' twice"; exit 1; }
+  [[ ${name} =~ ^[A-Za-z0-9_.+-]+$ && ${name} != noisy && ${name} != clean ]] ||
+    { log "ERROR: --systems: '${name}' is not a usable system name (letters, digits, _.+-; not noisy/clean)"; exit 1; }
+  sys_names+=("${name}")
+  sys_conf[${name}]=${conf}
+  sys_train[${name}]=${train}
+  sys_valid[${name}]=${valid}
+  sys_deps[${name}]=${deps//,/ }
+  [ "${deps}" != - ] || sys_deps[${name}]=""
+  sys_args[${name}]=${args//\{expdir\}/${expdir}}
+done < <(entries "${systems}")
+for name in "${sys_names[@]}"; do
+  for dep in ${sys_deps[${name}]}; do
+    [ "${dep}" != "${name}" ] || { log "ERROR: --systems: ${name} distils from itself"; exit 1; }
+  done
+done
+if [ -z "${models}" ]; then models="${sys_names[*]}"; fi
+[ -n "${models}" ] || [ "${stop_stage}" -lt 4 ] ||
+  { log "ERROR: no systems: give --systems (stage 4) or --models (models already in ${expdir}/)"; exit 1; }
+
+declare -A subset_parent=()   # subset name -> the mixture set it is taken from
+subset_entries=()
+while read -r name src low high extra; do
+  [ -n "${name}" ] || continue
+  [ -n "${high}" ] && [ -z "${extra}" ] ||
+    { log "ERROR: --snr_subsets entry '${name} ${src} ${low} ${high} ${extra}': expected <name> <mixture set> <lowest SNR> <highest SNR>"; exit 1; }
+  subset_parent[${name}]=$(set_name "${src}")
+  subset_entries+=("${name} ${src} ${low} ${high}")
+done < <(entries "${snr_subsets}")
+
+# ---------------------------------------------------------------------------------------------------
 corpus_outs=()
 for d in ${corpus_dirs}; do corpus_outs+=(--out "${datadir}/${d}"); done
 stage_run 1 "data preparation" "${corpus_outs[@]}" -- local/data.sh --out "${datadir}" --seed "${seed}" ${local_data_opts}
 
 for d in ${corpus_dirs}; do
-  stage_run 2 "resample ${d} to ${fs} Hz" --out "${dumpdir}/raw/${d}" --deps "${datadir}/${d}" --param "fs=${fs}" -- \
-    resample_dir "${datadir}/${d}" "${dumpdir}/raw/${d}"
+  stage_run 2 "resample ${d} to ${fs} Hz" --out "${raw}/${d}" --deps "${datadir}/${d}" --param "fs=${fs}" -- \
+    resample_dir "${datadir}/${d}" "${raw}/${d}"
 done
 
-raw=${dumpdir}/raw
-mix=${dumpdir}/mix
 mix_params=(--param "seed=${seed}" --param "fs=${fs}")   # globals the stage functions read
-train_params=(--param "seed=${seed}" --param "fs=${fs}" --param "train_args=${train_args}")
-for k in $(seq "${num_teachers}"); do
-  snrs=${teacher_groups[k-1]}
-  stage_run 3 "mix teacher ${k} set (${snrs} dB)" --out "${mix}/teacher_${k}" --deps "${raw}/${train_set}" --deps "${raw}/${train_noise}" "${mix_params[@]}" -- \
-    mix_dir "${raw}/${train_set}" "${raw}/${train_noise}" "${mix}/teacher_${k}" "${snrs}" "${teacher_mix_per_utt}"
-  stage_run 3 "mix teacher ${k} validation set" --out "${mix}/valid_teacher_${k}" --deps "${raw}/${valid_set}" --deps "${raw}/${train_noise}" "${mix_params[@]}" -- \
-    mix_dir "${raw}/${valid_set}" "${raw}/${train_noise}" "${mix}/valid_teacher_${k}" "${snrs}" "${valid_mix_per_utt}"
-done
-stage_run 3 "mix student set (${student_snrs} dB)" --out "${mix}/student" --deps "${raw}/${train_set}" --deps "${raw}/${train_noise}" "${mix_params[@]}" -- \
-  mix_dir "${raw}/${train_set}" "${raw}/${train_noise}" "${mix}/student" "${student_snrs}" "${student_mix_per_utt}"
-stage_run 3 "mix student validation set" --out "${mix}/valid" --deps "${raw}/${valid_set}" --deps "${raw}/${train_noise}" "${mix_params[@]}" -- \
-  mix_dir "${raw}/${valid_set}" "${raw}/${train_noise}" "${mix}/valid" "${student_snrs}" "${valid_mix_per_utt}"
-stage_run 3 "mix test set, seen noises" --out "${mix}/test_seen" --deps "${raw}/${test_set}" --deps "${raw}/${train_noise}" "${mix_params[@]}" -- \
-  mix_dir "${raw}/${test_set}" "${raw}/${train_noise}" "${mix}/test_seen" "${test_snrs}" "${test_mix_per_utt}"
-stage_run 3 "mix test set, unseen noises" --out "${mix}/test_unseen" --deps "${raw}/${test_set}" --deps "${raw}/${test_noise}" "${mix_params[@]}" -- \
-  mix_dir "${raw}/${test_set}" "${raw}/${test_noise}" "${mix}/test_unseen" "${test_snrs}" "${test_unseen_mix_per_utt:-${test_mix_per_utt}}"
-
-teacher_dirs=()
-for k in $(seq "${num_teachers}"); do
-  teacher_dirs+=("${expdir}/teacher_${k}")
-  stage_run 4 "train teacher ${k} (${teacher_groups[k-1]} dB)" --out "${expdir}/teacher_${k}" \
-    --deps "${mix}/teacher_${k}" --deps "${mix}/valid_teacher_${k}" --conf "${teacher_conf}" "${train_params[@]}" -- \
-    train_model "${teacher_conf}" "${mix}/teacher_${k}" "${mix}/valid_teacher_${k}" "${expdir}/teacher_${k}"
+while read -r name clean noise snrs per_utt extra; do
+  [ -n "${name}" ] || continue
+  [ -n "${per_utt}" ] && [ -z "${extra}" ] ||
+    { log "ERROR: --mix_sets entry '${name} ${clean} ${noise} ${snrs} ${per_utt} ${extra}': expected <name> <clean dir> <noise dir> <SNRs> <mixtures per utt>"; exit 1; }
+  stage_run 3 "mix ${name} (${snrs} dB)" --out "${mix}/${name}" --deps "${raw}/${clean}" --deps "${raw}/${noise}" "${mix_params[@]}" -- \
+    mix_dir "${raw}/${clean}" "${raw}/${noise}" "${mix}/${name}" "${snrs}" "${per_utt}"
+done < <(entries "${mix_sets}")
+for entry in "${subset_entries[@]}"; do
+  read -r name src low high <<< "${entry}"
+  note_old_layout 3 "${mix}/${name}"
+  stage_run 3 "select ${name}: mixtures of ${src} with SNR in [${low}, ${high}) dB" --out "${mix}/${name}" \
+    --deps "$(set_dir "${src}")" "${template_param[@]}" -- \
+    python -m kdspeech.bin.subset_by_snr --src "$(set_dir "${src}")" --dst "${mix}/${name}" "--min=${low}" "--max=${high}"
 done
 
-stage_run 5 "train student S1 (no teachers)" --out "${expdir}/student_s1" --deps "${mix}/student" --deps "${mix}/valid" \
-  --conf "${student_conf}" "${train_params[@]}" -- \
-  train_model "${student_conf}" "${mix}/student" "${mix}/valid" "${expdir}/student_s1"
-
-if [ -n "${baseline}" ]; then
-  stage_run 5 "train baseline ${baseline}" --out "${expdir}/baseline_${baseline}" --deps "${mix}/student" --deps "${mix}/valid" \
-    --conf "${baseline_conf}" "${train_params[@]}" --param "baseline=${baseline}" -- \
-    train_model "${baseline_conf}" "${mix}/student" "${mix}/valid" "${expdir}/baseline_${baseline}" "model.name=${baseline}"
+# Stage 4: the systems, each as soon as the systems it distils from are trained.
+train_params=(--param "seed=${seed}" --param "fs=${fs}" --param "train_args=${train_args}" "${template_param[@]}")
+start_training() {  # start_training <name>: stage 4 of one system (in the background when in range)
+  local name=$1 dep
+  local deps=(--deps "$(set_dir "${sys_train[${name}]}")" --deps "$(set_dir "${sys_valid[${name}]}")")
+  for dep in ${sys_deps[${name}]}; do deps+=(--deps "${expdir}/${dep}"); done
+  local from=${sys_deps[${name}]:+ (distilled from ${sys_deps[${name}]// /, })}
+  # shellcheck disable=SC2086  # the overrides are words
+  stage_run 4 "train ${name}${from}" --out "${expdir}/${name}" "${deps[@]}" --conf "${sys_conf[${name}]}" "${train_params[@]}" -- \
+    train_system "${sys_conf[${name}]}" "$(set_dir "${sys_train[${name}]}")" "$(set_dir "${sys_valid[${name}]}")" \
+      "${expdir}/${name}" ${sys_args[${name}]}
+}
+train_systems() {
+  local -A state=() pid_of=()
+  local name dep ready running pid rc=0 failed="" stopped
+  for name in "${sys_names[@]}"; do state[${name}]=pending; done
+  # Ctrl-C or a kill of this script stops the trainings too.
+  trap 'for pid in "${pid_of[@]}"; do kill_tree "${pid}"; done; exit 130' INT TERM
+  while :; do
+    running=0
+    for name in "${sys_names[@]}"; do [ "${state[${name}]}" != running ] || running=$((running + 1)); done
+    for name in "${sys_names[@]}"; do
+      [ "${state[${name}]}" = pending ] && [ -z "${failed}" ] && ((running < train_jobs)) || continue
+      ready=true
+      for dep in ${sys_deps[${name}]}; do
+        case "${state[${dep}]:-outside}" in pending | running) ready=false ;; esac
+      done
+      ${ready} || continue
+      start_training "${name}" &
+      pid_of[${name}]=$!
+      state[${name}]=running
+      running=$((running + 1))
+    done
+    ((running > 0)) || break
+    rc=0
+    wait -n -p pid "${pid_of[@]}" || rc=$?
+    for name in "${!pid_of[@]}"; do
+      [ "${pid_of[${name}]}" = "${pid}" ] || continue
+      unset "pid_of[${name}]"
+      if ((rc == 0)); then state[${name}]=done; else state[${name}]=failed; failed+=" ${name}"; fi
+    done
+    if [ -n "${failed}" ] && ((${#pid_of[@]} > 0)); then
+      stopped="${!pid_of[*]}"
+      log "stage 4: training of${failed} failed; stopping ${stopped// /, }"
+      for pid in "${pid_of[@]}"; do kill_tree "${pid}"; done
+      for pid in "${pid_of[@]}"; do wait "${pid}" 2> /dev/null || true; done
+      for name in "${!pid_of[@]}"; do state[${name}]=stopped; done
+      pid_of=()
+    fi
+  done
+  trap - INT TERM
+  if [ -n "${failed}" ]; then
+    log "ERROR: stage 4 failed: training of${failed} (see ${expdir}/<name>/log/train.log)"
+    exit 1
+  fi
+  for name in "${sys_names[@]}"; do
+    if [ "${state[${name}]}" = pending ]; then
+      log "ERROR: stage 4: ${name} distils from systems that are never trained (a cycle in --systems?)"
+      exit 1
+    fi
+  done
+}
+if [ "${skip_train}" = false ]; then
+  for name in "${sys_names[@]}"; do note_old_layout 4 "${expdir}/${name}"; done
+  if ((4 >= stage && 4 <= stop_stage)); then
+    train_systems
+  else
+    for name in "${sys_names[@]}"; do start_training "${name}"; done   # records which stage makes what
+  fi
 fi
 
-teacher_list=$(IFS=,; echo "${teacher_dirs[*]}")
-teacher_deps=()
-for d in "${teacher_dirs[@]}"; do teacher_deps+=(--deps "$d"); done
-stage_run 6 "distill student S2 (SNR-routed teachers, bounds ${teacher_bounds} dB)" --out "${expdir}/student_s2" \
-  --deps "${mix}/student" --deps "${mix}/valid" "${teacher_deps[@]}" --conf "${kd_conf}" "${train_params[@]}" -- \
-  train_model "${kd_conf}" "${mix}/student" "${mix}/valid" "${expdir}/student_s2" \
-    "teachers.snr.members=[${teacher_list}]" "teachers.snr.bounds=[${teacher_bounds}]"
-
-models="student_s1 student_s2"
-[ -n "${baseline}" ] && models+=" baseline_${baseline}"
-# Teacher k is scored on the test mixtures routed to it (SNR in [bound k-1, bound k)): dump/mix/<t>_teacher_k.
-teacher_tests=()   # "teacher_k:<test set>" pairs
-if [ "${score_teachers}" = true ]; then
-  read -r -a bounds <<< "${teacher_bounds//,/ }"
-  for k in $(seq "${num_teachers}"); do
-    lo=-inf hi=inf
-    [ "$k" -gt 1 ] && lo=${bounds[k-2]}
-    [ "$k" -lt "${num_teachers}" ] && hi=${bounds[k-1]}
-    for t in ${test_sets}; do
-      teacher_tests+=("teacher_${k}:${t}_teacher_${k}")
-      stage_run 7 "select ${t} mixtures of teacher ${k} (SNR in [${lo}, ${hi}) dB)" --out "${mix}/${t}_teacher_${k}" \
-        --deps "${mix}/${t}" --param "range=${lo},${hi}" -- \
-        snr_subset "${mix}/${t}" "${mix}/${t}_teacher_${k}" "${lo}" "${hi}"
-    done
+# The models to enhance and score, with what their stages depend on: the training stamp of a system
+# trained here; a model made elsewhere (--skip_train, or not in --systems) by its file's size and time.
+declare -A model_deps=()
+model_dep() {  # model_dep <model>: the --deps/--param words of stages that use it
+  local m=$1 file
+  if [ -f "${expdir}/${m}/.done" ] || { [ "${skip_train}" = false ] && [ -n "${sys_conf[${m}]+set}" ]; }; then
+    echo "--deps ${expdir}/${m}"
+    return
+  fi
+  file=${expdir}/${m}/best.pth
+  if [ ! -f "${file}" ]; then
+    log "ERROR: model ${m}: ${file} not found (train it in stage 4 or leave it out of --models)"
+    return 1
+  fi
+  echo "--param model_${m}=$(stat -c '%s %Y' "${file}")"
+}
+pairs=()   # "model:set" to enhance and score
+for m in ${models}; do for t in ${test_sets}; do pairs+=("${m}:${t}"); done; done
+for pair in ${extra_tests}; do pairs+=("${pair}"); done
+if ((stop_stage >= 5)); then
+  for pair in "${pairs[@]}"; do
+    m=${pair%%:*}
+    [ -n "${model_deps[${m}]+set}" ] || model_deps[${m}]=$(model_dep "${m}") || exit 1
   done
 fi
-pairs=()   # "model:test set" to enhance and score
-for m in ${models}; do for t in ${test_sets}; do pairs+=("${m}:${t}"); done; done
-pairs+=("${teacher_tests[@]}")
+label_of() {  # label_of <model> <set>: the row of the results; a subset counts as its parent set
+  local t
+  t=$(set_name "$2")
+  echo "$1/${subset_parent[${t}]:-${t}}"
+}
+
 for pair in "${pairs[@]}"; do
   m=${pair%%:*} t=${pair#*:}
-  stage_run 7 "enhance ${t} with ${m}" --out "${expdir}/${m}/enhanced_${t}" --deps "${expdir}/${m}" --deps "${mix}/${t}" --param "fs=${fs}" -- \
-    enhance_dir "${expdir}/${m}" "${mix}/${t}" "${expdir}/${m}/enhanced_${t}"
+  out=${expdir}/${m}/enhanced_$(set_name "${t}")
+  note_old_layout 5 "${out}"
+  # shellcheck disable=SC2046,SC2086  # model_deps holds option words
+  stage_run 5 "enhance ${t} with ${m}" --out "${out}" ${model_deps[${m}]:-} --deps "$(set_dir "${t}")" \
+    --param "fs=${fs}" "${template_param[@]}" -- enhance_set "${expdir}/${m}" "$(set_dir "${t}")" "${out}"
 done
 
-score_params=(--param "fs=${fs}" --param "metrics=${metrics}")
-for t in ${test_sets}; do
-  stage_run 8 "score noisy ${t}" --out "${expdir}/noisy/score_${t}" --deps "${mix}/${t}" "${score_params[@]}" -- \
-    score_dir "${mix}/${t}" "${mix}/${t}/wav.scp" "${expdir}/noisy/score_${t}"
-done
-for pair in "${pairs[@]}"; do
-  m=${pair%%:*} t=${pair#*:}
-  stage_run 8 "score ${m} on ${t}" --out "${expdir}/${m}/score_${t}" --deps "${expdir}/${m}/enhanced_${t}" "${score_params[@]}" -- \
-    score_dir "${mix}/${t}" "${expdir}/${m}/enhanced_${t}/wav.scp" "${expdir}/${m}/score_${t}"
-done
+# Scoring stages: each writes exp/<system>/<prefix>_<set> for the noisy input and every pair.
+score_stage() {  # score_stage <stage> <prefix> <what> <function> <param words...>
+  local n=$1 prefix=$2 what=$3 fn=$4 pair m t out
+  shift 4
+  for t in ${test_sets}; do
+    out=${expdir}/noisy/${prefix}_$(set_name "${t}")
+    note_old_layout "${n}" "${out}"
+    stage_run "${n}" "${what} noisy ${t}" --out "${out}" --deps "$(set_dir "${t}")" "$@" "${template_param[@]}" -- \
+      "${fn}" "$(set_dir "${t}")" "$(set_dir "${t}")/wav.scp" "${out}"
+  done
+  for pair in "${pairs[@]}"; do
+    m=${pair%%:*} t=${pair#*:}
+    out=${expdir}/${m}/${prefix}_$(set_name "${t}")
+    note_old_layout "${n}" "${out}"
+    stage_run "${n}" "${what} ${m} on ${t}" --out "${out}" --deps "${expdir}/${m}/enhanced_$(set_name "${t}")" \
+      "$@" "${template_param[@]}" -- \
+      "${fn}" "$(set_dir "${t}")" "${expdir}/${m}/enhanced_$(set_name "${t}")/wav.scp" "${out}"
+  done
+}
+score_stage 6 score "score" score_set --param "fs=${fs}" --param "metrics=${metrics}"
+asr_params=(--param "fs=${fs}" --param "metrics=${asr_metrics}" --param "asr_backend=${asr_backend}")
+[ -z "${asr_lm_text}" ] || asr_params+=(--conf "${asr_lm_text}")
+if [ "${score_with_asr}" = true ]; then
+  score_stage 7 score_asr "decode (${asr_backend}) and score ${asr_metrics}:" score_asr_set "${asr_params[@]}"
+  for t in ${test_sets}; do   # the clean references: what the ASR backend does at best
+    out=${expdir}/clean/score_asr_$(set_name "${t}")
+    stage_run 7 "decode (${asr_backend}) and score ${asr_metrics}: clean ${t}" --out "${out}" --deps "$(set_dir "${t}")" \
+      "${asr_params[@]}" "${template_param[@]}" -- score_asr_set "$(set_dir "${t}")" "$(set_dir "${t}")/spk1.scp" "${out}"
+  done
+fi
+if [ "${dnsmos}" = true ]; then
+  score_stage 8 score_dnsmos "DNSMOS" score_dnsmos_set --param "fs=${fs}" --param "metrics=${dnsmos_metrics}"
+fi
 
+if [ "${deploy}" = true ]; then
+  deploy_models=() deploy_deps=()
+  for m in ${models}; do
+    deploy_models+=("${expdir}/${m}")
+    # shellcheck disable=SC2206  # option words
+    deploy_deps+=(${model_deps[${m}]:-})
+  done
+  stage_run 9 "deployment report of ${models}" --out "${expdir}/deploy" "${deploy_deps[@]}" --param "fs=${fs}" -- \
+    python -m kdspeech.bin.deploy --models "${deploy_models[@]}" --seconds "${deploy_seconds}" --sr "${fs}" \
+      --num_threads 1 --onnx --out_dir "${expdir}/deploy"
+fi
+
+# Stage 10: one row per system and test set, with the score dirs of every scoring stage that ran.
 result_args=()
 result_deps=()
+add_system() {  # add_system <label> <system dir> <set name>
+  local dirs="" prefix
+  for prefix in score score_asr score_dnsmos; do
+    case ${prefix} in
+      score_asr) [ "${score_with_asr}" = true ] || continue ;;
+      score_dnsmos) [ "${dnsmos}" = true ] || continue ;;
+    esac
+    [ "$2" != "${expdir}/clean" ] || [ "${prefix}" = score_asr ] || continue
+    dirs+=${dirs:+,}$2/${prefix}_$3
+    result_deps+=(--deps "$2/${prefix}_$3")
+  done
+  result_args+=(--system "$1=${dirs}")
+}
 for t in ${test_sets}; do
-  result_args+=(--system "noisy/${t}=${expdir}/noisy/score_${t}")
-  result_deps+=(--deps "${expdir}/noisy/score_${t}")
+  tn=$(set_name "${t}")
+  [ "${score_with_asr}" = false ] || add_system "clean/${tn}" "${expdir}/clean" "${tn}"
+  add_system "noisy/${tn}" "${expdir}/noisy" "${tn}"
   for m in ${models}; do
-    result_args+=(--system "${m}/${t}=${expdir}/${m}/score_${t}")
-    result_deps+=(--deps "${expdir}/${m}/score_${t}")
+    add_system "${m}/${tn}" "${expdir}/${m}" "${tn}"
+    result_args+=(--compare "${m}/${tn}:noisy/${tn}")
+  done
+  for pair in ${compare}; do
+    a=${pair%%:*} b=${pair#*:}
+    [[ " ${models} " == *" ${a} "* && " ${models} " == *" ${b} "* ]] && result_args+=(--compare "${a}/${tn}:${b}/${tn}")
+  done
+  for m in ${noise_snr_tables}; do
+    [[ " ${models} " == *" ${m} "* ]] && result_args+=(--noise_snr "${m}/${tn}=$(set_dir "${t}")")
   done
 done
-for pair in "${teacher_tests[@]}"; do
+for pair in ${extra_tests}; do
   m=${pair%%:*} t=${pair#*:}
-  result_args+=(--system "${m}/${t%_teacher_*}=${expdir}/${m}/score_${t}")
-  result_deps+=(--deps "${expdir}/${m}/score_${t}")
+  label=$(label_of "${m}" "${t}")
+  add_system "${label}" "${expdir}/${m}" "$(set_name "${t}")"
+  result_args+=(--compare "${label}:noisy/${label#*/}")
 done
-# The distilled student by noise type x SNR on each test set (the paper's Table 1).
-for t in ${test_sets}; do result_args+=(--noise_snr "student_s2/${t}=${mix}/${t}"); done
-# Validation metrics by epoch (history.json of trainings with trainer.eval_every): the paper's Fig. 4.
-for m in student_s1 student_s2; do result_args+=(--curves "${m}=${expdir}/${m}"); result_deps+=(--deps "${expdir}/${m}"); done
-[ -n "${paper_results}" ] && result_args+=(--paper "${paper_results}")
+# Validation metrics by epoch (history.json of the trainings with trainer.eval_every).
+for m in ${models}; do
+  if [ -f "${expdir}/${m}/history.json" ]; then result_args+=(--curves "${m}=${expdir}/${m}"); fi
+done
+if [ "${deploy}" = true ]; then
+  result_args+=(--deploy "${expdir}/deploy/deploy.md")
+  result_deps+=(--deps "${expdir}/deploy")
+fi
+[ -z "${paper_results}" ] || result_args+=(--paper "${paper_results}")
 result_confs=()
 if [ -n "${results_note}" ]; then result_args+=(--note "${results_note}"); result_confs+=(--conf "${results_note}"); fi
-stage_run 9 "results" --out "${results_dir}" "${result_deps[@]}" "${result_confs[@]}" -- \
+title=${results_title:-$(basename "$(dirname "$PWD")")/$(basename "$PWD"): speech enhancement}
+note_old_layout 10 "${results_dir}"
+stage_run 10 "results" --out "${results_dir}" "${result_deps[@]}" "${result_confs[@]}" "${template_param[@]}" -- \
   python -m kdspeech.bin.make_results_enh "${result_args[@]}" --out "${results}" --plot_dir "${results_dir}" \
-    --title "$(basename "$(dirname "$PWD")")/$(basename "$PWD"): SNR-based teachers-student enhancement"
-if [ "${stop_stage}" -ge 9 ]; then
+    --title "${title}"
+if [ "${stop_stage}" -ge 10 ] && [ "${stage}" -le 10 ]; then
   log "results: ${results} (plots in ${results_dir}/)"
 fi

@@ -1,0 +1,1 @@
+../../../librispeech/enh/local/snr_teachers.sh
