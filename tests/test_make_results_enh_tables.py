@@ -29,7 +29,9 @@ def test_noise_snr_table_and_validation_curves(tmp_path):
     exp = tmp_path / "exp"
     exp.mkdir()
     (exp / "history.json").write_text(json.dumps([
-        {"epoch": 1, "valid_loss": 1.0}, {"epoch": 2, "valid_loss": 0.5, "eval": {"stoi": 0.61, "pesq_wb": 1.3}}]))
+        {"epoch": 1, "train_loss": 2.0, "valid_loss": 1.0, "eval": {"stoi": 0.65}},
+        {"epoch": 2, "train_loss": 1.0, "valid_loss": 0.5, "eval": {"stoi": 0.61, "pesq_wb": 1.3}}]))
+    (exp / "config.yaml").write_text("trainer: {best: {key: valid.stoi, mode: max}}\n")
     out = tmp_path / "RESULTS.md"
     make_results_enh.main(["--system", f"s2={scores}", "--noise_snr", f"s2={data}", "--curves", f"s2={exp}",
                            "--out", str(out), "--plot_dir", str(tmp_path / "plots")])
@@ -40,6 +42,8 @@ def test_noise_snr_table_and_validation_curves(tmp_path):
     assert "| 5 | 0.800 | - |" in table          # NaN score left out: no value in that cell
     assert "| mean | 0.650 | 0.700 |" in table    # mean over SNRs of the cell means
     assert "## Validation STOI during training" in text and "| 2 | 0.610 |" in text
+    # best.pth was chosen by validation STOI: epoch 1, although epoch 2 has the lower loss
+    assert "| s2 | valid.stoi (max) | epoch 1 | 0.650 | 2 |" in text
     assert (tmp_path / "plots" / "valid_stoi_by_epoch.png").exists()
     assert (tmp_path / "plots" / "valid_pesq_wb_by_epoch.png").exists()
 

@@ -295,6 +295,20 @@ def mean_of(values):
     return sum(values) / len(values) if values else None
 
 
+def selection_section(curves):
+    """How each training chose its best.pth: the figure of trainer.best, the epoch, the value."""
+    from kdspeech.train.selection import selection_summary
+
+    rows = []
+    for name, exp_dir in curves.items():
+        s = selection_summary(exp_dir)
+        chosen = (f"average of epochs {', '.join(map(str, s['averaged']))}" if s["averaged"]
+                  else f"epoch {s['epoch']}")
+        rows.append([name, f"{s['key']} ({s['mode']})", chosen, s["value"], s["epochs"]])
+    table = markdown_table(["model", "selected by", "best.pth", "value at the best epoch", "epochs run"], rows)
+    return ("Model selection", table)
+
+
 def curves_sections(curves, plot_dir, out):
     """PNG per validation metric (epoch on x, one line per exp dir) and a table of the values."""
     series = {}
@@ -348,7 +362,8 @@ def build_parser():
     parser.add_argument("--noise_snr", action="append", default=[], metavar="NAME=DATA_DIR",
                         help="also tabulate system NAME by noise type x SNR (mixture dir with utt2snr, utt2noise)")
     parser.add_argument("--curves", action="append", default=[], metavar="NAME=EXP_DIR",
-                        help="plot the validation metrics by epoch of this training (history.json 'eval')")
+                        help="this training's model selection (trainer.best) and its validation metrics by "
+                             "epoch (history.json 'eval')")
     return parser
 
 
@@ -367,7 +382,10 @@ def main(argv=None):
     section = comparisons_section(comparisons, score_dirs, metrics)
     if section:
         sections.insert(2, section)  # after the overall means
-    sections += curves_sections(parse_pairs(args.curves, "--curves"), args.plot_dir, args.out)
+    curves = parse_pairs(args.curves, "--curves")
+    if curves:
+        sections.append(selection_section(curves))
+    sections += curves_sections(curves, args.plot_dir, args.out)
     if args.deploy:
         try:
             sections.append(("Deployment", Path(args.deploy).read_text(encoding="utf-8").strip()))

@@ -73,3 +73,27 @@ class NBest:
 
     def files(self):
         return [self.path(e["epoch"]) for e in self.entries]
+
+
+def selection_summary(exp_dir):
+    """How a finished training chose its ``best.pth`` (for RESULTS.md): the figure, its mode, the
+    chosen epoch and value, the epochs run, and the averaged epochs when ``average_best`` was on."""
+    import yaml
+
+    exp_dir = Path(exp_dir)
+    history = json.loads((exp_dir / "history.json").read_text())
+    conf_path = exp_dir / "config.yaml"
+    trainer = (yaml.safe_load(conf_path.read_text()) or {}).get("trainer", {}) if conf_path.exists() else {}
+    best = parse_best(trainer.get("best"))
+    chosen = None
+    for entry in history:
+        value = epoch_figure(entry, best["key"])
+        if better(value, chosen[1] if chosen else None, best["mode"]):
+            chosen = (entry["epoch"], value)
+    index = exp_dir / "nbest" / "nbest.json"
+    averaged = []
+    if trainer.get("average_best") and index.exists():
+        averaged = [e["epoch"] for e in json.loads(index.read_text())]
+    return {"key": best["key"], "mode": best["mode"], "epochs": len(history),
+            "epoch": chosen[0] if chosen else None, "value": chosen[1] if chosen else None,
+            "averaged": averaged if len(averaged) > 1 else []}
