@@ -173,3 +173,59 @@ def test_user_csv_with_participants(tmp_path):
     (tmp_path / "bad.csv").write_text("file,label\nx.wav,a\n")
     proc = _run(script, "--csv", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "x"), cwd=tmp_path)
     assert proc.returncode != 0 and "path,label,fold" in proc.stderr
+
+
+def _participants(num=100, classes=12, seed=3):
+    """Participants of very different sizes (5..45 clips), each with a few favourite classes."""
+    rng = np.random.default_rng(seed)
+    labels, groups = {}, {}
+    for p in range(num):
+        size = int(rng.integers(5, 46))
+        favourite = rng.choice(classes, size=3, replace=False)
+        for i in range(size):
+            utt = f"p{p:03d}-{i:02d}"
+            labels[utt] = f"c{int(rng.choice(favourite)) if rng.random() < 0.8 else int(rng.integers(classes)):02d}"
+            groups[utt] = f"P{p:03d}"
+    return labels, groups
+
+
+def test_participants_are_dealt_whole_and_balanced_by_clips_and_class():
+    labels, groups = _participants()
+    folds = split_cls.group_folds(groups, 5, seed=1, labels=labels)
+    fold_of_group = {}
+    for utt, f in folds.items():
+        assert fold_of_group.setdefault(groups[utt], f) == f          # nobody straddles two folds
+    sizes = [sum(1 for f in folds.values() if f == str(k)) for k in range(1, 6)]
+    mean = len(labels) / 5
+    assert max(sizes) - min(sizes) <= 0.03 * mean, sizes              # round-robin by count: ~50 %
+    for c in sorted(set(labels.values())):
+        per = [sum(1 for u, f in folds.items() if f == str(k) and labels[u] == c) for k in range(1, 6)]
+        share = sum(per) / 5
+        assert max(abs(n - share) for n in per) <= 0.35 * share + 3, (c, per)
+    assert folds == split_cls.group_folds(groups, 5, seed=1, labels=labels)   # seeded
+
+
+def test_balanced_dealing_beats_dealing_by_count():
+    """The old dealing (participants round-robin) on the same data: the spread it had."""
+    import random
+    labels, groups = _participants()
+    names = sorted(set(groups.values()))
+    random.Random(1).shuffle(names)
+    old = {g: i % 5 for i, g in enumerate(names)}
+    old_sizes = [sum(1 for u in groups if old[groups[u]] == k) for k in range(5)]
+    new = split_cls.group_folds(groups, 5, seed=1, labels=labels)
+    new_sizes = [sum(1 for f in new.values() if f == str(k)) for k in range(1, 6)]
+    assert max(new_sizes) - min(new_sizes) < (max(old_sizes) - min(old_sizes)) / 4, (old_sizes, new_sizes)
+
+
+def test_split_writes_the_folds_it_dealt(tmp_path):
+    labels, groups = _participants(num=12, classes=3)
+    data = tmp_path / "all"
+    write_kv(data / "wav.scp", {u: "/dev/null" for u in labels})
+    write_kv(data / "utt2label", labels)
+    write_kv(data / "utt2group", groups)
+    split_cls.main(["--data", str(data), "--out", str(tmp_path), "--num_folds", "3"])
+    lines = (data / "folds.txt").read_text().split("\n")[:-1]
+    assert [l.split()[0] for l in lines] == ["1", "2", "3"]
+    assert sum(int(l.split()[1]) for l in lines) == len(labels)
+    assert int(lines[1].split()[1]) == len(DataDir(tmp_path / "fold2" / "test").utts)

@@ -58,7 +58,7 @@ def test_esc50_recipe_small(corpora, tmp_path):
     env["KDSPEECH_ESC50"] = str(root)
     args = ["./run.sh", "--conf_dir", "conf/test", "--folds", "1", "--rates", "1000", "--duration", "1.0",
             "--local_data_opts", "--resplit true --num_folds 2 --valid_fraction 0.3", "--privacy", "false",
-            "--deploy", "false"]
+            "--deploy", "false", "--fold_subset", "true"]
     proc = subprocess.run(args, cwd=recipe, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     for model in ("init_16k", "ft_1000", "basd_1000", "cssd_1000"):
@@ -67,6 +67,10 @@ def test_esc50_recipe_small(corpora, tmp_path):
     assert "alpha: 0.5" in (recipe / "exp" / "grid" / "best.yaml").read_text()
     text = (recipe / "RESULTS.md").read_text()
     assert "CSSD (teacher: 16 kHz model on 16 kHz audio)" in text and "TODO" in text
+    assert "1 kHz (paper)" in text                                 # ESC-50 has a paper
+    assert "```sh\n./run.sh --conf_dir conf/test --folds 1 " in text  # the command the user ran
+    assert "mobilenetv2 (width 0.125); 16 kHz generation 1 epochs, fine-tuning 1 epochs" in text
+    assert "WARNING: --folds '1' leaves out fold 2 of the 2 that stage 1 dealt" in proc.stderr
     assert (recipe / "results" / "fold_ft_vs_cssd.png").stat().st_size > 1000
     # --ngpu 0 (the default) trains on the CPU even where a GPU is visible.
     log = (recipe / "exp" / "fold1" / "init_16k" / "log" / "train.log").read_text()
@@ -88,7 +92,8 @@ def test_esc50_clip_at_another_rate_is_named_and_fails_strict_rate(corpora, tmp_
     env = helpers.recipe_env()
     env["KDSPEECH_ESC50"] = str(root)
     args = ["./run.sh", "--conf_dir", "conf/test", "--folds", "1", "--rates", "1000", "--duration", "1.0",
-            "--local_data_opts", "--resplit true --num_folds 2 --valid_fraction 0.3", "--stop_stage", "2"]
+            "--local_data_opts", "--resplit true --num_folds 2 --valid_fraction 0.3", "--stop_stage", "2",
+            "--fold_subset", "true"]
     proc = subprocess.run(args + ["--strict_rate", "true"], cwd=recipe, capture_output=True, text=True,
                           env=env, timeout=600)
     assert proc.returncode == 1
@@ -96,3 +101,16 @@ def test_esc50_clip_at_another_rate_is_named_and_fails_strict_rate(corpora, tmp_
     proc = subprocess.run(args, cwd=recipe, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "warnings in dump/feats/" in proc.stderr and f"at {sr // 2} Hz" in proc.stderr
+
+
+def test_esc50_cpu_scale_is_one_option_and_its_numbers_agree():
+    """--conf_dir conf/cpu is the whole CPU setting; RESULTS.md, run.sh and the conf say 12 and 8 epochs."""
+    recipe = helpers.REPO / "egs" / "esc50" / "cls"
+    conf = (recipe / "conf" / "cpu" / "cls.conf").read_text()
+    assert "--init_args=trainer.max_epochs=12" in conf.splitlines()
+    assert "max_epochs: 8" in (recipe / "conf" / "cpu" / "train.yaml").read_text()
+    results = (recipe / "RESULTS.md").read_text()
+    assert "16 kHz generation 12 epochs, every other training 8 epochs" in results
+    run_sh = (recipe / "run.sh").read_text()
+    assert "--conf_dir conf/cpu" in run_sh and "16 kHz\n# generation 12 epochs, other trainings 8" in run_sh
+    assert "max_epochs=16" not in run_sh

@@ -346,3 +346,123 @@ def test_a_failed_fold_stops_the_folds_training_beside_it(tmp_path):
     assert not list(recipe.glob("exp/fold*/.done"))
     time.sleep(0.5)
     assert "sleep 60" not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+
+
+# --- external inputs (--inputs) and training progress (--progress) --------------------------------
+
+EXTERNAL = """\\
+. ./db.sh
+stage_run 1 "data" --out data/all --inputs "$csv" --inputs "$corpus" -- local/data.sh
+stage_run 2 "features" --out dump/feats --deps data/all -- local/feats.sh
+"""
+
+
+@pytest.fixture
+def external(tmp_path):
+    (tmp_path / "recipe").mkdir()
+    recipe = make_recipe(tmp_path / "recipe", EXTERNAL)
+    (recipe / "db.sh").write_text('csv=${KD_CSV:-../clips.csv}\ncorpus=${KD_CORPUS:-../corpus}\n')
+    for name, stage in (("data.sh", "1"), ("feats.sh", "2")):
+        (recipe / "local" / name).write_text(f"#!/usr/bin/env bash\necho {stage} >> runs.txt\n")
+        (recipe / "local" / name).chmod(0o755)
+    (tmp_path / "clips.csv").write_text("path,label,fold\na.wav,dog,1\nb.wav,cat,2\n")
+    (tmp_path / "corpus" / "audio").mkdir(parents=True)
+    for name in ("a.wav", "b.wav"):
+        (tmp_path / "corpus" / "audio" / name).write_bytes(b"RIFF" + name.encode())
+    assert run(recipe).returncode == 0
+    assert runs(recipe) == ["1", "2"]
+    out = run(recipe)
+    assert "data/all up to date, skipped" in out.stderr and runs(recipe) == ["1", "2"]
+    return recipe
+
+
+def test_a_changed_csv_row_reruns_the_data_stage_and_what_follows(external):
+    csv = external.parent / "clips.csv"
+    csv.write_text(csv.read_text().replace("b.wav,cat,2", "b.wav,cow,2"))   # same size
+    out = run(external)
+    assert out.returncode == 0, out.stderr
+    assert runs(external) == ["1", "1", "2", "2"]
+    assert "Stage 1 (data): re-running: input file ../clips.csv changed" in out.stderr
+    assert "Stage 2 (features): re-running: input data/all changed" in out.stderr
+    stamp = (external / "data/all/.done").read_text()
+    assert f"input\t../clips.csv\tfile:" in stamp and str(csv) in stamp
+
+
+def test_an_added_removed_or_replaced_corpus_file_reruns_the_data_stage(external):
+    audio = external.parent / "corpus" / "audio"
+    (audio / "c.wav").write_bytes(b"RIFFc")
+    out = run(external)
+    assert runs(external) == ["1", "1", "2", "2"], out.stderr
+    assert "input folder ../corpus changed (1 file added, e.g. audio/c.wav)" in out.stderr
+    (audio / "a.wav").unlink()
+    out = run(external)
+    assert "input folder ../corpus changed (1 removed, e.g. audio/a.wav)" in out.stderr
+    (audio / "b.wav").write_bytes(b"RIFF a longer replacement")
+    out = run(external)
+    assert "input folder ../corpus changed (1 changed in size or time, e.g. audio/b.wav)" in out.stderr
+    assert runs(external) == ["1"] * 4 + ["2"] * 4
+    assert "up to date, skipped" in run(external).stderr and len(runs(external)) == 8
+    # The manifest is of names, sizes and times, never of contents: a folder is only stat'ed.
+    manifest = (external / "data/all/.done.inputs").read_text().splitlines()
+    assert sorted(line.split("\t")[1] for line in manifest) == ["audio/b.wav", "audio/c.wav"]
+
+
+def test_a_db_sh_path_pointing_elsewhere_reruns_the_data_stage(external):
+    import shutil
+    copy = external.parent / "corpus_copy"
+    shutil.copytree(external.parent / "corpus", copy)
+    out = run(external, KD_CORPUS=str(copy))
+    assert out.returncode == 0, out.stderr
+    assert runs(external) == ["1", "1", "2", "2"]
+    assert f"input {copy} now points to {copy} (was {external.parent / 'corpus'})" in out.stderr
+    out = run(external, KD_CSV=str(external.parent / "missing.csv"), KD_CORPUS=str(copy))
+    assert "input " + str(external.parent / "missing.csv") in out.stderr and len(runs(external)) == 6
+
+
+def test_a_stage_without_external_inputs_keeps_its_fingerprint(recipe):
+    assert run(recipe).returncode == 0
+    stamp = (recipe / "exp/feats/.done").read_text()
+    assert "\ninput\t" not in stamp and not (recipe / "exp/feats/.done.inputs").exists()
+    # The fingerprint of a stage without --inputs is what it was before --inputs existed: sha256
+    # over scheme, code, configs and the hash of its deps' fingerprints.
+    import hashlib
+    fields = dict(line.split(" ", 1) for line in stamp.splitlines() if " " in line)
+    dep = fields["dep"].split()[1]
+    inputs = hashlib.sha256(f"dep\0{dep}\0".encode()).hexdigest()
+    conf = hashlib.sha256((recipe / "conf/feats.conf").read_bytes()).hexdigest()
+    expect = hashlib.sha256(f"scheme\x002\0code\0{fields['code']}\0conf\0{conf}\ninputs\0{inputs}".encode())
+    assert fields["inputs"] == inputs and fields["fingerprint"] == expect.hexdigest()
+
+
+PROGRESS = """\
+stage_run 1 "train" --out exp/t --progress exp/t -- local/train.sh exp/t
+"""
+
+FAKE_TRAINER = """\
+#!/usr/bin/env bash
+mkdir -p "$1/log"; printf 'trainer:\\n  max_epochs: 3\\n' > "$1/config.yaml"
+for e in 1 2 3; do
+  sleep 0.3
+  echo "2026-01-01 10:00:0$e (trainer:305) INFO: epoch $e: train loss 1.$e, valid loss 2.$e (best), lr 0.001, 10.0 s" \\
+    >> "$1/log/train.log"
+done
+"""
+
+
+def test_progress_prints_one_line_per_epoch_with_the_time_left(tmp_path):
+    recipe = make_recipe(tmp_path, PROGRESS)
+    (recipe / "local/train.sh").write_text(FAKE_TRAINER)
+    (recipe / "local/train.sh").chmod(0o755)
+    out = run(recipe)
+    assert out.returncode == 0, out.stderr
+    lines = [l for l in out.stderr.splitlines() if "exp/t: epoch" in l]
+    assert [l.split("  ", 1)[1] for l in lines] == [
+        "exp/t: epoch 1/3, train loss 1.1, valid loss 2.1 (best), 10.0 s/epoch, about 20 s left",
+        "exp/t: epoch 2/3, train loss 1.2, valid loss 2.2 (best), 10.0 s/epoch, about 10 s left",
+        "exp/t: epoch 3/3, train loss 1.3, valid loss 2.3 (best), 10.0 s/epoch"], out.stderr
+    # The follower of this stage's log ended with it (other sessions' followers may be running).
+    assert f"-- exp/t/log/train.log" not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    # The option is not part of the fingerprint.
+    script = recipe / "run.sh"
+    script.write_text(script.read_text().replace(" --progress exp/t", ""))
+    assert "up to date, skipped" in run(recipe).stderr

@@ -3,7 +3,7 @@
 #
 #   log "message"                       timestamped line on stderr, with the script name and line
 #   stage_run N "name" --out DIR [--out DIR ...] [--deps DIR ...] [--conf FILE ...] \
-#       [--param KEY=VALUE ...] \
+#       [--param KEY=VALUE ...] [--inputs PATH ...] [--progress EXP_DIR ...] \
 #       [--nj N --cmd "$cmd" --log exp/x/log/name.JOB.log | --log exp/x/log/name.log] \
 #       -- command args...
 #
@@ -13,7 +13,8 @@
 # reaches (a command word that names a function, the functions named in its body, and so on:
 # `declare -f`, so comments do not count), every --param (values that the command reads from
 # elsewhere than its arguments, e.g. a global variable used inside such a function), the content of
-# every --conf file and the fingerprint of every --deps dir's stamp.  When every output already has
+# every --conf file, every external --inputs path (below) and the fingerprint of every --deps dir's
+# stamp.  When every output already has
 # a stamp with the same fingerprint, the stage is skipped with a log line; otherwise it runs, after a
 # log line saying why (no stamp, stamp of an older fingerprint scheme, which input, config or code
 # changed), and on success the stamps are written atomically.
@@ -21,6 +22,21 @@
 # changed re-runs, and so does every stage that depends on it, directly or not.  The date and the
 # git hash are recorded in the stamp but are not part of the fingerprint, so a skipped stage never
 # makes later stages re-run.
+#
+# External inputs (--inputs PATH, repeatable): what a stage reads from outside the recipe's stages (a
+# CSV, a corpus folder, a path of db.sh).  Each enters the fingerprint by its resolved path (so a
+# db.sh path pointing elsewhere re-runs the stage) and its content: a file by the sha256 of its
+# bytes; a folder by a manifest of its files (relative path, size, modification time, symbolic links
+# followed), never by reading them, so that a corpus of 100k files costs one `find` (about a second
+# on a local disk) and an added, removed, resized or touched file re-runs the stage; a path that does
+# not exist counts as "missing" (the stage's command then reports it).  The manifests are kept in
+# <out dir>/.done.inputs, so that a re-run says which files were added, removed or changed.  A stage
+# without --inputs has the fingerprint it had before --inputs existed.
+#
+# --progress EXP_DIR (repeatable; not part of the fingerprint): while the stage runs, one console
+# line per finished training epoch of EXP_DIR/log/train.log (epoch i/N with N from
+# EXP_DIR/config.yaml, losses, seconds per epoch, time left), since a training's own log goes to
+# the file only.
 #
 # While a stage runs, KDSPEECH_STAGE is "N (name)", KDSPEECH_STAGE_FINGERPRINT its fingerprint and
 # KDSPEECH_STAGE_INPUTS a fingerprint of its --deps stamps only (not its configs or command): a
@@ -54,6 +70,7 @@ log() {
 
 # A failure of the recipe itself (bad stage_run call, missing input): message and exit 1.
 _kd_die() {
+  [[ -z ${_kd_manifest:-} ]] || rm -f -- "$_kd_manifest"
   echo "$(date '+%Y-%m-%dT%H:%M:%S') ERROR: $*" >&2
   exit 1
 }
@@ -113,7 +130,7 @@ stage_run() {
     _kd_die "usage: stage_run N \"name\" --out DIR ... -- command args..."
   shift 2
   local _kd_label="$_kd_num ($_kd_name)"
-  local -a _kd_outs=() _kd_deps=() _kd_confs=() _kd_params=() _kd_command=()
+  local -a _kd_outs=() _kd_deps=() _kd_confs=() _kd_params=() _kd_command=() _kd_ext=() _kd_prog=()
   local _kd_nj="" _kd_cmd="" _kd_log=""
   while [[ $# -gt 0 ]]; do
     case $1 in
@@ -121,6 +138,8 @@ stage_run() {
       --deps) _kd_deps+=("${2:?}"); shift 2 ;;
       --conf) _kd_confs+=("${2:?}"); shift 2 ;;
       --param) _kd_params+=("${2:?}"); shift 2 ;;
+      --inputs) _kd_ext+=("${2:?}"); shift 2 ;;
+      --progress) _kd_prog+=("${2:?}"); shift 2 ;;
       --nj) _kd_nj=${2:?}; shift 2 ;;
       --cmd) _kd_cmd=${2:?}; shift 2 ;;
       --log) _kd_log=${2:?}; shift 2 ;;
@@ -178,10 +197,23 @@ stage_run() {
       for _kd_param in "${_kd_params[@]}"; do printf '\0param\0%s' "$_kd_param"; done
     } | _kd_sha256
   )
+  # External inputs: "input<TAB>path<TAB>kind:hash<TAB>resolved path" records; folder manifests
+  # ("index<TAB>relative path<TAB>size<TAB>mtime" lines) in a temporary file until the stamps are made.
+  local _kd_ext_records="" _kd_manifest="" _kd_i
+  if ((${#_kd_ext[@]})); then
+    _kd_manifest=$(mktemp)
+    for _kd_i in "${!_kd_ext[@]}"; do
+      _kd_ext_records+=$(_kd_input_record "$_kd_i" "${_kd_ext[_kd_i]}" "$_kd_manifest")$'\n'
+    done
+  fi
   _kd_inputs=$(
-    for _kd_dep in "${_kd_deps[@]}"; do
-      printf 'dep\0%s\0' "$(_kd_stamp_fingerprint "$_kd_dep/$_KD_STAMP")"
-    done | _kd_sha256
+    {
+      for _kd_dep in "${_kd_deps[@]}"; do
+        printf 'dep\0%s\0' "$(_kd_stamp_fingerprint "$_kd_dep/$_KD_STAMP")"
+      done
+      # Only when there are external inputs, so that other stages keep their fingerprints.
+      [[ -z $_kd_ext_records ]] || printf 'external\0%s' "$_kd_ext_records"
+    } | _kd_sha256
   )
   _kd_fingerprint=$(
     {
@@ -203,6 +235,7 @@ stage_run() {
   if $_kd_up_to_date; then
     log "Stage $_kd_label: ${_kd_outs[*]} up to date, skipped"
     unset KDSPEECH_STAGE
+    [[ -z $_kd_manifest ]] || rm -f -- "$_kd_manifest"
     return 0
   fi
   [[ -z $_kd_why ]] || log "Stage $_kd_label: re-running: $_kd_why"
@@ -213,9 +246,11 @@ stage_run() {
 
   # Run.  Old stamps go first, so that an interrupted or failed run leaves none.
   for _kd_out in "${_kd_outs[@]}"; do
-    rm -f -- "$_kd_out/$_KD_STAMP"
+    rm -f -- "$_kd_out/$_KD_STAMP" "$_kd_out/$_KD_STAMP.inputs"
     mkdir -p -- "$_kd_out"
   done
+  local _kd_watch="" _kd_watch_pids=()
+  ((${#_kd_prog[@]} == 0)) || _kd_progress_start "${_kd_prog[@]}"
   [[ -z $_kd_log ]] || mkdir -p -- "$(dirname "$_kd_log")"
   local _kd_rc=0
   if [[ -n $_kd_cmd ]]; then
@@ -227,6 +262,7 @@ stage_run() {
     else
       "${_kd_runner[@]}" "$_kd_log" "${_kd_command[@]}" || _kd_rc=$?
     fi
+    _kd_progress_stop
     ((_kd_rc == 0)) ||
       _kd_die "stage $_kd_label failed (job runner exit code $_kd_rc; logs: ${_kd_log//JOB/*})"
     _kd_show_warnings "$_kd_label" "$_kd_log"
@@ -243,6 +279,7 @@ stage_run() {
     )
     _kd_rc=$?
     if $_kd_errexit; then set -e; fi
+    _kd_progress_stop
     if ((_kd_rc != 0)); then
       if [[ -n $_kd_log && -f $_kd_log ]]; then
         echo "---- last 20 lines of $_kd_log ----" >&2
@@ -259,10 +296,16 @@ stage_run() {
     "$_kd_inputs" "$(printf '%q ' "${_kd_command[@]}")" "$(printf '%s\n' "${_kd_params[@]}")" \
     "${#_kd_confs[@]}" "${_kd_confs[@]}" "${_kd_deps[@]}")
   for _kd_out in "${_kd_outs[@]}"; do
+    if [[ -n $_kd_manifest ]]; then   # first the manifests of the external inputs, for a re-run's reason
+      _kd_tmp=$_kd_out/$_KD_STAMP.inputs.tmp.$$
+      cp -- "$_kd_manifest" "$_kd_tmp"
+      mv -f -- "$_kd_tmp" "$_kd_out/$_KD_STAMP.inputs"
+    fi
     _kd_tmp=$_kd_out/$_KD_STAMP.tmp.$$
     printf '%s\n' "$_kd_stamp" > "$_kd_tmp"
     mv -f -- "$_kd_tmp" "$_kd_out/$_KD_STAMP"
   done
+  [[ -z $_kd_manifest ]] || rm -f -- "$_kd_manifest"
   unset KDSPEECH_STAGE KDSPEECH_STAGE_FINGERPRINT KDSPEECH_STAGE_INPUTS
   return 0
 }
@@ -314,6 +357,8 @@ _kd_stamp_text() {
   for dep in "${deps[@]}"; do
     echo "dep $dep $(_kd_stamp_fingerprint "$dep/$_KD_STAMP")"
   done
+  # External inputs (stage_run's --inputs records, seen through bash's dynamic scope).
+  [[ -z ${_kd_ext_records:-} ]] || printf '%s' "$_kd_ext_records"
   echo "kdspeech_git $(_kd_git_hash)"
 }
 
@@ -341,7 +386,137 @@ _kd_rerun_reason() {
     old=$(awk -v d="$dep" '$1 == "dep" && $2 == d { print $3 }' "$stamp")
     [[ $old == "$(_kd_stamp_fingerprint "$dep/$_KD_STAMP")" ]] || why+=("input $dep changed")
   done
+  local reason
+  while IFS= read -r reason; do why+=("$reason"); done < <(_kd_input_reasons "$stamp")
   ((${#why[@]})) || why+=("its list of configs or inputs changed")
   local IFS=";"
   echo "${why[*]}" | sed 's/;/; /g'
+}
+
+# --- external inputs -------------------------------------------------------------------------------
+
+# One input's stamp record, "input<TAB>path<TAB>kind:hash<TAB>resolved path"; a folder's manifest
+# lines ("index<TAB>relative path<TAB>size<TAB>mtime") are appended to the file $3.
+# Args: index path manifest_file
+_kd_input_record() {
+  local index=$1 path=$2 manifest=$3 resolved kind hash
+  resolved=$(realpath -m -- "$path")
+  if [[ -f $resolved ]]; then
+    kind=file
+    hash=$(_kd_sha256 < "$resolved")
+  elif [[ -d $resolved ]]; then
+    kind=folder
+    # Stat only (sizes and times of every file, links followed): cheap on a large corpus.
+    hash=$(find -L "$resolved" -mindepth 1 ! -type d -printf '%P\t%s\t%T@\n' 2> /dev/null |
+      LC_ALL=C sort | tee >(sed "s/^/$index\t/" >> "$manifest") | _kd_sha256)
+  else
+    kind=missing
+    hash=-
+  fi
+  printf 'input\t%s\t%s:%s\t%s' "$path" "$kind" "$hash" "$resolved"
+}
+
+# Why the external inputs differ from those of a stamp: one line per changed input.  Reads
+# stage_run's $_kd_ext_records and $_kd_manifest (dynamic scope) and the stamp's .inputs manifests.
+_kd_input_reasons() {
+  local stamp=$1 tag path state resolved old_state old_resolved index=0
+  [[ -n ${_kd_ext_records:-} ]] || return 0
+  while IFS=$'\t' read -r tag path state resolved; do
+    [[ $tag == input ]] || continue
+    # The input of the same position (a db.sh path may name another folder now).
+    old_state="" old_resolved=""
+    IFS=$'\t' read -r old_state old_resolved < <(awk -F'\t' -v i="$index" \
+      '$1 == "input" && n++ == i { print $3 "\t" $4; exit }' "$stamp") || true
+    if [[ -z $old_state ]]; then
+      echo "input $path is now part of the fingerprint"
+    elif [[ $old_resolved != "$resolved" ]]; then
+      echo "input $path now points to $resolved (was $old_resolved)"
+    elif [[ $old_state != "$state" ]]; then
+      case $state in
+        missing:*) echo "input $path is gone" ;;
+        file:*) echo "input file $path changed" ;;
+        folder:*) echo "input folder $path changed ($(_kd_manifest_diff "$stamp.inputs" "$index"))" ;;
+      esac
+    fi
+    index=$((index + 1))
+  done <<< "$_kd_ext_records"
+}
+
+# "N files added (e.g. a.wav), M removed (...), K changed (...)" between the stamp's manifest and the
+# new one of input number $2.  Args: old_manifest_file index
+_kd_manifest_diff() {
+  local old=$1 index=$2
+  [[ -f $old ]] || { echo "files added, removed or changed"; return 0; }
+  awk -F'\t' -v i="$index" '
+    FNR == 1 { file++ }
+    $1 != i { next }
+    file == 1 { old[$2] = $3 "\t" $4; next }
+    { if (!($2 in old)) { add++; if (!a) a = $2 }
+      else { if (old[$2] != $3 "\t" $4) { chg++; if (!c) c = $2 }; delete old[$2] } }
+    END {
+      for (f in old) { rem++; if (!r || f < r) r = f }
+      out = ""
+      if (add) out = out sprintf("%d file%s added, e.g. %s", add, add > 1 ? "s" : "", a)
+      if (rem) out = out (out ? "; " : "") sprintf("%d removed, e.g. %s", rem, r)
+      if (chg) out = out (out ? "; " : "") sprintf("%d changed in size or time, e.g. %s", chg, c)
+      print (out ? out : "files changed")
+    }' "$old" "$_kd_manifest"
+}
+
+# --- progress of trainings -------------------------------------------------------------------------
+
+# Follow the train.log of each exp dir and print one line per finished epoch on stderr.  Sets
+# stage_run's $_kd_watch (a sentinel process whose end stops the followers) and $_kd_watch_pids.
+# Args: exp dirs...
+_kd_progress_start() {
+  local dir
+  sleep 2147483647 < /dev/null > /dev/null 2>&1 &
+  _kd_watch=$!
+  for dir in "$@"; do
+    mkdir -p -- "$dir/log"
+    tail -n 0 -s 0.5 -F --pid="$_kd_watch" -- "$dir/log/train.log" 2> /dev/null < /dev/null |
+      _kd_progress_lines "$dir" >&2 &
+    _kd_watch_pids+=("$!")
+  done
+}
+
+# Epoch lines of the trainer ("epoch 3: train loss ..., valid loss ..., lr ..., 41.2 s") -> a
+# console line with the total from <dir>/config.yaml and the time left.  Args: exp dir
+_kd_progress_lines() {
+  awk -v dir="$1" -v cfg="$1/config.yaml" '
+    function total(   line, n) {
+      n = 0
+      while ((getline line < cfg) > 0) if (match(line, /max_epochs: *[0-9]+/)) {
+        n = substr(line, RSTART, RLENGTH); sub(/.*: */, "", n) }
+      close(cfg)
+      return n + 0
+    }
+    match($0, / epoch [0-9]+: train loss /) {
+      text = substr($0, RSTART + 1)
+      split(text, w, /[ :]/); epoch = w[2] + 0
+      secs = 0
+      if (match(text, /, [0-9.]+ s$/)) { secs = substr(text, RSTART + 2); sub(/ s$/, "", secs) }
+      sub(/, [0-9.]+ s$/, "", text); sub(/^epoch [0-9]+: /, "", text); sub(/, lr [^,]*$/, "", text)
+      n = total(); done_secs += secs; count++
+      left = ""
+      if (n > epoch && count > 0) {
+        t = (n - epoch) * done_secs / count
+        left = t >= 90 ? sprintf(", about %d min left", t / 60 + 0.5) : sprintf(", about %d s left", t + 0.5)
+      }
+      printf "%s  %s: epoch %d%s, %s, %.1f s/epoch%s\n", strftime("%Y-%m-%dT%H:%M:%S"), dir, epoch,
+        (n ? "/" n : ""), text, secs, left
+      fflush()
+    }'
+}
+
+# Stop the followers of _kd_progress_start and wait until they printed what they had (tail notices
+# the sentinel's end within its 0.5 s interval).
+_kd_progress_stop() {
+  [[ -n ${_kd_watch:-} ]] || return 0
+  kill "$_kd_watch" 2> /dev/null || true
+  wait "$_kd_watch" 2> /dev/null || true
+  local pid
+  for pid in "${_kd_watch_pids[@]}"; do wait "$pid" 2> /dev/null || true; done
+  _kd_watch=""
+  _kd_watch_pids=()
 }

@@ -2,13 +2,14 @@
 
     python -m kdspeech.bin.make_results_cls --exp exp --folds "1 2 3 4 5" --rates "1000 2000" \\
         --metric macro_accuracy --out RESULTS.md --plot_dir results [--paper conf/paper.yaml] \\
-        [--grid exp/grid/best.yaml] [--ablations] [--title T] [--note "text"]
+        [--grid exp/grid/best.yaml] [--ablations] [--title T] [--note "text"] [--command "./run.sh ..."]
 
 Reads ``<exp>/fold<k>/<model>/score_<rate>/summary.json`` and ``scores.tsv`` (kdspeech.bin.score_cls).
 Writes: Table 1 (systems x rates, mean and standard deviation over folds in %, the paper's numbers
-beside ours), paired comparisons per clip (BASD and CSSD against fine-tuning, CSSD against BASD: the
-accuracy difference with a bootstrap 95 % CI and a Wilcoxon signed-rank p, all folds' test clips
-pooled), the per-fold table, per-class accuracy before and after CSSD pooled over folds (Table 2),
+beside ours only when ``--paper`` is given; its title names the model: architecture, width, epochs of
+each generation, from the exp dirs' config.yaml and history.json), paired comparisons per clip (BASD
+and CSSD against fine-tuning, CSSD against BASD: the accuracy difference with a bootstrap 95 % CI
+and a Wilcoxon signed-rank p, all folds' test clips pooled), the per-fold table, per-class accuracy before and after CSSD pooled over folds (Table 2),
 ``<plot_dir>/fold_ft_vs_cssd.png`` (Figure 2) and ``<plot_dir>/per_class_<rate>.tsv``.  ``--deploy``
 takes the deploy.json of ``kdspeech.bin.deploy``; its ``deploy.md`` is included when it is next to it.
 """
@@ -115,6 +116,43 @@ def paper_cell(paper, arch, key):
     return f"{float(value):.1f}"
 
 
+def _epochs(exp_dir, conf):
+    """Epochs a training ran (history.json), else its max_epochs."""
+    history = Path(exp_dir) / "history.json"
+    if history.exists():
+        try:
+            entries = json.loads(history.read_text())
+            entries = entries.get("epochs", entries) if isinstance(entries, dict) else entries
+            if isinstance(entries, list) and entries:
+                return len(entries)
+        except (ValueError, AttributeError):
+            pass
+    return (conf.get("trainer") or {}).get("max_epochs")
+
+
+def describe_model(exp, fold, rates):
+    """``cnn14 (width 0.0625); 16 kHz generation 12 epochs, fine-tuning 8, distillation 8``."""
+    def conf_of(name):
+        path = Path(exp) / f"fold{fold}" / name / "config.yaml"
+        return yaml.safe_load(path.read_text()) if path.exists() else None
+
+    init = conf_of("init_16k")
+    if init is None:
+        raise KdError("config of the 16 kHz model missing (is stage 3 finished?)",
+                      path=Path(exp) / f"fold{fold}" / "init_16k" / "config.yaml")
+    model = init["model"]
+    width = (model.get("conf") or {}).get("width")
+    text = model["name"] + (f" (width {width:g})" if isinstance(width, (int, float)) and width != 1 else "")
+    parts = []
+    r = min(rates)
+    for label, name in (("16 kHz generation", "init_16k"), ("fine-tuning", f"ft_{r}"), ("distillation", f"cssd_{r}")):
+        conf = conf_of(name)
+        epochs = None if conf is None else _epochs(Path(exp) / f"fold{fold}" / name, conf)
+        if epochs is not None:
+            parts.append(f"{label} {epochs} epochs")
+    return text + ("; " + ", ".join(parts) if parts else "")
+
+
 def plot_folds(per_fold, folds, rates, metric, path):
     import matplotlib
     matplotlib.use("Agg")
@@ -153,6 +191,7 @@ def main(argv=None):
     p.add_argument("--note", default="", help="text put under the title (e.g. the run's scale and time)")
     p.add_argument("--privacy", help="wer.json of kdspeech.bin.privacy_wer")
     p.add_argument("--deploy", help="deploy.json of kdspeech.bin.deploy")
+    p.add_argument("--command", help="the command the user ran (run.sh ...), recorded in RESULTS.md")
     args = p.parse_args(argv)
     folds, rates = args.folds.split(), [int(r) for r in args.rates.split()]
     paper = yaml.safe_load(Path(args.paper).read_text()) if args.paper else None
@@ -169,13 +208,21 @@ def main(argv=None):
             per_fold[(name, r)] = {k: load_summary(args.exp, k, model, r)[args.metric] for k in folds}
     full = {k: load_summary(args.exp, k, "init_16k", FULL)[args.metric] for k in folds}
 
-    header = ["system"] + [h for r in rates for h in (f"{r // 1000} kHz (ours)", f"{r // 1000} kHz (paper)")]
-    rows = [["16 kHz model at 16 kHz (upper reference)"] + [x for _ in rates for x in (_cell(*_pct(full.values())), "-")]]
+    # The paper's columns only where there is a paper (--paper): not for a user's own data.
+    if paper is not None:
+        header = ["system"] + [h for r in rates for h in (f"{r // 1000} kHz (ours)", f"{r // 1000} kHz (paper)")]
+    else:
+        header = ["system"] + [f"{r // 1000} kHz" for r in rates]
+    rows = [["16 kHz model at 16 kHz (upper reference)"]
+            + [x for _ in rates for x in ((_cell(*_pct(full.values())), "-") if paper is not None
+                                          else (_cell(*_pct(full.values())),))]]
     for name, _, label in systems:
         row = [label]
         for r in rates:
             vals = per_fold.get((name, r))
-            row += [_cell(*_pct(vals.values())) if vals else "-", paper_cell(paper, arch, f"{name}_{r}")]
+            row.append(_cell(*_pct(vals.values())) if vals else "-")
+            if paper is not None:
+                row.append(paper_cell(paper, arch, f"{name}_{r}"))
         rows.append(row)
     table1 = markdown_table(header, rows)
 
@@ -215,7 +262,8 @@ def main(argv=None):
         grid = (f"Distillation loss alpha*CE + (1-alpha)*T^2*KL with alpha = {g['alpha']}, T = {g['T']}, chosen by "
                 f"validation {g['metric']} ({100 * g['value']:.1f} %) over "
                 + ", ".join(f"({x['alpha']}, {x['T']}): {100 * x[g['metric']]:.1f}" for x in g["grid"]) + ".")
-    sections = [("Table 1: " + args.metric.replace("_", " ") + f" (%), {arch}, mean ± std over {len(folds)} folds",
+    model_text = describe_model(args.exp, folds[0], rates)
+    sections = [("Table 1: " + args.metric.replace("_", " ") + f" (%), {model_text}; mean ± std over {len(folds)} folds",
                  (args.note + "\n\n" if args.note else "") + table1 + "\n\n" + grid),
                 ("The paper's claim, checked on this run", "\n".join(checks)),
                 ("Paired comparisons per clip (all folds pooled)",
@@ -241,7 +289,7 @@ def main(argv=None):
         sections.append((f"Deployment: one {dep['duration_s']:g} s clip, batch 1, {dep['num_threads']} CPU thread "
                          "(MACs of conv/linear layers; the log-mel front end not counted)",
                          markdown_table(["model", "parameters (M)", "GMACs", "latency (ms)"], rows)))
-    write_results(args.out, args.title, sections)
+    write_results(args.out, args.title, sections, command=args.command)
     print(f"wrote {args.out}")
     return 0
 

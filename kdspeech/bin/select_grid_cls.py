@@ -4,7 +4,8 @@
         --out exp/grid/best.yaml
 
 Every ``<runs>/a<alpha>_T<T>/<score>/summary.json`` (kdspeech.bin.score_cls on validation clips) is
-read; the best value wins, ties go to the first in (alpha, T) order.  ``best.yaml`` holds ``alpha``,
+read; the best value of ``--metric`` (the recipe's headline metric: macro_accuracy, macro_f1...) wins,
+ties go to the first in (alpha, T) order.  ``best.yaml`` holds ``alpha``,
 ``T``, the metric, its value and every grid point's value.
 """
 
@@ -31,7 +32,10 @@ def collect(runs, score, metric):
         summary = d / score / "summary.json"
         if not summary.exists():
             raise KdError("grid run has no validation score (did its stage finish?)", path=summary)
-        value = json.loads(summary.read_text())[metric]
+        values = json.loads(summary.read_text())
+        if metric not in values:
+            raise KdError(f"no '{metric}' here (it has {', '.join(sorted(values))})", path=summary)
+        value = values[metric]
         points.append((float(m["alpha"]), float(m["T"]), float(value)))
     if not points:
         raise KdError("no grid runs (a<alpha>_T<T> dirs) found", path=runs)

@@ -2,19 +2,25 @@
 # Audio classification from low-sampled microphones with model self-distillation (Liang et al.): the
 # stages shared by every classification recipe.  A recipe's run.sh calls this script (symlinked as
 # ./cls.sh) with its own options; every variable below is an option, `./run.sh --help` lists them.
+# Scale: --conf_dir DIR (any position) takes train.yaml and grid.yaml from DIR, and first the options
+# of DIR/cls.conf when it exists (Kaldi option file: one --name=value a line, # comments), so that
+# `./run.sh --conf_dir conf/cpu` is the whole CPU-scale setting; options given to run.sh win.
 # Every clip is heard at 16 kHz and through a low-rate microphone (each of ${rates}: down to the
 # rate and back up to 16 kHz); all models use the same 16 kHz PANNs front end.
 #
 #  0 download           local/download.sh (when present and download=true); the PANNs checkpoint
 #                       from pretrained_url (checksum pretrained_md5) into downloads/
-#  1 data preparation   local/data.sh -> data/all, data/fold<k>/{train,valid,test} (corpus specific)
+#  1 data preparation   local/data.sh -> data/all, data/fold<k>/{train,valid,test} (corpus specific);
+#                       the paths of db.sh's data_inputs (CSV, corpus folders) are in its fingerprint:
+#                       a changed CSV, an added/removed/replaced corpus file or another path re-runs it
 #  2 features           log-mel of every clip per rate -> dump/feats/<rate>/feats.npy (computed once)
 #  3 initial generation the 16 kHz model per fold (from ${pretrained} when given) -> exp/fold<k>/init_16k
 #  4 fine-tune          cross-entropy at each low rate, from the 16 kHz model -> exp/fold<k>/ft_<rate>
 #  5 teacher outputs    logits of each teacher on the training and validation clips (a frozen teacher
 #                       on cached features is deterministic: computed once) -> <teacher>/teacher_<rate>
-#  6 grid search        alpha, T of alpha*CE + (1-alpha)*T^2*KL on validation data of one fold,
-#                       selected by validation macro accuracy -> exp/grid/best.yaml (fixed for all folds)
+#  6 grid search        alpha, T of alpha*CE + (1-alpha)*T^2*KL on validation data of one fold
+#                       (${train_jobs} points at a time), selected by the validation ${metric}
+#                       -> exp/grid/best.yaml (fixed for all folds)
 #  7 BASD               teacher = fine-tuned low-rate model, student (same architecture) the same
 #                       low-rate input -> exp/fold<k>/basd_<rate>
 #  8 CSSD               teacher = 16 kHz model on the 16 kHz clip, student the same clip at the low
@@ -34,24 +40,26 @@ stage=0                # first stage to run
 stop_stage=100         # last stage to run
 ngpu=0                 # GPUs per training (0: CPU, even where a GPU is visible; inference then too); >1: DDP through torchrun
 num_nodes=1            # nodes per training
-train_jobs=1           # folds trained at the same time (each gets cores/train_jobs threads unless trainer.num_threads says)
+train_jobs=1           # folds (and grid points) trained at the same time (each gets cores/train_jobs threads unless trainer.num_threads says)
 seed=1                 # seed of splits, initialisation and shuffling (the same for every pipeline)
 datadir=data           # data dirs (stage 1)
 dumpdir=dump           # cached features
 expdir=exp             # models, teacher outputs, scores
 download=false         # run local/download.sh in stage 0
 local_data_opts=""     # options passed to local/data.sh
-folds="1 2 3 4 5"      # cross-validation folds (data/fold<k>); test fold k, validation from the others
+folds=""               # cross-validation folds to run ("": every fold stage 1 dealt, data/all/folds.txt); test fold k, validation from the others
+fold_subset=false      # true: --folds may be a subset of the dealt folds (a quick run; the others' clips are never tested)
 rates="1000 2000"      # low microphone rates (Hz)
 duration=5.0           # seconds per clip (cut or zero-padded) in the feature cache
 strict_rate=false      # stage 2 fails when the clips are not all at one sample rate (false: warns, naming them)
-train_conf=conf/train.yaml   # the one training config (model, data, optimiser, trainer)
+conf_dir=conf          # configs of one scale: train.yaml, grid.yaml and the option file cls.conf (e.g. conf/cpu)
+train_conf=""          # the one training config (model, data, optimiser, trainer) ("": <conf_dir>/train.yaml)
 init_args=""           # extra overrides of the initial 16 kHz generation, e.g. "trainer.max_epochs=30"
 train_args=""          # overrides of every training, e.g. "trainer.max_epochs=2"
 pretrained=""          # official PANNs AudioSet checkpoint (.pth) for the 16 kHz generation ("": from scratch)
 pretrained_url=""      # download pretrained from here in stage 0 (to downloads/)
 pretrained_md5=""      # its checksum
-grid_conf=conf/grid.yaml     # alpha and T lists, the pipeline, rate and fold searched on
+grid_conf=""           # alpha and T lists, the pipeline, rate and fold searched on ("": <conf_dir>/grid.yaml)
 precompute_teacher=true      # teachers as precomputed logits (false: run live through TeacherSet)
 ablations=false        # stage 9
 metric=macro_accuracy  # headline metric: macro_accuracy (ESC-50, TAU) or macro_f1 (user data)
@@ -65,9 +73,28 @@ results_dir=results    # plots and tables of stage 13
 paper_results=""       # YAML of the paper's numbers, shown beside ours
 title=""               # results title (default: <corpus>/<task>)
 results_note=""        # text put under Table 1 (scale of the run, wall time...)
+run_command=""         # the command the user ran, for RESULTS.md (run.sh passes it)
 
 help_message="Usage: $0 [options]   (stages are listed at the top of $(basename "$0"))"
+# --conf_dir anywhere on the command line: the options of its cls.conf go first, so that the
+# command line overrides them (Kaldi option file: one --name=value a line, # comments).
+conf_file_options() {
+  local i j dir=${conf_dir}
+  cls_command=$(printf '%q ' "$0" "$@")   # RESULTS.md's command when run.sh does not pass --run_command
+  for ((i = 1; i <= $#; i++)); do
+    case ${!i} in
+      --conf_dir=* | --conf-dir=*) dir=${!i#*=} ;;
+      --conf_dir | --conf-dir) j=$((i + 1)); dir=${!j:-} ;;
+    esac
+  done
+  conf_opts=()
+  [ ! -f "${dir}/cls.conf" ] || mapfile -t conf_opts < <(grep -v -E '^[[:space:]]*(#|$)' "${dir}/cls.conf")
+}
+conf_file_options "$@"
+set -- "${conf_opts[@]}" "$@"
 . utils/parse_options.sh
+train_conf=${train_conf:-${conf_dir}/train.yaml}
+grid_conf=${grid_conf:-${conf_dir}/grid.yaml}
 . ./path.sh
 . ./cmd.sh
 . utils/stage.sh
@@ -82,6 +109,8 @@ for r in "${rate_list[@]}"; do [ "$r" -lt "${lowest}" ] && lowest=$r; done
 
 device=cpu                               # of inference; training: utils/train.sh --ngpu
 [ "${ngpu}" -gt 0 ] && device=cuda
+
+die() { log "ERROR: $*"; exit 1; }
 
 # Run "$@ <fold>" for every fold, ${train_jobs} folds at a time; the first failure stops the others.
 for_folds() { parallel_each "${train_jobs}" "${folds}" "$@"; }
@@ -150,9 +179,38 @@ if [ -n "${pretrained_url}" ]; then
   stage_run 0 "download pretrained checkpoint" --out downloads/pretrained -- python utils/download.py "${dl[@]}"
 fi
 
-fold_outs=(--out "${datadir}/all")
-for k in ${folds}; do fold_outs+=(--out "${datadir}/fold${k}"); done
-stage_run 1 "data preparation" "${fold_outs[@]}" -- local/data.sh --out "${datadir}" --seed "${seed}" ${local_data_opts}
+# Stage 1 reads from outside the recipe: db.sh's data_inputs (CSV, corpus folders) are in its fingerprint.
+mapfile -t data_inputs < <(data_inputs=(); . ./db.sh > /dev/null; printf '%s\n' ${data_inputs[@]+"${data_inputs[@]}"})
+input_opts=()
+for x in ${data_inputs[@]+"${data_inputs[@]}"}; do input_opts+=(--inputs "$x"); done
+stage_run 1 "data preparation" --out "${datadir}/all" ${input_opts[@]+"${input_opts[@]}"} -- \
+  local/data.sh --out "${datadir}" --seed "${seed}" ${local_data_opts}
+
+# The folds: every fold stage 1 dealt (data/all/folds.txt, "<fold> <test clips>"), or --folds checked
+# against them, so that no fold's clips go untested without saying so.
+check_folds() {
+  local dealt_file=${datadir}/all/folds.txt dealt k missing=() skipped=() n_skipped=0 n_all=0
+  if [ ! -f "${dealt_file}" ]; then
+    [ "${stop_stage}" -lt 3 ] && return 0
+    die "no ${dealt_file}: the folds are dealt by stage 1 (data preparation); run it first"
+  fi
+  dealt=$(cut -d' ' -f1 "${dealt_file}" | tr '\n' ' ')
+  if [ -z "${folds}" ]; then folds=${dealt% }; return 0; fi
+  for k in ${folds}; do grep -q -x -- "$k" <(cut -d' ' -f1 "${dealt_file}") || missing+=("$k"); done
+  [ ${#missing[@]} -eq 0 ] || die "--folds '${folds}' names fold ${missing[*]}, but stage 1 dealt" \
+    "folds ${dealt% } (${dealt_file}); drop --folds to run them all"
+  while read -r k n; do
+    n_all=$((n_all + n))
+    if ! [[ " ${folds} " == *" $k "* ]]; then skipped+=("$k"); n_skipped=$((n_skipped + n)); fi
+  done < "${dealt_file}"
+  [ ${#skipped[@]} -eq 0 ] && return 0
+  local what="--folds '${folds}' leaves out fold ${skipped[*]} of the $(wc -l < "${dealt_file}") that stage 1 dealt:"
+  what+=" ${n_skipped} of ${n_all} clips ($((100 * n_skipped / n_all)) %) are never tested"
+  [ "${fold_subset}" = true ] || die "${what}. Drop --folds to run every fold, deal fewer folds at" \
+    "stage 1 (e.g. --local_data_opts \"--num_folds 3\"), or pass --fold_subset true for a partial run"
+  log "WARNING: ${what} (--fold_subset true)"
+}
+check_folds
 
 for r in ${all_rates}; do
   stage_run 2 "features at ${r} Hz" --out "${feats}/${r}" --deps "${datadir}/all" --param "duration=${duration}" \
@@ -165,8 +223,8 @@ train_params=(--param "seed=${seed}" --param "train_args=${train_args}" --param 
 init_opts=()
 [ -n "${pretrained}" ] && init_opts+=("model.conf.pretrained=${pretrained}")
 stage3() {
-  stage_run 3 "fold $1: initial 16 kHz generation" --out "${expdir}/fold$1/init_16k" --deps "${datadir}/fold$1" \
-    --deps "${feats}/${full}" --conf "${train_conf}" "${train_params[@]}" --param "init=${pretrained} ${init_args}" -- \
+  stage_run 3 "fold $1: initial 16 kHz generation" --out "${expdir}/fold$1/init_16k" --deps "${datadir}/all" \
+    --deps "${feats}/${full}" --progress "${expdir}/fold$1/init_16k" --conf "${train_conf}" "${train_params[@]}" --param "init=${pretrained} ${init_args}" -- \
     train_model "${expdir}/fold$1/init_16k" "$1" "${full}" "${init_opts[@]}" ${init_args}
 }
 for_folds stage3
@@ -175,7 +233,7 @@ stage4() {
   local r
   for r in ${rates}; do
     stage_run 4 "fold $1: fine-tune at ${r} Hz" --out "${expdir}/fold$1/ft_${r}" --deps "${expdir}/fold$1/init_16k" \
-      --deps "${feats}/${r}" --conf "${train_conf}" "${train_params[@]}" -- \
+      --deps "${feats}/${r}" --progress "${expdir}/fold$1/ft_${r}" --conf "${train_conf}" "${train_params[@]}" -- \
       train_model "${expdir}/fold$1/ft_${r}" "$1" "${r}" "model.conf.pretrained=${expdir}/fold$1/init_16k/best.pth"
   done
 }
@@ -198,17 +256,24 @@ if [ "${g_pipeline}" = cssd ]; then g_teacher=init_16k; g_trate=${full}; else g_
 grid_deps=()
 grid_tdeps=(--deps "${expdir}/fold${g_fold}/${g_teacher}")
 [ "${precompute_teacher}" = true ] && grid_tdeps+=(--deps "${expdir}/fold${g_fold}/${g_teacher}/teacher_${g_trate}")
+grid_points=""
 for a in ${g_alphas}; do
   for t in ${g_temps}; do
-    d=${expdir}/grid/a${a}_T${t}
-    grid_deps+=(--deps "$d")
-    stage_run 6 "grid ${g_pipeline} at ${g_rate} Hz, fold ${g_fold}: alpha ${a}, T ${t}" --out "$d" \
-      "${grid_tdeps[@]}" --deps "${feats}/${g_rate}" --conf "${train_conf}" --conf "${grid_conf}" "${train_params[@]}" -- \
-      grid_point "$d" "${g_fold}" "${g_rate}" "${expdir}/fold${g_fold}/${g_teacher}" "${g_trate}" "${a}" "${t}"
+    grid_points+=" a${a}_T${t}"
+    grid_deps+=(--deps "${expdir}/grid/a${a}_T${t}")
   done
 done
-stage_run 6 "grid search: select alpha, T" --out "${expdir}/grid/select" "${grid_deps[@]}" -- \
-  python -m kdspeech.bin.select_grid_cls --runs "${expdir}/grid" --score "valid_${g_rate}" --metric macro_accuracy \
+grid_stage() {  # grid_stage a<alpha>_T<T>: one point, ${train_jobs} at a time
+  local d=${expdir}/grid/$1 a t
+  a=${1#a}; a=${a%%_T*}; t=${1##*_T}
+  stage_run 6 "grid ${g_pipeline} at ${g_rate} Hz, fold ${g_fold}: alpha ${a}, T ${t}" --out "$d" \
+    "${grid_tdeps[@]}" --deps "${feats}/${g_rate}" --conf "${train_conf}" --conf "${grid_conf}" "${train_params[@]}" \
+    --progress "$d" -- \
+    grid_point "$d" "${g_fold}" "${g_rate}" "${expdir}/fold${g_fold}/${g_teacher}" "${g_trate}" "${a}" "${t}"
+}
+parallel_each "${train_jobs}" "${grid_points}" grid_stage
+stage_run 6 "grid search: select alpha, T by validation ${metric}" --out "${expdir}/grid/select" "${grid_deps[@]}" -- \
+  python -m kdspeech.bin.select_grid_cls --runs "${expdir}/grid" --score "valid_${g_rate}" --metric "${metric}" \
     --out "${expdir}/grid/best.yaml"
 
 kd_stage() {  # kd_stage <stage> <fold> <name> <student rate> <teacher model> <teacher rate>
@@ -216,7 +281,8 @@ kd_stage() {  # kd_stage <stage> <fold> <name> <student rate> <teacher model> <t
   local tdeps=(--deps "${expdir}/fold${k}/${teacher}")
   [ "${precompute_teacher}" = true ] && tdeps+=(--deps "${expdir}/fold${k}/${teacher}/teacher_${trate}")
   stage_run "$n" "fold ${k}: ${name} at ${rate} Hz (teacher ${teacher} at ${trate} Hz)" --out "${expdir}/fold${k}/${name}" \
-    "${tdeps[@]}" --deps "${expdir}/grid/select" --deps "${feats}/${rate}" --conf "${train_conf}" "${train_params[@]}" -- \
+    "${tdeps[@]}" --deps "${expdir}/grid/select" --deps "${feats}/${rate}" --conf "${train_conf}" "${train_params[@]}" \
+    --progress "${expdir}/fold${k}/${name}" -- \
     kd_best "${expdir}/fold${k}/${name}" "${k}" "${rate}" "${expdir}/fold${k}/${teacher}" "${trate}"
 }
 stage7() { local r; for r in ${rates}; do kd_stage 7 "$1" "basd_${r}" "${r}" "ft_${r}" "${r}"; done; }
@@ -280,7 +346,7 @@ if [ "${deploy}" = true ]; then
 fi
 result_args=(--exp "${expdir}" --folds "${folds}" --rates "${rates}" --metric "${metric}" --out "${results}"
              --plot_dir "${results_dir}" --title "${title:-$(basename "$(dirname "$PWD")")/$(basename "$PWD")}"
-             --grid "${expdir}/grid/best.yaml")
+             --grid "${expdir}/grid/best.yaml" --command "$(sed 's/ *$//' <<< "${run_command:-${cls_command}}")")
 [ "${ablations}" = true ] && result_args+=(--ablations)
 [ -n "${results_note}" ] && result_args+=(--note "${results_note}")
 [ -n "${paper_results}" ] && result_args+=(--paper "${paper_results}")

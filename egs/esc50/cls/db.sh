@@ -5,3 +5,6 @@ esc50=${KDSPEECH_ESC50:-downloads/ESC-50-master}
 # Speech with transcripts for the privacy stage (folders with text + wav.list, or Kaldi data dirs).
 corpora=${KDSPEECH_CORPORA:-../../../../shared/corpora}
 privacy_speech="${corpora}/asr/an4 ${corpora}/asr/speechbrain"
+# What stage 1 reads, in its fingerprint (a file by content, a folder by its files' names, sizes and
+# times): a changed CSV, an added or replaced clip or another esc50 path re-runs stage 1 and what follows.
+data_inputs=("${esc50}/meta/esc50.csv" "${esc50}/audio")

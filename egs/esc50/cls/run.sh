@@ -3,24 +3,18 @@
 # BASD and CSSD (Liang et al.).  Paper setting (needs the full corpus and, for the paper's numbers,
 # the PANNs CNN14 16 kHz AudioSet checkpoint):
 #   ./run.sh --download true --pretrained downloads/pretrained/Cnn14_16k_mAP=0.438.pth
-# CPU-scale run on the shared 414-clip subset (see RESULTS.md):
-#   KDSPEECH_ESC50=$PWD/../../../../shared/corpora/esc50 ./run.sh --conf_dir conf/cpu \
-#     --local_data_opts "--resplit true" --init_args trainer.max_epochs=16 --train_jobs 2
+# CPU-scale run on the shared 414-clip subset (see RESULTS.md; conf/cpu/: CNN14 at width 1/16, 16 kHz
+# generation 12 epochs, other trainings 8, re-dealt folds, 2 trainings at a time):
+#   KDSPEECH_ESC50=$PWD/../../../../shared/corpora/esc50 ./run.sh --conf_dir conf/cpu
+# --conf_dir (any position) picks the scale: train.yaml, grid.yaml and the options of its cls.conf.
 set -euo pipefail
 . ./db.sh
-conf_dir=conf
-args=()
-while [ $# -gt 0 ]; do
-  if [ "$1" = --conf_dir ]; then conf_dir=$2; shift 2; else args+=("$1"); shift; fi
-done
 ./cls.sh \
+  --run_command "$(printf '%q ' "$0" "$@")" \
   --rates "1000 2000" \
-  --folds "1 2 3 4 5" \
   --duration 5.0 \
-  --train_conf "${conf_dir}/train.yaml" \
-  --grid_conf "${conf_dir}/grid.yaml" \
   --metric macro_accuracy \
   --paper_results conf/paper.yaml \
   --privacy true \
   --privacy_data "${privacy_speech}" \
-  "${args[@]}"
+  "$@"

@@ -2,12 +2,12 @@
 # TAU Urban Acoustic Scenes 2019 Mobile (10 scenes, DCASE 2019 split) heard through 1 and 2 kHz
 # microphones: fine-tuning, BASD and CSSD (Liang et al.).  One fold (the official split).
 #   ./run.sh --pretrained downloads/pretrained/Cnn14_16k_mAP=0.438.pth
+# CPU scale (CNN14 at width 1/16, 16 kHz generation 12 epochs, other trainings 8):
+#   ./run.sh --conf_dir conf/cpu
 set -euo pipefail
 ./cls.sh \
+  --run_command "$(printf '%q ' "$0" "$@")" \
   --rates "1000 2000" \
-  --folds 1 \
   --duration 10.0 \
-  --train_conf conf/train.yaml \
-  --grid_conf conf/grid.yaml \
   --metric macro_accuracy \
   "$@"

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Your own clips through 1 and 2 kHz microphones: fine-tuning, BASD and CSSD, scored with macro F1.
-#   KDSPEECH_USER_CSV=/path/my_clips.csv ./run.sh --folds "1 2 3 4 5" [--pretrained <PANNs .pth>]
-# --folds must list the fold names of your CSV (or 1..num_folds for participant CSVs);
+# Your own clips through 1 and 2 kHz microphones: fine-tuning, BASD and CSSD, scored with macro F1
+# (also the metric of the alpha/T grid search).  See README.md.
+#   KDSPEECH_USER_CSV=/path/my_clips.csv ./run.sh [--pretrained <PANNs .pth>]
+#   KDSPEECH_USER_CSV=/path/my_clips.csv ./run.sh --conf_dir conf/cpu    # CPU scale, no GPU needed
+# Folds: every fold stage 1 dealt (your CSV's fold column, or --local_data_opts "--num_folds 5" folds
+# of whole participants); --folds must name all of them unless --fold_subset true.
 # --duration: seconds per clip (longer clips are cut, shorter zero-padded).
 set -euo pipefail
 ./cls.sh \
+  --run_command "$(printf '%q ' "$0" "$@")" \
   --rates "1000 2000" \
-  --folds "1 2 3 4 5" \
   --duration 5.0 \
-  --train_conf conf/train.yaml \
-  --grid_conf conf/grid.yaml \
   --metric macro_f1 \
   "$@"

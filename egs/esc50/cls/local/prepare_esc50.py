@@ -13,6 +13,7 @@ import csv
 import sys
 from pathlib import Path
 
+from kdspeech.cli import run_main
 from kdspeech.data.datadir import write_kv
 from kdspeech.errors import KdError
 
@@ -51,4 +52,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

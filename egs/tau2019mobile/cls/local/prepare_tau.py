@@ -20,6 +20,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from kdspeech.cli import run_main
 from kdspeech.data.datadir import subset_data_dir, write_kv
 from kdspeech.errors import KdError
 
@@ -90,6 +91,7 @@ def main(argv=None):
     write_kv(all_dir / "utt2device", dev)
     classes = "".join(c + "\n" for c in sorted(set(label.values())))
     (all_dir / "classes.txt").write_text(classes)
+    (all_dir / "folds.txt").write_text(f"1 {len(test)}\n")   # the folds dealt, for cls.sh's --folds
     for part, utts in (("train", train), ("valid", valid), ("test", test)):
         d = out / "fold1" / part
         subset_data_dir(all_dir, d, utts)
@@ -100,4 +102,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)
