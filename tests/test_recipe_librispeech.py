@@ -75,3 +75,31 @@ def test_librispeech_recipe_smoke(tmp_path, corpora):
         assert text in results, text
     assert (recipe / "results" / "valid_stoi_by_epoch.png").exists()
 
+
+
+def test_corpus_path_and_content_are_in_stage_1_fingerprint(tmp_path, corpora):
+    """db.sh's corpus folders are stage 1's external inputs: another path, or a file added to the
+    folder, re-runs stage 1 (and says why); nothing changed, it is skipped."""
+    import shutil
+
+    recipe = copy_recipe(tmp_path / "recipe")
+    noise = tmp_path / "noisex"
+    shutil.copytree(corpora / "noise" / "noisex92", noise)
+    env = helpers.recipe_env(drop=("LIBRISPEECH", "NOISEX92", "CHIME4_NOISE"))
+    env["KDSPEECH_CORPORA"] = str(corpora)
+    env["NOISEX92"] = str(noise)
+
+    def stage1():
+        proc = subprocess.run(["./run.sh", "--conf_dir", "conf/tiny", "--stage", "1", "--stop_stage", "1"],
+                              cwd=recipe, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return proc.stderr
+    stage1()
+    assert "up to date, skipped" in stage1()
+    some = next(p for p in noise.iterdir() if p.is_file())
+    shutil.copy(some, noise / f"extra{some.suffix}")
+    log = stage1()
+    assert "up to date" not in log and "1 file added" in log
+    env["NOISEX92"] = str(corpora / "noise" / "noisex92")
+    log = stage1()
+    assert "up to date" not in log and "now points to" in log

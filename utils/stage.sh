@@ -395,6 +395,16 @@ _kd_rerun_reason() {
 
 # --- external inputs -------------------------------------------------------------------------------
 
+# db_input_opts: sets the array input_opts to "--inputs <path>" for each entry of the array
+# data_inputs that the recipe's db.sh declares (its corpus folders, CSV files), for stage 1's stage_run.
+db_input_opts() {
+  local path
+  input_opts=()
+  while IFS= read -r path; do
+    [[ -n $path ]] && input_opts+=(--inputs "$path")
+  done < <(data_inputs=(); . ./db.sh > /dev/null; printf '%s\n' ${data_inputs[@]+"${data_inputs[@]}"})
+}
+
 # One input's stamp record, "input<TAB>path<TAB>kind:hash<TAB>resolved path"; a folder's manifest
 # lines ("index<TAB>relative path<TAB>size<TAB>mtime") are appended to the file $3.
 # Args: index path manifest_file

@@ -180,9 +180,7 @@ if [ -n "${pretrained_url}" ]; then
 fi
 
 # Stage 1 reads from outside the recipe: db.sh's data_inputs (CSV, corpus folders) are in its fingerprint.
-mapfile -t data_inputs < <(data_inputs=(); . ./db.sh > /dev/null; printf '%s\n' ${data_inputs[@]+"${data_inputs[@]}"})
-input_opts=()
-for x in ${data_inputs[@]+"${data_inputs[@]}"}; do input_opts+=(--inputs "$x"); done
+db_input_opts
 stage_run 1 "data preparation" --out "${datadir}/all" ${input_opts[@]+"${input_opts[@]}"} -- \
   local/data.sh --out "${datadir}" --seed "${seed}" ${local_data_opts}
 

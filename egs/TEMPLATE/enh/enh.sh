@@ -197,7 +197,10 @@ done < <(entries "${snr_subsets}")
 # ---------------------------------------------------------------------------------------------------
 corpus_outs=()
 for d in ${corpus_dirs}; do corpus_outs+=(--out "${datadir}/${d}"); done
-stage_run 1 "data preparation" "${corpus_outs[@]}" -- local/data.sh --out "${datadir}" --seed "${seed}" ${local_data_opts}
+# Stage 1 reads from outside the recipe: db.sh's data_inputs (corpus folders) are in its fingerprint.
+db_input_opts
+stage_run 1 "data preparation" "${corpus_outs[@]}" ${input_opts[@]+"${input_opts[@]}"} -- \
+  local/data.sh --out "${datadir}" --seed "${seed}" ${local_data_opts}
 
 for d in ${corpus_dirs}; do
   stage_run 2 "resample ${d} to ${fs} Hz" --out "${raw}/${d}" --deps "${datadir}/${d}" --param "fs=${fs}" -- \
