@@ -368,3 +368,30 @@ def test_parallel_each_one_at_a_time_stops_at_the_failure(recipe):
     out, _ = parallel(recipe, "a bad c", 1, 0)
     assert out.returncode == 3
     assert lines(recipe / "finished") == ["a"]
+
+
+AFTER = """\
+set -euo pipefail
+. utils/parallel.sh
+deps() { case $1 in student) echo "t1 t2" ;; t2) echo outside ;; loop1) echo loop2 ;; loop2) echo loop1 ;; esac; }
+job() { echo "start $1" >> order; sleep "$SLEEP"; echo "end $1" >> order; }
+parallel_each --after deps "$MAX" "$ITEMS" job
+"""
+
+
+@pytest.mark.parametrize("max_jobs", [1, 3])
+def test_parallel_each_after_starts_an_item_once_what_it_waits_for_is_done(recipe, max_jobs):
+    (recipe / "after.sh").write_text(AFTER)
+    env = dict(os.environ, ITEMS="student t1 t2", MAX=str(max_jobs), SLEEP="0.3")
+    out = subprocess.run(["bash", "after.sh"], cwd=recipe, capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    order = (recipe / "order").read_text().splitlines()
+    # the student, listed first, starts after both teachers ended; an item outside the list is no wait
+    assert order.index("start student") > max(order.index("end t1"), order.index("end t2"))
+    if max_jobs > 1:
+        assert order[:2] == ["start t1", "start t2"]   # the teachers ran side by side
+    (recipe / "order").unlink()
+    out = subprocess.run(["bash", "after.sh"], cwd=recipe, capture_output=True, text=True,
+                         env=dict(env, ITEMS="t1 loop1 loop2"), timeout=60)
+    assert out.returncode == 2 and "loop1 loop2 wait for items that never run" in out.stderr
+    assert (recipe / "order").read_text().splitlines() == ["start t1", "end t1"]

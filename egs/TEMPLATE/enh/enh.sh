@@ -70,6 +70,7 @@ help_message="Usage: $0 [options]   (stages are listed at the top of $(basename 
 . ./path.sh
 . ./cmd.sh
 . utils/stage.sh
+. utils/parallel.sh
 
 raw=${dumpdir}/raw
 mix=${dumpdir}/mix
@@ -143,15 +144,6 @@ note_old_layout() {  # note_old_layout <stage> <out dir>...
       log "${dir}: its stamp was made by enh.sh before the task template (command '$(sed -n 's/^command //p' "${dir}/.done" | cut -c1-50)...'); stage ${n} re-runs it: the template now runs it through utils/train.sh, enhance.sh or score.sh (trainings get trainer.device from --ngpu), which changes its fingerprint"
     fi
   done
-}
-
-# Stop a background training: the process and every descendant (job runner, launcher, Python).
-kill_tree() {  # kill_tree <pid>
-  local child
-  kill -STOP "$1" 2> /dev/null || return 0   # no new children while we look
-  for child in $(pgrep -P "$1"); do kill_tree "${child}"; done
-  kill -TERM "$1" 2> /dev/null || true
-  kill -CONT "$1" 2> /dev/null || true
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -235,55 +227,12 @@ start_training() {  # start_training <name>: stage 4 of one system (in the backg
     train_system "${sys_conf[${name}]}" "$(set_dir "${sys_train[${name}]}")" "$(set_dir "${sys_valid[${name}]}")" \
       "${expdir}/${name}" ${sys_args[${name}]}
 }
+system_deps() { echo "${sys_deps[$1]}"; }  # the systems a system distils from
 train_systems() {
-  local -A state=() pid_of=()
-  local name dep ready running pid rc=0 failed="" stopped
-  for name in "${sys_names[@]}"; do state[${name}]=pending; done
-  # Ctrl-C or a kill of this script stops the trainings too.
-  trap 'for pid in "${pid_of[@]}"; do kill_tree "${pid}"; done; exit 130' INT TERM
-  while :; do
-    running=0
-    for name in "${sys_names[@]}"; do [ "${state[${name}]}" != running ] || running=$((running + 1)); done
-    for name in "${sys_names[@]}"; do
-      [ "${state[${name}]}" = pending ] && [ -z "${failed}" ] && ((running < train_jobs)) || continue
-      ready=true
-      for dep in ${sys_deps[${name}]}; do
-        case "${state[${dep}]:-outside}" in pending | running) ready=false ;; esac
-      done
-      ${ready} || continue
-      start_training "${name}" &
-      pid_of[${name}]=$!
-      state[${name}]=running
-      running=$((running + 1))
-    done
-    ((running > 0)) || break
-    rc=0
-    wait -n -p pid "${pid_of[@]}" || rc=$?
-    for name in "${!pid_of[@]}"; do
-      [ "${pid_of[${name}]}" = "${pid}" ] || continue
-      unset "pid_of[${name}]"
-      if ((rc == 0)); then state[${name}]=done; else state[${name}]=failed; failed+=" ${name}"; fi
-    done
-    if [ -n "${failed}" ] && ((${#pid_of[@]} > 0)); then
-      stopped="${!pid_of[*]}"
-      log "stage 4: training of${failed} failed; stopping ${stopped// /, }"
-      for pid in "${pid_of[@]}"; do kill_tree "${pid}"; done
-      for pid in "${pid_of[@]}"; do wait "${pid}" 2> /dev/null || true; done
-      for name in "${!pid_of[@]}"; do state[${name}]=stopped; done
-      pid_of=()
-    fi
-  done
-  trap - INT TERM
-  if [ -n "${failed}" ]; then
-    log "ERROR: stage 4 failed: training of${failed} (see ${expdir}/<name>/log/train.log)"
+  if ! parallel_each --after system_deps "${train_jobs}" "${sys_names[*]}" start_training; then
+    log "ERROR: stage 4 failed (see ${expdir}/<name>/log/train.log)"
     exit 1
   fi
-  for name in "${sys_names[@]}"; do
-    if [ "${state[${name}]}" = pending ]; then
-      log "ERROR: stage 4: ${name} distils from systems that are never trained (a cycle in --systems?)"
-      exit 1
-    fi
-  done
 }
 if [ "${skip_train}" = false ]; then
   for name in "${sys_names[@]}"; do note_old_layout 4 "${expdir}/${name}"; done
