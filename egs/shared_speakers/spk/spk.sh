@@ -1,0 +1,1 @@
+../../TEMPLATE/spk/spk.sh
