@@ -76,16 +76,16 @@ def test_systems_join_score_dirs_and_comparisons_are_paired_tests(tmp_path):
     b = score_dir(tmp_path / "b", noisy, snr, noise)
     asr = tmp_path / "a_asr"                    # a second scoring stage of system a: WER
     asr.mkdir()
-    wer = {u: [10.0 * i] for i, u in enumerate(utts)}
+    wer = {u: [0.1 * i] for i, u in enumerate(utts)}  # fractions, as the score verb writes them
     write_scores(asr / "scores.tsv", ["wer"], wer)
     write_summary(asr, summarize(["wer"], wer, {"snr": ("utt2snr", snr)}))
     out = tmp_path / "RESULTS.md"
     make_results_enh.main(["--system", f"enh={a},{asr}", "--system", f"noisy={b}", "--compare", "enh:noisy",
                            "--out", str(out), "--plot_dir", str(tmp_path / "plots")])
     text = out.read_text()
-    assert "| system | STOI | WER (%) | utts |" in text
+    assert "| system | STOI | WER | utts |" in text
     stoi_mean = sum(enhanced[u][0] for u in utts[:7]) / 7
-    assert f"| enh | {stoi_mean:.3f} | 35.000 | 8 |" in text    # STOI of the 7 defined scores; WER of all 8
+    assert f"| enh | {stoi_mean:.3f} | 0.350 | 8 |" in text    # STOI of the 7 defined scores; WER of all 8
     diffs = gains[:7]
     p = wilcoxon(diffs).pvalue
     row = next(line for line in text.splitlines() if line.startswith("| enh - noisy | STOI |"))
@@ -95,7 +95,7 @@ def test_systems_join_score_dirs_and_comparisons_are_paired_tests(tmp_path):
     low, high = (float(x) for x in cells[5].split("[")[1].rstrip("]").split(","))
     assert 0 < low < sum(diffs) / 7 < high
     assert cells[6] == f"{p:.3f}"
-    assert "| enh - noisy | WER (%) |" not in text   # noisy has no WER: nothing to compare
+    assert "| enh - noisy | WER |" not in text   # noisy has no WER: nothing to compare
     with pytest.raises(KdError, match="not one of the --system names"):
         make_results_enh.main(["--system", f"enh={a}", "--compare", "enh:other",
                                "--out", str(out), "--plot_dir", str(tmp_path / "plots")])

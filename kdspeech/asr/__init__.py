@@ -8,6 +8,9 @@ A backend is a class registered here with a ``transcribe(samples, sr) -> str`` m
 words); its options come from ``build_backend``'s ``conf``.  ``pocketsphinx`` is the offline
 default: the pip package ships a US-English acoustic model, dictionary and language model, and
 ``kdspeech.asr.lm.build_arpa_lm`` makes a recipe-specific language model from training text.
+``moonshine`` (``kdspeech.asr.moonshine``, package ``moonshine-voice==0.1.0``, whose wheel ships the
+English tiny model) is the second offline backend; its hypotheses go through the WER/CER text
+normaliser ``kdspeech.asr.text_norm.normalize`` (case, punctuation, numbers, spelled letters).
 """
 
 from kdspeech.registry import Registry
@@ -30,3 +33,4 @@ def backend_names():
 def _load_builtin():
     # registering imports nothing heavy: each backend loads its library when it is built
     from kdspeech.asr import sphinx  # noqa: F401
+    from kdspeech.asr import moonshine  # noqa: F401  (moonshine-voice==0.1.0)

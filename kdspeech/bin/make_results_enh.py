@@ -51,10 +51,6 @@ from kdspeech.metrics.scores import read_scores, read_summary
 from kdspeech.plot import plot_learning_curves, plot_metric_by_snr
 from kdspeech.results import markdown_table, write_results
 
-LABELS = {"pesq_wb": "PESQ-WB", "pesq_nb": "PESQ-NB", "stoi": "STOI", "estoi": "ESTOI",
-          "si_sdr": "SI-SDR (dB)", "sdr": "SDR (dB)", "seg_snr": "segSNR (dB)", "csig": "CSIG",
-          "cbak": "CBAK", "covl": "COVL", "dnsmos_sig": "DNSMOS SIG", "dnsmos_bak": "DNSMOS BAK",
-          "dnsmos_ovrl": "DNSMOS OVRL", "dnsmos_p808": "DNSMOS P.808", "wer": "WER (%)", "cer": "CER (%)"}
 N_BOOT = 2000  # bootstrap resamples of a paired comparison
 GROUP_TITLES = {"snr": "input SNR (dB)", "noise": "noise type"}
 
@@ -121,7 +117,19 @@ def with_paper(ours, paper):
 
 
 def label(metric):
-    return LABELS.get(metric, metric)
+    """A metric's column heading: the registry's label (WER and CER are fractions, as scored)."""
+    from kdspeech.metrics.registry import METRICS
+    try:
+        return METRICS.get(metric).label
+    except KdError:
+        return metric
+
+
+def _count_columns():
+    """Per-utterance count columns of the registry's metrics (wer_errors, cer_chars...): they pool a
+    corpus rate in the summary and are not figures of their own."""
+    from kdspeech.metrics.registry import METRICS
+    return {c for name in METRICS.names() for c in METRICS.get(name).counts}
 
 
 def read_summaries(score_dirs, name):
@@ -157,7 +165,8 @@ def metric_names(summaries):
     names = []
     for summary in summaries.values():
         names += [m for m in summary.get("metrics", summary["overall"]) if m != "n" and m not in names]
-    return names
+    counts = _count_columns()
+    return [m for m in names if m not in counts]
 
 
 def overall_section(systems, metrics):

@@ -1,8 +1,8 @@
 """Transcript metrics: word and character error rates of a decoded estimate (jiwer alignments).
 
-Both texts are normalised the same way before alignment: lower case, every character that is not a
-letter, digit or an apostrophe inside a word becomes a space, runs of spaces collapse.  CER aligns
-the characters of the normalised strings, single spaces between words included.
+Both texts are normalised the same way before alignment (``kdspeech.asr.text_norm``: lower case,
+punctuation to spaces, numbers and spelled letters written out as words).  CER aligns the characters
+of the normalised strings, single spaces between words included.
 
 Per utterance the family reports the error count (substitutions + deletions + insertions) and the
 reference length in words / characters next to the ratio, so that a corpus figure is
@@ -12,17 +12,17 @@ ratio; its insertions still count in the corpus figure.
 """
 
 import logging
-import re
 
 log = logging.getLogger(__name__)
 
-_NOT_WORD = re.compile(r"[^\w']+|(?<!\w)'|'(?!\w)|_")
 _DEFAULT_ASR = {}
 
 
 def normalize(text):
-    """Lower case, punctuation (except apostrophes inside words) to spaces, spaces collapsed."""
-    return " ".join(_NOT_WORD.sub(" ", text.lower()).split())
+    """The one text normaliser of WER/CER (``kdspeech.asr.text_norm``: case, punctuation, numbers,
+    spelled letters), applied to references and hypotheses alike."""
+    from kdspeech.asr.text_norm import normalize as normalize_text
+    return normalize_text(text)
 
 
 def word_errors(reference, hypothesis):

@@ -57,6 +57,8 @@ dnsmos=false           # stage 8: DNSMOS of the noisy and enhanced speech
 dnsmos_metrics=dnsmos_sig,dnsmos_bak,dnsmos_ovrl,dnsmos_p808  # metrics of stage 8
 deploy=false           # stage 9: deployment report of the models (exp/deploy/deploy.md)
 deploy_seconds=1       # seconds of audio per timed forward pass in stage 9
+deploy_onnx=true       # stage 9 also exports each model to ONNX and checks it against torch (false: models
+                       # torch.onnx cannot export, e.g. a complex STFT inside the model)
 compare=""             # "<a>:<b>" model pairs given a paired test on every test set (and each model vs noisy)
 noise_snr_tables=""    # models tabulated by noise type x SNR on every test set
 results=RESULTS.md     # the results file stage 10 writes
@@ -257,7 +259,7 @@ model_dep() {  # model_dep <model>: the --deps/--param words of stages that use 
     log "ERROR: model ${m}: ${file} not found (train it in stage 4 or leave it out of --models)"
     return 1
   fi
-  echo "--param model_${m}=$(stat -c '%s %Y' "${file}")"
+  echo "--param model_${m}=$(stat -c '%s-%Y' "${file}")"
 }
 pairs=()   # "model:set" to enhance and score
 for m in ${models}; do for t in ${test_sets}; do pairs+=("${m}:${t}"); done; done
@@ -324,9 +326,11 @@ if [ "${deploy}" = true ]; then
     # shellcheck disable=SC2206  # option words
     deploy_deps+=(${model_deps[${m}]:-})
   done
+  onnx_opt=()
+  [ "${deploy_onnx}" = true ] && onnx_opt=(--onnx)
   stage_run 9 "deployment report of ${models}" --out "${expdir}/deploy" "${deploy_deps[@]}" --param "fs=${fs}" -- \
     python -m kdspeech.bin.deploy --models "${deploy_models[@]}" --seconds "${deploy_seconds}" --sr "${fs}" \
-      --num_threads 1 --onnx --out_dir "${expdir}/deploy"
+      --num_threads 1 "${onnx_opt[@]}" --out_dir "${expdir}/deploy"
 fi
 
 # Stage 10: one row per system and test set, with the score dirs of every scoring stage that ran.

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# KD-trained speech enhancement for noise-robust ASR on CHiME-4 (the paper's Tables 3, 6, 7, 9, 10):
+# the systems of egs/librispeech/asr_enh (Conformer teacher, DCCRN students L_r / +L_e / +L_d /
+# +L_e+L_d, Wiener filter) trained on tr05_simu (noisy CH5 + clean), validated on dt05_simu, scored on
+# dt05_simu / et05_simu (quality + WER/CER) and dt05_real / et05_real (WER/CER: no clean reference).
+# CHiME-4 is licensed: db.sh points at your copy.  The DeepFilterNet3 student is left out here: its
+# teacher cache needs every utterance within one training crop (CHiME-4 utterances run 2-15 s).
+#
+#   ./run.sh [--conf_dir ../../librispeech/asr_enh/conf] [enh.sh options...]
+set -euo pipefail
+
+conf_dir=../../librispeech/asr_enh/conf   # paper-size configs (conf/cpu there: the CPU scale)
+if [ "${1:-}" = --conf_dir ]; then conf_dir=$2; shift 2; fi
+backends="pocketsphinx moonshine"
+nj=8
+. ./path.sh
+log() { echo "$(date '+%F %T') run.sh: $*" >&2; }
+
+raw=dump/raw
+teacher="teachers.conformer.members=[{expdir}/conformer_teacher]"
+systems="conformer_teacher ${conf_dir}/teacher.yaml ${raw}/tr05_simu ${raw}/dt05_simu -;"
+systems+="student_lr ${conf_dir}/student_lr.yaml ${raw}/tr05_simu ${raw}/dt05_simu -;"
+for v in le ld le_ld; do
+  systems+="student_${v} ${conf_dir}/student_${v}.yaml ${raw}/tr05_simu ${raw}/dt05_simu conformer_teacher ${teacher};"
+done
+models="conformer_teacher student_lr student_le student_ld student_le_ld wiener"
+read -r -a _backends <<< "${backends}"
+stage=0 stop_stage=0
+. utils/stage.sh   # the Wiener filter's model file as a stamped stage (enh.sh's stages 5-7 depend on it)
+stage_run 0 "Wiener filter model file (no training)" --out exp/wiener -- \
+  python -m kdspeech.bin.make_classical --model wiener --out exp/wiener
+
+./enh.sh --fs 16000 --nj "${nj}" --corpus_dirs "tr05_simu dt05_simu et05_simu dt05_real et05_real" \
+  --systems "${systems}" --models "${models}" --test_sets "${raw}/dt05_simu ${raw}/et05_simu" \
+  --metrics pesq_wb,stoi,si_sdr,sdr,seg_snr,csig,cbak,covl --score_with_asr true --asr_backend "${_backends[0]}" \
+  --compare "student_le_ld:student_lr student_le:student_lr student_ld:student_lr student_lr:wiener" \
+  --results_title "chime4/asr_enh: KD-trained speech enhancement for noise-robust ASR" "$@"
+
+# Real recordings: enhance, then WER/CER with every backend (no clean reference, so no quality metrics).
+for t in dt05_real et05_real; do
+  for m in noisy ${models}; do
+    est=${raw}/${t}/wav.scp
+    if [ "${m}" != noisy ]; then
+      est=exp/${m}/enhanced_${t}/wav.scp
+      [ -f "${est}" ] || utils/enhance.sh --nj "${nj}" --fs 16000 --device cpu "exp/${m}" "${raw}/${t}" "exp/${m}/enhanced_${t}"
+    fi
+    for b in "${_backends[@]}"; do
+      out=exp/${m}/score_asr_${b}_${t}
+      [ -f "${out}/summary.json" ] && continue
+      log "decode (${b}) ${m} on ${t}"
+      utils/score.sh --nj "${nj}" --fs 16000 --metrics wer,cer --asr_backend "${b}" "${raw}/${t}" "${est}" "${out}"
+    done
+  done
+done

@@ -1,0 +1,11 @@
+# CPU scale (the defaults of run.sh, recorded here): 60 LibriSpeech utterances cut to 1 s x 2 mixtures
+# (120) at -5/0/5/10 dB with 5 NOISEX-92 noises, 10 validation mixtures; test: the 27 transcribed
+# utterances (AN4 test 10, SpeechBrain 12, LJ Speech 5) x 2 mixtures at 0/5/10 dB with 4 other
+# NOISEX-92 noise types (54).  Models: conf/cpu/*.yaml (4 epochs, tiny widths).
+train_snrs="-5,0,5,10"; test_snrs="0,5,10"
+train_mix_per_utt=2; valid_mix_per_utt=1; test_mix_per_utt=2
+local_data_opts="--num_train 60 --num_valid 10 --max_seconds 1"
+# moonshine decodes every system (enh.sh stage 7); pocketsphinx, ~5 s per noisy utterance on the shared
+# CPU, only the systems of the main comparison (noisy input, student without and with KD).
+backends="moonshine pocketsphinx"
+other_backend_models="noisy student_lr student_le_ld"

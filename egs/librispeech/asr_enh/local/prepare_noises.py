@@ -1,0 +1,1 @@
+../../enh/local/prepare_noises.py

