@@ -401,8 +401,9 @@ db_input_opts() {
   local path
   input_opts=()
   while IFS= read -r path; do
-    [[ -n $path ]] && input_opts+=(--inputs "$path")
+    if [[ -n $path ]]; then input_opts+=(--inputs "$path"); fi
   done < <(data_inputs=(); . ./db.sh > /dev/null; printf '%s\n' ${data_inputs[@]+"${data_inputs[@]}"})
+  return 0
 }
 
 # One input's stamp record, "input<TAB>path<TAB>kind:hash<TAB>resolved path"; a folder's manifest

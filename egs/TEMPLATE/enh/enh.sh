@@ -225,7 +225,8 @@ start_training() {  # start_training <name>: stage 4 of one system (in the backg
   for dep in ${sys_deps[${name}]}; do deps+=(--deps "${expdir}/${dep}"); done
   local from=${sys_deps[${name}]:+ (distilled from ${sys_deps[${name}]// /, })}
   # shellcheck disable=SC2086  # the overrides are words
-  stage_run 4 "train ${name}${from}" --out "${expdir}/${name}" "${deps[@]}" --conf "${sys_conf[${name}]}" "${train_params[@]}" -- \
+  stage_run 4 "train ${name}${from}" --out "${expdir}/${name}" "${deps[@]}" --conf "${sys_conf[${name}]}" "${train_params[@]}" \
+    --progress "${expdir}/${name}" -- \
     train_system "${sys_conf[${name}]}" "$(set_dir "${sys_train[${name}]}")" "$(set_dir "${sys_valid[${name}]}")" \
       "${expdir}/${name}" ${sys_args[${name}]}
 }
