@@ -34,6 +34,7 @@ ngpu=0                 # GPUs per training, and enhancement on a GPU when > 0 (0
 num_nodes=1            # nodes per training (multi-node DDP through torchrun)
 seed=1                 # seed of mixing, model initialisation, shuffling and crops
 fs=16000               # sample rate of everything after stage 2
+strict_rate=false      # stage 2: a corpus file at another sample rate than the rest is an error (false: a warning naming it)
 datadir=data           # corpus data dirs (stage 1)
 dumpdir=dump           # resampled audio and mixtures
 expdir=exp             # models, enhanced audio, scores
@@ -105,12 +106,7 @@ mix_dir() {  # mix_dir <clean dir> <noise dir> <out dir> <snrs> <mixtures per ut
 }
 
 resample_dir() {  # resample_dir <src> <dst>
-  if [ "${nj}" -eq 1 ]; then  # one process converts and merges
-    python -m kdspeech.bin.resample_data_dir --src "$1" --dst "$2" --sr "${fs}"
-    return
-  fi
-  ${train_cmd} JOB=1:"${nj}" "$2/log/resample.JOB.log" python -m kdspeech.bin.resample_data_dir --src "$1" --dst "$2" --sr "${fs}" --job JOB --nj "${nj}"
-  python -m kdspeech.bin.resample_data_dir --src "$1" --dst "$2" --sr "${fs}" --merge --nj "${nj}"
+  utils/resample.sh --nj "${nj}" --strict_rate "${strict_rate}" "$1" "$2" "${fs}"
 }
 
 train_system() {  # train_system <config> <train dir> <valid dir> <exp dir> [key.path=value ...]

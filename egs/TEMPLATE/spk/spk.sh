@@ -37,6 +37,7 @@ ngpu=0                 # GPUs per training (0: CPU)
 num_nodes=1            # nodes per training
 seed=1                 # seed of model initialisation, shuffling and crops (and of the teacher's fixed crops)
 fs=16000               # sample rate of everything after stage 2
+strict_rate=false      # stage 2: a corpus file at another sample rate than the rest is an error (false: a warning naming it)
 datadir=data           # corpus data dirs (stage 1)
 dumpdir=dump           # resampled audio
 expdir=exp             # models, teacher caches, embeddings, scores
@@ -85,12 +86,7 @@ set_dir() { if [[ $1 == */* ]]; then echo "$1"; else echo "${raw}/$1"; fi; }
 set_name() { basename "$1"; }
 
 resample_dir() {  # resample_dir <src> <dst>
-  if [ "${nj}" -eq 1 ]; then
-    python -m kdspeech.bin.resample_data_dir --src "$1" --dst "$2" --sr "${fs}"
-    return
-  fi
-  ${train_cmd} JOB=1:"${nj}" "$2/log/resample.JOB.log" python -m kdspeech.bin.resample_data_dir --src "$1" --dst "$2" --sr "${fs}" --job JOB --nj "${nj}"
-  python -m kdspeech.bin.resample_data_dir --src "$1" --dst "$2" --sr "${fs}" --merge --nj "${nj}"
+  utils/resample.sh --nj "${nj}" --strict_rate "${strict_rate}" "$1" "$2" "${fs}"
 }
 
 train_system() {  # train_system <config> <train dir> <valid dir> <exp dir> [key.path=value ...]
