@@ -361,7 +361,7 @@ def test_parallel_each_stops_the_others_on_the_first_failure(recipe):
     assert not (recipe / "finished").exists()           # ... nor its child, nor the script
     time.sleep(0.5)
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    assert "sleep 30" not in ps
+    assert "sleep 30" not in [line.strip() for line in ps.splitlines()]
 
 
 def test_parallel_each_one_at_a_time_stops_at_the_failure(recipe):

@@ -345,7 +345,8 @@ def test_a_failed_fold_stops_the_folds_training_beside_it(tmp_path):
     assert "not reached" not in out.stderr
     assert not list(recipe.glob("exp/fold*/.done"))
     time.sleep(0.5)
-    assert "sleep 60" not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert "sleep 60" not in [line.strip() for line in ps.splitlines()]
 
 
 # --- external inputs (--inputs) and training progress (--progress) --------------------------------
