@@ -7,7 +7,7 @@ the file can be traced to the code and the invocation that produced it.
 import math
 import numbers
 
-from kdspeech.atomic import atomic_write_text  # noqa: F401  (re-exported)
+from kdspeech.atomic import atomic_write_text
 from kdspeech.env import environment
 
 MISSING = "-"

@@ -17,7 +17,7 @@ from kdspeech.cli import run_main
 from kdspeech.data.datadir import DataDir
 from kdspeech.errors import KdError
 from kdspeech.metrics.classification import per_class_accuracy, summarize
-from kdspeech.results import atomic_write_text
+from kdspeech.atomic import atomic_write_text
 from kdspeech.tasks.classification import read_classes
 
 

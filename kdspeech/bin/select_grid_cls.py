@@ -18,7 +18,7 @@ import yaml
 
 from kdspeech.cli import run_main
 from kdspeech.errors import KdError
-from kdspeech.results import atomic_write_text
+from kdspeech.atomic import atomic_write_text
 
 RUN = re.compile(r"^a(?P<alpha>[0-9.eE+-]+)_T(?P<T>[0-9.eE+-]+)$")
 
