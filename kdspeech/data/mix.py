@@ -20,6 +20,16 @@ def random_offset(noise_len, n, rng):
     return int(rng.integers(0, high))
 
 
+def offset_at(noise_len, n, u):
+    """The start sample that the uniform number ``u`` in [0, 1) selects, in the range of
+    ``random_offset`` (a crop when ``noise_len >= n``, else a loop start): for mixers that draw
+    every random number of an item up front, before the lengths are known."""
+    if noise_len <= 0:
+        raise KdError("noise has no samples")
+    high = noise_len - n + 1 if noise_len >= n else noise_len
+    return min(int(float(u) * high), high - 1)
+
+
 def fit_length(noise, n, rng=None, offset=None):
     """``n`` samples of ``noise`` starting at ``offset``, wrapping around (loop-concatenation) when
     the noise is shorter than ``n``.  ``offset=None`` draws one with ``random_offset(..., rng)``."""

@@ -12,6 +12,10 @@ Enrolment (task ``personalized_enhancement``; optional for ``enhancement``):
 * ``enroll_segment: N`` (samples): items get ``enroll``, N samples of the enrolment utterance named
   in the data dir's ``utt2enroll`` (``<utt> <audio entry>``), for models that embed it on the fly.
 
+On-the-fly mixing (``on_the_fly: {...}``, see ``kdspeech.tasks.pse_data``): ``data_dir`` is then a
+sources dir (target speech with ``utt2spk``) and every item is mixed from (seed, epoch, index); a
+dir that is already mixed (``spk1.scp``: the fixed validation set) is read as above.
+
 Validation evaluation: the mean of each metric of ``kdspeech.metrics`` over whole utterances.
 """
 
@@ -24,16 +28,21 @@ from kdspeech.data.datadir import DataDir
 from kdspeech.errors import KdError
 from kdspeech.tasks import TASKS, Task
 
-OPTIONS = {"segment": 16384, "sr": 16000, "enroll_emb": None, "enroll_segment": 0}
+OPTIONS = {"segment": 16384, "sr": 16000, "enroll_emb": None, "enroll_segment": 0, "on_the_fly": None}
+
+
+def read_npz_table(path):
+    """``{key: float32 array}`` of an ``.npz`` with ``keys`` and ``emb``."""
+    try:
+        z = np.load(path)
+        return {str(k): np.asarray(v, np.float32) for k, v in zip(z["keys"], z["emb"])}
+    except (OSError, KeyError, ValueError) as err:
+        raise KdError(f"not an embedding table with 'keys' and 'emb' ({err})", path=path) from None
 
 
 def read_embedding_table(path, data_dir, utts):
     """``{utt: tensor}`` from an ``.npz`` with ``keys`` and ``emb``, keyed by utterance or speaker."""
-    try:
-        z = np.load(path)
-        table = {str(k): np.asarray(v, np.float32) for k, v in zip(z["keys"], z["emb"])}
-    except (OSError, KeyError, ValueError) as err:
-        raise KdError(f"not an embedding table with 'keys' and 'emb' ({err})", path=path) from None
+    table = read_npz_table(path)
     spk = data_dir.read("utt2spk") if data_dir.has("utt2spk") else {}
     out = {}
     for u in utts:
@@ -86,7 +95,12 @@ class EnhancementDataset(Dataset):
         if unknown:
             raise KdError(f"enhancement data options {sorted(unknown)} unknown (known: {sorted(OPTIONS)})",
                           path=where)
-        return cls(data_dir, train=train, seed=seed, **{**OPTIONS, **conf})
+        conf = {**OPTIONS, **conf}
+        # data_dir holds the sources, mixed per item; a mixed dir (spk1.scp) is read as it is
+        if conf["on_the_fly"] is not None and not DataDir(data_dir).has("spk1.scp"):
+            from kdspeech.tasks.pse_data import OnTheFlyPseDataset
+            return OnTheFlyPseDataset.from_config(data_dir, conf, train, seed, where)
+        return cls(data_dir, train=train, seed=seed, **{k: v for k, v in conf.items() if k != "on_the_fly"})
 
     def set_epoch(self, epoch):
         self.epoch = int(epoch)
