@@ -110,7 +110,7 @@ def test_every_issue_metric_is_registered_with_its_kind():
     kinds = {
         "intrusive": ["cbak", "covl", "csig", "estoi", "pesq_nb", "pesq_wb", "sdr", "seg_snr",
                       "si_sdr", "stoi"],
-        "nonintrusive": ["dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808", "dnsmos_sig"],
+        "nonintrusive": ["dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808", "dnsmos_sig", "pdnsmos_bak", "pdnsmos_ovrl", "pdnsmos_sig"],
         "transcript": ["cer", "wer"],
         "trials": ["eer", "min_dcf"],
     }

@@ -8,7 +8,8 @@
 adds registered architectures built with their default (published) configuration, changed by
 ``--arch_conf key=value`` (e.g. the number of classes of the recipe).  Every figure is for batch 1 and
 ``--seconds`` of audio at ``--sr`` Hz given to the model's first input (other inputs from the model's
-``example_inputs``):
+``example_inputs``; a personalized enhancer without one, ``forward(mix, enroll_emb)``, gets a
+``[1, --emb_dim]`` embedding, by default its ``emb_dim`` attribute):
 
 - parameters; MACs per second of audio (kdspeech.models.complexity: convolutions, linear layers,
   matrix products, attention, recurrent layers; the STFT, normalisation, activations and element-wise
@@ -20,6 +21,13 @@ adds registered architectures built with their default (published) configuration
   run in onnxruntime on the same inputs; the largest absolute difference from torch must stay within
   ``--onnx_rtol`` x the largest absolute torch output (per output); and onnxruntime's real-time factor
   with ``--num_threads`` threads.
+
+A two-part system (``pse_refine``: an enhancer and the on-the-fly similarity encoder) is reported
+part by part and whole with ``--parts enhancer,encoder``: rows ``<model> [enhancer]``,
+``<model> [encoder]`` (each child module measured alone on its own inputs: the encoder on
+``--seconds`` of audio, what it embeds per second of output) and ``<model> [enhancer+encoder]`` (the
+whole forward, the deployed system).  Models without any of those children get their usual single
+row; a model with only some of them is an error.
 
 Writes ``deploy.tsv``, ``deploy.json`` and ``deploy.md`` (a Markdown table for a RESULTS.md) in
 ``--out_dir``.  A model whose export fails or exceeds the tolerance is marked ``FAIL: <why>`` in every
@@ -35,6 +43,7 @@ import torch
 
 from kdspeech.cli import run_main
 from kdspeech.config import parse_overrides
+from kdspeech.deploy.inputs import parts as model_parts
 from kdspeech.deploy.measure import measure_model
 from kdspeech.deploy.onnx_check import DEFAULT_RTOL
 from kdspeech.deploy.report import conditions, write_report
@@ -59,6 +68,10 @@ def get_parser():
     p.add_argument("--onnx", action="store_true", help="export to ONNX, check onnxruntime against torch, time it")
     p.add_argument("--onnx_rtol", type=float, default=DEFAULT_RTOL,
                    help="tolerance of the ONNX check, relative to the largest absolute torch output")
+    p.add_argument("--parts", default="", metavar="CHILD[,CHILD]",
+                   help="also measure these child modules of a model alone (e.g. enhancer,encoder)")
+    p.add_argument("--emb_dim", type=int, default=None,
+                   help="enrolment-embedding size of a personalized model without example_inputs / emb_dim")
     p.add_argument("--out_dir", required=True, help="where deploy.tsv/json/md (and onnx/) are written")
     return p
 
@@ -73,9 +86,39 @@ def models_to_measure(args):
     return todo
 
 
+def measurements(name, model, spec):
+    """``[(row name, module, part)]`` of one model: its parts (``--parts``) then the whole, or the whole."""
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    have = {n for n, _ in model.named_modules()}
+    if not names or not have & set(names):
+        return [(name, model, None)]
+    missing = [n for n in names if n not in have]
+    if missing:
+        model_parts(model, ",".join(missing))  # the KdError naming them
+    found = model_parts(model, spec)
+    whole = "+".join(n for n, _ in found)
+    return [(f"{name} [{part}]", module, part) for part, module in found] + [(f"{name} [{whole}]", model, whole)]
+
+
 def onnx_file_name(name):
     """A file name for a row name (``exp/fold1/init_16k`` -> ``exp_fold1_init_16k.onnx``)."""
     return re.sub(r"[^A-Za-z0-9._=-]+", "_", name).strip("_.") + ".onnx"
+
+
+def measure_one(args, name, model, part):
+    """One row, printed as it is measured."""
+    onnx_path = Path(args.out_dir) / "onnx" / onnx_file_name(name) if args.onnx else None
+    row = measure_model(name, model, args.seconds, args.sr, args.repeats, onnx_path, args.num_threads,
+                        args.onnx_rtol, emb_dim=args.emb_dim, part=part)
+    text = (f"{name}: {row['parameters'] / 1e6:.3f} M parameters, {row['macs_per_second'] / 1e6:,.1f} MMAC/s, "
+            f"RTF {row['rtf']:.4f} (torch, {args.num_threads} thread)")
+    if args.onnx:
+        text += f"; ONNX {row['onnx_status']}"
+        if row.get("onnx_rtf") is not None:
+            text += (f", max abs diff {row['onnx_max_abs_diff']:.2g} (tolerance {row['onnx_tolerance']:.2g}), "
+                     f"RTF {row['onnx_rtf']:.4f} (onnxruntime)")
+    print(text, flush=True)
+    return row
 
 
 def main(argv=None):
@@ -90,18 +133,8 @@ def main(argv=None):
     rows = []
     for index, (name, load) in enumerate(todo, 1):
         log.info("model %d/%d: %s", index, len(todo), name)
-        onnx_path = out_dir / "onnx" / onnx_file_name(name) if args.onnx else None
-        row = measure_model(name, load(), args.seconds, args.sr, args.repeats, onnx_path, args.num_threads,
-                            args.onnx_rtol)
-        rows.append(row)
-        text = (f"{name}: {row['parameters'] / 1e6:.3f} M parameters, {row['macs_per_second'] / 1e6:,.1f} MMAC/s, "
-                f"RTF {row['rtf']:.4f} (torch, {args.num_threads} thread)")
-        if args.onnx:
-            text += f"; ONNX {row['onnx_status']}"
-            if row.get("onnx_rtf") is not None:
-                text += (f", max abs diff {row['onnx_max_abs_diff']:.2g} (tolerance {row['onnx_tolerance']:.2g}), "
-                         f"RTF {row['onnx_rtf']:.4f} (onnxruntime)")
-        print(text, flush=True)
+        for row_name, module, part in measurements(name, load(), args.parts):
+            rows.append(measure_one(args, row_name, module, part))
     cond = conditions(args.seconds, args.sr, args.num_threads, args.repeats, args.onnx, args.onnx_rtol)
     paths = write_report(out_dir, rows, cond)
     print(f"wrote {paths['tsv']}, {paths['json']}, {paths['md']}")

@@ -7,6 +7,12 @@
 A job writes ``out_dir/wav/<utt>.wav`` for its slice of the sorted utterances (each file atomically;
 files already there are kept, so a killed job resumes) and ``out_dir/split/wav.scp.<job>``; ``--merge``
 joins the pieces into ``out_dir/wav.scp`` and checks that no utterance is missing.
+
+Personalized models (``forward(mix, enroll_emb)``, kdspeech.models.calling decides by the parameter
+names) get ``--enroll_emb table.npz``: speaker embeddings (``keys``, ``emb``, as written by
+``kdspeech.bin.embed``) keyed by utterance or by speaker through the data dir's ``utt2spk``.  A model
+that takes the enrolment audio itself (``enroll``) gets the whole clip named in ``utt2enroll``.  A
+test utterance without a speaker or an embedding is a KdError naming the file, before anything runs.
 """
 
 import argparse
@@ -30,10 +36,70 @@ def get_parser():
     p.add_argument("--job", type=int, default=1)
     p.add_argument("--nj", type=int, default=1)
     p.add_argument("--merge", action="store_true", help="join the job pieces into wav.scp")
+    p.add_argument("--enroll_emb", help="enrolment embeddings (.npz with keys, emb) keyed by utterance or "
+                   "speaker (utt2spk), for personalized models")
     p.add_argument("--num_threads", type=int, default=1, help="torch threads per job")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="where the model runs (auto: a GPU when one is visible)")
     return p
+
+
+class Enrolment:
+    """The enrolment inputs of a personalized model for each utterance (``{}`` for a plain model)."""
+
+    def __init__(self, model, data, utts, table, sr, device):
+        from kdspeech.models.calling import input_names
+
+        names = input_names(model)[1:]
+        self.device, self.sr, self.data = device, sr, data
+        self.emb = self.audio = None
+        kind = type(getattr(model, "module", model)).__name__
+        if "enroll_emb" in names:
+            if not table:
+                raise KdError(f"{kind}.forward takes enroll_emb (a personalized model): give --enroll_emb table.npz")
+            self.emb = embeddings(table, data, utts)
+        elif table:
+            raise KdError(f"--enroll_emb given but {kind}.forward takes no enroll_emb "
+                          f"(its inputs: {', '.join(input_names(model))})", path=table)
+        if "enroll" in names:
+            if not data.has("utt2enroll"):
+                raise KdError(f"{kind}.forward takes enroll (enrolment audio): the data dir needs utt2enroll",
+                              path=data.file("utt2enroll"))
+            self.audio = data.read("utt2enroll")
+            missing = [u for u in utts if u not in self.audio]
+            if missing:
+                raise KdError(f"utterance {missing[0]} has no enrolment audio", path=data.file("utt2enroll"))
+
+    def __call__(self, utt):
+        import torch
+
+        from kdspeech.data.audio import load_audio
+
+        extra = {}
+        if self.emb is not None:
+            extra["enroll_emb"] = self.emb[utt][None].to(self.device)
+        if self.audio is not None:
+            wav, _ = load_audio(self.audio[utt], sr=self.sr, utt=f"{utt} (enrolment)")
+            extra["enroll"] = torch.from_numpy(wav)[None].to(self.device)
+        return extra
+
+
+def embeddings(table, data, utts):
+    """``{utt: tensor [D]}`` of ``utts`` from an embedding table keyed by utterance or speaker."""
+    import numpy as np
+
+    from kdspeech.tasks.enhancement import read_embedding_table
+
+    try:
+        keys = {str(k) for k in np.load(table)["keys"]}
+    except (OSError, KeyError, ValueError) as err:
+        raise KdError(f"not an embedding table with 'keys' and 'emb' ({err})", path=table) from None
+    spk = data.read("utt2spk") if data.has("utt2spk") else {}
+    no_speaker = [u for u in utts if u not in keys and u not in spk]
+    if no_speaker:
+        raise KdError(f"utterance {no_speaker[0]} has no embedding in {table} and no speaker entry "
+                      f"({len(no_speaker)} such utterance(s))", path=data.file("utt2spk"))
+    return read_embedding_table(table, data, utts)
 
 
 def enhance_job(args):
@@ -51,6 +117,7 @@ def enhance_job(args):
     utts = split_ids(data.utts, args.nj, args.job)
     device = pick_device(args.device)
     model = load_model(args.model, device=device)
+    enrolment = Enrolment(model, data, utts, args.enroll_emb, args.sr, device)
     out_dir = Path(args.out_dir)
     piece = {}
     for utt in tqdm(utts, desc=f"enhance job {args.job}", disable=not sys.stderr.isatty()):
@@ -58,7 +125,8 @@ def enhance_job(args):
         if not is_complete_wav(path, args.sr):
             noisy, _ = data.load_audio(utt, sr=args.sr)
             with torch.no_grad():
-                est = main_output(model, torch.from_numpy(noisy)[None].to(device))[0].cpu().numpy()
+                est = main_output(model, torch.from_numpy(noisy)[None].to(device), **enrolment(utt))
+                est = est[0].cpu().numpy()
             save_audio(path, est.astype(np.float32), args.sr)
         piece[utt] = str(path.resolve())
     write_kv(piece_path(out_dir, "wav.scp", args.job), piece)

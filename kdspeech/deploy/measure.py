@@ -1,18 +1,20 @@
 """One model's deployment row: parameters, MACs, torch CPU time and, on request, the ONNX check.
 
 Every figure is for batch 1 and ``seconds`` of audio at ``sr`` Hz, the inputs of
-``kdspeech.models.complexity.example_inputs``; a real-time factor (RTF) is compute seconds over audio
-seconds (median of ``repeats`` timed runs after one warm-up), with torch's current thread count.
+``kdspeech.deploy.inputs.deploy_inputs`` (a personalized model also gets an enrolment embedding); a
+real-time factor (RTF) is compute seconds over audio seconds (median of ``repeats`` timed runs after
+one warm-up), with torch's current thread count.
 """
 
 import logging
 
 import torch
 
+from kdspeech.deploy.inputs import deploy_inputs
 from kdspeech.deploy.onnx_check import DEFAULT_RTOL, check_onnx
 from kdspeech.deploy.onnx_export import export_onnx, named_outputs
 from kdspeech.models import count_parameters
-from kdspeech.models.complexity import count_macs, run_forward, cpu_latency, example_inputs
+from kdspeech.models.complexity import count_macs, cpu_latency, run_forward
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +26,17 @@ def _first_line(err, limit=160):
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def measure_model(name, model, seconds, sr, repeats=5, onnx_path=None, num_threads=1, rtol=DEFAULT_RTOL):
-    """The row of one model (a dict; ``onnx_status`` is ``ok``, ``FAIL: <why>`` or absent without ONNX)."""
+def measure_model(name, model, seconds, sr, repeats=5, onnx_path=None, num_threads=1, rtol=DEFAULT_RTOL,
+                  emb_dim=None, part=None):
+    """The row of one model (a dict; ``onnx_status`` is ``ok``, ``FAIL: <why>`` or absent without ONNX).
+
+    ``part``: which part of a multi-part system the row is (``enhancer``, ``encoder``, ``all``), if any."""
     model.eval()
-    inputs = example_inputs(model, int(round(seconds * sr)))
+    inputs = deploy_inputs(model, int(round(seconds * sr)), emb_dim)
     row = {"model": name, "class": type(model).__name__, "parameters": count_parameters(model),
            "inputs": {k: list(v.shape) for k, v in inputs.items()}}
+    if part is not None:
+        row["part"] = part
     log.info("%s: counting MACs", name)
     macs = count_macs(model, inputs)
     row.update(macs=macs, macs_per_second=macs / seconds)

@@ -12,7 +12,7 @@ from kdspeech.models.complexity import NOT_COUNTED
 from kdspeech.results import markdown_table
 
 TSV_COLUMNS = ["model", "parameters", "macs_per_second", "macs", "rtf", "latency_ms",
-               "onnx_status", "onnx_max_abs_diff", "onnx_tolerance", "onnx_rtf"]
+               "onnx_status", "onnx_max_abs_diff", "onnx_tolerance", "onnx_rtf", "part"]
 
 
 def cpu_name():

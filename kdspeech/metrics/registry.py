@@ -3,7 +3,7 @@
 Kinds (what a metric needs besides the estimate):
 
 - ``intrusive``: the clean reference (PESQ, STOI, SI-SDR, SDR, segmental SNR, CSIG/CBAK/COVL);
-- ``nonintrusive``: nothing else (DNSMOS);
+- ``nonintrusive``: nothing else (DNSMOS, personalized DNSMOS);
 - ``transcript``: the reference transcript, the estimate being decoded by an ASR backend (WER, CER);
 - ``trials``: a trial list of scores and target/non-target labels, not one utterance (EER, MinDCF).
 
@@ -64,6 +64,7 @@ def _add(name, kind, family, label, higher_is_better=True, counts=()):
 _ENH = "kdspeech.metrics.enhancement:score_family"
 _COMPOSITE = "kdspeech.metrics.composite:score_family"
 _DNSMOS = "kdspeech.metrics.dnsmos:score_family"
+_PDNSMOS = "kdspeech.metrics.pdnsmos:score_family"
 _TRANSCRIPT = "kdspeech.metrics.transcript:score_family"
 _TRIALS = "kdspeech.metrics.trials:score_family"
 
@@ -81,6 +82,9 @@ _add("dnsmos_sig", "nonintrusive", _DNSMOS, "DNSMOS SIG")
 _add("dnsmos_bak", "nonintrusive", _DNSMOS, "DNSMOS BAK")
 _add("dnsmos_ovrl", "nonintrusive", _DNSMOS, "DNSMOS OVRL")
 _add("dnsmos_p808", "nonintrusive", _DNSMOS, "DNSMOS P.808")
+_add("pdnsmos_sig", "nonintrusive", _PDNSMOS, "PDNSMOS SIG")
+_add("pdnsmos_bak", "nonintrusive", _PDNSMOS, "PDNSMOS BAK")
+_add("pdnsmos_ovrl", "nonintrusive", _PDNSMOS, "PDNSMOS OVRL")
 _add("wer", "transcript", _TRANSCRIPT, "WER", False, ("wer_errors", "wer_words"))
 _add("cer", "transcript", _TRANSCRIPT, "CER", False, ("cer_errors", "cer_chars"))
 _add("eer", "trials", _TRIALS, "EER", False)
