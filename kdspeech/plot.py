@@ -81,3 +81,25 @@ def plot_learning_curves(curves, ylabel, path, title=None):
     if axes.lines:
         axes.legend()
     return _save_png(fig, path)
+
+
+def plot_tradeoff(points, chosen, xlabel, ylabel, path, title=None, line_label=None):
+    """A sweep of one setting as a line through ``{label: (x, y)}`` points (in order), each labelled,
+    the ``chosen`` label starred (e.g. SIG against BAK for each similarity scale alpha)."""
+    fig, axes = plt.subplots(figsize=(5.6, 4.4))
+    xs = [x for x, _ in points.values()]
+    ys = [y for _, y in points.values()]
+    axes.plot(xs, ys, marker="o", linestyle="-", color="tab:blue", label=line_label)
+    for name, x, y in zip(points, xs, ys):
+        axes.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    if chosen in points:
+        x, y = points[chosen]
+        axes.plot([x], [y], marker="*", markersize=16, color="tab:red", linestyle="none",
+                  label=f"chosen: {chosen}")
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    if title:
+        axes.set_title(title)
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+    return _save_png(fig, path)

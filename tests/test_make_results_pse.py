@@ -126,6 +126,21 @@ def test_alpha_sweep_figure_and_table(tree):
     assert row[4] == f"{summary['pdnsmos_sig']:.3f}" and row[5] == f"{summary['pdnsmos_bak']:.3f}"
 
 
+def test_alpha_is_chosen_on_the_validation_set_when_not_given(tree):
+    tmp_path, _, dirs = tree
+    extra, valid = [], {}
+    for alpha in (1, 2, 6, 10):
+        extra += ["--alpha", f"{alpha}={tmp_path / 'light_scaled' / f'test_a{alpha}'}",
+                  "--alpha_valid", f"{alpha}={tmp_path / 'light_scaled' / f'valid_a{alpha}'}"]
+        summary = json.loads((tmp_path / "light_scaled" / f"valid_a{alpha}" / "summary.json").read_text())
+        valid[alpha] = summary["overall"]["pdnsmos_bak"]
+    best = max(valid, key=valid.get)
+    md = run(tmp_path, dirs, *extra, "--alpha_metric", "pdnsmos_bak")
+    assert table_row(md, f"{best} (chosen)")
+    assert f"chosen: {best}, the highest validation" in md
+    assert sum(line.count("(chosen)") for line in md.splitlines()) == 1
+
+
 def test_errors_name_the_problem(tree):
     tmp_path, _, dirs = tree
     with pytest.raises(KdError, match="--baseline pdfnet3 is not one of the --system names"):
@@ -134,3 +149,13 @@ def test_errors_name_the_problem(tree):
         run(tmp_path, dirs, "--deploy_row", "x=nope")
     with pytest.raises(KdError, match="no summary.json"):
         run(tmp_path, dirs, "--alpha", f"3={tmp_path / 'missing'}")
+
+
+def test_deploy_rows_default_to_the_systems_exp_dirs(tree):
+    from kdspeech.bin.make_results_pse import deploy_rows
+
+    tmp_path, _, _ = tree
+    rows, _, _ = deploy_rows(str(tmp_path / "deploy.json"), {}, ["pdfnet2", "light", "e3net"])
+    assert rows["pdfnet2"]["parameters"] == 2_230_000
+    assert rows["light"]["part"] == "enhancer+encoder"      # the whole system, encoder included
+    assert "e3net" not in rows                               # not deployed: no row, no guess

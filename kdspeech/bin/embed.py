@@ -33,9 +33,7 @@ def build_embedder(args, device):
     if args.model:
         from kdspeech.train.checkpoint import load_model
 
-        model = load_model(args.model, device)
-        if args.model_conf:
-            model = rebuild(model, args.model, args.model_conf, device)
+        model = load_model(args.model, device, conf_overrides=args.model_conf)
         return lambda batch: pick(call_model(model, batch), args.model)
     from kdspeech.bin.train import DEFAULTS, FREE
     from kdspeech.config import load_config
@@ -49,23 +47,6 @@ def build_embedder(args, device):
     spec["input"] = "input"        # the whole utterance, whatever view the set reads in training
     teacher = build_teacher_sets({args.teacher: spec}, device, args.config)[args.teacher]
     return lambda batch: pick(as_outputs(teacher(batch)), args.config)
-
-
-def rebuild(model, path, overrides, device):
-    """The model of ``path`` built with its constructor options changed by ``overrides``."""
-    from kdspeech.config import parse_overrides
-    from kdspeech.models import build_model
-    from kdspeech.train.checkpoint import resolve_model_file
-
-    file = resolve_model_file(path)
-    state = torch.load(file, map_location="cpu", weights_only=False)
-    conf = {**state["model_conf"], **parse_overrides(overrides)}
-    new = build_model(state["model_name"], conf, where=file)
-    try:
-        new.load_state_dict(model.state_dict())
-    except RuntimeError as err:
-        raise KdError(f"--model_conf {' '.join(overrides)} changes the model's weights ({err})", path=file) from None
-    return new.to(device).eval()
 
 
 def pick(outs, where):

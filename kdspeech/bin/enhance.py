@@ -38,6 +38,9 @@ def get_parser():
     p.add_argument("--merge", action="store_true", help="join the job pieces into wav.scp")
     p.add_argument("--enroll_emb", help="enrolment embeddings (.npz with keys, emb) keyed by utterance or "
                    "speaker (utt2spk), for personalized models")
+    p.add_argument("--model_conf", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="constructor options of --model changed at inference (same weights), e.g. alpha=2 "
+                   "(pse_refine's similarity scale)")
     p.add_argument("--num_threads", type=int, default=1, help="torch threads per job")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="where the model runs (auto: a GPU when one is visible)")
@@ -116,7 +119,7 @@ def enhance_job(args):
     data = DataDir(args.data)
     utts = split_ids(data.utts, args.nj, args.job)
     device = pick_device(args.device)
-    model = load_model(args.model, device=device)
+    model = load_model(args.model, device=device, conf_overrides=args.model_conf)
     enrolment = Enrolment(model, data, utts, args.enroll_emb, args.sr, device)
     out_dir = Path(args.out_dir)
     piece = {}

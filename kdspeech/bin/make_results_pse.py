@@ -50,6 +50,7 @@ from kdspeech.bin.make_results_enh import comparison_rows, label, read_summaries
 from kdspeech.cli import run_main
 from kdspeech.errors import KdError
 from kdspeech.metrics import paired
+from kdspeech.plot import plot_tradeoff
 from kdspeech.results import markdown_table, write_results
 
 MOS = ("pdnsmos_sig", "pdnsmos_bak", "pdnsmos_ovrl")
@@ -102,8 +103,9 @@ def load_paper(path):
     return conf
 
 
-def deploy_rows(path, mapping):
-    """``({system: deploy row}, all rows, conditions)`` from deploy.json."""
+def deploy_rows(path, mapping, systems=()):
+    """``({system: deploy row}, all rows, conditions)`` from deploy.json.  A system not in ``mapping``
+    takes the row of its exp dir (``.../<system>``), its whole ``[enhancer+encoder]`` row when it has parts."""
     if not path:
         return {}, [], {}
     try:
@@ -117,6 +119,13 @@ def deploy_rows(path, mapping):
         if model not in rows:
             raise KdError(f"--deploy_row {system}={model}: no such row (rows: {', '.join(rows)})", path)
         out[system] = rows[model]
+    for system in systems:
+        if system in out:
+            continue
+        mine = [m for m in rows if os.path.basename(m.split(" [")[0]) == system]
+        whole = [m for m in mine if m.endswith("[enhancer+encoder]")] or [m for m in mine if " [" not in m]
+        if len(whole) == 1:
+            out[system] = rows[whole[0]]
     return out, report["models"], report
 
 
@@ -205,31 +214,14 @@ def alpha_means(specs, option):
     return dict(sorted(out.items()))
 
 
-def plot_sig_bak(points, chosen, path, title):
-    """Fig. 3: one point per alpha (SIG on x, BAK on y), labelled, the chosen alpha starred."""
-    from kdspeech.plot import _save_png, plt
-
-    fig, axes = plt.subplots(figsize=(5.6, 4.4))
-    xs = [p["pdnsmos_sig"] for p in points.values()]
-    ys = [p["pdnsmos_bak"] for p in points.values()]
-    axes.plot(xs, ys, marker="o", linestyle="-", color="tab:blue", label="light similarity")
-    for alpha, x, y in zip(points, xs, ys):
-        axes.annotate(f"α={alpha:g}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    if chosen in points:
-        axes.plot([points[chosen]["pdnsmos_sig"]], [points[chosen]["pdnsmos_bak"]], marker="*", markersize=16,
-                  color="tab:red", linestyle="none", label=f"chosen α={chosen:g} (validation)")
-    axes.set_xlabel("PDNSMOS SIG")
-    axes.set_ylabel("PDNSMOS BAK")
-    axes.set_title(title)
-    axes.grid(True, alpha=0.3)
-    axes.legend()
-    return _save_png(fig, path)
-
-
 def alpha_section(args):
     test = alpha_means(args.alpha, "--alpha")
     valid = alpha_means(args.alpha_valid, "--alpha_valid")
     chosen = args.alpha_chosen
+    if chosen is None and valid:
+        if any(overall.get(args.alpha_metric) is None for overall in valid.values()):
+            raise KdError(f"--alpha_valid: the score dirs have no {args.alpha_metric} (--alpha_metric)")
+        chosen = max(valid, key=lambda a: valid[a][args.alpha_metric])
     for name, means in (("--alpha", test), ("--alpha_valid", valid)):
         for alpha, overall in means.items():
             if any(overall.get(m) is None for m in MOS):
@@ -237,12 +229,16 @@ def alpha_section(args):
     rows = [[f"{a:g}" + (" (chosen)" if a == chosen else ""), *(valid.get(a, {}).get(m) for m in MOS),
              *(test.get(a, {}).get(m) for m in MOS)] for a in sorted(set(test) | set(valid))]
     header = ["alpha", *(f"valid {label(m)}" for m in MOS), *(f"test {label(m)}" for m in MOS)]
+    how = "given" if args.alpha_chosen is not None else f"the highest validation {label(args.alpha_metric)}"
     text = (f"The light model evaluated at each alpha; alpha is chosen on the validation set"
-            f"{f' (chosen: {chosen:g})' if chosen is not None else ''}, the test-set points make the figure.\n\n")
+            f"{f' (chosen: {chosen:g}, {how})' if chosen is not None else ''}, the test-set points make the "
+            f"figure.\n\n")
     text += markdown_table(header, rows)
     if test:
         png = os.path.join(args.plot_dir, "fig3_sig_vs_bak_alpha.png")
-        plot_sig_bak(test, chosen, png, f"PDNSMOS SIG vs BAK by alpha ({args.alpha_set})")
+        points = {f"α={a:g}": (p["pdnsmos_sig"], p["pdnsmos_bak"]) for a, p in test.items()}
+        plot_tradeoff(points, f"α={chosen:g}" if chosen is not None else None, "PDNSMOS SIG", "PDNSMOS BAK", png,
+                      f"PDNSMOS SIG vs BAK by alpha ({args.alpha_set})", "light similarity")
         text += f"\n![SIG vs BAK by alpha]({os.path.relpath(png, os.path.dirname(os.path.abspath(args.out)))})\n"
     return text
 
@@ -269,7 +265,9 @@ def build_parser():
     p.add_argument("--deploy_row", action="append", default=[], metavar="NAME=DEPLOY_ROW")
     p.add_argument("--alpha", action="append", default=[], metavar="ALPHA=DIR", help="test-set scores per alpha")
     p.add_argument("--alpha_valid", action="append", default=[], metavar="ALPHA=DIR")
-    p.add_argument("--alpha_chosen", type=float)
+    p.add_argument("--alpha_chosen", type=float, help="default: the best --alpha_valid by --alpha_metric")
+    p.add_argument("--alpha_metric", default="pdnsmos_ovrl", help="what chooses alpha on the validation set")
+    p.add_argument("--run_command", help="the recipe command that made these results (default: this one)")
     p.add_argument("--alpha_set", default="test set", help="what the --alpha scores are of (figure title)")
     p.add_argument("--note", help="markdown file whose text opens the results")
     p.add_argument("--title", default="Personalized speech enhancement")
@@ -286,7 +284,7 @@ def main(argv=None):
     paper = load_paper(args.paper) if args.paper else {}
     sets = list(dict.fromkeys([s for by_set in systems.values() for s in by_set]
                               + list((paper.get("test_sets") or {}))))
-    deployed, all_rows, report = deploy_rows(args.deploy, parse_pairs(args.deploy_row, "--deploy_row"))
+    deployed, all_rows, report = deploy_rows(args.deploy, parse_pairs(args.deploy_row, "--deploy_row"), systems)
     encoders = parse_pairs(args.encoders, "--encoders")
     sections = []
     if args.note:
@@ -305,7 +303,8 @@ def main(argv=None):
         sections.append(("Fig. 3: the scaling factor alpha", alpha_section(args)))
     if all_rows:
         sections.append(("Deployment (batch 1, CPU)", deployment_section(all_rows, report)))
-    command = shlex.join(["python", "-m", "kdspeech.bin.make_results_pse", *(sys.argv[1:] if argv is None else argv)])
+    command = args.run_command or shlex.join(["python", "-m", "kdspeech.bin.make_results_pse",
+                                              *(sys.argv[1:] if argv is None else argv)])
     write_results(args.out, args.title, sections, command=command)
     return 0
 

@@ -66,14 +66,26 @@ def resolve_model_file(path):
     return path
 
 
-def load_model(path, device="cpu"):
-    """Rebuild a model from a kdspeech model file (``best.pth``) or exp dir, in eval mode."""
+def load_model(path, device="cpu", conf_overrides=()):
+    """Rebuild a model from a kdspeech model file (``best.pth``) or exp dir, in eval mode.
+
+    ``conf_overrides`` (``key=value`` words) change constructor options that leave the weights as they
+    are (an inference-time setting such as TinyECAPA's ``chunk`` or pse_refine's ``alpha``); one that
+    changes the weights' shapes or names is a KdError."""
+    from kdspeech.config import parse_overrides
     from kdspeech.models import build_model
 
     path = resolve_model_file(path)
     state = _try_load(path)
     if state is None or "model_name" not in state:
         raise KdError("not a kdspeech model file (no model_name/model_conf/model)", path=path)
-    model = build_model(state["model_name"], state["model_conf"], where=path)
-    model.load_state_dict(state["model"])
+    conf = {**state["model_conf"], **parse_overrides(list(conf_overrides))}
+    model = build_model(state["model_name"], conf, where=path)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as err:
+        if not conf_overrides:
+            raise
+        raise KdError(f"--model_conf {' '.join(conf_overrides)} changes the model's weights ({err})",
+                      path=path) from None
     return model.to(device).eval()
