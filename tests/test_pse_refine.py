@@ -229,3 +229,13 @@ def test_onnx_export_matches_torch(tiny_spec, tmp_path):
         reference = model(**x)
     export_onnx(model, x, tmp_path / "m.onnx")
     assert check_onnx(tmp_path / "m.onnx", x, reference)["passed"]
+
+
+def test_wraps_an_enhancer_whose_primary_output_is_not_named_out(tiny_spec):
+    """pDCCRN (dccrn with emb_dim) returns wav/spec/mask: its first output is the enhanced speech."""
+    enhancer = {"name": "dccrn", "conf": {"channels": [4, 8], "lstm_units": 8, "lstm_layers": 1}}
+    model = build_model("pse_refine", {"enhancer": enhancer, "encoder": tiny_spec, "chunk": 1.0, "alpha": 2.0})
+    mix, emb = inputs(batch=1)
+    out = model(mix, emb)
+    assert list(out)[:2] == ["out", "similarity"] and out["out"].shape == mix.shape
+    assert "wav" not in out and "spec" in out

@@ -25,8 +25,19 @@ Signal path (defaults = the published DCCRN-CL):
   rotated.  ``masking: C`` (complex multiplication) and ``R`` (real and imaginary separately) are
   the paper's other two modes.
 
-forward(wav [B, T]) -> {"wav": [B, T], "spec": [B, 2, n_fft/2+1, frames] (real, imaginary of the
-estimate), "mask": [B, 2, n_fft/2+1, frames] (the effective complex mask)}.
+forward(wav [B, T], enroll_emb=None) -> {"wav": [B, T], "spec": [B, 2, n_fft/2+1, frames] (real,
+imaginary of the estimate), "mask": [B, 2, n_fft/2+1, frames] (the effective complex mask)}; a
+[B, 1, T] input gives a [B, 1, T] "wav".  ``num_frames(T)`` = 1 + T // hop.
+
+pDCCRN (Eskimez et al. 2022, "Personalized speech enhancement: new models and comprehensive
+evaluation"): with ``emb_dim`` D > 0 the target speaker's embedding ``enroll_emb`` ([B, D], used on
+every frame, or frame-wise [B, num_frames(T), D]) is concatenated to the input of the first complex
+LSTM layer on every frame.  A complex LSTM layer splits its input into real and imaginary halves (two
+real LSTMs, each seeing one half), so the embedding is appended to both halves: [x_r, e, x_i, e], and
+each real LSTM of that layer gets D more inputs (2 x 4 x lstm_units/2 x D more weights: 196,608 for
+D = 192 and the published 256 units, 3,868,525 parameters in all with complex batch norm).  With
+``emb_dim: 0`` (the default) the model is plain DCCRN and an ``enroll_emb`` given to it is ignored
+(as before the option existed, when the batch's embedding was simply not passed).
 
 Size: the published configuration has 3,671,053 parameters with the authors' real BatchNorm2d and
 3,671,917 with complex batch norm (5 instead of 2x2 parameters per complex channel, 864 more); the
@@ -46,12 +57,16 @@ MASKING = ("E", "C", "R")
 
 
 def stft_window(kind, win_length):
-    """``sqrt_hann`` (default of DCCRN) or ``hann``: periodic Hann windows of ``win_length``."""
+    """``sqrt_hann`` (default of DCCRN) or ``hann``: periodic Hann windows of ``win_length``;
+    ``vorbis``: DeepFilterNet's power-complementary sin(pi/2 sin^2(pi (n + 1/2) / N))."""
     if kind == "sqrt_hann":
         return torch.hann_window(win_length).sqrt()
     if kind == "hann":
         return torch.hann_window(win_length)
-    raise KdError(f"window must be sqrt_hann or hann, not {kind!r}")
+    if kind == "vorbis":
+        n = torch.arange(win_length, dtype=torch.float64)
+        return torch.sin(0.5 * torch.pi * torch.sin(torch.pi * (n + 0.5) / win_length) ** 2).float()
+    raise KdError(f"window must be sqrt_hann, hann or vorbis, not {kind!r}")
 
 
 class Stft(nn.Module):
@@ -82,12 +97,40 @@ def as_batch(wav):
     return wav, False
 
 
+def frame_condition(emb, batch, frames, dim, kind):
+    """A speaker embedding per frame ``[B, frames, D]`` from ``[B, D]`` (the same on every frame) or a
+    frame-wise ``[B, frames, D]``; a KdError names the expected shapes otherwise."""
+    if emb is None:
+        raise KdError(f"{kind}: emb_dim is {dim}, so forward needs enroll_emb [B, {dim}] or frame-wise "
+                      f"[B, {frames}, {dim}]")
+    if emb.dim() == 2 and tuple(emb.shape) == (batch, dim):
+        return emb[:, None, :].expand(batch, frames, dim)
+    if emb.dim() == 3 and tuple(emb.shape) == (batch, frames, dim):
+        return emb
+    raise KdError(f"{kind}: enroll_emb must be [B, D] = [{batch}, {dim}] or frame-wise [B, F, D] = "
+                  f"[{batch}, {frames}, {dim}] (F = num_frames of the input), got {list(emb.shape)}")
+
+
+def seeded_example_inputs(first, num_samples, emb_dim, seed=0):
+    """Batch-1 inputs for ``kdspeech.models.complexity``: ``{first: noise [1, T]}`` (the same as its
+    default), plus a unit-norm ``enroll_emb [1, D]`` when ``emb_dim`` > 0."""
+    generator = torch.Generator().manual_seed(seed)
+    inputs = {first: torch.randn(1, int(num_samples), generator=generator)}
+    if emb_dim:
+        inputs["enroll_emb"] = nn.functional.normalize(torch.randn(1, int(emb_dim), generator=generator),
+                                                       dim=-1)
+    return inputs
+
+
 @MODELS.register("dccrn")
 class DCCRN(nn.Module):
     def __init__(self, n_fft=512, win_length=400, hop=100, window="sqrt_hann",
                  channels=(32, 64, 128, 256, 256, 256), kernel_freq=5, kernel_time=2,
-                 lstm_layers=2, lstm_units=256, masking="E", complex_bn=True):
+                 lstm_layers=2, lstm_units=256, masking="E", complex_bn=True, emb_dim=0):
         super().__init__()
+        if int(emb_dim) < 0:
+            raise KdError(f"dccrn: emb_dim must be >= 0 (0: no speaker embedding), not {emb_dim}")
+        self.emb_dim = int(emb_dim)
         if masking not in MASKING:
             raise KdError(f"dccrn: masking must be one of {', '.join(MASKING)}, not {masking!r}")
         channels = [int(c) for c in channels]
@@ -114,8 +157,8 @@ class DCCRN(nn.Module):
         layers = []
         for i in range(int(lstm_layers)):
             last = i == int(lstm_layers) - 1
-            layers.append(ComplexLSTM(features if i == 0 else int(lstm_units), int(lstm_units),
-                                      projection=features if last else None))
+            size_in = features + 2 * self.emb_dim if i == 0 else int(lstm_units)  # [x_r, e, x_i, e]
+            layers.append(ComplexLSTM(size_in, int(lstm_units), projection=features if last else None))
         self.lstm = nn.Sequential(*layers)
         self.decoder = nn.ModuleList()
         for i in range(len(channels), 0, -1):
@@ -124,7 +167,14 @@ class DCCRN(nn.Module):
                                             padding=(pad, 0), output_padding=(1, 0), causal_time=True)
             self.decoder.append(nn.Sequential(deconv, norm(c_out), nn.PReLU()) if i > 1 else deconv)
 
-    def forward(self, wav):
+    def num_frames(self, num_samples):
+        """Frames of the STFT (and of a frame-wise embedding) for ``num_samples`` samples."""
+        return 1 + int(num_samples) // self.stft.hop
+
+    def example_inputs(self, num_samples):
+        return seeded_example_inputs("wav", num_samples, self.emb_dim)
+
+    def forward(self, wav, enroll_emb=None):
         x, unsqueeze = as_batch(wav)
         length = x.shape[-1]
         noisy = self.stft(x)  # [B, F, frames] complex
@@ -137,6 +187,10 @@ class DCCRN(nn.Module):
         b, c, f, t = out.shape
         seq = out.permute(0, 3, 1, 2)  # [B, T, 2C, F]: real channels then imaginary channels
         seq = seq.reshape(b, t, c * f)
+        if self.emb_dim:
+            emb = frame_condition(enroll_emb, b, t, self.emb_dim, "dccrn").to(seq.dtype)
+            real, imag = seq.chunk(2, -1)
+            seq = torch.cat([real, emb, imag, emb], -1)
         seq = self.lstm(seq).reshape(b, t, c, f).permute(0, 2, 3, 1)
         out = seq
         for layer, skip in zip(self.decoder, reversed(skips)):

@@ -8,7 +8,7 @@ enrolment clip), the encoder embeds chunks of T' = ``chunk`` seconds of the mixt
 ``2 T / T' - 1`` of them), their cosines with E are brought to the enhancer's F frames, scaled by
 ``alpha`` and clipped to [0, 1] (``kdspeech.models.similarity``), and the enhancer receives the
 frame-wise embedding ``[B, F, D + 1]`` = (E repeated over frames, similarity).  Returns
-``{"out": enhanced [B, T], "similarity": [B, F], "similarity_chunks": raw cosines [B, K], ...}`` plus
+``{"out": enhanced [B, T] (the enhancer's primary output), "similarity": [B, F], "similarity_chunks": raw cosines [B, K], ...}`` plus
 the enhancer's other outputs.
 
     model:
@@ -151,10 +151,9 @@ class PseRefine(nn.Module):
         sim = sim.to(enroll_emb.dtype)
         refined = torch.cat([enroll_emb[:, None, :].expand(-1, num_frames, -1), sim[..., None]], dim=-1)
         out = as_outputs(self.enhancer(mix, refined))
-        if "out" not in out:
-            raise KdError(f"pse_refine: the enhancer's outputs have no 'out' (outputs: {', '.join(out)})")
-        rest = {k: v for k, v in out.items() if k not in ("out", "similarity", "similarity_chunks")}
-        return {"out": out["out"], "similarity": sim, "similarity_chunks": raw, **rest}
+        first = next(iter(out))   # the enhancer's primary output (pdfnet2/e3net: out, dccrn: wav)
+        rest = {k: v for k, v in out.items() if k not in (first, "out", "similarity", "similarity_chunks")}
+        return {"out": out[first], "similarity": sim, "similarity_chunks": raw, **rest}
 
     # -- cost ------------------------------------------------------------------------------------
 
