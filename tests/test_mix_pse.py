@@ -120,3 +120,45 @@ def test_target_speaker_without_enrolment_is_an_error(pse_dirs):
     with pytest.raises(KdError, match="'spk1'") as err:
         run_mix(tmp_path, noise, tmp_path / "mix")
     assert "enroll/utt2spk" in str(err.value)
+
+
+def test_enrolment_parts_of_recordings_are_written_as_files(tmp_path):
+    """Sources cut by ``segments`` (one recording per speaker, two halves): the enrolment half is written
+    to wav/enroll/ and utt2enroll names that file, never the target half."""
+    from kdspeech.data.audio import save_audio
+
+    rng = np.random.default_rng(1)
+    wav, segments, spk = {}, {}, {}
+    for s in range(3):
+        rec = f"spk{s}-rec"
+        path = tmp_path / "audio" / f"{rec}.wav"
+        save_audio(path, 0.1 * rng.standard_normal(16000), 16000)
+        wav[rec] = str(path)
+        for half, (start, end) in (("a", (0.0, 0.5)), ("b", (0.5, 1.0))):
+            segments[f"{rec}-{half}"] = f"{rec} {start:.3f} {end:.3f}"
+            spk[f"{rec}-{half}"] = f"spk{s}"
+    src = tmp_path / "src"
+    write_kv(src / "wav.scp", wav)
+    write_kv(src / "segments", segments)
+    write_kv(src / "utt2spk", spk)
+    _, noise = write_sources(tmp_path / "other", n_spk=1, n_utt=1)
+    split_sources.main(["--data", str(src), "--out", str(tmp_path / "pse"), "--valid_fraction", "0.3"])
+    (tmp_path / "conf.yaml").write_text(yaml.safe_dump({"categories": {"noise": 1.0}, "rir_prob": 0.0}))
+    out = tmp_path / "mix"
+    assert mix_pse.main(["--sources", str(tmp_path / "pse" / "train"), "--enroll", str(tmp_path / "pse" / "enroll"),
+                         "--noises", str(noise), "--out", str(out), "--num_mixtures", "4", "--duration", "0.25",
+                         "--conf", str(tmp_path / "conf.yaml")]) == 0
+    enrolled = read_kv(tmp_path / "pse" / "enroll" / "enroll2utt")      # speaker -> the half set aside
+    source = DataDir(src)
+    for mid, entry in read_kv(out / "utt2enroll").items():
+        assert entry.startswith(str(out / "wav" / "enroll"))
+        speaker = read_kv(out / "utt2spk")[mid]
+        clip, _ = load_audio(entry, sr=16000)
+        np.testing.assert_allclose(clip, source.load_audio(enrolled[speaker], sr=16000)[0], atol=1e-4)
+        assert enrolled[speaker] != mid.split("__")[0]
+
+
+def test_split_sources_without_validation_part(tmp_path):
+    src, _ = write_sources(tmp_path, n_spk=3, n_utt=4)
+    assert split_sources.main(["--data", str(src), "--out", str(tmp_path / "pse"), "--valid_fraction", "0"]) == 0
+    assert len(read_kv(tmp_path / "pse" / "train" / "wav.scp")) == 9 and not (tmp_path / "pse" / "valid").exists()

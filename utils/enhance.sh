@@ -12,6 +12,7 @@ nj=1                   # parallel jobs
 fs=16000               # sample rate the model expects
 device=cpu             # auto | cpu | cuda (a recipe passes cpu for --ngpu 0, cuda otherwise)
 num_threads=1          # torch threads per job
+enhance_opts=""        # more options of kdspeech.bin.enhance, e.g. "--enroll_emb table.npz" for a personalized model
 
 help_message="Usage: $0 [options] <model: exp dir or model file> <mixture data dir> <out dir>
 e.g.: $0 --nj 4 --device cpu exp/student_s2 dump/mix/test_seen exp/student_s2/enhanced_test_seen"
@@ -33,5 +34,5 @@ opts=(--data "${data}" --out_dir "${dir}" --nj "${nj}")
 # shellcheck disable=SC2086  # $cmd is a command line, word-split as Kaldi's $decode_cmd is
 ${cmd} "${gpu_opts[@]}" JOB=1:"${nj}" "${dir}/log/enhance.JOB.log" \
   python -m kdspeech.bin.enhance --model "${model}" "${opts[@]}" --sr "${fs}" --device "${device}" \
-    --num_threads "${num_threads}" --job JOB
+    --num_threads "${num_threads}" ${enhance_opts} --job JOB
 python -m kdspeech.bin.enhance "${opts[@]}" --merge

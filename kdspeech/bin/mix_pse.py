@@ -13,7 +13,8 @@ set mixes held-out files).  ``--interferers`` defaults to ``--sources``.
 Outputs (``<out>``): ``wav/{mix,spk1}/<id>.wav`` (16-bit), and the data-dir files, written
 atomically at the end: ``wav.scp`` (mixture), ``spk1.scp`` (target reference), ``utt2spk`` (target
 speaker), ``utt2enroll`` (``<id> <audio entry>``: an utterance of the target speaker from
-``--enroll``, chosen with the seed, never the target utterance), ``utt2snr`` (target against
+``--enroll``, chosen with the seed, never the target utterance; an enrolment dir with ``segments`` has
+its segments written to ``wav/enroll/``), ``utt2snr`` (target against
 everything else in the mixture, dB), ``utt2sir`` (the drawn SIR, ``nan`` without interferer),
 ``utt2category``; ``plan.tsv`` records every drawn parameter.  Resumable: a mixture whose line is in
 ``<out>/progress`` (appended after both its files are written) is not mixed again; a plan made with
@@ -53,24 +54,30 @@ def mixer_settings(path):
     return {k: v for k, v in block.items() if k in MIXER_DEFAULTS}
 
 
-def enrolment_choices(enroll):
-    """``{speaker: [(utt, entry), ...]}`` of the enrolment dir."""
-    if enroll.has("segments"):
-        raise KdError("an enrolment dir with segments cannot name audio in utt2enroll; extract the "
-                      "segments first", path=enroll.file("segments"))
+def enrolment_choices(enroll, out_dir, sr):
+    """``{speaker: [(utt, entry), ...]}`` of the enrolment dir.  A dir with ``segments`` (enrolment =
+    a part of a recording) has its segments written to ``<out_dir>/wav/enroll/<utt>.wav`` so that
+    utt2enroll names audio files."""
     if not enroll.has("utt2spk"):
         raise KdError("the enrolment dir needs utt2spk", path=enroll.file("utt2spk"))
     out = {}
     for utt, spk in enroll.read("utt2spk").items():
-        out.setdefault(spk, []).append((utt, enroll.wav_scp[utt]))
+        if enroll.has("segments"):
+            entry = Path(out_dir) / "wav" / "enroll" / f"{utt}.wav"
+            if not is_complete_wav(entry, sr):
+                save_audio(entry, enroll.load_audio(utt, sr=sr)[0], sr)
+            entry = str(entry)
+        else:
+            entry = enroll.wav_scp[utt]
+        out.setdefault(spk, []).append((utt, entry))
     return out
 
 
 def pick_enrolment(choices, p, sources, enroll, seed, index):
     """An enrolment entry of the target speaker other than the target utterance itself."""
     target_entry = sources.wav_scp.get(p["target"]) if not sources.has("segments") else None
-    usable = [(u, e) for u, e in choices.get(p["speaker"], [])
-              if u != p["target"] and Path(e).resolve() != Path(target_entry or "\0").resolve()]
+    same_file = (lambda e: Path(e).resolve() == Path(target_entry).resolve()) if target_entry else (lambda e: False)
+    usable = [(u, e) for u, e in choices.get(p["speaker"], []) if u != p["target"] and not same_file(e)]
     if not usable:
         raise KdError(f"target speaker '{p['speaker']}' (utterance '{p['target']}') has no enrolment "
                       "utterance other than the target", path=enroll.file("utt2spk"))
@@ -84,7 +91,7 @@ def value(x):
 
 
 def make_plan(args, mixer, sources, enroll):
-    choices = enrolment_choices(enroll)
+    choices = enrolment_choices(enroll, args.out, args.sr)
     rows = {}
     for i in range(args.num_mixtures):
         p = mixer.draw(args.seed, 0, i)

@@ -10,8 +10,8 @@
    embedding table that ``data.enroll_emb`` and ``kdspeech.bin.mix_pse`` expect.  A speaker with a
    single utterance cannot be both target and enrolled: its utterance is left out (logged).
 2. The remaining files are shuffled with the seed and ``round(valid_fraction * n)`` of them (at
-   least one) go to ``<out>/valid``, the rest to ``<out>/train`` (every per-utterance file of
-   ``--data`` filtered).  Enrolment utterances are in neither, so an example never uses its
+   least one; none and no ``valid`` dir with ``--valid_fraction 0``, e.g. for test speakers) go to
+   ``<out>/valid``, the rest to ``<out>/train`` (every per-utterance file of ``--data`` filtered).  Enrolment utterances are in neither, so an example never uses its
    enrolment clip as target or interferer.
 """
 
@@ -45,7 +45,7 @@ def choose(utt2spk, valid_fraction, seed):
     if len(rest) < 2:
         raise KdError(f"{len(rest)} utterance(s) left after taking enrolment clips: nothing to split")
     rng.shuffle(rest)
-    n_valid = min(max(1, round(valid_fraction * len(rest))), len(rest) - 1)
+    n_valid = 0 if valid_fraction == 0 else min(max(1, round(valid_fraction * len(rest))), len(rest) - 1)
     return enroll, sorted(rest[n_valid:]), sorted(rest[:n_valid]), left
 
 
@@ -72,8 +72,8 @@ def main(argv=None):
     parser.add_argument("--valid_fraction", type=float, default=0.15)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
-    if not 0 < args.valid_fraction < 1:
-        parser.error("--valid_fraction must be in (0, 1)")
+    if not 0 <= args.valid_fraction < 1:
+        parser.error("--valid_fraction must be in [0, 1)")
     src = DataDir(args.data).validate()
     if not src.has("utt2spk"):
         raise KdError("the sources need utt2spk (speakers for enrolment)", path=src.file("utt2spk"))
@@ -83,7 +83,8 @@ def main(argv=None):
                     "first '%s'", len(left), left[0])
     out = Path(args.out)
     for name, utts in (("train", train), ("valid", valid)):
-        subset_data_dir(src, out / name, utts).validate()
+        if utts:
+            subset_data_dir(src, out / name, utts).validate()
     write_enroll(src, out / "enroll", enroll)
     print(f"{out}: train {len(train)}, valid {len(valid)} utterances, enroll {len(enroll)} speakers"
           + (f", {len(left)} left out" if left else ""))

@@ -48,6 +48,7 @@ train_args=""          # config overrides for every training, e.g. "trainer.max_
 skip_train=false       # skip stage 4: enhance and score models already in exp/ (see --models)
 models=""              # systems to enhance and score on --test_sets (empty: every system of --systems)
 test_sets="test_seen test_unseen"  # mixture sets every model enhances and is scored on
+enhance_opts=""        # more options of kdspeech.bin.enhance (e.g. "--enroll_emb table.npz" for personalized models)
 extra_tests=""         # "<model>:<set>" pairs also enhanced and scored (e.g. a teacher on its SNR range), reported as <model>/<set, or the set a subset comes from>
 metrics=pesq_wb,stoi,si_sdr        # metrics of stage 6 (any intrusive metric of kdspeech.metrics)
 score_with_asr=false   # stage 7: WER/CER of the decoded noisy, clean and enhanced speech
@@ -58,6 +59,7 @@ dnsmos=false           # stage 8: DNSMOS of the noisy and enhanced speech
 dnsmos_metrics=dnsmos_sig,dnsmos_bak,dnsmos_ovrl,dnsmos_p808  # metrics of stage 8
 deploy=false           # stage 9: deployment report of the models (exp/deploy/deploy.md)
 deploy_seconds=1       # seconds of audio per timed forward pass in stage 9
+deploy_opts=""         # more options of kdspeech.bin.deploy (e.g. "--parts enhancer,encoder" for a two-part system)
 deploy_onnx=true       # stage 9 also exports each model to ONNX and checks it against torch (false: models
                        # torch.onnx cannot export, e.g. a complex STFT inside the model)
 compare=""             # "<a>:<b>" model pairs given a paired test on every test set (and each model vs noisy)
@@ -114,7 +116,7 @@ train_system() {  # train_system <config> <train dir> <valid dir> <exp dir> [key
 }
 
 enhance_set() {  # enhance_set <model> <mixture dir> <out dir>
-  utils/enhance.sh --nj "${nj}" --fs "${fs}" --device "${device}" "$1" "$2" "$3"
+  utils/enhance.sh --nj "${nj}" --fs "${fs}" --device "${device}" --enhance_opts "${enhance_opts}" "$1" "$2" "$3"
 }
 
 score_set() {  # score_set <mixture dir> <estimates scp> <out dir>
@@ -287,6 +289,7 @@ score_stage() {  # score_stage <stage> <prefix> <what> <function> <param words..
   local n=$1 prefix=$2 what=$3 fn=$4 pair m t out
   shift 4
   for t in ${test_sets}; do
+    if [ "${prefix}" = score ] && ! has_reference "${t}"; then continue; fi
     out=${expdir}/noisy/${prefix}_$(set_name "${t}")
     note_old_layout "${n}" "${out}"
     stage_run "${n}" "${what} noisy ${t}" --out "${out}" --deps "$(set_dir "${t}")" "$@" "${template_param[@]}" -- \
@@ -294,12 +297,20 @@ score_stage() {  # score_stage <stage> <prefix> <what> <function> <param words..
   done
   for pair in "${pairs[@]}"; do
     m=${pair%%:*} t=${pair#*:}
+    if [ "${prefix}" = score ] && ! has_reference "${t}"; then continue; fi
     out=${expdir}/${m}/${prefix}_$(set_name "${t}")
     note_old_layout "${n}" "${out}"
     stage_run "${n}" "${what} ${m} on ${t}" --out "${out}" --deps "${expdir}/${m}/enhanced_$(set_name "${t}")" \
       "$@" "${template_param[@]}" -- \
       "${fn}" "$(set_dir "${t}")" "${expdir}/${m}/enhanced_$(set_name "${t}")/wav.scp" "${out}"
   done
+}
+# Intrusive metrics need the clean reference: a test set without one (a real recording) is left out of
+# stage 6 (and its rows of stage 10 have the other stages' figures only).
+has_reference() {  # has_reference <set>
+  [ -f "$(set_dir "$1")/spk1.scp" ] && return 0
+  if ((6 >= stage && 6 <= stop_stage)); then log "stage 6: $(set_dir "$1") has no spk1.scp (no clean reference): not scored by ${metrics}"; fi
+  return 1
 }
 score_stage 6 score "score" score_set --param "fs=${fs}" --param "metrics=${metrics}"
 asr_params=(--param "fs=${fs}" --param "metrics=${asr_metrics}" --param "asr_backend=${asr_backend}")
@@ -327,7 +338,7 @@ if [ "${deploy}" = true ]; then
   [ "${deploy_onnx}" = true ] && onnx_opt=(--onnx)
   stage_run 9 "deployment report of ${models}" --out "${expdir}/deploy" "${deploy_deps[@]}" --param "fs=${fs}" -- \
     python -m kdspeech.bin.deploy --models "${deploy_models[@]}" --seconds "${deploy_seconds}" --sr "${fs}" \
-      --num_threads 1 "${onnx_opt[@]}" --out_dir "${expdir}/deploy"
+      --num_threads 1 "${onnx_opt[@]}" ${deploy_opts} --out_dir "${expdir}/deploy"
 fi
 
 # Stage 10: one row per system and test set, with the score dirs of every scoring stage that ran.
@@ -359,7 +370,7 @@ for t in ${test_sets}; do
     [[ " ${models} " == *" ${a} "* && " ${models} " == *" ${b} "* ]] && result_args+=(--compare "${a}/${tn}:${b}/${tn}")
   done
   for m in ${noise_snr_tables}; do
-    [[ " ${models} " == *" ${m} "* ]] && result_args+=(--noise_snr "${m}/${tn}=$(set_dir "${t}")")
+    [[ " ${models} noisy " == *" ${m} "* ]] && result_args+=(--noise_snr "${m}/${tn}=$(set_dir "${t}")")
   done
 done
 for pair in ${extra_tests}; do

@@ -1,0 +1,1 @@
+../../TEMPLATE/enh/enh.sh

@@ -1,0 +1,1 @@
+../../TEMPLATE/pse/pse.sh
