@@ -26,11 +26,21 @@ confidence interval of it and the p-value of a Wilcoxon signed-rank test
 ``--paper`` is a YAML file of published numbers, shown beside ours as ``<name> (paper)``:
 
     source: "Author et al. (2024), Table 2"      # optional, quoted under the tables
+    pool: {test_all: [test_seen, test_unseen]}   # optional: the paper's one test set is our two
+    notes: ["PESQ variant not stated ..."]       # optional: caveats, listed under "Paper numbers"
     systems:
-      teacher_1:                                  # same name as a --system to sit beside it
+      teacher_1/test_seen:                        # same name as a --system to sit beside it
         overall: {pesq_wb: 3.05, stoi: 0.93, si_sdr: 14.2}
         snr: {-5: {pesq_wb: 2.1}, 0: {pesq_wb: 2.6}}    # optional
         noise: {babble: {pesq_wb: 2.4}}                  # optional
+        noise_snr: {pesq_wb: {babble: {-5: 2.0}}}        # optional: beside a --noise_snr table
+
+``pool: {P: [a, b]}`` makes, for every model with systems ``<model>/a`` and ``<model>/b`` whose
+``<model>/P`` has paper numbers, a system ``<model>/P``: the means of its parts weighted by their
+utterance counts, overall and by group (what one mean over the paper's whole test set is).  In the
+noise x SNR tables a paper column ``<noise> (paper)`` follows our column of that noise type.  Paper
+numbers with no cell of ours to sit beside (no such system, noise type or table) are listed in a
+section "Paper numbers", with the file's notes.
 """
 
 import argparse
@@ -81,7 +91,8 @@ def _group_key(group, key):
 
 
 def load_paper(path):
-    """``(source, {name: summary-like dict})`` from a paper results YAML file."""
+    """``(source, {name: summary-like dict}, {pool: [parts]}, [notes])`` from a paper results YAML file
+    (summaries keyed ``<name> (paper)``; a ``noise_snr`` entry as ``{metric: {noise: {snr: value}}}``)."""
     if not os.path.exists(path):
         raise KdError("paper results file not found", path)
     with open(path, encoding="utf-8") as handle:
@@ -95,14 +106,60 @@ def load_paper(path):
         raise KdError("expected a 'systems:' mapping of name -> {overall, snr, noise}", path)
     paper = {}
     for name, entry in conf["systems"].items():
-        if not isinstance(entry, dict) or set(entry) - {"overall", "snr", "noise"}:
-            raise KdError(f"system {name}: expected keys overall / snr / noise", path)
+        if not isinstance(entry, dict) or set(entry) - {"overall", "snr", "noise", "noise_snr"}:
+            raise KdError(f"system {name}: expected keys overall / snr / noise / noise_snr", path)
         summary = {"overall": entry.get("overall") or {}}
         for group in ("snr", "noise"):
             if entry.get(group):
                 summary[group] = {_group_key(group, k): v for k, v in entry[group].items()}
+        if entry.get("noise_snr"):
+            summary["noise_snr"] = {metric: {str(noise): {_group_key("snr", k): v for k, v in by_snr.items()}
+                                             for noise, by_snr in by_noise.items()}
+                                    for metric, by_noise in entry["noise_snr"].items()}
         paper[f"{name} (paper)"] = summary
-    return conf.get("source"), paper
+    pools = conf.get("pool") or {}
+    if not isinstance(pools, dict) or not all(isinstance(v, list) and v for v in pools.values()):
+        raise KdError("expected 'pool:' as {name: [test set, ...]}", path)
+    notes = conf.get("notes") or []
+    if not isinstance(notes, list):
+        raise KdError("expected 'notes:' as a list of strings", path)
+    return conf.get("source"), paper, pools, [str(n) for n in notes]
+
+
+def _weighted(parts, key):
+    """The n-weighted mean of each metric over ``parts`` (``{metric: mean, "n": count}`` dicts)."""
+    merged, total = {}, sum(p.get("n") or 0 for p in parts)
+    for metric in {m for p in parts for m in p if m != "n"}:
+        pairs = [(p[metric], p.get("n") or 0) for p in parts if p.get(metric) is not None]
+        weight = sum(n for _, n in pairs)
+        merged[metric] = sum(v * n for v, n in pairs) / weight if weight else None
+    merged["n"] = total
+    return merged
+
+
+def pooled_systems(ours, pools, paper):
+    """``({model/P: summary}, {model/P: [part names]})`` for the pools that paper numbers ask for."""
+    pooled, parts_of = {}, {}
+    for pool, sets in pools.items():
+        models = {name.rsplit("/", 1)[0] for name in ours if "/" in name}
+        for model in sorted(models):
+            name, parts = f"{model}/{pool}", [f"{model}/{t}" for t in sets]
+            if f"{name} (paper)" not in paper or not all(p in ours for p in parts):
+                continue
+            summary = {"metrics": [], "overall": _weighted([ours[p]["overall"] for p in parts], name)}
+            for p in parts:
+                summary["metrics"] += [m for m in ours[p].get("metrics", []) if m not in summary["metrics"]]
+            for group in GROUP_TITLES:
+                keys = []
+                for p in parts:
+                    keys += [k for k in ours[p].get(group, {}) if k not in keys]
+                if keys:
+                    if group == "snr":
+                        keys.sort(key=float)
+                    summary[group] = {k: _weighted([ours[p][group][k] for p in parts if k in ours[p].get(group, {})], k)
+                                      for k in keys}
+            pooled[name], parts_of[name] = summary, parts
+    return pooled, parts_of
 
 
 def with_paper(ours, paper):
@@ -171,7 +228,8 @@ def metric_names(summaries):
 
 def overall_section(systems, metrics):
     rows = [[name, *(s["overall"].get(m) for m in metrics), s["overall"].get("n")]
-            for name, s in systems.items()]
+            for name, s in systems.items()
+            if not name.endswith(" (paper)") or any(s["overall"].get(m) is not None for m in metrics)]
     return markdown_table(["system", *(label(m) for m in metrics), "utts"], rows)
 
 
@@ -194,11 +252,13 @@ def paper_note(table, source):
     return f"\n`(paper)`: {source}\n" if source and "(paper)" in table else ""
 
 
-def build_sections(ours, paper, paper_source, out, plot_dir, score_dirs):
+def build_sections(ours, paper, paper_source, out, plot_dir, score_dirs, pooled_from=None):
     systems = with_paper(ours, paper)
     metrics = metric_names(ours)
-    sources = markdown_table(["system", "scores"],
-                             [[n, ", ".join(f"`{d}`" for d in dirs)] for n, dirs in score_dirs.items()])
+    rows = [[n, ", ".join(f"`{d}`" for d in dirs)] for n, dirs in score_dirs.items()]
+    rows += [[n, "mean of " + " and ".join(parts) + " weighted by their utterances"]
+             for n, parts in (pooled_from or {}).items()]
+    sources = markdown_table(["system", "scores"], rows)
     sections = [("Systems", sources)]
     table = overall_section(systems, metrics)
     sections.append(("Overall", table + paper_note(table, paper_source)))
@@ -219,8 +279,12 @@ def build_sections(ours, paper, paper_source, out, plot_dir, score_dirs):
     return sections
 
 
-def noise_snr_section(name, score_dirs, data_dir, metrics):
-    """Tables metric by SNR (rows) x noise type (columns) of one system, from its per-utterance scores."""
+def noise_snr_section(name, score_dirs, data_dir, metrics, paper=None):
+    """Tables metric by SNR (rows) x noise type (columns) of one system, from its per-utterance scores,
+    each noise type followed by its paper column where ``paper`` (``{metric: {noise: {snr: value}}}``)
+    has one.  Returns ``(section, [paper noise types with no column of ours, as text])``."""
+    paper = paper or {}
+    unmatched = []
     scores = read_utterance_scores(score_dirs)
     snr = read_kv(os.path.join(data_dir, "utt2snr"))
     noise = read_kv(os.path.join(data_dir, "utt2noise"))
@@ -240,10 +304,41 @@ def noise_snr_section(name, score_dirs, data_dir, metrics):
             vals = [v for v in cells.get(key, []) if not math.isnan(v)]
             return sum(vals) / len(vals) if vals else None
 
-        table_rows = [[format(s, "g"), *(mean((s, n)) for n in noises)] for s in snrs]
-        table_rows.append(["mean", *(mean_of([mean((s, n)) for s in snrs]) for n in noises)])
-        parts.append(f"{label(metric)}\n\n" + markdown_table([GROUP_TITLES["snr"], *noises], table_rows))
-    return (f"{name}: by noise type and input SNR", "\n".join(parts))
+        published = paper.get(metric, {})
+        columns = [c for n in noises for c in ([(n, False), (n, True)] if n in published else [(n, False)])]
+
+        def cell(s, noise, is_paper):
+            return published[noise].get(format(s, "g")) if is_paper else mean((s, noise))
+
+        table_rows = [[format(s, "g"), *(cell(s, n, p) for n, p in columns)] for s in snrs]
+        table_rows.append(["mean", *(None if p else mean_of([mean((s, n)) for s in snrs]) for n, p in columns)])
+        header = [GROUP_TITLES["snr"], *(f"{n} (paper)" if p else n for n, p in columns)]
+        parts.append(f"{label(metric)}\n\n" + markdown_table(header, table_rows))
+        missing = [n for n in published if n not in noises]
+        if missing:
+            unmatched.append(f"`{name}` {label(metric)} by noise type and SNR: no column of ours for the "
+                             f"paper's {', '.join(missing)}")
+    return (f"{name}: by noise type and input SNR", "\n".join(parts)), unmatched
+
+
+def paper_section(paper, notes, systems, noise_snr_names, unmatched):
+    """What of the paper's numbers sits beside nothing of ours, and the paper file's notes."""
+    lines = list(unmatched)
+    for name, entry in paper.items():
+        base = name[:-len(" (paper)")]
+        if base not in systems:
+            lines.append(f"`{base}`: no system of ours by this name (its paper numbers stand alone in the tables)")
+        elif entry.get("noise_snr") and base not in noise_snr_names:
+            lines.append(f"`{base}`: the paper's noise x SNR numbers have no noise x SNR table of ours "
+                         "(no --noise_snr for it)")
+    if not lines and not notes:
+        return None
+    text = ""
+    if lines:
+        text += "Not compared:\n\n" + "\n".join(f"* {line}" for line in lines) + "\n"
+    if notes:
+        text += ("\n" if text else "") + "Notes on the paper's numbers:\n\n" + "\n".join(f"* {n}" for n in notes) + "\n"
+    return ("Paper numbers", text.strip())
 
 
 def parse_comparisons(specs, systems):
@@ -381,13 +476,22 @@ def main(argv=None):
     score_dirs = parse_systems(args.system)
     ours = {name: read_summaries(dirs, name) for name, dirs in score_dirs.items()}
     comparisons = parse_comparisons(args.compare, score_dirs)
-    source, paper = load_paper(args.paper) if args.paper else (None, {})
-    sections = build_sections(ours, paper, source, args.out, args.plot_dir, score_dirs)
+    source, paper, pools, notes = load_paper(args.paper) if args.paper else (None, {}, {}, [])
+    pooled, pooled_from = pooled_systems(ours, pools, paper)
+    sections = build_sections({**ours, **pooled}, paper, source, args.out, args.plot_dir, score_dirs, pooled_from)
     metrics = metric_names(ours)
-    for name, data_dir in parse_pairs(args.noise_snr, "--noise_snr").items():
+    unmatched = []
+    noise_snr = parse_pairs(args.noise_snr, "--noise_snr")
+    for name, data_dir in noise_snr.items():
         if name not in score_dirs:
             raise KdError(f"--noise_snr {name}: not one of the --system names")
-        sections.append(noise_snr_section(name, score_dirs[name], data_dir, metrics))
+        published = paper.get(f"{name} (paper)", {}).get("noise_snr")
+        (title, text), missing = noise_snr_section(name, score_dirs[name], data_dir, metrics, published)
+        sections.append((title, text + paper_note(text, source)))
+        unmatched += missing
+    section = paper_section(paper, notes, {**ours, **pooled}, noise_snr, unmatched)
+    if section:
+        sections.append(section)
     section = comparisons_section(comparisons, score_dirs, metrics)
     if section:
         sections.insert(2, section)  # after the overall means

@@ -170,3 +170,70 @@ class PosteriorKd(LossTerm):
         log_pt = F.log_softmax(t.detach().movedim(self.class_dim, -1) / self.T, dim=-1)
         kl = (log_pt.exp() * (log_pt - log_ps)).sum(-1)  # [B, N]
         return kl.mean() * self.T ** 2
+
+
+# Baselines of the SNR-based teachers-student recipes (Hao et al. 2020, Table 3).
+
+@LOSSES.register("psa")
+class PhaseSensitiveApproximation(LossTerm):
+    """Phase-sensitive spectrum approximation (Erdogan et al., ICASSP 2015), the cost of ``psm_blstm``:
+
+        L = 1/(B F N) sum_{b,f,n} (m |Y| - clip(|S| cos(theta_S - theta_Y), 0, |Y|))^2
+
+    with m the student's real mask (output ``mask``, ``[B, F, N]``), Y the STFT of the noisy input
+    (batch ``input_key``) and S that of the clean target.  |S| cos(theta_S - theta_Y) = Re(S Y*) / |Y|
+    is the part of S along the noisy phase: since m is real and the noisy phase is kept,
+    |m Y - S|^2 = (m |Y| - |S| cos(.))^2 + |S|^2 sin^2(.), whose second term no mask can change.
+    ``truncate`` (default) clips that target to [0, |Y|], the range m |Y| can reach with a sigmoid
+    mask (the truncated PSA); ``truncate: false`` keeps the plain PSA.  The STFT options must be the
+    model's (the defaults are psm_blstm's); a different frame count or bin count is an error.
+    """
+
+    def __init__(self, n_fft=512, win_length=400, hop=160, window="hann", truncate=True, input_key="input",
+                 eps=1e-8, student_key="mask", **keys):
+        super().__init__(student_key=student_key, **keys)
+        from kdspeech.models.dccrn import Stft
+        self.stft = Stft(n_fft, win_length, hop, window)
+        self.truncate, self.input_key, self.eps = bool(truncate), input_key, float(eps)
+
+    def spectrum(self, wav):
+        return self.stft(wav.flatten(0, -2) if wav.dim() == 3 else wav)
+
+    def forward(self, out, batch, teacher_outs):
+        mask = self.student(out)
+        if self.input_key not in batch:
+            raise KdError(f"psa needs the noisy input in batch key '{self.input_key}'")
+        noisy, clean = self.spectrum(batch[self.input_key]), self.spectrum(self.target(batch))
+        if mask.shape != noisy.shape:
+            raise KdError(f"psa: mask {list(mask.shape)} and the noisy STFT {list(noisy.shape)} differ "
+                          "(the loss's n_fft/win_length/hop must be the model's)")
+        magnitude = noisy.abs()
+        target = (clean * noisy.conj()).real / magnitude.clamp_min(self.eps)
+        if self.truncate:
+            target = torch.minimum(target.clamp_min(0.0), magnitude)
+        return (mask * magnitude - target).pow(2).mean()
+
+
+@LOSSES.register("l1_target")
+class L1Target(LossTerm):
+    """Mean absolute error between the student's waveform and the clean target (the loss of
+    ``wavenet_denoise``; its authors' second term, on the noise estimate input - output, equals this
+    one since (input - output) - (input - target) = target - output).  ``margin`` leaves out that many
+    samples at each end of every crop: with ``margin`` = half the receptive field only samples predicted
+    from real context on both sides are scored (the authors' target-field training)."""
+
+    def __init__(self, margin=0, **keys):
+        super().__init__(**keys)
+        self.margin = int(margin)
+        if self.margin < 0:
+            raise KdError(f"l1_target: margin must be >= 0, not {margin}")
+
+    def forward(self, out, batch, teacher_outs):
+        s, t = self.student(out), self.target(batch)
+        if s.shape != t.shape:
+            raise KdError(f"l1_target: output {list(s.shape)} and target {list(t.shape)} differ")
+        if self.margin:
+            if s.shape[-1] <= 2 * self.margin:
+                raise KdError(f"l1_target: margin {self.margin} leaves nothing of {s.shape[-1]}-sample crops")
+            s, t = s[..., self.margin:-self.margin], t[..., self.margin:-self.margin]
+        return (s - t).abs().mean()

@@ -25,8 +25,8 @@ test_unseen_mix_per_utt=""  # the same for the unseen-noise test set (empty: tes
 teacher_conf=conf/train_teacher.yaml     # teacher training config
 student_conf=conf/train_student.yaml     # student S1 config (no teachers)
 kd_conf=conf/train_student_kd.yaml       # student S2 config (its teacher set 'snr' is filled in)
-baseline=""                              # a registered model trained on the student set (e.g. crn); empty: none
-baseline_conf=conf/train_crn.yaml        # its training config
+baselines=""                             # registered models trained on the student set as baselines, e.g. "crn psm_blstm"; empty: none
+baseline_confs=""                        # their configs, one per name (empty: <conf_dir>/train_<name>.yaml); --baseline/--baseline_conf: one
 score_teachers=true         # also score each teacher on the test mixtures of its SNR range
 
 # shellcheck disable=SC1091

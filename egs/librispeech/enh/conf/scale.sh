@@ -5,5 +5,5 @@ scale_opts=(
   --teacher_mix_per_utt 20 --student_mix_per_utt 25 --valid_mix_per_utt 5
   --test_mix_per_utt 45 --test_unseen_mix_per_utt 36
   --teacher_conf conf/train_teacher.yaml --student_conf conf/train_student.yaml
-  --kd_conf conf/train_student_kd.yaml --baseline crn --baseline_conf conf/train_crn.yaml
+  --kd_conf conf/train_student_kd.yaml --baselines "crn psm_blstm wavenet_denoise"
 )

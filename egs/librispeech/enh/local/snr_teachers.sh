@@ -8,26 +8,32 @@
 #   mix_sets     teacher_<k> / valid_teacher_<k> at the SNRs of teacher k, student / valid at
 #                student_snrs, test_seen / test_unseen at test_snrs
 #   systems      teacher_<k> (conf teacher_conf on teacher_<k>); student_s1 (student_conf on student);
-#                baseline_<baseline> when set; student_s2 (kd_conf on student, distilled from every
+#                baseline_<name> for each name of baselines (a registered model, trained on the student
+#                set with its config: the matching word of baseline_confs, or when that is empty
+#                <conf_dir>/train_<name>.yaml); student_s2 (kd_conf on student, distilled from every
 #                teacher, routed by the mixture's SNR: teachers.snr.members and teachers.snr.bounds,
 #                the bounds being the lowest SNR of each teacher set after the first)
 #   snr_subsets, extra_tests   with score_teachers=true: teacher k on the test mixtures of its range
 #   snr_opts     these and the paper's other template options: the models scored on the whole test
-#                sets (S1, S2, the baseline; teachers only on their ranges), comparisons, tables, title
+#                sets (S1, S2, the baselines; teachers only on their ranges), comparisons (S2 against S1
+#                and against each baseline), tables, title
 #
 # The paper's options (each recipe's run.sh sets its defaults before sourcing this file):
 #   teacher_snrs  student_snrs  test_snrs  teacher_mix_per_utt  student_mix_per_utt  valid_mix_per_utt
-#   test_mix_per_utt  test_unseen_mix_per_utt  teacher_conf  student_conf  kd_conf  baseline
-#   baseline_conf  score_teachers
+#   test_mix_per_utt  test_unseen_mix_per_utt  teacher_conf  student_conf  kd_conf  baselines
+#   baseline_confs  score_teachers
+# --baseline NAME and --baseline_conf FILE (one baseline, the form before several were possible) set
+# baselines and baseline_confs.
 
 _snr_names=(teacher_snrs student_snrs test_snrs teacher_mix_per_utt student_mix_per_utt valid_mix_per_utt
-            test_mix_per_utt test_unseen_mix_per_utt teacher_conf student_conf kd_conf baseline
-            baseline_conf score_teachers)
+            test_mix_per_utt test_unseen_mix_per_utt teacher_conf student_conf kd_conf baselines
+            baseline_confs score_teachers)
 enh_opts=()
 while [ $# -gt 0 ]; do
   _snr_opt=${1%%=*}
   _snr_name=${_snr_opt#--}
   _snr_name=${_snr_name//-/_}
+  case ${_snr_name} in baseline) _snr_name=baselines ;; baseline_conf) _snr_name=baseline_confs ;; esac
   if [[ $1 == --* && " ${_snr_names[*]} " == *" ${_snr_name} "* ]]; then
     if [[ $1 == *=* ]]; then
       printf -v "${_snr_name}" '%s' "${1#*=}"
@@ -41,6 +47,7 @@ while [ $# -gt 0 ]; do
     if [[ $1 == --help || $1 == -h ]]; then
       echo "Options of the SNR-based teachers-student recipe (current value in brackets):"
       for _snr_name in "${_snr_names[@]}"; do printf '  --%-24s [%s]\n' "${_snr_name}" "${!_snr_name}"; done
+      echo "  (--baseline NAME --baseline_conf FILE: the same for one baseline)"
       echo "Every other option goes to enh.sh:"
       echo
     fi
@@ -77,11 +84,20 @@ mix_sets+="test_unseen clean_test noise_test ${test_snrs} ${test_unseen_mix_per_
 systems+="student_s1 ${student_conf} student valid -;"
 _snr_compare="student_s2:student_s1"
 _snr_models="student_s1 student_s2"
-if [ -n "${baseline}" ]; then
-  _snr_models+=" baseline_${baseline}"
-  systems+="baseline_${baseline} ${baseline_conf} student valid - model.name=${baseline};"
-  _snr_compare+=" student_s2:baseline_${baseline}"
+read -r -a _snr_baselines <<< "${baselines}"
+read -r -a _snr_baseline_confs <<< "${baseline_confs}"
+if [ "${#_snr_baseline_confs[@]}" -gt 0 ] && [ "${#_snr_baseline_confs[@]}" -ne "${#_snr_baselines[@]}" ]; then
+  echo "$0: --baselines names ${#_snr_baselines[@]} models (${baselines}) but --baseline_confs gives" \
+    "${#_snr_baseline_confs[@]} configs (${baseline_confs}): give one per baseline, or none for" \
+    "${conf_dir:-conf}/train_<name>.yaml" >&2
+  exit 1
 fi
+for _k in "${!_snr_baselines[@]}"; do
+  _b=${_snr_baselines[_k]}
+  _snr_models+=" baseline_${_b}"
+  systems+="baseline_${_b} ${_snr_baseline_confs[_k]:-${conf_dir:-conf}/train_${_b}.yaml} student valid - model.name=${_b};"
+  _snr_compare+=" student_s2:baseline_${_b}"
+done
 systems+="student_s2 ${kd_conf} student valid $(IFS=,; echo "${_snr_teachers[*]}")"
 systems+=" teachers.snr.members=[$(IFS=,; echo "${_snr_members[*]}")] teachers.snr.bounds=[$(IFS=,; echo "${_snr_bounds[*]}")]"
 
@@ -101,7 +117,7 @@ fi
 snr_opts=(--mix_sets "${mix_sets}" --systems "${systems}" --snr_subsets "${snr_subsets}"
           --extra_tests "${extra_tests# }" --test_sets "test_seen test_unseen" --models "${_snr_models}"
           --compare "${_snr_compare}"
-          --noise_snr_tables student_s2
+          --noise_snr_tables "noisy student_s2"
           --results_title "$(basename "$(dirname "$PWD")")/$(basename "$PWD"): SNR-based teachers-student enhancement")
 unset _snr_names _snr_opt _snr_name _snr_groups _snr_group _snr_bounds _snr_teachers _snr_members _snr_compare _snr_models \
-  _k _t _low _high
+  _snr_baselines _snr_baseline_confs _b _k _t _low _high

@@ -6,6 +6,6 @@ scale_opts=(
   --teacher_mix_per_utt 2 --student_mix_per_utt 2 --valid_mix_per_utt 2
   --test_mix_per_utt 9 --test_unseen_mix_per_utt 9
   --teacher_conf conf/cpu/train_teacher.yaml --student_conf conf/cpu/train_student.yaml
-  --kd_conf conf/cpu/train_student_kd.yaml --baseline crn --baseline_conf conf/cpu/train_crn.yaml
+  --kd_conf conf/cpu/train_student_kd.yaml --baselines "crn psm_blstm wavenet_denoise"
   --results results/cpu/RESULTS.md --results_dir results/cpu   # tables quoted in ./RESULTS.md
 )
