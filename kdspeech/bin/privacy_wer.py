@@ -1,15 +1,18 @@
 """How much speech a low-rate microphone gives away: WER of an off-the-shelf recogniser per rate.
 
     python -m kdspeech.bin.privacy_wer --data ../shared/corpora/asr/an4 [--data D2 ...] \\
-        --rates "16000 2000 1000" --out_dir exp/privacy
+        --rates "16000 2000 1000" --asr_backends "pocketsphinx moonshine" --out_dir exp/privacy
 
 The automatic counterpart of Liang et al.'s Table 3 (human listening): every utterance is brought
 to 16 kHz, passed through each rate (down with soxr HQ and back up to 16 kHz, as the classifiers hear
-it) and decoded by an ASR backend of ``kdspeech.asr`` (``--asr_backend``, default pocketsphinx's
-bundled US-English model); WER is the registry's ``wer`` metric (``kdspeech.metrics.transcript``:
-texts normalised alike, corpus WER = sum of errors / sum of reference words).  A source is a Kaldi
-data dir (``wav.scp`` + ``text``) or a folder with ``wav.list`` (paths relative to it) + ``text``.
-Writes ``hyp_<source>_<rate>.txt`` per source and rate and ``wer.json``.
+it) and decoded by each ASR backend of ``kdspeech.asr`` named in ``--asr_backends`` (default
+pocketsphinx's bundled US-English model; moonshine is the second offline backend); WER is the
+registry's ``wer`` metric (``kdspeech.metrics.transcript``: texts normalised alike, corpus WER = sum
+of errors / sum of reference words).  A source is a Kaldi data dir (``wav.scp`` + ``text``) or a
+folder with ``wav.list`` (paths relative to it) + ``text``.  Writes
+``<backend>/hyp_<source>_<rate>.txt`` per backend, source and rate, and ``wer.json``:
+``{"backends": {<backend>: {<source>: {<rate>: {wer, num_utts, errors, words}}}}, "rates": [...]}``.
+The low-rate views are made once per utterance and rate and decoded by every backend.
 """
 
 import argparse
@@ -45,29 +48,38 @@ def main(argv=None):
     p.add_argument("--data", action="append", required=True, help="speech source (repeatable)")
     p.add_argument("--rates", default="16000 2000 1000")
     p.add_argument("--out_dir", required=True)
-    p.add_argument("--asr_backend", default=DEFAULT_BACKEND, help=f"default: {DEFAULT_BACKEND}")
+    p.add_argument("--asr_backends", default=DEFAULT_BACKEND,
+                   help=f"space-separated ASR backends of kdspeech.asr (default: {DEFAULT_BACKEND})")
     args = p.parse_args(argv)
-    asr = build_backend(args.asr_backend)
+    names = args.asr_backends.split()
+    if not names or len(set(names)) != len(names):
+        raise KdError(f"--asr_backends needs distinct backend names, got '{args.asr_backends}'")
+    backends = {b: build_backend(b) for b in names}  # an unknown name fails before any decoding
+    rates = [int(r) for r in args.rates.split()]
     out = Path(args.out_dir)
-    results = {}
+    results = {b: {} for b in names}
     for src in args.data:
         utts = read_source(src)
         name = Path(src).name
-        for rate in (int(r) for r in args.rates.split()):
-            errors, words, lines = [], [], []
+        for rate in rates:
+            errors = {b: [] for b in names}
+            words, lines = [], {b: [] for b in names}
             for utt, (entry, ref) in utts.items():
                 x, sr = load_audio(entry, utt=utt)
-                hyp = asr.transcribe(low_rate_view(x, sr, rate), VIEW_SR)  # back at 16 kHz
-                e, n = word_errors(ref, hyp)
-                errors.append(e)
+                view = low_rate_view(x, sr, rate)  # back at 16 kHz
+                for b, asr in backends.items():
+                    hyp = asr.transcribe(view, VIEW_SR)
+                    e, n = word_errors(ref, hyp)
+                    errors[b].append(e)
+                    lines[b].append(f"{utt} {hyp}\n")
                 words.append(n)
-                lines.append(f"{utt} {hyp}\n")
-            atomic_write_text(out / f"hyp_{name}_{rate}.txt", "".join(lines))
-            wer = corpus_rate(errors, words)
-            results.setdefault(name, {})[str(rate)] = {"wer": wer, "num_utts": len(words),
-                                                       "errors": int(sum(errors)), "words": int(sum(words))}
-            print(f"{name} at {rate} Hz: WER {100 * wer:.1f} % ({len(words)} utterances)")
-    atomic_write_text(out / "wer.json", json.dumps(results, indent=1))
+            for b in names:
+                atomic_write_text(out / b / f"hyp_{name}_{rate}.txt", "".join(lines[b]))
+                wer = corpus_rate(errors[b], words)
+                results[b].setdefault(name, {})[str(rate)] = {
+                    "wer": wer, "num_utts": len(words), "errors": int(sum(errors[b])), "words": int(sum(words))}
+                print(f"{b}: {name} at {rate} Hz: WER {100 * wer:.1f} % ({len(words)} utterances)")
+    atomic_write_text(out / "wer.json", json.dumps({"backends": results, "rates": rates}, indent=1))
     return 0
 
 

@@ -7,6 +7,12 @@
 # `./run.sh --conf_dir conf/cpu` is the whole CPU-scale setting; options given to run.sh win.
 # Every clip is heard at 16 kHz and through a low-rate microphone (each of ${rates}: down to the
 # rate and back up to 16 kHz); all models use the same 16 kHz PANNs front end.
+# Architectures and seeds: by default one run of the model of train.yaml with --seed, in exp/fold<k>/...
+# --archs "cnn14 resnet38 mobilenetv2" and/or --seeds "1 2 3" run stages 3-10 once per architecture and
+# seed, in exp/<arch>/seed<s>/fold<k>/..., each architecture from <conf_dir>/train_<arch>.yaml (or from
+# train.yaml when its model is <arch>); the folds are dealt once (--seed), the grid is searched once per
+# architecture (its first seed, exp/<arch>/grid) and stage 13 gives mean ± std over folds x seeds and
+# paired statistics over (fold, seed) pairs.
 #
 #  0 download           local/download.sh (when present and download=true); the PANNs checkpoint
 #                       from pretrained_url (checksum pretrained_md5) into downloads/
@@ -15,12 +21,13 @@
 #                       a changed CSV, an added/removed/replaced corpus file or another path re-runs it
 #  2 features           log-mel of every clip per rate -> dump/feats/<rate>/feats.npy (computed once)
 #  3 initial generation the 16 kHz model per fold (from ${pretrained} when given) -> exp/fold<k>/init_16k
+#                       (stages 3-10 of several architectures/seeds: exp/<arch>/seed<s>/fold<k>/...)
 #  4 fine-tune          cross-entropy at each low rate, from the 16 kHz model -> exp/fold<k>/ft_<rate>
 #  5 teacher outputs    logits of each teacher on the training and validation clips (a frozen teacher
 #                       on cached features is deterministic: computed once) -> <teacher>/teacher_<rate>
 #  6 grid search        alpha, T of alpha*CE + (1-alpha)*T^2*KL on validation data of one fold
 #                       (${train_jobs} points at a time), selected by the validation ${metric}
-#                       -> exp/grid/best.yaml (fixed for all folds)
+#                       -> exp/grid/best.yaml (fixed for all folds; --grid_dir, --grid_search false: reuse one)
 #  7 BASD               teacher = fine-tuned low-rate model, student (same architecture) the same
 #                       low-rate input -> exp/fold<k>/basd_<rate>
 #  8 CSSD               teacher = 16 kHz model on the 16 kHz clip, student the same clip at the low
@@ -29,7 +36,8 @@
 #                       fine-tuned model as teacher of each higher-rate student -> cssdlow_<rate>
 # 10 score              every model on the test fold at its rate (raw = the 16 kHz model at the low
 #                       rate) -> exp/fold<k>/<model>/score_<rate>
-# 11 privacy            (privacy=true) pocketsphinx WER of speech at 16 kHz and each low rate -> exp/privacy
+# 11 privacy            (privacy=true) WER of speech at 16 kHz and each low rate, decoded by each ASR
+#                       backend of ${privacy_backends} (pocketsphinx, moonshine) -> exp/privacy/wer.json
 # 12 deployment         (deploy=true) parameters, MACs, CPU real-time factor of one clip, ONNX export checked
 #                       against torch (kdspeech.bin.deploy) -> exp/deploy
 # 13 results            RESULTS.md (Table 1 layout, privacy and deployment tables), per-class table,
@@ -42,6 +50,8 @@ ngpu=0                 # GPUs per training (0: CPU, even where a GPU is visible;
 num_nodes=1            # nodes per training
 train_jobs=1           # folds (and grid points) trained at the same time (each gets cores/train_jobs threads unless trainer.num_threads says)
 seed=1                 # seed of splits, initialisation and shuffling (the same for every pipeline)
+archs=""               # architectures, each a run in exp/<arch>/seed<s> from <conf_dir>/train_<arch>.yaml ("" and seeds "": one run in exp/)
+seeds=""               # training seeds of every architecture (folds stay dealt by --seed) ("": --seed)
 datadir=data           # data dirs (stage 1)
 dumpdir=dump           # cached features
 expdir=exp             # models, teacher outputs, scores
@@ -56,15 +66,18 @@ conf_dir=conf          # configs of one scale: train.yaml, grid.yaml and the opt
 train_conf=""          # the one training config (model, data, optimiser, trainer) ("": <conf_dir>/train.yaml)
 init_args=""           # extra overrides of the initial 16 kHz generation, e.g. "trainer.max_epochs=30"
 train_args=""          # overrides of every training, e.g. "trainer.max_epochs=2"
-pretrained=""          # official PANNs AudioSet checkpoint (.pth) for the 16 kHz generation ("": from scratch)
+pretrained=""          # official PANNs AudioSet checkpoint (.pth) for the 16 kHz generation ("": from scratch); with --archs: "<arch>=<.pth> ..."
 pretrained_url=""      # download pretrained from here in stage 0 (to downloads/)
 pretrained_md5=""      # its checksum
 grid_conf=""           # alpha and T lists, the pipeline, rate and fold searched on ("": <conf_dir>/grid.yaml)
+grid_dir=""            # the grid's trainings and best.yaml ("": <expdir>/grid)
+grid_search=true       # false: no stage 6, use <grid_dir>/best.yaml of an earlier run (later seeds of an architecture)
 precompute_teacher=true      # teachers as precomputed logits (false: run live through TeacherSet)
 ablations=false        # stage 9
 metric=macro_accuracy  # headline metric: macro_accuracy (ESC-50, TAU) or macro_f1 (user data)
 privacy=false          # stage 11
 privacy_data=""        # speech data dirs with text for stage 11 (space-separated; from local/ or db.sh)
+privacy_backends=pocketsphinx  # ASR backends of stage 11 (kdspeech.asr), e.g. "pocketsphinx moonshine"
 deploy=true            # stage 12
 deploy_archs="cnn14 resnet38 mobilenetv2"   # published full-size architectures also measured in stage 12
 deploy_onnx=true       # stage 12 also exports every model to ONNX, checks onnxruntime against torch and times it
@@ -91,10 +104,12 @@ conf_file_options() {
   [ ! -f "${dir}/cls.conf" ] || mapfile -t conf_opts < <(grep -v -E '^[[:space:]]*(#|$)' "${dir}/cls.conf")
 }
 conf_file_options "$@"
+cls_args=("$@")   # as given: stages 3-10 of each architecture and seed re-run this script with them
 set -- "${conf_opts[@]}" "$@"
 . utils/parse_options.sh
 train_conf=${train_conf:-${conf_dir}/train.yaml}
 grid_conf=${grid_conf:-${conf_dir}/grid.yaml}
+grid_dir=${grid_dir:-${expdir}/grid}
 . ./path.sh
 . ./cmd.sh
 . utils/stage.sh
@@ -165,7 +180,7 @@ grid_point() {  # grid_point <exp dir> <fold> <rate> <teacher dir> <teacher rate
 
 kd_best() {  # kd_best <exp dir> <fold> <rate> <teacher dir> <teacher rate>: with the grid's alpha, T
   local best
-  best=$(python -m kdspeech.bin.grid_cls best "${expdir}/grid/best.yaml")
+  best=$(python -m kdspeech.bin.grid_cls best "${grid_dir}/best.yaml")
   kd_model "$@" ${best}
 }
 
@@ -217,90 +232,6 @@ for r in ${all_rates}; do
       --strict_rate "${strict_rate}"
 done
 
-train_params=(--param "seed=${seed}" --param "train_args=${train_args}" --param "precompute_teacher=${precompute_teacher}")
-init_opts=()
-[ -n "${pretrained}" ] && init_opts+=("model.conf.pretrained=${pretrained}")
-stage3() {
-  stage_run 3 "fold $1: initial 16 kHz generation" --out "${expdir}/fold$1/init_16k" --deps "${datadir}/all" \
-    --deps "${feats}/${full}" --progress "${expdir}/fold$1/init_16k" --conf "${train_conf}" "${train_params[@]}" --param "init=${pretrained} ${init_args}" -- \
-    train_model "${expdir}/fold$1/init_16k" "$1" "${full}" "${init_opts[@]}" ${init_args}
-}
-for_folds stage3
-
-stage4() {
-  local r
-  for r in ${rates}; do
-    stage_run 4 "fold $1: fine-tune at ${r} Hz" --out "${expdir}/fold$1/ft_${r}" --deps "${expdir}/fold$1/init_16k" \
-      --deps "${feats}/${r}" --progress "${expdir}/fold$1/ft_${r}" --conf "${train_conf}" "${train_params[@]}" -- \
-      train_model "${expdir}/fold$1/ft_${r}" "$1" "${r}" "model.conf.pretrained=${expdir}/fold$1/init_16k/best.pth"
-  done
-}
-for_folds stage4
-
-teacher_stage() {  # teacher_stage <fold> <model> <rate>
-  [ "${precompute_teacher}" = true ] || return 0
-  stage_run "$4" "fold $1: teacher outputs of $2 at $3 Hz" --out "${expdir}/fold$1/$2/teacher_$3" \
-    --deps "${expdir}/fold$1/$2" --deps "${feats}/$3" -- teacher_outputs "${expdir}/fold$1/$2" "$1" "$3"
-}
-for k in ${folds}; do
-  teacher_stage "$k" init_16k "${full}" 5
-  for r in ${rates}; do teacher_stage "$k" "ft_${r}" "${r}" 5; done
-done
-
-# Grid search on one fold's validation data (never its test clips); best.yaml fixes alpha, T for all folds.
-grid=$(python -m kdspeech.bin.grid_cls search "${grid_conf}")
-{ read -r g_pipeline g_rate g_fold; read -r g_alphas; read -r g_temps; } <<< "${grid}"
-if [ "${g_pipeline}" = cssd ]; then g_teacher=init_16k; g_trate=${full}; else g_teacher=ft_${g_rate}; g_trate=${g_rate}; fi
-grid_deps=()
-grid_tdeps=(--deps "${expdir}/fold${g_fold}/${g_teacher}")
-[ "${precompute_teacher}" = true ] && grid_tdeps+=(--deps "${expdir}/fold${g_fold}/${g_teacher}/teacher_${g_trate}")
-grid_points=""
-for a in ${g_alphas}; do
-  for t in ${g_temps}; do
-    grid_points+=" a${a}_T${t}"
-    grid_deps+=(--deps "${expdir}/grid/a${a}_T${t}")
-  done
-done
-grid_stage() {  # grid_stage a<alpha>_T<T>: one point, ${train_jobs} at a time
-  local d=${expdir}/grid/$1 a t
-  a=${1#a}; a=${a%%_T*}; t=${1##*_T}
-  stage_run 6 "grid ${g_pipeline} at ${g_rate} Hz, fold ${g_fold}: alpha ${a}, T ${t}" --out "$d" \
-    "${grid_tdeps[@]}" --deps "${feats}/${g_rate}" --conf "${train_conf}" --conf "${grid_conf}" "${train_params[@]}" \
-    --progress "$d" -- \
-    grid_point "$d" "${g_fold}" "${g_rate}" "${expdir}/fold${g_fold}/${g_teacher}" "${g_trate}" "${a}" "${t}"
-}
-parallel_each "${train_jobs}" "${grid_points}" grid_stage
-stage_run 6 "grid search: select alpha, T by validation ${metric}" --out "${expdir}/grid/select" "${grid_deps[@]}" -- \
-  python -m kdspeech.bin.select_grid_cls --runs "${expdir}/grid" --score "valid_${g_rate}" --metric "${metric}" \
-    --out "${expdir}/grid/best.yaml"
-
-kd_stage() {  # kd_stage <stage> <fold> <name> <student rate> <teacher model> <teacher rate>
-  local n=$1 k=$2 name=$3 rate=$4 teacher=$5 trate=$6 alpha T
-  local tdeps=(--deps "${expdir}/fold${k}/${teacher}")
-  [ "${precompute_teacher}" = true ] && tdeps+=(--deps "${expdir}/fold${k}/${teacher}/teacher_${trate}")
-  stage_run "$n" "fold ${k}: ${name} at ${rate} Hz (teacher ${teacher} at ${trate} Hz)" --out "${expdir}/fold${k}/${name}" \
-    "${tdeps[@]}" --deps "${expdir}/grid/select" --deps "${feats}/${rate}" --conf "${train_conf}" "${train_params[@]}" \
-    --progress "${expdir}/fold${k}/${name}" -- \
-    kd_best "${expdir}/fold${k}/${name}" "${k}" "${rate}" "${expdir}/fold${k}/${teacher}" "${trate}"
-}
-stage7() { local r; for r in ${rates}; do kd_stage 7 "$1" "basd_${r}" "${r}" "ft_${r}" "${r}"; done; }
-for_folds stage7
-stage8() { local r; for r in ${rates}; do kd_stage 8 "$1" "cssd_${r}" "${r}" init_16k "${full}"; done; }
-for_folds stage8
-
-if [ "${ablations}" = true ]; then
-  for k in ${folds}; do for r in ${rates}; do teacher_stage "$k" "basd_${r}" "${r}" 9; done; done
-  stage9() {
-    local r
-    for r in ${rates}; do
-      kd_stage 9 "$1" "basd2_${r}" "${r}" "basd_${r}" "${r}"
-      [ "${r}" -gt "${lowest}" ] && kd_stage 9 "$1" "cssdlow_${r}" "${r}" "ft_${lowest}" "${lowest}"
-    done
-    return 0
-  }
-  for_folds stage9
-fi
-
 # Which model is scored at which rate: "<model>:<rate>".
 systems="init_16k:${full}"
 for r in ${rates}; do
@@ -310,41 +241,202 @@ for r in ${rates}; do
     [ "${r}" -gt "${lowest}" ] && systems+=" cssdlow_${r}:${r}"
   fi
 done
-result_deps=()
-for k in ${folds}; do
-  for s in ${systems}; do result_deps+=(--deps "${expdir}/fold${k}/${s%%:*}/score_${s##*:}"); done
-done
-stage10() {
-  local s m r
-  for s in ${systems}; do
-    m=${s%%:*}; r=${s##*:}
-    stage_run 10 "fold $1: score ${m} at ${r} Hz" --out "${expdir}/fold$1/${m}/score_${r}" \
-      --deps "${expdir}/fold$1/${m}" --deps "${feats}/${r}" -- score_model "${expdir}/fold$1/${m}" "$1" "${r}"
-  done
+
+multi=false
+[ -n "${archs}${seeds}" ] && multi=true
+conf_arch() { python -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["model"]["name"])' "$1"; }
+arch_train_conf() {  # the training config of architecture $1: <conf_dir>/train_<arch>.yaml, or train_conf when its model is $1
+  local c=${conf_dir}/train_$1.yaml
+  if [ -f "$c" ]; then
+    [ "$(conf_arch "$c")" = "$1" ] || die "${c} trains $(conf_arch "$c"), not $1 (its model.name)"
+    echo "$c"
+  elif [ "$(conf_arch "${train_conf}")" = "$1" ]; then echo "${train_conf}"; else
+    die "no ${c} for architecture $1 (${train_conf} trains $(conf_arch "${train_conf}")): copy ${train_conf} to ${c}" \
+      "and set model.name: $1 and its size"
+  fi
 }
-for_folds stage10
+pretrained_of() {  # the 16 kHz checkpoint of architecture $1: its "<arch>=<.pth>" word of --pretrained, or the one path
+  local w
+  for w in ${pretrained}; do [[ $w == "$1="* ]] && { echo "${w#*=}"; return 0; }; done
+  [[ ${pretrained} == *=* ]] || echo "${pretrained}"
+}
+if [ "${multi}" = true ]; then
+  [ -n "${archs}" ] || archs=$(conf_arch "${train_conf}")
+  [ -n "${seeds}" ] || seeds=${seed}
+  for a in ${archs}; do arch_train_conf "$a" > /dev/null || exit 1; done
+  if [ -n "${pretrained}" ] && [[ ${pretrained} != *=* ]] && [ "$(wc -w <<< "${archs}")" -gt 1 ]; then
+    die "--pretrained '${pretrained}' is one checkpoint for the architectures ${archs}: give '<arch>=<.pth> ...'"
+  fi
+  # Each run dir of stage 13: exp/<arch>/seed<s>
+  run_dirs=$(for a in ${archs}; do for s in ${seeds}; do echo -n "${expdir}/$a/seed$s "; done; done)
+else
+  run_dirs=${expdir}
+fi
+
+# Several architectures and seeds (--archs, --seeds): stages 3-10 of each architecture and seed are this
+# script run again with --expdir <expdir>/<arch>/seed<s>, the architecture's training config and the seed;
+# the grid is searched by the first seed of an architecture (<expdir>/<arch>/grid) and reused by the others.
+# Stages 0-2, 11 (privacy), 12 (deployment) and 13 (results over every run) run once, here.
+if [ "${multi}" = true ]; then
+  lo=$(( stage > 3 ? stage : 3 )); hi=$(( stop_stage < 10 ? stop_stage : 10 ))
+  read -r -a seed_list <<< "${seeds}"
+  for a in ${archs}; do
+    for s in ${seeds}; do
+      [ "${lo}" -le "${hi}" ] || continue
+      run_opts=(--archs "" --seeds "" --seed "$s" --expdir "${expdir}/$a/seed$s" --train_conf "$(arch_train_conf "$a")"
+                --pretrained "$(pretrained_of "$a")" --grid_dir "${expdir}/$a/grid" --stage "${lo}" --stop_stage "${hi}"
+                --privacy false --deploy false --folds "${folds}")
+      [ "$s" = "${seed_list[0]}" ] || run_opts+=(--grid_search false)
+      log "architecture $a, seed $s: stages ${lo}-${hi} -> ${expdir}/$a/seed$s"
+      "$0" ${cls_args[@]+"${cls_args[@]}"} "${run_opts[@]}" || die "architecture $a, seed $s failed (stages ${lo}-${hi})"
+    done
+  done
+else
+  train_params=(--param "seed=${seed}" --param "train_args=${train_args}" --param "precompute_teacher=${precompute_teacher}")
+  init_opts=()
+  [ -n "${pretrained}" ] && init_opts+=("model.conf.pretrained=${pretrained}")
+  stage3() {
+    stage_run 3 "fold $1: initial 16 kHz generation" --out "${expdir}/fold$1/init_16k" --deps "${datadir}/all" \
+      --deps "${feats}/${full}" --progress "${expdir}/fold$1/init_16k" --conf "${train_conf}" "${train_params[@]}" --param "init=${pretrained} ${init_args}" -- \
+      train_model "${expdir}/fold$1/init_16k" "$1" "${full}" "${init_opts[@]}" ${init_args}
+  }
+  for_folds stage3
+
+  stage4() {
+    local r
+    for r in ${rates}; do
+      stage_run 4 "fold $1: fine-tune at ${r} Hz" --out "${expdir}/fold$1/ft_${r}" --deps "${expdir}/fold$1/init_16k" \
+        --deps "${feats}/${r}" --progress "${expdir}/fold$1/ft_${r}" --conf "${train_conf}" "${train_params[@]}" -- \
+        train_model "${expdir}/fold$1/ft_${r}" "$1" "${r}" "model.conf.pretrained=${expdir}/fold$1/init_16k/best.pth"
+    done
+  }
+  for_folds stage4
+
+  teacher_stage() {  # teacher_stage <fold> <model> <rate>
+    [ "${precompute_teacher}" = true ] || return 0
+    stage_run "$4" "fold $1: teacher outputs of $2 at $3 Hz" --out "${expdir}/fold$1/$2/teacher_$3" \
+      --deps "${expdir}/fold$1/$2" --deps "${feats}/$3" -- teacher_outputs "${expdir}/fold$1/$2" "$1" "$3"
+  }
+  for k in ${folds}; do
+    teacher_stage "$k" init_16k "${full}" 5
+    for r in ${rates}; do teacher_stage "$k" "ft_${r}" "${r}" 5; done
+  done
+
+  # Grid search on one fold's validation data (never its test clips); best.yaml fixes alpha, T for all folds.
+  grid=$(python -m kdspeech.bin.grid_cls search "${grid_conf}")
+  { read -r g_pipeline g_rate g_fold; read -r g_alphas; read -r g_temps; } <<< "${grid}"
+  if [ "${g_pipeline}" = cssd ]; then g_teacher=init_16k; g_trate=${full}; else g_teacher=ft_${g_rate}; g_trate=${g_rate}; fi
+  grid_deps=()
+  grid_tdeps=(--deps "${expdir}/fold${g_fold}/${g_teacher}")
+  [ "${precompute_teacher}" = true ] && grid_tdeps+=(--deps "${expdir}/fold${g_fold}/${g_teacher}/teacher_${g_trate}")
+  grid_points=""
+  for a in ${g_alphas}; do
+    for t in ${g_temps}; do
+      grid_points+=" a${a}_T${t}"
+      grid_deps+=(--deps "${grid_dir}/a${a}_T${t}")
+    done
+  done
+  grid_stage() {  # grid_stage a<alpha>_T<T>: one point, ${train_jobs} at a time
+    local d=${grid_dir}/$1 a t
+    a=${1#a}; a=${a%%_T*}; t=${1##*_T}
+    stage_run 6 "grid ${g_pipeline} at ${g_rate} Hz, fold ${g_fold}: alpha ${a}, T ${t}" --out "$d" \
+      "${grid_tdeps[@]}" --deps "${feats}/${g_rate}" --conf "${train_conf}" --conf "${grid_conf}" "${train_params[@]}" \
+      --progress "$d" -- \
+      grid_point "$d" "${g_fold}" "${g_rate}" "${expdir}/fold${g_fold}/${g_teacher}" "${g_trate}" "${a}" "${t}"
+  }
+  if [ "${grid_search}" = true ]; then
+    parallel_each "${train_jobs}" "${grid_points}" grid_stage
+    stage_run 6 "grid search: select alpha, T by validation ${metric}" --out "${grid_dir}/select" "${grid_deps[@]}" -- \
+      python -m kdspeech.bin.select_grid_cls --runs "${grid_dir}" --score "valid_${g_rate}" --metric "${metric}" \
+        --out "${grid_dir}/best.yaml"
+  elif [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 7 ] && [ ! -f "${grid_dir}/select/.done" ]; then
+    die "--grid_search false, but ${grid_dir} holds no finished grid search (stage 6 of the run that searches it)"
+  fi
+
+  kd_stage() {  # kd_stage <stage> <fold> <name> <student rate> <teacher model> <teacher rate>
+    local n=$1 k=$2 name=$3 rate=$4 teacher=$5 trate=$6 alpha T
+    local tdeps=(--deps "${expdir}/fold${k}/${teacher}")
+    [ "${precompute_teacher}" = true ] && tdeps+=(--deps "${expdir}/fold${k}/${teacher}/teacher_${trate}")
+    stage_run "$n" "fold ${k}: ${name} at ${rate} Hz (teacher ${teacher} at ${trate} Hz)" --out "${expdir}/fold${k}/${name}" \
+      "${tdeps[@]}" --deps "${grid_dir}/select" --deps "${feats}/${rate}" --conf "${train_conf}" "${train_params[@]}" \
+      --progress "${expdir}/fold${k}/${name}" -- \
+      kd_best "${expdir}/fold${k}/${name}" "${k}" "${rate}" "${expdir}/fold${k}/${teacher}" "${trate}"
+  }
+  stage7() { local r; for r in ${rates}; do kd_stage 7 "$1" "basd_${r}" "${r}" "ft_${r}" "${r}"; done; }
+  for_folds stage7
+  stage8() { local r; for r in ${rates}; do kd_stage 8 "$1" "cssd_${r}" "${r}" init_16k "${full}"; done; }
+  for_folds stage8
+
+  if [ "${ablations}" = true ]; then
+    for k in ${folds}; do for r in ${rates}; do teacher_stage "$k" "basd_${r}" "${r}" 9; done; done
+    stage9() {
+      local r
+      for r in ${rates}; do
+        kd_stage 9 "$1" "basd2_${r}" "${r}" "basd_${r}" "${r}"
+        [ "${r}" -gt "${lowest}" ] && kd_stage 9 "$1" "cssdlow_${r}" "${r}" "ft_${lowest}" "${lowest}"
+      done
+      return 0
+    }
+    for_folds stage9
+  fi
+
+  stage10() {
+    local s m r
+    for s in ${systems}; do
+      m=${s%%:*}; r=${s##*:}
+      stage_run 10 "fold $1: score ${m} at ${r} Hz" --out "${expdir}/fold$1/${m}/score_${r}" \
+        --deps "${expdir}/fold$1/${m}" --deps "${feats}/${r}" -- score_model "${expdir}/fold$1/${m}" "$1" "${r}"
+    done
+  }
+  for_folds stage10
+
+fi
+
+result_deps=()
+for d in ${run_dirs}; do
+  for k in ${folds}; do
+    for s in ${systems}; do result_deps+=(--deps "${d}/fold${k}/${s%%:*}/score_${s##*:}"); done
+  done
+done
 
 if [ "${privacy}" = true ]; then
   pdeps=()
   for d in ${privacy_data}; do pdeps+=(--data "$d"); done
-  stage_run 11 "privacy: speech recognition WER at 16 kHz and ${rates} Hz" --out "${expdir}/privacy" --param "data=${privacy_data}" -- \
-    python -m kdspeech.bin.privacy_wer "${pdeps[@]}" --rates "${all_rates}" --out_dir "${expdir}/privacy"
+  stage_run 11 "privacy: speech recognition WER at 16 kHz and ${rates} Hz (${privacy_backends})" --out "${expdir}/privacy" \
+    --param "data=${privacy_data}" -- \
+    python -m kdspeech.bin.privacy_wer "${pdeps[@]}" --rates "${all_rates}" --asr_backends "${privacy_backends}" \
+      --out_dir "${expdir}/privacy"
 fi
 
 if [ "${deploy}" = true ]; then
-  # Every model of a run has the architecture of its 16 kHz generation: one row for it, one per published size.
+  # Every model of a run has the architecture of its 16 kHz generation: one row for it (per architecture:
+  # its first seed's), one per published size.
   first_fold=$(set -- ${folds}; echo "$1")
-  deploy_opts=(--models "${expdir}/fold${first_fold}/init_16k" --seconds "${duration}" --sr "${full}" --num_threads 1
+  deploy_models=()
+  if [ "${multi}" = true ]; then
+    for a in ${archs}; do deploy_models+=("${expdir}/$a/seed$(set -- ${seeds}; echo "$1")/fold${first_fold}/init_16k"); done
+  else
+    deploy_models=("${expdir}/fold${first_fold}/init_16k")
+  fi
+  deploy_opts=(--models "${deploy_models[@]}" --seconds "${duration}" --sr "${full}" --num_threads 1
                --out_dir "${expdir}/deploy")
   # shellcheck disable=SC2206  # a list of names
   [ -n "${deploy_archs}" ] && deploy_opts+=(--arch ${deploy_archs} --arch_conf "num_classes=$(num_classes)")
   [ "${deploy_onnx}" = true ] && deploy_opts+=(--onnx)
+  deploy_deps=()
+  for m in "${deploy_models[@]}"; do deploy_deps+=(--deps "$m"); done
   stage_run 12 "deployment: parameters, MACs, CPU real-time factor of one ${duration} s clip" --out "${expdir}/deploy" \
-    --deps "${expdir}/fold${first_fold}/init_16k" -- python -m kdspeech.bin.deploy "${deploy_opts[@]}"
+    "${deploy_deps[@]}" -- python -m kdspeech.bin.deploy "${deploy_opts[@]}"
 fi
 result_args=(--exp "${expdir}" --folds "${folds}" --rates "${rates}" --metric "${metric}" --out "${results}"
              --plot_dir "${results_dir}" --title "${title:-$(basename "$(dirname "$PWD")")/$(basename "$PWD")}"
-             --grid "${expdir}/grid/best.yaml" --command "$(sed 's/ *$//' <<< "${run_command:-${cls_command}}")")
+             --command "$(sed 's/ *$//' <<< "${run_command:-${cls_command}}")")
+if [ "${multi}" = true ]; then
+  result_args+=(--archs "${archs}" --seeds "${seeds}")   # grids: exp/<arch>/grid/best.yaml
+  for a in ${archs}; do result_deps+=(--deps "${expdir}/$a/grid/select"); done
+else
+  result_args+=(--grid "${grid_dir}/best.yaml")
+fi
 [ "${ablations}" = true ] && result_args+=(--ablations)
 [ -n "${results_note}" ] && result_args+=(--note "${results_note}")
 [ -n "${paper_results}" ] && result_args+=(--paper "${paper_results}")

@@ -7,6 +7,9 @@
 # generation 12 epochs, other trainings 8, re-dealt folds, 2 trainings at a time):
 #   KDSPEECH_ESC50=$PWD/../../../../shared/corpora/esc50 ./run.sh --conf_dir conf/cpu
 # --conf_dir (any position) picks the scale: train.yaml, grid.yaml and the options of its cls.conf.
+# Several architectures and seeds (conf/cpu/train_<arch>.yaml; runs in exp/<arch>/seed<s>, RESULTS.md
+# with mean ± std over folds x seeds and paired statistics over (fold, seed) pairs):
+#   KDSPEECH_ESC50=... ./run.sh --conf_dir conf/cpu --archs "cnn14 resnet38 mobilenetv2" --seeds "1 2 3"
 set -euo pipefail
 . ./db.sh
 ./cls.sh \
@@ -17,4 +20,5 @@ set -euo pipefail
   --paper_results conf/paper.yaml \
   --privacy true \
   --privacy_data "${privacy_speech}" \
+  --privacy_backends "pocketsphinx moonshine" \
   "$@"

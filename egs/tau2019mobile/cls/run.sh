@@ -10,4 +10,5 @@ set -euo pipefail
   --rates "1000 2000" \
   --duration 10.0 \
   --metric macro_accuracy \
+  --paper_results conf/paper.yaml \
   "$@"

@@ -6,6 +6,8 @@
 # Folds: every fold stage 1 dealt (your CSV's fold column, or --local_data_opts "--num_folds 5" folds
 # of whole participants); --folds must name all of them unless --fold_subset true.
 # --duration: seconds per clip (longer clips are cut, shorter zero-padded).
+# conf/paper.yaml holds the paper's numbers on the authors' own (non-public) user data; they are not
+# shown by default since other recordings are not a reproduction of them: --paper_results conf/paper.yaml.
 set -euo pipefail
 ./cls.sh \
   --run_command "$(printf '%q ' "$0" "$@")" \
