@@ -10,8 +10,9 @@ OWN_FILES = ("run.sh", "db.sh", "cmd.sh", "path.sh")
 OWN_DIRS = ("conf", "local")
 
 
-def copy_recipe(recipe, dst, template):
-    """Fork ``egs/<recipe>`` into ``dst``; ``template`` is the shared script, e.g. ``enh/enh.sh``."""
+def copy_recipe(recipe, dst, template, *more_templates):
+    """Fork ``egs/<recipe>`` into ``dst``; ``template`` is the shared script, e.g. ``enh/enh.sh`` (a
+    template that calls another, such as pse/pse.sh calling enh/enh.sh, takes both)."""
     src = REPO / "egs" / recipe
     dst.mkdir(parents=True)
     for name in OWN_FILES:
@@ -19,7 +20,8 @@ def copy_recipe(recipe, dst, template):
     for name in OWN_DIRS:
         if (src / name).is_dir():
             shutil.copytree(src / name, dst / name)
-    (dst / Path(template).name).symlink_to(REPO / "egs" / "TEMPLATE" / template)
+    for name in (template, *more_templates):
+        (dst / Path(name).name).symlink_to(REPO / "egs" / "TEMPLATE" / name)
     (dst / "utils").symlink_to(REPO / "utils")
     return dst
 

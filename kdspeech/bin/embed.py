@@ -57,12 +57,17 @@ def pick(outs, where):
     return next(iter(outs.values()))
 
 
-def embed_dir(embedder, data, sr, device):
+def embed_dir(embedder, data, sr, device, min_seconds=0.0):
     dataset = SpeakerDataset(data, segment=0, sr=sr, train=False)
     keys, embs = [], []
     with torch.no_grad():
         for index in range(len(dataset)):
             item = dataset.whole(index)
+            seconds = item["input"].shape[-1] / sr
+            if seconds < min_seconds:
+                scp = dataset.dir.read("wav.scp") if hasattr(dataset, "dir") else {}
+                raise KdError(f"utterance {item['key']} ({scp.get(item['key'], '?')}) is {seconds:.2f} s long, "
+                              f"shorter than --min_seconds {min_seconds:g}", path=f"{data}/wav.scp")
             batch = {"input": item["input"][None].to(device), "key": [item["key"]]}
             emb = embedder(batch)
             if emb.dim() != 2 or emb.shape[0] != 1:
@@ -84,6 +89,8 @@ def main(argv=None):
     p.add_argument("--out", required=True, help="output .npz (keys, emb)")
     p.add_argument("--sr", type=int, default=16000)
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
+    p.add_argument("--min_seconds", type=float, default=0.0,
+                   help="an utterance shorter than this is an error (e.g. an enrolment clip shorter than one chunk)")
     args = p.parse_args(argv)
     if bool(args.model) == bool(args.config):
         raise KdError("give --model, or --config with --teacher (not both)")
@@ -92,7 +99,7 @@ def main(argv=None):
     from kdspeech.train.distributed import pick_device
 
     device = pick_device(args.device)
-    keys, embs = embed_dir(build_embedder(args, device), args.data, args.sr, device)
+    keys, embs = embed_dir(build_embedder(args, device), args.data, args.sr, device, args.min_seconds)
     with atomic_path(args.out) as tmp:
         np.savez(tmp, keys=np.array(keys), emb=embs)
     log.info("%d utterances of %s embedded (%d-d) -> %s", len(keys), args.data, embs.shape[1], args.out)

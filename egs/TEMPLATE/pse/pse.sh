@@ -53,6 +53,7 @@ test_mixtures=100      # mixtures of the synthetic test set
 mix_seconds=10         # seconds per validation / test mixture
 teacher_conf=""        # a config holding the teacher set --teacher_set (the reference encoder)
 teacher_set=teacher    # name of that set
+min_enroll_seconds=1.0 # stage 3: a shorter enrolment clip is an error (one chunk T' of the similarity)
 systems=""             # stage 4 entries (see above)
 train_jobs=1           # trainings that may run at the same time
 train_args=""          # config overrides for every training
@@ -106,7 +107,8 @@ enh_range 1 2
 # ---------------------------------------------------------------------------------------------------
 # Stage 3: sets and enrolment embeddings.
 embed_teacher() {  # embed_teacher <data dir> <out npz>
-  python -m kdspeech.bin.embed --config "${teacher_conf}" --teacher "${teacher_set}" --data "$1" --out "$2" --sr "${fs}"
+  python -m kdspeech.bin.embed --config "${teacher_conf}" --teacher "${teacher_set}" --data "$1" --out "$2" --sr "${fs}" \
+    --min_seconds "${min_enroll_seconds}"
 }
 mix_set() {  # mix_set <sources> <enrolment dir> <noises> <rirs> <out> <mixtures>
   python -m kdspeech.bin.mix_pse --sources "$1" --enroll "$2" --noises "$3" ${4:+--rirs "$4"} --out "$5" \
@@ -136,7 +138,7 @@ stage_run 3 "split ${train_sources}: enrolment clips, train and valid sources" -
   --deps "${raw}/${train_sources}" --param "seed=${seed}" -- \
   python -m kdspeech.bin.split_sources --data "${raw}/${train_sources}" --out "${pse}/train_split" --seed "${seed}"
 stage_run 3 "teacher embeddings of the training enrolment clips" --out "${pse}/enroll_train" --deps "${pse}/train_split" \
-  --conf "${teacher_conf}" --param "fs=${fs}" -- \
+  --conf "${teacher_conf}" --param "fs=${fs}" --param "min_enroll_seconds=${min_enroll_seconds}" -- \
   embed_teacher "${pse}/train_split/enroll" "${pse}/enroll_train/emb.npz"
 stage_run 3 "validation mixtures (${valid_mixtures} x ${mix_seconds} s)" --out "${pse}/valid" --deps "${pse}/train_split" \
   --deps "${raw}/${noises}" ${rirs:+--deps "${raw}/${rirs}"} "${sets_params[@]}" -- \
@@ -156,7 +158,7 @@ if [ -n "${test_sources}" ]; then
 fi
 for t in ${test_sets}; do test_deps+=(--deps "${t}"); done
 stage_run 3 "teacher embeddings of the test enrolment clips" --out "${pse}/enroll_test" "${test_deps[@]}" \
-  --conf "${teacher_conf}" --param "fs=${fs}" -- \
+  --conf "${teacher_conf}" --param "fs=${fs}" --param "min_enroll_seconds=${min_enroll_seconds}" -- \
   test_enrolment "${pse}/enroll_test" ${test_sets}
 
 # ---------------------------------------------------------------------------------------------------

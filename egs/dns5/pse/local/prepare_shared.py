@@ -2,7 +2,8 @@
 """CPU-scale data dirs for the personalized-enhancement recipe from the shared corpora subsets.
 
     local/prepare_shared.py --librispeech <LibriSpeech root> --noise <noise root> --rirs <rirs dir> \\
-        --out data [--min_seconds 4] [--test_noises 30] [--test_rirs 1]
+        --out data [--min_seconds 4] [--test_noises 30] [--test_rirs 1] [--max_train_speakers 0] \\
+        [--max_test_speakers 0]
 
 Written under ``--out`` (the same names as local/prepare_dns5.py writes where they mean the same):
 
@@ -15,6 +16,8 @@ Written under ``--out`` (the same names as local/prepare_dns5.py writes where th
 - ``noise`` / ``noise_test``: NOISEX-92 and the nonspeech sounds; the last ``--test_noises`` nonspeech
   sounds (by number) are kept for the test set only (unseen noises).
 - ``rir`` / ``rir_test``: the room impulse responses, the last ``--test_rirs`` for the test set only.
+
+``--max_train_speakers`` / ``--max_test_speakers`` (0: all) keep the first readers by id (smoke tests).
 """
 
 import argparse
@@ -34,9 +37,13 @@ def flacs(root, pattern="**/*.flac"):
     return files
 
 
-def librispeech(root, subset):
+def librispeech(root, subset, max_speakers=0):
     base = Path(root) / "LibriSpeech" / subset
-    return {f.stem: f for f in flacs(base, "*/*/*.flac")}
+    files = {f.stem: f for f in flacs(base, "*/*/*.flac")}
+    if max_speakers:
+        keep = sorted({u.split("-")[0] for u in files}, key=int)[:max_speakers]
+        files = {u: f for u, f in files.items() if u.split("-")[0] in keep}
+    return files
 
 
 def write_dir(out, wav, utt2spk=None, segments=None):
@@ -77,12 +84,14 @@ def main():
     p.add_argument("--min_seconds", type=float, default=4.0)
     p.add_argument("--test_noises", type=int, default=30)
     p.add_argument("--test_rirs", type=int, default=1)
+    p.add_argument("--max_train_speakers", type=int, default=0)
+    p.add_argument("--max_test_speakers", type=int, default=0)
     a = p.parse_args()
     out = Path(a.out)
 
-    wav, segments, utt2spk = halves(librispeech(a.librispeech, "train-clean-100"), a.min_seconds)
+    wav, segments, utt2spk = halves(librispeech(a.librispeech, "train-clean-100", a.max_train_speakers), a.min_seconds)
     write_dir(out / "train_clean", wav, utt2spk, segments)
-    test = librispeech(a.librispeech, "test-other")
+    test = librispeech(a.librispeech, "test-other", a.max_test_speakers)
     write_dir(out / "test_clean", test, {u: u.split("-")[0] for u in test})
 
     nonspeech = sorted(flacs(Path(a.noise) / "nonspeech"), key=number)
