@@ -13,6 +13,7 @@ import recipe_helpers as helpers
 from kdspeech.bin import make_results_cls
 from kdspeech.errors import KdError
 from kdspeech.metrics import paired
+from kdspeech.report.cls_paired import ordering_sentence
 
 CLASSES = ("coughing", "dog", "rain", "vacuum_cleaning")
 # Probability of a right answer per system: BASD and CSSD clearly above fine-tuning, CSSD ~ BASD.
@@ -110,14 +111,12 @@ def test_ordering_sentence_says_when_the_paper_ordering_fails():
     worse = paired.compare([0.2, 0.21, 0.19, 0.2, 0.22], [0.3, 0.31, 0.29, 0.3, 0.33])
     better = paired.compare([0.4, 0.42, 0.41, 0.4, 0.43], [0.3, 0.31, 0.29, 0.3, 0.33])
     tie = paired.compare([0.3, 0.31, 0.29, 0.31, 0.33], [0.3, 0.31, 0.29, 0.3, 0.33])
-    text = make_results_cls.ordering_sentence("x", 1000, {("basd", "ft"): worse, ("cssd", "ft"): better,
-                                                          ("cssd", "basd"): better},
-                                              {"ft": 45.1, "basd": 50.2, "cssd": 49.8})
+    text = ordering_sentence("x", 1000, {("basd", "ft"): worse, ("cssd", "ft"): better, ("cssd", "basd"): better},
+                             {"ft": 45.1, "basd": 50.2, "cssd": 49.8})
     assert "CSSD >= BASD > fine-tuned does not hold (a step reversed at 95 % confidence)" in text
     assert "BASD > fine-tuned: reversed at 95 % confidence (CI below 0)" in text
     assert "Paper: does not hold (fine-tuned 45.1, BASD 50.2, CSSD 49.8)." in text
-    text = make_results_cls.ordering_sentence("x", 2000, {("basd", "ft"): better, ("cssd", "ft"): better,
-                                                          ("cssd", "basd"): tie})
+    text = ordering_sentence("x", 2000, {("basd", "ft"): better, ("cssd", "ft"): better, ("cssd", "basd"): tie})
     assert "holds (both > steps at 95 % confidence)" in text
     assert "CSSD >= BASD: holds on the mean, not significant (CI includes 0)" in text
 

@@ -152,7 +152,7 @@ def test_errors_name_the_problem(tree):
 
 
 def test_deploy_rows_default_to_the_systems_exp_dirs(tree):
-    from kdspeech.bin.make_results_pse import deploy_rows
+    from kdspeech.report.pse_deploy import deploy_rows
 
     tmp_path, _, _ = tree
     rows, _, _ = deploy_rows(str(tmp_path / "deploy.json"), {}, ["pdfnet2", "light", "e3net"])

@@ -71,7 +71,7 @@ def test_paired_compare_dict_is_a_minus_b():
 
 
 def test_make_results_cls_pairs_clips_over_folds(tmp_path):
-    from kdspeech.bin.make_results_cls import paired_section
+    from kdspeech.report.cls_paired import paired_section
 
     def write(model, fold, correct):
         path = tmp_path / f"fold{fold}" / model / "score_1000" / "scores.tsv"

@@ -1,0 +1,84 @@
+"""Paired comparisons of the classification systems (``kdspeech.metrics.paired``): over the (fold,
+seed) runs, per test clip, and the sentence on whether the paper's ordering CSSD >= BASD > fine-tuned
+holds on them.
+"""
+
+import math
+
+from kdspeech.metrics import paired
+from kdspeech.report.cls_runs import clip_correctness, run_dirs
+from kdspeech.results import markdown_table
+
+PAIRS = [("basd", "ft"), ("cssd", "ft"), ("cssd", "basd")]
+LABEL = {"ft": "fine-tuned", "basd": "BASD", "cssd": "CSSD"}
+
+
+def paired_section(exp, folds, rates, systems):
+    """Per-clip paired comparisons (system - baseline accuracy, in points) at each rate."""
+    rows = []
+    for r in rates:
+        for a, b in PAIRS:
+            if a not in systems or b not in systems:
+                continue
+            ca = clip_correctness(exp, folds, systems[a].format(r=r), r)
+            cb = clip_correctness(exp, folds, systems[b].format(r=r), r)
+            clips = sorted(set(ca) & set(cb))
+            result = paired.compare([ca[c] for c in clips], [cb[c] for c in clips])
+            rows.append([f"{r // 1000} kHz", f"{a} - {b}", result.n, 100 * result.mean_baseline,
+                         100 * result.mean_system, paired.format_diff(result, scale=100, digits=1),
+                         paired.format_p(result.p_value)])
+    text = ("Each test clip scores 1 when classified right, so a difference is one of plain accuracy "
+            "(not the class-averaged figure of Table 1), in points, over the test clips of all folds"
+            + (" and seeds" if len(run_dirs(exp)) > 1 else "") + ". "
+            f"95 % CI: bootstrap of the mean difference ({paired.RESAMPLES} resamples, seed "
+            f"{paired.SEED}); p: two-sided Wilcoxon signed-rank test (clips both systems get right, "
+            "or both wrong, drop out, so it tests the clips where they disagree).\n\n")
+    return text + markdown_table(["rate", "comparison (A - B)", "clips", "B accuracy (%)",
+                                  "A accuracy (%)", "A - B [95 % CI]", "p (Wilcoxon)"], rows)
+
+
+def run_paired(values, a, b):
+    """``paired.compare`` of systems ``a`` and ``b`` over the (fold, seed) keys both have."""
+    keys = sorted(set(values[a]) & set(values[b]), key=str)
+    return paired.compare([values[a][k] for k in keys], [values[b][k] for k in keys])
+
+
+def _verdict(result, strict):
+    """How a relation A > B (strict) or A >= B stands on the paired difference A - B."""
+    if result.n < 2 or math.isnan(result.ci_low):
+        return "on the mean only (too few pairs for a confidence interval)", result.mean_diff > 0 or (
+            not strict and result.mean_diff == 0)
+    if result.ci_high < 0:
+        return "reversed at 95 % confidence (CI below 0)", False
+    if result.ci_low > 0:
+        return "holds at 95 % confidence (CI above 0)", True
+    holds = result.mean_diff > 0 or (not strict and result.mean_diff >= 0)
+    return ("holds on the mean, not significant (CI includes 0)" if holds
+            else "fails on the mean, not significant (CI includes 0)"), holds
+
+
+def ordering_sentence(label, rate, cmp, paper_means=None):
+    """One sentence on CSSD >= BASD > fine-tuned from the paired results ``cmp[(a, b)]``."""
+    parts, holds, sure, reversed_ = [], True, True, False
+    for (a, b), strict in ((("basd", "ft"), True), (("cssd", "basd"), False), (("cssd", "ft"), True)):
+        res = cmp[(a, b)]
+        text, ok = _verdict(res, strict)
+        holds &= ok
+        reversed_ |= text.startswith("reversed")
+        if strict:  # a strict step is established when its CI is above 0
+            sure &= ok and "95 %" in text
+        parts.append(f"{LABEL[a]} {'>' if strict else '>='} {LABEL[b]}: {text}, "
+                     f"{paired.format_diff(res, scale=100, digits=1)} points, p {paired.format_p(res.p_value)}")
+    n = cmp[("basd", "ft")].n
+    head = (f"- **{label}, {rate // 1000} kHz** ({n} (fold, seed) pairs): the paper's ordering CSSD >= BASD > "
+            f"fine-tuned {'holds' if holds else 'does not hold'}"
+            + ((" (a step reversed at 95 % confidence)" if reversed_ else " on the means (no step reversed at 95 %"
+                " confidence)") if not holds else " (both > steps at 95 % confidence)" if sure
+               else " on the means (not every > step at 95 % confidence)") + ". "
+            + "; ".join(parts) + ".")
+    if paper_means and all(paper_means.get(s) is not None for s in ("ft", "basd", "cssd")):
+        p = paper_means
+        ok = p["cssd"] >= p["basd"] > p["ft"]
+        head += (f" Paper: {'holds' if ok else 'does not hold'} (fine-tuned {p['ft']:.1f}, BASD {p['basd']:.1f}, "
+                 f"CSSD {p['cssd']:.1f}).")
+    return head

@@ -1,0 +1,49 @@
+"""Paired tests of every PSE system against the plain personalized model (``--baseline``), per test
+set and metric, and the sentence on whether the light similarity (``--light``) helped.
+"""
+
+from kdspeech.errors import KdError
+from kdspeech.metrics import paired
+from kdspeech.report.enh_paired import comparison_rows
+from kdspeech.report.pse_table1 import INTRUSIVE, MOS, SET_TITLES
+from kdspeech.report.score_dirs import label, read_utterance_scores
+from kdspeech.results import markdown_table
+
+
+def paired_section(systems, baseline, light, sets):
+    """Paired tests of every system against the baseline, and the sentence about the light system."""
+    if baseline not in systems:
+        raise KdError(f"--baseline {baseline} is not one of the --system names ({', '.join(systems)})")
+    rows, words = [], []
+    for test_set in sets:
+        if test_set not in systems[baseline]:
+            continue
+        base = read_utterance_scores(systems[baseline][test_set])
+        for name, by_set in systems.items():
+            if name == baseline or test_set not in by_set:
+                continue
+            metrics = [m for m in MOS + INTRUSIVE if m in base]
+            for metric, result in comparison_rows(read_utterance_scores(by_set[test_set]), base, metrics):
+                rows.append([f"{name} - {baseline}", test_set, label(metric), result.n, result.mean_baseline,
+                             result.mean_system, paired.format_diff(result), paired.format_p(result.p_value)])
+                if name == light and metric == "pdnsmos_ovrl":
+                    words.append(verdict(light, baseline, test_set, result))
+    if not rows:
+        return None
+    text = ("Per-utterance differences against the plain model on the utterances both scored: mean with a "
+            f"bootstrap 95 % CI ({paired.RESAMPLES} resamples) and the two-sided Wilcoxon signed-rank p.\n\n")
+    text += markdown_table(["comparison (A - B)", "set", "metric", "utts", "B", "A", "A - B [95 % CI]",
+                            "p (Wilcoxon)"], rows)
+    if words:
+        text += "\n" + " ".join(words) + "\n"
+    return text
+
+
+def verdict(light, baseline, test_set, result):
+    """One sentence: did the light similarity help, by how much, is it significant."""
+    direction = "improved" if result.mean_diff > 0 else "did not improve"
+    significant = result.significant and result.p_value < 0.05
+    return (f"On {SET_TITLES.get(test_set, test_set)}, {light} {direction} PDNSMOS OVRL over {baseline}: "
+            f"{result.mean_baseline:.3f} -> {result.mean_system:.3f} ({paired.format_diff(result)}, Wilcoxon p "
+            f"{paired.format_p(result.p_value)}, {result.n} utterances), "
+            f"{'a significant' if significant else 'not a significant'} difference at the 5 % level.")
