@@ -86,7 +86,16 @@ in_range() { (($1 >= stage && $1 <= stop_stage)); }
 set_dir() { if [[ $1 == */* ]]; then echo "$1"; else echo "${raw}/$1"; fi; }
 
 # The sets of the systems list: `train` and `valid` are this template's.
-systems=$(sed -e "s# train # ${pse}/train_split/train #; s# valid # ${pse}/valid #" <<< "${systems//;/$'\n'}")
+pse_systems() {  # the --systems entries with the sets `train` and `valid` made paths
+  local name conf train valid rest
+  while read -r name conf train valid rest; do
+    [ -n "${name}" ] || continue
+    [ "${train}" != train ] || train=${pse}/train_split/train
+    [ "${valid}" != valid ] || valid=${pse}/valid
+    echo "${name} ${conf} ${train} ${valid} ${rest}"
+  done <<< "${systems//;/$'\n'}"
+}
+systems=$(pse_systems)
 test_sets="${test_sources:+${pse}/test}"
 for b in ${blind_sets}; do test_sets+=" ${raw}/${b}"; done
 [ -n "${test_sets// /}" ] || { log "ERROR: no test set: give --test_sources or --blind_sets"; exit 1; }
