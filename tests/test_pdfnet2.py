@@ -12,7 +12,7 @@ from kdspeech.models.calling import call_model
 from kdspeech.models.complexity import count_macs, example_inputs, macs_per_second
 from kdspeech.models.deep_filter import deep_filter
 from kdspeech.models.erb import erb_filterbank, erb_widths
-from kdspeech.models.pdfnet2 import exp_smooth, norm_alpha
+from kdspeech.models.pdfnet2_blocks import exp_smooth, norm_alpha
 
 # 33 bins, 8 bands, 8 deep-filtered bins; the grouped linear sizes are multiples of 4 groups
 TINY = {"n_fft": 64, "hop": 32, "erb_bands": 8, "df_bins": 8, "conv_ch": 8, "emb_hidden": 16, "df_hidden": 16,

@@ -22,12 +22,26 @@ adds registered architectures built with their default (published) configuration
   ``--onnx_rtol`` x the largest absolute torch output (per output); and onnxruntime's real-time factor
   with ``--num_threads`` threads.
 
+The export hook, the one way any model (or part) chooses what is exported instead of its forward:
+``model.export_module(inputs)``, given the model's keyword inputs (``{"mix": ..., "enroll_emb": ...}``),
+returns ``(module, {name: tensor}, what)`` (a module with real-valued inputs and outputs, its inputs
+derived from those, a short description), or None to export the forward.  An STFT-domain enhancer
+returns the network between its STFT and its iSTFT, which the host computes (complex tensors have no
+ONNX export; DeepFilterNet deploys its networks the same way): ``pdfnet2`` and ``dccrn`` (their
+``spectral_core``, inputs ``noisy`` [1, 2, bins, frames] and ``enroll_emb``) and ``pse_refine`` around
+such an enhancer (encoder, similarity and that core).  That module is exported, run in torch and
+onnxruntime on the same inputs and timed; the row's ``onnx_exported`` says what it was (``whole
+forward`` otherwise), its status reads ``ok (<what>)`` and ``onnx_rtf`` is that module's alone
+(parameters, MACs and the torch RTF stay the whole model's).
+
 A two-part system (``pse_refine``: an enhancer and the on-the-fly similarity encoder) is reported
 part by part and whole with ``--parts enhancer,encoder``: rows ``<model> [enhancer]``,
 ``<model> [encoder]`` (each child module measured alone on its own inputs: the encoder on
 ``--seconds`` of audio, what it embeds per second of output) and ``<model> [enhancer+encoder]`` (the
-whole forward, the deployed system).  Models without any of those children get their usual single
-row; a model with only some of them is an error.
+whole forward, the deployed system; or what its ``export_module`` returns, in ONNX).  Each part
+uses its own hook: ``pse_refine`` with a ``pdfnet2`` enhancer exports the enhancer's spectral core, the
+encoder's forward, and for the whole the encoder, similarity and spectral core.  Models without any of
+those children get their usual single row; a model with only some of them is an error.
 
 Writes ``deploy.tsv``, ``deploy.json`` and ``deploy.md`` (a Markdown table for a RESULTS.md) in
 ``--out_dir``.  A model whose export fails or exceeds the tolerance is marked ``FAIL: <why>`` in every

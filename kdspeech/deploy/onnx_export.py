@@ -7,6 +7,12 @@ Python code in a forward (padding to a multiple, say) is frozen at that length.
 
 Inputs keep their keyword names (``wav``, ``enroll_emb``); outputs are named by ``named_outputs``: a
 tensor output is ``output``, a dict output keeps its keys (``wav``, ``emb``), a tuple is ``output0``...
+An input and an output may not share a name (ONNX would rename the input).
+
+What is exported (``export_target``): the model's forward, unless the model implements the export hook
+``export_module(inputs)`` (the ``kdspeech.bin.deploy`` docstring describes it), which returns the
+module to export instead, its inputs and what it is, e.g. the network between an STFT and an iSTFT
+that the host computes (complex tensors have no ONNX export).
 """
 
 import os
@@ -35,6 +41,24 @@ def named_outputs(out):
     if isinstance(out, (tuple, list)):
         return {f"output{i}": v for i, v in enumerate(out)}
     raise TypeError(f"cannot export an output of type {type(out).__name__}")
+
+
+WHOLE_FORWARD = "whole forward"
+
+
+def export_target(model, inputs):
+    """``(module, inputs, what)`` to export for ``model`` called on ``inputs``: ``model.export_module(
+    inputs)`` when the model has that hook and it returns a triple (``None`` from the hook: no part to
+    export instead), else ``(model, inputs, WHOLE_FORWARD)``."""
+    hook = getattr(model, "export_module", None)
+    target = hook(inputs) if callable(hook) else None
+    if target is None:
+        return model, inputs, WHOLE_FORWARD
+    if not (isinstance(target, tuple) and len(target) == 3 and isinstance(target[0], nn.Module)
+            and isinstance(target[1], dict) and isinstance(target[2], str) and target[2]):
+        raise TypeError(f"{type(model).__name__}.export_module must return (module, {{name: tensor}}, "
+                        f"description) or None, not {type(target).__name__}")
+    return target
 
 
 class _Positional(nn.Module):
@@ -82,6 +106,9 @@ def export_onnx(model, inputs, path):
     model.eval()
     with torch.no_grad():
         output_names = list(named_outputs(model(**inputs)))
+    clash = sorted(set(output_names) & set(inputs))
+    if clash:
+        raise ValueError(f"inputs and outputs share the names {clash}: ONNX would rename the inputs")
     wrapper = _Positional(model, inputs, output_names).eval()
     with atomic_path(path) as tmp, warnings.catch_warnings(), torch.no_grad(), _native_output_silenced():
         warnings.simplefilter("ignore")  # the exporter's deprecation and constant-folding notes

@@ -7,12 +7,13 @@ import platform
 from pathlib import Path
 
 from kdspeech.atomic import atomic_write_text
+from kdspeech.deploy.onnx_export import WHOLE_FORWARD
 from kdspeech.env import package_version
 from kdspeech.models.complexity import NOT_COUNTED
 from kdspeech.results import markdown_table
 
 TSV_COLUMNS = ["model", "parameters", "macs_per_second", "macs", "rtf", "latency_ms",
-               "onnx_status", "onnx_max_abs_diff", "onnx_tolerance", "onnx_rtf", "part"]
+               "onnx_status", "onnx_max_abs_diff", "onnx_tolerance", "onnx_rtf", "onnx_exported", "part"]
 
 
 def cpu_name():
@@ -75,6 +76,11 @@ def to_markdown(rows, cond):
         note += (f"  ONNX: torch.onnx TorchScript exporter (opset 17, torch {v['torch']}), onnxruntime "
                  f"{v['onnxruntime']} on the CPU; an export passes when max |onnxruntime - torch| <= "
                  f"{cond['onnx_rtol']:g} x max |torch output| for every output.")
+        hooked = sorted({r["onnx_exported"] for r in rows if r.get("onnx_exported") not in (None, WHOLE_FORWARD)})
+        if hooked:
+            note += ("  A check marked ok (<what>) exported, compared and timed only the module that the "
+                     f"model's export_module hook returns (here: {'; '.join(hooked)}), the STFT and iSTFT "
+                     "staying on the host in torch: its onnxruntime RTF is that module's alone.")
     return markdown_table(header, table) + "\n" + note + "\n"
 
 

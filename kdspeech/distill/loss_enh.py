@@ -192,7 +192,7 @@ class PhaseSensitiveApproximation(LossTerm):
     def __init__(self, n_fft=512, win_length=400, hop=160, window="hann", truncate=True, input_key="input",
                  eps=1e-8, student_key="mask", **keys):
         super().__init__(student_key=student_key, **keys)
-        from kdspeech.models.dccrn import Stft
+        from kdspeech.models.spectral import Stft
         self.stft = Stft(n_fft, win_length, hop, window)
         self.truncate, self.input_key, self.eps = bool(truncate), input_key, float(eps)
 

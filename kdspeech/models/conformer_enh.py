@@ -37,7 +37,7 @@ from torch import nn
 
 from kdspeech.errors import KdError
 from kdspeech.models import MODELS
-from kdspeech.models.dccrn import Stft, as_batch
+from kdspeech.models.spectral import Stft, as_batch
 
 OUTPUTS = ("mask", "mapping")
 

@@ -39,6 +39,11 @@ D = 192 and the published 256 units, 3,868,525 parameters in all with complex ba
 ``emb_dim: 0`` (the default) the model is plain DCCRN and an ``enroll_emb`` given to it is ignored
 (as before the option existed, when the batch's embedding was simply not passed).
 
+Deployment: ``spectral_core()`` (``SpectralCore``) is the network between the STFT and the iSTFT with
+real-valued inputs and outputs (the noisy spectrum [B, 2, n_fft/2+1, frames] and the embedding in,
+the estimate and the mask out), sharing this model's weights; ``analysis`` / ``synthesis`` are the
+host's STFT and iSTFT; ``export_module`` is the hook ``kdspeech.bin.deploy`` exports to ONNX.
+
 Size: the published configuration has 3,671,053 parameters with the authors' real BatchNorm2d and
 3,671,917 with complex batch norm (5 instead of 2x2 parameters per complex channel, 864 more); the
 paper reports 3.7M.  The output waveform is not clamped to [-1, 1] (the authors' code clamps it,
@@ -50,80 +55,16 @@ from torch import nn
 
 from kdspeech.errors import KdError
 from kdspeech.models import MODELS
+from kdspeech.models.spectral import SpectralExport, Stft, as_batch, frame_condition, seeded_example_inputs
 from kdspeech.models.complex_nn import (ComplexBatchNorm, ComplexConv2d, ComplexConvTranspose2d,
                                         ComplexLSTM, complex_cat)
 
 MASKING = ("E", "C", "R")
 
 
-def stft_window(kind, win_length):
-    """``sqrt_hann`` (default of DCCRN) or ``hann``: periodic Hann windows of ``win_length``;
-    ``vorbis``: DeepFilterNet's power-complementary sin(pi/2 sin^2(pi (n + 1/2) / N))."""
-    if kind == "sqrt_hann":
-        return torch.hann_window(win_length).sqrt()
-    if kind == "hann":
-        return torch.hann_window(win_length)
-    if kind == "vorbis":
-        n = torch.arange(win_length, dtype=torch.float64)
-        return torch.sin(0.5 * torch.pi * torch.sin(torch.pi * (n + 0.5) / win_length) ** 2).float()
-    raise KdError(f"window must be sqrt_hann, hann or vorbis, not {kind!r}")
-
-
-class Stft(nn.Module):
-    """Centred STFT/iSTFT pair with zero padding: [B, T] <-> complex [B, n_fft/2+1, 1 + T//hop]."""
-
-    def __init__(self, n_fft=512, win_length=400, hop=100, window="sqrt_hann"):
-        super().__init__()
-        self.n_fft, self.win_length, self.hop = int(n_fft), int(win_length), int(hop)
-        if not 0 < self.hop <= self.win_length <= self.n_fft:
-            raise KdError(f"STFT needs 0 < hop <= win_length <= n_fft (got {hop}, {win_length}, {n_fft})")
-        self.register_buffer("window", stft_window(window, self.win_length), persistent=False)
-
-    def forward(self, wav):
-        return torch.stft(wav, self.n_fft, self.hop, self.win_length, window=self.window, center=True,
-                          pad_mode="constant", return_complex=True)
-
-    def inverse(self, spec, length):
-        return torch.istft(spec, self.n_fft, self.hop, self.win_length, window=self.window, center=True,
-                           length=length)
-
-
-def as_batch(wav):
-    """[B, T] or [B, 1, T] -> ([B, T], whether to add the channel axis back)."""
-    if wav.dim() == 3 and wav.shape[1] == 1:
-        return wav[:, 0], True
-    if wav.dim() != 2:
-        raise KdError(f"expected a waveform batch [B, T] or [B, 1, T], got shape {list(wav.shape)}")
-    return wav, False
-
-
-def frame_condition(emb, batch, frames, dim, kind):
-    """A speaker embedding per frame ``[B, frames, D]`` from ``[B, D]`` (the same on every frame) or a
-    frame-wise ``[B, frames, D]``; a KdError names the expected shapes otherwise."""
-    if emb is None:
-        raise KdError(f"{kind}: emb_dim is {dim}, so forward needs enroll_emb [B, {dim}] or frame-wise "
-                      f"[B, {frames}, {dim}]")
-    if emb.dim() == 2 and tuple(emb.shape) == (batch, dim):
-        return emb[:, None, :].expand(batch, frames, dim)
-    if emb.dim() == 3 and tuple(emb.shape) == (batch, frames, dim):
-        return emb
-    raise KdError(f"{kind}: enroll_emb must be [B, D] = [{batch}, {dim}] or frame-wise [B, F, D] = "
-                  f"[{batch}, {frames}, {dim}] (F = num_frames of the input), got {list(emb.shape)}")
-
-
-def seeded_example_inputs(first, num_samples, emb_dim, seed=0):
-    """Batch-1 inputs for ``kdspeech.models.complexity``: ``{first: noise [1, T]}`` (the same as its
-    default), plus a unit-norm ``enroll_emb [1, D]`` when ``emb_dim`` > 0."""
-    generator = torch.Generator().manual_seed(seed)
-    inputs = {first: torch.randn(1, int(num_samples), generator=generator)}
-    if emb_dim:
-        inputs["enroll_emb"] = nn.functional.normalize(torch.randn(1, int(emb_dim), generator=generator),
-                                                       dim=-1)
-    return inputs
-
-
 @MODELS.register("dccrn")
-class DCCRN(nn.Module):
+class DCCRN(SpectralExport, nn.Module):
+    main_input = "wav"
     def __init__(self, n_fft=512, win_length=400, hop=100, window="sqrt_hann",
                  channels=(32, 64, 128, 256, 256, 256), kernel_freq=5, kernel_time=2,
                  lstm_layers=2, lstm_units=256, masking="E", complex_bn=True, emb_dim=0):
@@ -174,11 +115,9 @@ class DCCRN(nn.Module):
     def example_inputs(self, num_samples):
         return seeded_example_inputs("wav", num_samples, self.emb_dim)
 
-    def forward(self, wav, enroll_emb=None):
-        x, unsqueeze = as_batch(wav)
-        length = x.shape[-1]
-        noisy = self.stft(x)  # [B, F, frames] complex
-        feats = torch.cat([noisy.real[:, None, 1:], noisy.imag[:, None, 1:]], 1)  # [B, 2, F-1, frames]
+    def network(self, feats, enroll_emb=None):
+        """Encoder, complex LSTM and decoder: ``feats [B, 2, F-1, frames]`` (real, imaginary of the bins
+        above DC) -> the mask's real and imaginary parts ``[B, 2, F-1, frames]`` (real-valued)."""
         skips = []
         out = feats
         for layer in self.encoder:
@@ -195,6 +134,14 @@ class DCCRN(nn.Module):
         out = seq
         for layer, skip in zip(self.decoder, reversed(skips)):
             out = layer(complex_cat([out, skip]))
+        return out
+
+    def forward(self, wav, enroll_emb=None):
+        x, unsqueeze = as_batch(wav)
+        length = x.shape[-1]
+        noisy = self.stft(x)  # [B, F, frames] complex
+        feats = torch.cat([noisy.real[:, None, 1:], noisy.imag[:, None, 1:]], 1)  # [B, 2, F-1, frames]
+        out = self.network(feats, enroll_emb)
         mask = torch.complex(out[:, 0], out[:, 1])
         mask = torch.cat([torch.zeros_like(mask[:, :1]), mask], 1)  # the DC bin
         if self.masking == "E":
@@ -209,3 +156,35 @@ class DCCRN(nn.Module):
         return {"wav": out_wav[:, None] if unsqueeze else out_wav,
                 "spec": torch.stack([est.real, est.imag], 1),
                 "mask": torch.stack([mask.real, mask.imag], 1)}
+
+
+class SpectralCore(nn.Module):
+    """The network of a ``DCCRN`` between its STFT and its iSTFT, without complex tensors:
+    ``forward(noisy [B, 2, n_fft/2+1, frames], enroll_emb [B, D] or [B, frames, D] or None)`` ->
+    ``{"spec": estimate, "mask": effective mask}`` (both [B, 2, n_fft/2+1, frames], the layout of the
+    model's own outputs): the model's ``network`` (its own weights), the DC bin's zero mask and the
+    masking mode written out on (real, imaginary) pairs, ``(a + ib)(c + id) = (ac - bd) + i(ad + bc)``."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, noisy, enroll_emb=None):
+        if noisy.dim() != 4 or noisy.shape[1] != 2:
+            raise KdError(f"dccrn core: noisy must be [B, 2, bins, frames] (real, imaginary), got "
+                          f"{list(noisy.shape)}")
+        out = self.model.network(noisy[:, :, 1:], enroll_emb)
+        mask = torch.cat([torch.zeros_like(out[:, :, :1]), out], 2)  # the DC bin
+        m_re, m_im, y_re, y_im = mask[:, 0], mask[:, 1], noisy[:, 0], noisy[:, 1]
+        if self.model.masking == "E":
+            mag = (m_re.square() + m_im.square()).sqrt()
+            scale = torch.tanh(mag) / (mag + 1e-8)
+            m_re, m_im = m_re * scale, m_im * scale
+        if self.model.masking == "R":
+            est = (y_re * m_re, y_im * m_im)
+        else:
+            est = (y_re * m_re - y_im * m_im, y_re * m_im + y_im * m_re)
+        return {"spec": torch.stack(est, 1), "mask": torch.stack([m_re, m_im], 1)}
+
+
+DCCRN.core_class = SpectralCore   # defined after the model, whose methods it calls

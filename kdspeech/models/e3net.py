@@ -44,7 +44,7 @@ from torch import nn
 
 from kdspeech.errors import KdError
 from kdspeech.models import MODELS
-from kdspeech.models.dccrn import as_batch, frame_condition, seeded_example_inputs
+from kdspeech.models.spectral import as_batch, frame_condition, seeded_example_inputs
 
 
 class LstmBlock(nn.Module):

@@ -37,6 +37,12 @@ self-contained) and ``count_parameters`` / ``complexity.count_macs`` include it,
 * ``auto`` (default): ``encoder`` when a probe of the encoder returns ``emb_chunks``, else ``wave``.
 
 D is the encoder's embedding size (found by a probe at construction, or ``emb_dim``).
+
+Deployment (``kdspeech.bin.deploy``'s ``export_module`` hook): when the enhancer has that hook
+(``pdfnet2``, ``dccrn``: the network between its STFT and iSTFT), the system exported to ONNX is ``RefineCore``: the encoder,
+the similarity and the enhancer's exported module, taking the mixture (for the encoder), the
+enhancer's module inputs (the noisy spectrum) and E; the host does the STFT and the iSTFT.  With an
+enhancer without the hook the whole forward is exported.
 """
 
 import torch
@@ -44,7 +50,7 @@ from torch import nn
 
 from kdspeech.errors import KdError
 from kdspeech.models import MODELS, build_model
-from kdspeech.models.calling import as_outputs, primary
+from kdspeech.models.calling import as_outputs, input_names, primary
 from kdspeech.models.similarity import (chunk_count, chunk_geometry, cosine_sequence, scale_clip,
                                         split_chunks, to_frames)
 
@@ -144,16 +150,44 @@ class PseRefine(nn.Module):
         if enroll_emb.dim() != 2 or enroll_emb.shape != (mix.shape[0], self.emb_dim):
             raise KdError(f"pse_refine: enroll_emb must be the reference embedding [B, {self.emb_dim}] "
                           f"(B = {mix.shape[0]}), got {tuple(enroll_emb.shape)}")
+        refined, sim, raw = self.refined_embedding(mix, enroll_emb)
+        out = as_outputs(self.enhancer(mix, refined))
+        first = next(iter(out))   # the enhancer's primary output (pdfnet2/e3net: out, dccrn: wav)
+        rest = {k: v for k, v in out.items() if k not in (first, "out", "similarity", "similarity_chunks")}
+        return {"out": out[first], "similarity": sim, "similarity_chunks": raw, **rest}
+
+    def refined_embedding(self, mix, enroll_emb):
+        """``(refined [B, F, D + 1], similarity [B, F], raw chunk cosines [B, K])`` of a mixture ``[B, T]``
+        and the reference embedding ``[B, D]``: what the enhancer is given."""
         num_samples = mix.shape[-1]
         num_frames = int(self.enhancer.num_frames(num_samples))
         raw = cosine_sequence(self.chunk_embeddings(mix), enroll_emb)           # [B, K]
         sim = scale_clip(to_frames(raw, num_frames, num_samples, self.chunk, self.hop), self.alpha)
         sim = sim.to(enroll_emb.dtype)
         refined = torch.cat([enroll_emb[:, None, :].expand(-1, num_frames, -1), sim[..., None]], dim=-1)
-        out = as_outputs(self.enhancer(mix, refined))
-        first = next(iter(out))   # the enhancer's primary output (pdfnet2/e3net: out, dccrn: wav)
-        rest = {k: v for k, v in out.items() if k not in (first, "out", "similarity", "similarity_chunks")}
-        return {"out": out[first], "similarity": sim, "similarity_chunks": raw, **rest}
+        return refined, sim, raw
+
+    # -- deployment ------------------------------------------------------------------------------
+
+    def export_module(self, inputs):
+        """Deployment hook: ``(RefineCore, its inputs, what it is)`` when the enhancer has the hook
+        (the enhancer's module is built for the refined embedding of these ``inputs``), else None (the
+        whole forward is exported)."""
+        hook = getattr(self.enhancer, "export_module", None)
+        if not callable(hook):
+            return None
+        refined = self.refined_embedding(inputs["mix"], inputs["enroll_emb"])[0]
+        first = input_names(self.enhancer)[0]  # the enhancer's waveform input (pdfnet2: mix, dccrn: wav)
+        target = hook({first: inputs["mix"], "enroll_emb": refined})
+        if target is None:
+            return None
+        core, core_inputs, what = target
+        extra = {k: v for k, v in core_inputs.items() if k != "enroll_emb"}
+        if set(extra) & {"mix", "enroll_emb"}:
+            raise KdError(f"pse_refine: the enhancer's export module takes {sorted(core_inputs)}; "
+                          "'mix' is the wrapper's own input")
+        system_inputs = {"mix": inputs["mix"], **extra, "enroll_emb": inputs["enroll_emb"]}
+        return RefineCore(self, core), system_inputs, f"encoder, similarity and the enhancer's {what}"
 
     # -- cost ------------------------------------------------------------------------------------
 
@@ -163,6 +197,22 @@ class PseRefine(nn.Module):
         mix = torch.randn(1, int(num_samples), generator=generator)
         emb = nn.functional.normalize(torch.randn(1, self.emb_dim, generator=generator), dim=-1)
         return {"mix": mix, "enroll_emb": emb}
+
+
+class RefineCore(nn.Module):
+    """A ``pse_refine`` with its enhancer replaced by the enhancer's export module (``core``):
+    ``forward(mix [B, T], enroll_emb [B, D], **core_inputs)`` (the core's keyword inputs but its
+    embedding, e.g. ``noisy``: the mixture's spectrum) -> the core's outputs plus ``similarity`` and
+    ``similarity_chunks``.  Shares the wrapper's encoder and the core's weights."""
+
+    def __init__(self, refine, core):
+        super().__init__()
+        self.refine, self.core = refine, core
+
+    def forward(self, mix, enroll_emb, **core_inputs):
+        refined, sim, raw = self.refine.refined_embedding(mix, enroll_emb)
+        out = as_outputs(self.core(**core_inputs, enroll_emb=refined))
+        return {**out, "similarity": sim, "similarity_chunks": raw}
 
 
 def cost_split(model, num_samples=16000):

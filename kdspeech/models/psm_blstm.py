@@ -8,7 +8,7 @@ masking baseline; this model is waveform in, waveform out, so the enhancement ta
 
 Signal path (defaults = paper size):
 
-- STFT (``kdspeech.models.dccrn.Stft``): ``n_fft`` 512, ``win_length`` 400, ``hop`` 160 (25 ms / 10 ms
+- STFT (``kdspeech.models.spectral.Stft``): ``n_fft`` 512, ``win_length`` 400, ``hop`` 160 (25 ms / 10 ms
   at 16 kHz), periodic Hann window, centred frames: a T-sample input has ``1 + T // hop`` frames.
 - Features: log(|Y| + eps) of the noisy STFT, normalised per utterance and frequency bin to zero mean
   and unit variance over its frames (the input normalisation that mask estimators of this kind use).
@@ -34,7 +34,7 @@ from torch import nn
 
 from kdspeech.errors import KdError
 from kdspeech.models import MODELS
-from kdspeech.models.dccrn import Stft, as_batch
+from kdspeech.models.spectral import Stft, as_batch
 
 
 def normalise(feats, eps=1e-5):

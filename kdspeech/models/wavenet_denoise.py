@@ -38,7 +38,7 @@ from torch import nn
 
 from kdspeech.errors import KdError
 from kdspeech.models import MODELS
-from kdspeech.models.dccrn import as_batch
+from kdspeech.models.spectral import as_batch
 
 
 def same_conv(c_in, c_out, kernel, dilation=1, bias=True):
