@@ -206,3 +206,20 @@ def test_pse_refine_around_dccrn_exports_encoder_similarity_and_core(tmp_path):
     export_onnx(module, system_inputs, tmp_path / "system.onnx")
     check = check_onnx(tmp_path / "system.onnx", system_inputs, got, repeats=1, rtol=DEFAULT_RTOL)
     assert check["passed"], check
+
+
+@pytest.mark.parametrize("output", ["mask", "mapping"])
+def test_conformer_core_is_the_forward_and_matches_onnxruntime(tmp_path, output):
+    torch.manual_seed(0)
+    model = build_model("conformer_enh", {"dim": 16, "heads": 2, "layers": 1, "units": 32, "output": output}).eval()
+    inputs = {"wav": 0.1 * torch.randn(1, 2000)}
+    module, core_inputs, what = export_target(model, inputs)
+    assert what == CORE and list(core_inputs) == ["noisy"]
+    with torch.no_grad():
+        want = model(**inputs)
+        got = module(**core_inputs)
+        wav = model.synthesis(got["spec"], 2000)
+    torch.testing.assert_close(wav, want["wav"], atol=1e-5, rtol=0)
+    export_onnx(module, core_inputs, tmp_path / "conformer.onnx")
+    check = check_onnx(tmp_path / "conformer.onnx", core_inputs, got, repeats=1, rtol=DEFAULT_RTOL)
+    assert check["passed"], check

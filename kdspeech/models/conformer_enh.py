@@ -37,7 +37,7 @@ from torch import nn
 
 from kdspeech.errors import KdError
 from kdspeech.models import MODELS
-from kdspeech.models.spectral import Stft, as_batch
+from kdspeech.models.spectral import SpectralExport, Stft, as_batch
 
 OUTPUTS = ("mask", "mapping")
 
@@ -138,7 +138,8 @@ class ConformerBlock(nn.Module):
 
 
 @MODELS.register("conformer_enh")
-class ConformerEnh(nn.Module):
+class ConformerEnh(SpectralExport, nn.Module):
+    emb_dim = 0   # not personalized (the export hook asks)
     def __init__(self, n_fft=512, win_length=400, hop=100, window="sqrt_hann", dim=384, heads=4,
                  layers=6, units=1536, kernel=7, dropout=0.1, attention_dropout=0.1, output="mask"):
         super().__init__()
@@ -155,6 +156,14 @@ class ConformerEnh(nn.Module):
                                                    attention_dropout) for _ in range(int(layers)))
         self.head = nn.Linear(self.dim, width)
 
+    def body(self, feats):
+        """Input layer, Conformer blocks and head: ``feats [B, T, in]`` -> ``[B, width, T]``."""
+        h = self.input(feats)
+        pos_emb = rel_positions(h.shape[1], self.dim, h.device, h.dtype)
+        for block in self.blocks:
+            h = block(h, pos_emb)
+        return self.head(h).transpose(1, 2)
+
     def forward(self, wav):
         x, unsqueeze = as_batch(wav)
         length = x.shape[-1]
@@ -163,11 +172,7 @@ class ConformerEnh(nn.Module):
             feats = noisy.abs().transpose(1, 2)
         else:
             feats = torch.cat([noisy.real, noisy.imag], 1).transpose(1, 2)
-        h = self.input(feats)
-        pos_emb = rel_positions(h.shape[1], self.dim, h.device, h.dtype)
-        for block in self.blocks:
-            h = block(h, pos_emb)
-        y = self.head(h).transpose(1, 2)  # [B, width, T]
+        y = self.body(feats)  # [B, width, T]
         outs = {}
         if self.output == "mask":
             mask = F.relu(y)
@@ -180,3 +185,25 @@ class ConformerEnh(nn.Module):
         if self.output == "mask":
             outs["mask"] = mask
         return outs
+
+
+class SpectralCore(nn.Module):
+    """The network of a ``ConformerEnh`` between its STFT and iSTFT without complex tensors (deployment,
+    ``kdspeech.models.spectral.SpectralExport``): ``noisy [B, 2, bins, T]`` (real, imaginary) ->
+    ``{"spec": [B, 2, bins, T], "mask": [B, bins, T]}`` (mask output) or ``{"spec"}`` (mapping)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, noisy):
+        m, real, imag = self.model, noisy[:, 0], noisy[:, 1]
+        if m.output == "mask":
+            y = m.body(torch.sqrt(real * real + imag * imag).transpose(1, 2))
+            mask = F.relu(y)
+            return {"spec": torch.stack([real * mask, imag * mask], 1), "mask": mask}
+        y = m.body(torch.cat([real, imag], 1).transpose(1, 2))
+        return {"spec": torch.stack([y[:, :m.bins], y[:, m.bins:]], 1)}
+
+
+ConformerEnh.core_class = SpectralCore   # defined after the model, whose body it runs

@@ -86,7 +86,7 @@ for m in ${deploy_models}; do deploy_dirs+=("exp/${m}"); done
 if [ ! -f exp/deploy/deploy.md ] || [ "${deploy_dirs[0]}/best.pth" -nt exp/deploy/deploy.md ]; then
   log "deployment report of ${deploy_models} -> exp/deploy/deploy.md"
   python -m kdspeech.bin.deploy --models "${deploy_dirs[@]}" --seconds "${deploy_seconds}" --sr 16000 \
-    --num_threads 1 --out_dir exp/deploy   # no --onnx: torch.onnx cannot export the complex STFT of dccrn/conformer_enh
+    --num_threads 1 --onnx --out_dir exp/deploy   # ONNX: the network between STFT and iSTFT (deploy's export hook)
 fi
 
 python local/make_tables.py --exp exp --models "noisy wiener ${kd_models/ wiener/} clean" --set test \
