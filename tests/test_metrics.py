@@ -268,18 +268,30 @@ def test_stoi_in_unit_range_and_degrades(metric, speech, white):
 
 # --- DNSMOS (speechmos) ----------------------------------------------------------------------------
 
-def test_dnsmos_rates_clean_speech_above_noisy_with_one_model_run(speech, white, monkeypatch):
+def test_dnsmos_rates_clean_speech_above_noisy_and_runs_p808_only_when_asked(speech, white, monkeypatch):
     pytest.importorskip("speechmos")
     from kdspeech.metrics import dnsmos
 
-    runs = []
-    model = dnsmos._model()
-    original = type(model).__call__
-    monkeypatch.setattr(type(model), "__call__", lambda self, *a: runs.append(1) or original(self, *a))
+    runs = {"p835": 0, "p808": 0}
+    for kind in runs:
+        model = dnsmos._model(kind)
+        original = model.session.run
+        monkeypatch.setattr(model.session, "run", lambda *a, _k=kind, _o=original: runs.__setitem__(
+            _k, runs[_k] + 1) or _o(*a), raising=False)
     names = ["dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808"]
     clean = compute(names, speech, SR)
     noisy = compute(names, speech + at_snr(speech, white, 0), SR)
-    assert len(runs) == 2  # one run per utterance for all four numbers
+    per_utt = len(dnsmos.windows(np.asarray(speech, np.float32)))
+    assert runs == {"p835": 2 * per_utt, "p808": 2 * per_utt}       # one run of each per window
+    assert compute(names[:3], speech, SR) == {n: clean[n] for n in names[:3]}
+    assert runs["p808"] == 2 * per_utt                                 # not run without dnsmos_p808
     for name in names:
         assert 1.0 <= noisy[name] < clean[name] <= 5.0, (name, clean, noisy)
     assert clean["dnsmos_bak"] > 3.5 and noisy["dnsmos_bak"] < 2.0
+    # the same numbers as speechmos's own implementation of the challenge's script
+    from speechmos import dnsmos as reference
+
+    want = reference.run(np.asarray(speech, np.float32), SR)
+    for ours, theirs in (("dnsmos_sig", "sig_mos"), ("dnsmos_bak", "bak_mos"), ("dnsmos_ovrl", "ovrl_mos"),
+                         ("dnsmos_p808", "p808_mos")):
+        assert clean[ours] == pytest.approx(float(want[theirs]), abs=1e-5)

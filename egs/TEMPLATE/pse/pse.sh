@@ -65,6 +65,7 @@ deploy_onnx=true       # stage 9 also exports to ONNX and checks it with onnxrun
 alpha_model=""         # stage 10: a pse_refine model re-run with each alpha (empty: no sweep)
 alpha_sweep="1 2 4 6 8 12"  # stage 10: the similarity scales
 alpha_metric=pdnsmos_ovrl   # stage 10: alpha chosen by this DNSMOS figure on the validation set
+alpha_metrics=pdnsmos_sig,pdnsmos_bak,pdnsmos_ovrl  # stage 10: what each alpha is scored by (Fig. 3: SIG and BAK)
 baseline=""            # stage 11: the system every other is tested against (e.g. the plain pDeepFilterNet2)
 encoders=""            # stage 11: "<system>=<reference encoder>/<on-the-fly encoder or ->" words, for Table I
 results=RESULTS.md     # stage 11 writes
@@ -181,7 +182,7 @@ enhance_alpha() {  # enhance_alpha <model dir> <set dir> <out dir> <alpha> <enro
     --enhance_opts "--enroll_emb $5 --model_conf alpha=$4" "$1" "$2" "$3"
 }
 score_alpha() {  # score_alpha <set dir> <estimates scp> <out dir>
-  utils/score.sh --nj "${nj}" --fs "${fs}" --metrics "${dnsmos_metrics}" "$1" "$2" "$3"
+  utils/score.sh --nj "${nj}" --fs "${fs}" --metrics "${alpha_metrics}" "$1" "$2" "$3"
 }
 set_label() {  # set_label <set dir>: the set's name in the results (the paper's track names)
   case $(basename "$1") in
@@ -202,7 +203,7 @@ if [ -n "${alpha_model}" ]; then
         enhance_alpha "${expdir}/${alpha_model}" "${t}" "${out}" "${a}" "${table}"
       stage_run 10 "DNSMOS of $(basename "${t}") by ${alpha_model} at alpha ${a}" \
         --out "${expdir}/${alpha_model}/score_dnsmos_$(basename "${t}")_alpha${a}" --deps "${out}" \
-        --param "fs=${fs}" --param "metrics=${dnsmos_metrics}" -- \
+        --param "fs=${fs}" --param "metrics=${alpha_metrics}" -- \
         score_alpha "${t}" "${out}/wav.scp" "${expdir}/${alpha_model}/score_dnsmos_$(basename "${t}")_alpha${a}"
     done
   done

@@ -68,6 +68,7 @@ fi
   --baseline pdfnet2 \
   --encoders "pdfnet2=GE2E/- oracle_scaled=GE2E/GE2E oracle_unscaled=GE2E/GE2E light_scaled=GE2E/TinyECAPA light_unscaled=GE2E/TinyECAPA pdccrn=GE2E/- e3net=GE2E/-" \
   --paper_results conf/paper_results.yaml \
+  --results_note "${conf_dir}/results_note.md" \
   --run_command "$(printf '%q ' "$0" --conf_dir "${conf_dir}" --data "${data}" "$@")" \
   "${scale_opts[@]}" \
   "$@"

@@ -3,5 +3,5 @@
 scale_opts=(
   --valid_mixtures 40 --test_mixtures 60 --mix_seconds 4
   --train_jobs 2 --nj 2
-  --alpha_sweep "1 2 4 6 8 12"
+  --alpha_sweep "1 2 4 6 8"
 )
