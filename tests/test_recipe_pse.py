@@ -20,7 +20,7 @@ SYSTEMS = ("pdfnet2 conf/cpu/train_pdfnet2.yaml train valid -;"
 
 
 def small(tiny):
-    return ["--local_data_opts", "--data shared --max_train_speakers 6 --max_test_speakers 2",
+    return ["--local_data_opts", "--data shared --max_train_speakers 14 --max_test_speakers 2",
             "--light_encoder", str(tiny), "--systems", SYSTEMS.format(tiny=tiny),
             "--encoders", "pdfnet2=GE2E/- light_scaled=GE2E/TinyECAPA",
             "--valid_mixtures", "3", "--test_mixtures", "3", "--mix_seconds", "2", "--nj", "1", "--train_jobs", "1",
@@ -79,7 +79,8 @@ def test_enrolment_clip_shorter_than_one_chunk_fails_stage_3(recipe):
     assert proc.returncode == 0, proc.stderr[-3000:]
     pse = recipe / "dump" / "pse"
     clip = (pse / "enroll_test" / "wav.scp").read_text().split()[1]    # a test utterance's enrolment clip
-    sf.write(clip, sf.read(clip)[0][:8000], 16000)                       # 0.5 s: shorter than T' = 1 s
+    path = recipe / clip                                                 # (relative to the recipe)
+    sf.write(path, sf.read(path)[0][:8000], 16000)                       # 0.5 s: shorter than T' = 1 s
     (pse / "enroll_test" / ".done").unlink()
     proc = run(recipe, env, args + ["--stage", "3", "--stop_stage", "3"])
     assert proc.returncode != 0

@@ -19,14 +19,16 @@ set -euo pipefail
 conf_dir=conf/cpu      # training configs (conf: the paper's sizes)
 data=shared            # shared (../shared/corpora subsets) | dns5
 light_encoder=../../shared_speakers/spk/exp/contrastive/best.pth   # TinyECAPA distilled from the reference encoder
+pse_args=()            # every other word goes to pse.sh
 while [ $# -gt 0 ]; do
   case $1 in
     --conf_dir) conf_dir=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
     --light_encoder) light_encoder=$2; shift 2 ;;
-    *) break ;;
+    *) pse_args+=("$1"); shift ;;
   esac
 done
+set -- ${pse_args[@]+"${pse_args[@]}"}
 
 case ${data} in
   shared)
