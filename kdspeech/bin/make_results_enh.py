@@ -55,6 +55,7 @@ from kdspeech.report.enh_paper import load_paper, paper_note, paper_section, poo
 from kdspeech.report.enh_tables import build_sections, noise_snr_section
 from kdspeech.report.enh_training import curves_sections, selection_section
 from kdspeech.report.score_dirs import metric_names, read_summaries
+from kdspeech.report.specs import parse_pairs
 from kdspeech.results import write_results
 
 
@@ -86,16 +87,6 @@ def parse_comparisons(specs, systems):
                 raise KdError(f"--compare {spec}: {name} is not one of the --system names")
         if (a, b) not in pairs:
             pairs.append((a, b))
-    return pairs
-
-
-def parse_pairs(specs, option):
-    pairs = {}
-    for spec in specs:
-        name, sep, path = spec.partition("=")
-        if not sep or not name or not path:
-            raise KdError(f"{option} {spec!r}: expected name=path")
-        pairs[name] = path
     return pairs
 
 

@@ -46,7 +46,7 @@ from kdspeech.cli import run_main
 from kdspeech.report.pse_alpha import alpha_section
 from kdspeech.report.pse_deploy import deploy_rows, deployment_section
 from kdspeech.report.pse_paired import paired_section
-from kdspeech.report.pse_specs import parse_pairs, parse_systems
+from kdspeech.report.specs import parse_pairs, parse_systems
 from kdspeech.report.pse_table1 import SET_TITLES, load_paper, table_one
 from kdspeech.report.score_dirs import read_summaries
 from kdspeech.results import write_results

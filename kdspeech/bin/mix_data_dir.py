@@ -27,7 +27,7 @@ from kdspeech.atomic import atomic_write_text
 from kdspeech.cli import run_main
 from kdspeech.data.audio import audio_info, is_complete_wav, load_audio, save_audio
 from kdspeech.data.datadir import DataDir, merge_pieces, piece_path, read_kv, split_ids, write_kv
-from kdspeech.data.mix import avoid_clipping, fit_length, mix_at_snr, random_offset
+from kdspeech.data.mix import avoid_clipping, fit_length, mix_at_snr, plan_matches, random_offset
 from kdspeech.errors import KdError
 
 OUTPUTS = {"wav.scp": "mix", "spk1.scp": "spk1", "noise1.scp": "noise1"}
@@ -124,12 +124,7 @@ def ensure_plan(args, clean, noise):
     """Read ``<out>/plan.tsv``, making it first if absent; a plan for other options is an error."""
     path = Path(args.out) / "plan.tsv"
     header = options_line(args)
-    if path.is_file():
-        with open(path, encoding="utf-8") as f:
-            found = f.readline().rstrip("\n")
-        if found != header:
-            raise KdError(f"plan was made with other options:\n  {found}\nnot\n  {header}\n"
-                          "use the same options or a new --out", path=path)
+    if plan_matches(path, header):
         return read_plan(path)
     rows = make_plan(clean, noise, args.snrs, args.mixtures_per_utt, args.num_mixtures, args.seed,
                      args.sr)

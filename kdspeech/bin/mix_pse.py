@@ -34,6 +34,7 @@ from kdspeech.cli import run_main
 from kdspeech.config import read_yaml
 from kdspeech.data.audio import is_complete_wav, save_audio
 from kdspeech.data.datadir import DataDir, write_kv
+from kdspeech.data.mix import plan_matches
 from kdspeech.data.pse_mixer import DEFAULTS as MIXER_DEFAULTS
 from kdspeech.errors import KdError
 from kdspeech.tasks.pse_data import build_mixer
@@ -101,13 +102,7 @@ def make_plan(args, mixer, sources, enroll):
 
 
 def write_plan(path, header, rows):
-    path = Path(path)
-    if path.is_file():
-        with open(path, encoding="utf-8") as f:
-            found = f.readline().rstrip("\n")
-        if found != header:
-            raise KdError(f"plan was made with other options:\n  {found}\nnot\n  {header}\n"
-                          "use the same options or a new --out", path=path)
+    if plan_matches(path, header):
         return
     lines = [header + "\n", "# mix_id\t" + "\t".join(FIELDS) + "\n"]
     lines += [mid + "\t" + "\t".join(value(p[k]) for k in FIELDS) + "\n" for mid, p in rows.items()]

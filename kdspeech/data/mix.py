@@ -6,6 +6,8 @@ cut or looped to the clean length.  ``avoid_clipping`` rescales clean, noise and
 factor, so the SNR is untouched when a loud mixture has to be brought below full scale.
 """
 
+from pathlib import Path
+
 import numpy as np
 
 from kdspeech.errors import KdError
@@ -94,3 +96,17 @@ def avoid_clipping(*signals, peak=0.99):
         return list(signals), 1.0
     factor = peak / loudest
     return [np.asarray(s, dtype=np.float32) * np.float32(factor) for s in signals], factor
+
+
+def plan_matches(path, header):
+    """Whether the plan file ``path`` exists (its first line must then be ``header``, the options it was
+    made with: another is a KdError, so a resumed mixing never mixes two plans)."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    with open(path, encoding="utf-8") as f:
+        found = f.readline().rstrip("\n")
+    if found != header:
+        raise KdError(f"plan was made with other options:\n  {found}\nnot\n  {header}\n"
+                      "use the same options or a new --out", path=path)
+    return True

@@ -9,7 +9,7 @@ Table 1 and the other sections of one architecture.
 Enhancement (``make_results_enh``) and personalized enhancement (``make_results_pse``): ``score_dirs``
 reads the score dirs of ``kdspeech.bin.score``; ``enh_tables``: overall, by SNR, by noise type, noise x
 SNR; ``enh_paper``: published numbers beside ours, pooled test sets; ``enh_paired``: paired tests on
-per-utterance scores; ``enh_training``: model selection and validation curves; ``pse_specs``: the
-command-line specs of make_results_pse; ``pse_table1``: Table I; ``pse_paired``: tests against the
+per-utterance scores; ``enh_training``: model selection and validation curves; ``specs``: the
+repeated option arguments of the makers; ``pse_table1``: Table I; ``pse_paired``: tests against the
 plain model; ``pse_alpha``: Fig. 3 (alpha sweep); ``pse_deploy``: deployment rows and table.
 """

@@ -6,7 +6,7 @@ import os
 
 from kdspeech.errors import KdError
 from kdspeech.plot import plot_tradeoff
-from kdspeech.report.pse_specs import parse_pairs
+from kdspeech.report.specs import parse_pairs
 from kdspeech.report.pse_table1 import MOS
 from kdspeech.report.score_dirs import label, read_summaries
 from kdspeech.results import markdown_table

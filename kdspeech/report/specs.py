@@ -1,5 +1,6 @@
-"""The ``NAME:SET=DIR[,DIR]`` (``--system``) and ``KEY=VALUE`` (``--encoders``, ``--deploy_row``,
-``--alpha``...) arguments of ``kdspeech.bin.make_results_pse``.
+"""Repeated option arguments of the results makers: ``NAME:SET=DIR[,DIR]`` (``--system`` of
+``make_results_pse``) and ``KEY=VALUE`` (``--encoders``, ``--deploy_row``, ``--alpha``; ``--noise_snr``
+and ``--curves`` of ``make_results_enh``).
 """
 
 from kdspeech.errors import KdError
@@ -23,6 +24,7 @@ def parse_systems(specs):
 
 
 def parse_pairs(specs, option):
+    """``{key: value}`` from ``KEY=VALUE`` words of a repeated option (every results maker's)."""
     out = {}
     for spec in specs:
         key, sep, value = spec.partition("=")
