@@ -124,3 +124,15 @@ def test_missing_part_is_an_error_naming_it(tmp_path):
     with pytest.raises(KdError, match="no child module 'decoder' \\(children: enhancer, encoder\\)"):
         deploy.main(["--models", str(tmp_path / "refine.pth"), "--parts", "enhancer,decoder",
                      "--repeats", "1", "--seconds", "0.1", "--out_dir", str(tmp_path / "d")])
+
+
+def test_a_model_without_the_first_part_is_measured_whole(tmp_path):
+    """DCCRN has a child called 'encoder' but is not a two-part system: one whole row, no error."""
+    torch.manual_seed(0)
+    model = build_model("dccrn", {"channels": [4, 8], "lstm_units": 8, "lstm_layers": 1})
+    atomic_save({"model_name": "dccrn", "model_conf": {"channels": [4, 8], "lstm_units": 8, "lstm_layers": 1},
+                 "model": model.state_dict()}, tmp_path / "dccrn.pth")
+    assert deploy.main(["--models", str(tmp_path / "dccrn.pth"), "--parts", "enhancer,encoder", "--repeats", "1",
+                        "--seconds", "0.1", "--out_dir", str(tmp_path / "d")]) == 0
+    rows = json.loads((tmp_path / "d" / "deploy.json").read_text())["models"]
+    assert [r["model"] for r in rows] == [str(tmp_path / "dccrn.pth")]

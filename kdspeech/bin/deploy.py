@@ -83,7 +83,8 @@ def get_parser():
     p.add_argument("--onnx_rtol", type=float, default=DEFAULT_RTOL,
                    help="tolerance of the ONNX check, relative to the largest absolute torch output")
     p.add_argument("--parts", default="", metavar="CHILD[,CHILD]",
-                   help="also measure these child modules of a model alone (e.g. enhancer,encoder)")
+                   help="also measure these child modules of a model alone (e.g. enhancer,encoder); a model "
+                   "without the first one is measured whole, one with it but not the others is an error")
     p.add_argument("--emb_dim", type=int, default=None,
                    help="enrolment-embedding size of a personalized model without example_inputs / emb_dim")
     p.add_argument("--out_dir", required=True, help="where deploy.tsv/json/md (and onnx/) are written")
@@ -104,8 +105,8 @@ def measurements(name, model, spec):
     """``[(row name, module, part)]`` of one model: its parts (``--parts``) then the whole, or the whole."""
     names = [n.strip() for n in spec.split(",") if n.strip()]
     have = {n for n, _ in model.named_modules()}
-    if not names or not have & set(names):
-        return [(name, model, None)]
+    if not names or names[0] not in have:   # the first part marks a multi-part model (DCCRN has an
+        return [(name, model, None)]        # 'encoder' of its own but is not one)
     missing = [n for n in names if n not in have]
     if missing:
         model_parts(model, ",".join(missing))  # the KdError naming them
