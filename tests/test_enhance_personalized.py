@@ -113,3 +113,15 @@ def test_enrolment_option_must_match_the_model(setup):
     with pytest.raises(KdError, match="--enroll_emb given but Plain.forward takes no enroll_emb"):
         enhance(tmp_path, data, "test_enh_plain", tmp_path / "o", "--enroll_emb", str(npz))
     assert enhance(tmp_path, data, "test_enh_plain", tmp_path / "plain") == 0
+
+
+def test_plain_dccrn_needs_no_enrolment_and_pdccrn_does():
+    """dccrn's forward(wav, enroll_emb=None) serves both: emb_dim decides whether enroll_emb is needed."""
+    from kdspeech.models import build_model
+    from kdspeech.models.calling import takes_input
+
+    conf = {"channels": [4, 8], "lstm_units": 8, "lstm_layers": 1}
+    assert not takes_input(build_model("dccrn", conf), "enroll_emb")
+    assert takes_input(build_model("dccrn", {**conf, "emb_dim": 4}), "enroll_emb")
+    assert takes_input(build_model("pdfnet2", {"emb_dim": 4, "conv_ch": 8, "emb_hidden": 16, "df_hidden": 16}),
+                       "enroll_emb")

@@ -51,9 +51,9 @@ class Enrolment:
     """The enrolment inputs of a personalized model for each utterance (``{}`` for a plain model)."""
 
     def __init__(self, model, data, utts, table, sr, device):
-        from kdspeech.models.calling import input_names
+        from kdspeech.models.calling import input_names, takes_input
 
-        names = input_names(model)[1:]
+        names = [n for n in input_names(model)[1:] if takes_input(model, n)]
         self.device, self.sr, self.data = device, sr, data
         self.emb = self.audio = None
         kind = type(getattr(model, "module", model)).__name__

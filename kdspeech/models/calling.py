@@ -40,6 +40,17 @@ def input_names(model):
     return [name for name, _ in _forward_params(model)]
 
 
+def takes_input(model, name):
+    """Whether ``model`` needs the input ``name``: a forward parameter without default, or one with a
+    default that the model's configuration uses (``enroll_emb`` of a model with ``emb_dim`` > 0, e.g.
+    DCCRN, whose ``forward(wav, enroll_emb=None)`` serves both the plain and the personalized model)."""
+    module = getattr(model, "module", model)
+    for param, required in _forward_params(model):
+        if param == name:
+            return required or (name == "enroll_emb" and int(getattr(module, "emb_dim", 0) or 0) > 0)
+    return False
+
+
 def model_inputs(model, batch, main=MAIN_INPUT):
     """The keyword arguments of ``model`` for this batch (see the module docstring)."""
     kwargs = {}
