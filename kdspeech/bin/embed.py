@@ -65,7 +65,7 @@ def embed_dir(embedder, data, sr, device, min_seconds=0.0):
             item = dataset.whole(index)
             seconds = item["input"].shape[-1] / sr
             if seconds < min_seconds:
-                scp = dataset.dir.read("wav.scp") if hasattr(dataset, "dir") else {}
+                scp = dataset.dir.read("wav.scp")
                 raise KdError(f"utterance {item['key']} ({scp.get(item['key'], '?')}) is {seconds:.2f} s long, "
                               f"shorter than --min_seconds {min_seconds:g}", path=f"{data}/wav.scp")
             batch = {"input": item["input"][None].to(device), "key": [item["key"]]}
