@@ -24,6 +24,16 @@ def test_si_snr_hand_computation():
     assert loss.item() == pytest.approx(-10 * math.log10(8), abs=1e-5)
 
 
+def test_si_snr_teacher_reads_the_teacher_not_the_target():
+    t = torch.tensor([[1.0, -1.0, 1.0, -1.0]])
+    n = torch.tensor([[1.0, 0.0, -1.0, 0.0]])
+    spec = {"name": "si_snr_teacher", "teacher": "snr"}
+    loss = term(spec)({"wav": 2 * t + n}, {"target": n}, {"snr": {"wav": t}})
+    assert loss.item() == pytest.approx(-10 * math.log10(8), abs=1e-5)
+    with pytest.raises(KdError, match="needs 'teacher"):
+        term({"name": "si_snr_teacher"})
+
+
 def test_si_snr_zero_mean_and_batch_mean():
     t = torch.tensor([[1.0, 2.0, 3.0], [1.0, 0.0, -1.0]])
     est = t + 5.0  # an offset only: perfect after mean removal

@@ -40,6 +40,20 @@ def test_waveunet_any_length(length):
         assert model(torch.randn(2, 1, length)).shape == (2, 1, length)
 
 
+def test_waveunet_identity_init_returns_tanh_of_the_input_until_trained():
+    conf = {"num_layers": 3, "base_channels": 4, "growth": 4, "num_decimations": 2}
+    x = 0.5 * torch.randn(2, 777)
+    model = build_model("waveunet", {**conf, "output_init": "identity"})
+    with torch.no_grad():
+        assert torch.allclose(model(x), torch.tanh(x), atol=1e-6)
+        assert not torch.allclose(build_model("waveunet", conf)(x), torch.tanh(x), atol=1e-2)
+    # the decoder is not cut off: one step moves the decoder's output weights
+    model(x).sub(0.1 * x).pow(2).mean().backward()
+    assert model.output.weight.grad[0, :-1].abs().sum() > 0
+    with pytest.raises(ValueError, match="output_init"):
+        build_model("waveunet", {**conf, "output_init": "zeros"})
+
+
 def test_unknown_model_option_is_named():
     with pytest.raises(KdError, match="num_layerz"):
         build_model("waveunet", {"num_layerz": 3}, where="conf/x.yaml")

@@ -1,6 +1,7 @@
 """egs/librispeech/enh end to end on a handful of shared/corpora files with a tiny config: every stage
-(data with the download skipped, mixing, 2 teachers, S1, S2 routed by SNR, validation metrics every
-epoch, scoring, results with the noise x SNR tables).  The CRN baseline stage and the teacher-range
+(data with the download skipped, mixing, 2 teachers, S1 and S2 routed by SNR each with two seeds,
+validation metrics every epoch, scoring, results with the noise x SNR tables and S2 against S1 by SNR
+pooled over the seeds).  The CRN baseline stage and the teacher-range
 scoring (--score_teachers) are left out to stay under 90 s: each costs ~20-30 s of Python start-ups
 here; both ran in the CPU-scale run of egs/librispeech/enh/RESULTS.md (the CRN model itself is
 tested in test_models.py)."""
@@ -21,7 +22,7 @@ scale_opts=(
   --teacher_mix_per_utt 1 --student_mix_per_utt 2 --valid_mix_per_utt 1
   --test_mix_per_utt 2 --test_unseen_mix_per_utt 2 --metrics stoi,si_sdr
   --teacher_conf conf/tiny/wun.yaml --student_conf conf/tiny/wun_eval.yaml
-  --kd_conf conf/tiny/kd.yaml --baseline "" --score_teachers false
+  --kd_conf conf/tiny/kd.yaml --baseline "" --score_teachers false --student_seeds "1 2"
 )
 """
 COMMON = """\
@@ -64,14 +65,17 @@ def test_librispeech_recipe_smoke(tmp_path, corpora):
     snr = yaml.safe_load((exp / "student_s2" / "config.yaml").read_text())["teachers"]["snr"]
     assert snr["members"] == ["exp/teacher_1", "exp/teacher_2"] and snr["bounds"] == [0]
     assert not (exp / "teacher_1" / "score_test_seen_teacher_1").exists()
-    for m in ("student_s1", "student_s2"):
+    for m in ("student_s1", "student_s2", "student_s1_seed2", "student_s2_seed2"):
         assert (exp / m / "score_test_unseen" / "summary.json").exists()
+        assert json.loads((exp / m / "env.json").read_text())["seed"] == (2 if m.endswith("seed2") else 1)
     history = json.loads((exp / "student_s2" / "history.json").read_text())
     assert "stoi" in history[0]["eval"]
     results = (recipe / "RESULTS.md").read_text()
     assert not (exp / "baseline_crn").exists()
     for text in ("student_s1/test_seen", "student_s2/test_unseen", "student_s2/test_seen: by noise type",
-                 "Validation STOI during training"):
+                 "Validation STOI during training", "student_s2_seed2/test_seen - student_s1_seed2/test_seen",
+                 "## student_s2/test_unseen + student_s2_seed2/test_unseen against student_s1/test_unseen + "
+                 "student_s1_seed2/test_unseen by input SNR"):
         assert text in results, text
     assert (recipe / "results" / "valid_stoi_by_epoch.png").exists()
 

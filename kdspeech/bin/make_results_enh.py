@@ -17,6 +17,10 @@ A - B of each metric, utterances with an undefined score left out): mean differe
 confidence interval of it and the p-value of a Wilcoxon signed-rank test
 (``kdspeech.metrics.paired.compare``), so that a reader sees whether a gap is more than noise.
 
+``--compare_snr A1+A2:B1+B2=DATA_DIR`` tests A against B at each input SNR of the mixture dir
+(``utt2snr``), each side the mean per utterance over its systems (seeds of one model):
+``kdspeech.report.enh_snr_paired``, with a verdict per SNR.
+
 ``--noise_snr NAME=DATA_DIR`` adds, for system NAME, each metric by noise type (columns) and SNR
 (rows) from its per-utterance scores and the mixture dir's utt2snr / utt2noise (the paper's Table 1).
 ``--curves NAME=EXP_DIR`` plots the validation metrics a training recorded every
@@ -51,6 +55,7 @@ from pathlib import Path
 from kdspeech.cli import run_main
 from kdspeech.errors import KdError
 from kdspeech.report.enh_paired import comparisons_section
+from kdspeech.report.enh_snr_paired import parse_snr_comparison, snr_comparison_section
 from kdspeech.report.enh_paper import load_paper, paper_note, paper_section, pooled_systems
 from kdspeech.report.enh_tables import build_sections, noise_snr_section
 from kdspeech.report.enh_training import curves_sections, selection_section
@@ -98,6 +103,9 @@ def build_parser():
                              "joined); repeat, in table order")
     parser.add_argument("--compare", action="append", default=[], metavar="A:B",
                         help="paired test of system A against B on the utterances both scored; repeat")
+    parser.add_argument("--compare_snr", action="append", default=[], metavar="A[+A2]:B[+B2]=DATA_DIR",
+                        help="paired test of A against B by input SNR (utt2snr of DATA_DIR), each side "
+                             "averaged per utterance over its systems (seeds); repeat")
     parser.add_argument("--deploy", help="deployment report (markdown, kdspeech.bin.deploy) to include")
     parser.add_argument("--out", required=True, help="RESULTS.md to (re)write")
     parser.add_argument("--plot_dir", required=True, help="where the PNG plots go")
@@ -118,6 +126,7 @@ def main(argv=None):
     score_dirs = parse_systems(args.system)
     ours = {name: read_summaries(dirs, name) for name, dirs in score_dirs.items()}
     comparisons = parse_comparisons(args.compare, score_dirs)
+    snr_comparisons = [parse_snr_comparison(spec, score_dirs) for spec in args.compare_snr]
     source, paper, pools, notes = load_paper(args.paper) if args.paper else (None, {}, {}, [])
     pooled, pooled_from = pooled_systems(ours, pools, paper)
     sections = build_sections({**ours, **pooled}, paper, source, args.out, args.plot_dir, score_dirs, pooled_from)
@@ -135,8 +144,11 @@ def main(argv=None):
     if section:
         sections.append(section)
     section = comparisons_section(comparisons, score_dirs, metrics)
+    snr_sections = [s for s in (snr_comparison_section(a, b, d, score_dirs, metrics)
+                                for a, b, d in snr_comparisons) if s]
     if section:
-        sections.insert(2, section)  # after the overall means
+        snr_sections.insert(0, section)
+    sections[2:2] = snr_sections  # after the overall means
     curves = parse_pairs(args.curves, "--curves")
     if curves:
         sections.append(selection_section(curves))

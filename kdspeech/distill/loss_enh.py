@@ -51,6 +51,19 @@ class NegSiSnr(LossTerm):
         return -si_snr(self.student(out), self.target(batch), self.zero_mean, self.eps).mean()
 
 
+@LOSSES.register("si_snr_teacher")
+class NegSiSnrTeacher(NegSiSnr):
+    """Minus the batch mean of SI-SNR (dB) of the student's waveform against its (routed) teacher's
+    output: the scale-invariant counterpart of ``mse_teacher``, e.g. for the SNR-based
+    teachers-student loss a (-SI-SNR(s, t_i)) + (1 - a) (-SI-SNR(s, y)) at CPU scale."""
+
+    needs_teacher = True
+
+    def forward(self, out, batch, teacher_outs):
+        teacher = self.teacher_out(teacher_outs).detach()
+        return -si_snr(self.student(out), teacher, self.zero_mean, self.eps).mean()
+
+
 def power(spec, who):
     """|S|^2 ``[B, F, frames]`` of a ``[B, 2, F, frames]`` real/imaginary spectrum (or a complex one)."""
     if torch.is_complex(spec):

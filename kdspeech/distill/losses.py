@@ -8,7 +8,8 @@ are modules: one with parameters (a learned temperature, a projection) is traine
 and saved in its checkpoints.  Paper losses are combinations, e.g.
 
 * SNR-based teachers-student enhancement, L = a/2 ||s-t_i||^2 + (1-a)/2 ||s-y||^2:
-  ``[{name: mse_teacher, weight: a, teacher: snr}, {name: mse_target, weight: 1-a}]``
+  ``[{name: mse_teacher, weight: a, teacher: snr}, {name: mse_target, weight: 1-a}]`` (or its
+  scale-invariant form ``si_snr_teacher`` + ``si_snr``, kdspeech.distill.loss_enh)
 * logit KD, a CE + (1-a) T^2 KL: ``[{name: ce, weight: a}, {name: kl_logits, weight: 1-a, T: 2}]``
 * embedding KD: ``[{name: contrastive, teacher: big, student_key: emb, teacher_key: emb}]``
 

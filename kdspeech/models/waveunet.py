@@ -7,7 +7,10 @@ followed by decimation by 2 (keep every other sample).  A bottleneck block of th
 linear interpolation, every block concatenates the encoder's skip output and applies Conv1d(kernel
 ``dec_kernel``) + BatchNorm + LeakyReLU.  The output layer sees the decoder output concatenated with
 the input waveform (1x1 conv, tanh).  ``norm: none`` drops the BatchNorms (per-process batch
-statistics are the one thing that makes a DDP run differ from one process on the whole batch).  Same padding everywhere.  The paper size (defaults) has about
+statistics are the one thing that makes a DDP run differ from one process on the whole batch).
+``output_init: identity`` starts the output layer at the identity (weight 1 on the input waveform, 0 on
+the decoder features and the bias), so that an untrained model returns tanh(noisy) and training only
+has to learn the correction; ``default`` is PyTorch's initialisation.  Same padding everywhere.  The paper size (defaults) has about
 12.8M parameters and takes 16384-sample inputs; any length works at inference (padded internally to a
 multiple of 2**num_decimations and cut back).
 """
@@ -31,7 +34,8 @@ class ConvBlock(nn.Sequential):
 @MODELS.register("waveunet")
 class WaveUNet(nn.Module):
     def __init__(self, num_layers=12, base_channels=48, growth=24, num_decimations=7,
-                 enc_kernel=15, dec_kernel=5, slope=0.1, output_activation="tanh", norm="batch"):
+                 enc_kernel=15, dec_kernel=5, slope=0.1, output_activation="tanh", norm="batch",
+                 output_init="default"):
         super().__init__()
         if not 0 <= num_decimations <= num_layers:
             raise ValueError(f"num_decimations={num_decimations} must lie in [0, num_layers={num_layers}]")
@@ -39,6 +43,8 @@ class WaveUNet(nn.Module):
             raise ValueError(f"output_activation must be 'tanh' or 'none', not {output_activation!r}")
         if norm not in ("batch", "none"):
             raise ValueError(f"norm must be 'batch' or 'none', not {norm!r}")
+        if output_init not in ("default", "identity"):
+            raise ValueError(f"output_init must be 'default' or 'identity', not {output_init!r}")
         self.num_decimations = num_decimations
         channels = [base_channels + growth * i for i in range(num_layers)]
         self.encoder = nn.ModuleList()
@@ -54,6 +60,11 @@ class WaveUNet(nn.Module):
             self.decoder.append(ConvBlock(c_prev + c, c, dec_kernel, slope, norm))
             c_prev = c
         self.output = nn.Conv1d(c_prev + 1, 1, 1)
+        if output_init == "identity":
+            with torch.no_grad():
+                self.output.weight.zero_()
+                self.output.weight[0, -1, 0] = 1.0   # the input waveform is the last channel
+                self.output.bias.zero_()
         self.output_activation = output_activation
 
     def forward(self, wav):

@@ -275,13 +275,14 @@ fi
 
 # Several architectures and seeds (--archs, --seeds): stages 3-10 of each architecture and seed are this
 # script run again with --expdir <expdir>/<arch>/seed<s>, the architecture's training config and the seed;
-# the grid is searched by the first seed of an architecture (<expdir>/<arch>/grid) and reused by the others.
+# the grid is searched by the first seed of an architecture (<expdir>/<arch>/grid) and reused by the others;
+# each seed runs every architecture before the next seed starts.
 # Stages 0-2, 11 (privacy), 12 (deployment) and 13 (results over every run) run once, here.
 if [ "${multi}" = true ]; then
   lo=$(( stage > 3 ? stage : 3 )); hi=$(( stop_stage < 10 ? stop_stage : 10 ))
   read -r -a seed_list <<< "${seeds}"
-  for a in ${archs}; do
-    for s in ${seeds}; do
+  for s in ${seeds}; do     # seeds outer: a run cut short still has every architecture at its first seeds
+    for a in ${archs}; do
       [ "${lo}" -le "${hi}" ] || continue
       run_opts=(--archs "" --seeds "" --seed "$s" --expdir "${expdir}/$a/seed$s" --train_conf "$(arch_train_conf "$a")"
                 --pretrained "$(pretrained_of "$a")" --grid_dir "${expdir}/$a/grid" --stage "${lo}" --stop_stage "${hi}"

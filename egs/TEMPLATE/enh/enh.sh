@@ -43,6 +43,7 @@ corpus_dirs="clean_train clean_valid clean_test noise_train noise_test"  # data 
 mix_sets=""            # stage 3, entries "<name> <clean dir> <noise dir> <SNRs a,b,..> <mixtures per utt>" (dirs of stage 2)
 snr_subsets=""         # stage 3, entries "<name> <mixture set> <lowest SNR> <highest SNR, excluded>" (-inf/inf: open)
 systems=""             # stage 4, entries "<name> <config> <train set> <valid set> <systems it distils from: a,b or -> [key.path=value ...]"
+                       # (an override seed=N trains that system with seed N instead of --seed: another seed of a system)
 train_jobs=1           # trainings that may run at the same time (independent systems only)
 train_args=""          # config overrides for every training, e.g. "trainer.max_epochs=2"
 skip_train=false       # skip stage 4: enhance and score models already in exp/ (see --models)
@@ -63,6 +64,8 @@ deploy_opts=""         # more options of kdspeech.bin.deploy (e.g. "--parts enha
 deploy_onnx=true       # stage 9 also exports each model to ONNX and checks it against torch (false: models
                        # torch.onnx cannot export, e.g. a complex STFT inside the model)
 compare=""             # "<a>:<b>" model pairs given a paired test on every test set (and each model vs noisy)
+compare_by_snr=""      # "<a>[+<a2>...]:<b>[+<b2>...]" pairs tested at each input SNR of every test set, each side
+                       # the per-utterance mean over its models (the seeds of one system)
 noise_snr_tables=""    # models tabulated by noise type x SNR on every test set
 results=RESULTS.md     # the results file stage 10 writes
 results_dir=results    # plots of stage 10 (PNG), linked from the results file
@@ -111,8 +114,13 @@ resample_dir() {  # resample_dir <src> <dst>
   utils/resample.sh --nj "${nj}" --strict_rate "${strict_rate}" "$1" "$2" "${fs}"
 }
 
-train_system() {  # train_system <config> <train dir> <valid dir> <exp dir> [key.path=value ...]
-  utils/train.sh --ngpu "${ngpu}" --num_nodes "${num_nodes}" --seed "${seed}" "$1" "$2" "$3" "$4" ${train_args} "${@:5}"
+train_system() {  # train_system <config> <train dir> <valid dir> <exp dir> [seed=N] [key.path=value ...]
+  local train_seed=${seed} word overrides=()
+  for word in "${@:5}"; do
+    case ${word} in seed=*) train_seed=${word#seed=} ;; *) overrides+=("${word}") ;; esac
+  done
+  # shellcheck disable=SC2086  # train_args are words
+  utils/train.sh --ngpu "${ngpu}" --num_nodes "${num_nodes}" --seed "${train_seed}" "$1" "$2" "$3" "$4" ${train_args} "${overrides[@]}"
 }
 
 enhance_set() {  # enhance_set <model> <mixture dir> <out dir>
@@ -344,6 +352,9 @@ fi
 # Stage 10: one row per system and test set, with the score dirs of every scoring stage that ran.
 result_args=()
 result_deps=()
+snr_pair_labels() {  # snr_pair_labels <a>[+<a2>]:<b>[+<b2>] <set name>: each model as its system label
+  sed -E "s#([^+:]+)#\\1/$2#g" <<< "$1"
+}
 add_system() {  # add_system <label> <system dir> <set name>
   local dirs="" prefix
   for prefix in score score_asr score_dnsmos; do
@@ -368,6 +379,10 @@ for t in ${test_sets}; do
   for pair in ${compare}; do
     a=${pair%%:*} b=${pair#*:}
     [[ " ${models} " == *" ${a} "* && " ${models} " == *" ${b} "* ]] && result_args+=(--compare "${a}/${tn}:${b}/${tn}")
+  done
+  for pair in ${compare_by_snr}; do
+    for m in ${pair//[+:]/ }; do [[ " ${models} " == *" ${m} "* ]] || continue 2; done
+    result_args+=(--compare_snr "$(snr_pair_labels "${pair}" "${tn}")=$(set_dir "${t}")")
   done
   for m in ${noise_snr_tables}; do
     [[ " ${models} noisy " == *" ${m} "* ]] && result_args+=(--noise_snr "${m}/${tn}=$(set_dir "${t}")")

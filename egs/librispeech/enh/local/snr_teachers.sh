@@ -12,22 +12,25 @@
 #                set with its config: the matching word of baseline_confs, or when that is empty
 #                <conf_dir>/train_<name>.yaml); student_s2 (kd_conf on student, distilled from every
 #                teacher, routed by the mixture's SNR: teachers.snr.members and teachers.snr.bounds,
-#                the bounds being the lowest SNR of each teacher set after the first)
+#                the bounds being the lowest SNR of each teacher set after the first); with
+#                student_seeds "1 2 ...": S1 and S2 once per seed (the first seed as student_s1 /
+#                student_s2, the others as student_s1_seed<s> / student_s2_seed<s>)
 #   snr_subsets, extra_tests   with score_teachers=true: teacher k on the test mixtures of its range
 #   snr_opts     these and the paper's other template options: the models scored on the whole test
 #                sets (S1, S2, the baselines; teachers only on their ranges), comparisons (S2 against S1
-#                and against each baseline), tables, title
+#                per seed and, by input SNR, S2 against S1 pooled over the seeds; S2 against each
+#                baseline), tables, title
 #
 # The paper's options (each recipe's run.sh sets its defaults before sourcing this file):
 #   teacher_snrs  student_snrs  test_snrs  teacher_mix_per_utt  student_mix_per_utt  valid_mix_per_utt
 #   test_mix_per_utt  test_unseen_mix_per_utt  teacher_conf  student_conf  kd_conf  baselines
-#   baseline_confs  score_teachers
+#   baseline_confs  score_teachers  student_seeds (training seeds of S1 and S2; empty: enh.sh's --seed)
 # --baseline NAME and --baseline_conf FILE (one baseline, the form before several were possible) set
 # baselines and baseline_confs.
 
 _snr_names=(teacher_snrs student_snrs test_snrs teacher_mix_per_utt student_mix_per_utt valid_mix_per_utt
             test_mix_per_utt test_unseen_mix_per_utt teacher_conf student_conf kd_conf baselines
-            baseline_confs score_teachers)
+            baseline_confs score_teachers student_seeds)
 enh_opts=()
 while [ $# -gt 0 ]; do
   _snr_opt=${1%%=*}
@@ -81,9 +84,24 @@ mix_sets+="valid clean_valid noise_train ${student_snrs} ${valid_mix_per_utt};"
 mix_sets+="test_seen clean_test noise_train ${test_snrs} ${test_mix_per_utt};"
 mix_sets+="test_unseen clean_test noise_test ${test_snrs} ${test_unseen_mix_per_utt:-${test_mix_per_utt}}"
 
-systems+="student_s1 ${student_conf} student valid -;"
-_snr_compare="student_s2:student_s1"
-_snr_models="student_s1 student_s2"
+# S1 and S2 per training seed: the first as student_s1 / student_s2, the others with a _seed<s> suffix.
+read -r -a _snr_seeds <<< "${student_seeds:-}"
+[ "${#_snr_seeds[@]}" -gt 0 ] || _snr_seeds=("")
+_snr_compare="" _snr_models="" _snr_s1="" _snr_s2="" _snr_kd=()
+for _k in "${!_snr_seeds[@]}"; do
+  _s=${_snr_seeds[_k]}
+  [[ -z ${_s} || ${_s} =~ ^[0-9]+$ ]] || { echo "$0: --student_seeds expects numbers, got '${_s}'" >&2; exit 1; }
+  _suffix="" _seed_arg=""
+  [ -z "${_s}" ] || _seed_arg=" seed=${_s}"
+  [ "${_k}" -eq 0 ] || _suffix=_seed${_s}
+  systems+="student_s1${_suffix} ${student_conf} student valid -${_seed_arg};"
+  _snr_kd+=("student_s2${_suffix}${_seed_arg}")
+  _snr_compare+=" student_s2${_suffix}:student_s1${_suffix}"
+  _snr_models+=" student_s1${_suffix} student_s2${_suffix}"
+  _snr_s1+=${_snr_s1:++}student_s1${_suffix}
+  _snr_s2+=${_snr_s2:++}student_s2${_suffix}
+done
+_snr_compare=${_snr_compare# } _snr_models=${_snr_models# }
 read -r -a _snr_baselines <<< "${baselines}"
 read -r -a _snr_baseline_confs <<< "${baseline_confs}"
 if [ "${#_snr_baseline_confs[@]}" -gt 0 ] && [ "${#_snr_baseline_confs[@]}" -ne "${#_snr_baselines[@]}" ]; then
@@ -98,8 +116,10 @@ for _k in "${!_snr_baselines[@]}"; do
   systems+="baseline_${_b} ${_snr_baseline_confs[_k]:-${conf_dir:-conf}/train_${_b}.yaml} student valid - model.name=${_b};"
   _snr_compare+=" student_s2:baseline_${_b}"
 done
-systems+="student_s2 ${kd_conf} student valid $(IFS=,; echo "${_snr_teachers[*]}")"
-systems+=" teachers.snr.members=[$(IFS=,; echo "${_snr_members[*]}")] teachers.snr.bounds=[$(IFS=,; echo "${_snr_bounds[*]}")]"
+for _s in "${_snr_kd[@]}"; do   # "<name>[ seed=N]"
+  systems+="${_s%% *} ${kd_conf} student valid $(IFS=,; echo "${_snr_teachers[*]}")${_s#"${_s%% *}"}"
+  systems+=" teachers.snr.members=[$(IFS=,; echo "${_snr_members[*]}")] teachers.snr.bounds=[$(IFS=,; echo "${_snr_bounds[*]}")];"
+done
 
 # Teacher k on the test mixtures routed to it (SNR in [bound k-1, bound k)), as the paper's Table 2.
 if [ "${score_teachers}" = true ]; then
@@ -116,8 +136,9 @@ fi
 
 snr_opts=(--mix_sets "${mix_sets}" --systems "${systems}" --snr_subsets "${snr_subsets}"
           --extra_tests "${extra_tests# }" --test_sets "test_seen test_unseen" --models "${_snr_models}"
-          --compare "${_snr_compare}"
+          --compare "${_snr_compare}" --compare_by_snr "${_snr_s2}:${_snr_s1}"
           --noise_snr_tables "noisy student_s2"
           --results_title "$(basename "$(dirname "$PWD")")/$(basename "$PWD"): SNR-based teachers-student enhancement")
+unset _snr_seeds _snr_s1 _snr_s2 _snr_kd _s _suffix _seed_arg
 unset _snr_names _snr_opt _snr_name _snr_groups _snr_group _snr_bounds _snr_teachers _snr_members _snr_compare _snr_models \
   _snr_baselines _snr_baseline_confs _b _k _t _low _high

@@ -1,0 +1,99 @@
+"""Paired tests of two models by input SNR, each model pooled over its seeds: the section of an
+enhancement RESULTS.md that says at which SNR one model beats another, and with what confidence.
+
+A spec is ``A1+A2:B1+B2=DATA_DIR``: each side is one or more ``--system`` names (the same model trained
+with different seeds, on the same test set); an utterance's score on a side is the mean over its systems
+(the utterance is kept only where every system of both sides scored it), so the test is over utterances
+with the seed variance averaged in.  ``DATA_DIR`` is the mixture dir whose ``utt2snr`` groups them.
+"""
+
+import math
+import os
+
+from kdspeech.errors import KdError
+from kdspeech.metrics import paired
+from kdspeech.report.enh_paired import N_BOOT
+from kdspeech.report.score_dirs import GROUP_TITLES, label, read_utterance_scores
+from kdspeech.results import markdown_table
+from kdspeech.data.datadir import read_kv
+
+LEVEL = 0.05  # a difference "holds" when its CI excludes 0 and the Wilcoxon p is below this
+
+
+def parse_snr_comparison(spec, systems):
+    """``(a_names, b_names, data_dir)`` of ``A1+A2:B1+B2=DATA_DIR``, each name a --system."""
+    pair, sep, data_dir = spec.partition("=")
+    a, colon, b = pair.partition(":")
+    sides = [[n for n in side.split("+") if n] for side in (a, b)]
+    if not sep or not data_dir or not colon or not all(sides):
+        raise KdError(f"--compare_snr {spec!r}: expected A[+A2...]:B[+B2...]=DATA_DIR")
+    for name in sides[0] + sides[1]:
+        if name not in systems:
+            raise KdError(f"--compare_snr {spec}: {name} is not one of the --system names")
+    if set(sides[0]) & set(sides[1]):
+        raise KdError(f"--compare_snr {spec}: a system is on both sides")
+    return sides[0], sides[1], data_dir
+
+
+def pooled_scores(names, score_dirs, metric):
+    """``{utt: mean over the systems}`` of one metric, on the utterances every system scored."""
+    per_system = []
+    for name in names:
+        scores = read_utterance_scores(score_dirs[name]).get(metric)
+        if scores is None:
+            return None
+        per_system.append(scores)
+    utts = set.intersection(*(set(s) for s in per_system))
+    return {u: sum(s[u] for s in per_system) / len(per_system) for u in utts}
+
+
+def higher_is_better(metric):
+    from kdspeech.metrics.registry import METRICS
+    try:
+        return METRICS.get(metric).higher_is_better
+    except KdError:
+        return True
+
+
+def verdict(result, higher=True):
+    """``A better``, ``B better`` or ``not shown`` at ``LEVEL`` (CI and Wilcoxon agreeing)."""
+    if result.n < 2 or math.isnan(result.ci_low) or math.isnan(result.p_value) or result.p_value >= LEVEL:
+        return "not shown"
+    if result.ci_low > 0 or result.ci_high < 0:
+        return "A better" if (result.ci_low > 0) == higher else "B better"
+    return "not shown"
+
+
+def snr_comparison_section(a_names, b_names, data_dir, score_dirs, metrics):
+    """``(title, markdown)``: A - B per metric, by input SNR and over all, seeds pooled per side."""
+    snr = read_kv(os.path.join(data_dir, "utt2snr"))
+    a_title, b_title = " + ".join(a_names), " + ".join(b_names)
+    rows = []
+    for metric in metrics:
+        a, b = pooled_scores(a_names, score_dirs, metric), pooled_scores(b_names, score_dirs, metric)
+        if a is None or b is None:
+            continue
+        utts = sorted(set(a) & set(b))
+        missing = [u for u in utts if u not in snr]
+        if missing:
+            raise KdError(f"utterance {missing[0]} is scored but has no SNR", path=data_dir)
+        groups = {}
+        for u in utts:
+            groups.setdefault(float(snr[u]), []).append(u)
+        for key in [*sorted(groups), "all"]:
+            group = utts if key == "all" else groups[key]
+            result = paired.compare([a[u] for u in group], [b[u] for u in group], resamples=N_BOOT, seed=0)
+            rows.append([label(metric), "all" if key == "all" else format(key, "g"), result.n,
+                         result.mean_baseline, result.mean_system, paired.format_diff(result),
+                         paired.format_p(result.p_value), verdict(result, higher_is_better(metric))])
+    if not rows:
+        return None
+    seeds = f"{len(a_names)} and {len(b_names)} trainings" if len(a_names) + len(b_names) > 2 else "one training each"
+    text = (f"A = {a_title}, B = {b_title} ({seeds}; an utterance's score is the mean over a side's "
+            f"trainings).  Per {GROUP_TITLES['snr']}: the mean per-utterance difference A - B with a "
+            f"bootstrap 95 % CI ({N_BOOT} resamples) and the two-sided Wilcoxon p; the verdict names the "
+            f"better side only where the CI excludes 0 and p < {LEVEL} (lower is better for WER and CER, "
+            f"higher for the other metrics).\n\n")
+    table = markdown_table(["metric", "SNR (dB)", "utts", "B", "A", "A - B [95 % CI]", "p (Wilcoxon)",
+                            "verdict"], rows)
+    return f"{a_title} against {b_title} by input SNR", text + table
