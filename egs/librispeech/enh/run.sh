@@ -4,7 +4,8 @@
 # egs/TEMPLATE/enh/enh.sh (the paper's mixture sets and systems: local/snr_teachers.sh), corpus paths
 # in db.sh, noise choice in local/data.sh.
 #   ./run.sh                      paper scale (conf/scale.sh: 950 utterances, 12.8M-parameter Wave-U-Nets)
-#   ./run.sh --conf_dir conf/cpu  CPU scale on the shared/corpora subset (see RESULTS.md)
+#   ./run.sh --conf_dir conf/cpu --student_seeds "1 2"   CPU scale on the shared/corpora subset, S1
+#                                 and S2 with two seeds each (see RESULTS.md)
 #   ./run.sh [--conf_dir D] --stage 4 ...   then the paper's options below or any enh.sh option
 #                                 (./run.sh --help lists both)
 set -euo pipefail
@@ -28,6 +29,7 @@ kd_conf=conf/train_student_kd.yaml       # student S2 config (its teacher set 's
 baselines=""                             # registered models trained on the student set as baselines, e.g. "crn psm_blstm"; empty: none
 baseline_confs=""                        # their configs, one per name (empty: <conf_dir>/train_<name>.yaml); --baseline/--baseline_conf: one
 score_teachers=true         # also score each teacher on the test mixtures of its SNR range
+student_seeds=""            # training seeds of S1 and S2, e.g. "1 2" (S2 against S1 by SNR pooled over them); empty: --seed
 
 # shellcheck disable=SC1091
 . "${conf_dir}/scale.sh"   # sets scale_opts: corpus counts and training configs of this scale

@@ -23,6 +23,7 @@ kd_conf=conf/train_student_kd.yaml       # student S2 config (its teacher set 's
 baselines=""                             # registered models trained on the student set as baselines, e.g. "crn psm_blstm"; empty: none
 baseline_confs=""                        # their configs, one per name (empty: <conf_dir>/train_<name>.yaml); --baseline/--baseline_conf: one
 score_teachers=false         # also score each teacher on the test mixtures of its SNR range
+student_seeds=""            # training seeds of S1 and S2, e.g. "1 2" (S2 against S1 by SNR pooled over them); empty: --seed
 
 # shellcheck disable=SC1091
 . local/snr_teachers.sh    # takes the options above out of "$@"; sets snr_opts and enh_opts
