@@ -1,4 +1,4 @@
-"""PNG plots for RESULTS.md: metric against SNR per system, and learning curves.
+"""PNG plots for RESULTS.md: metric against SNR per system, paired differences by SNR, and learning curves.
 
 Matplotlib runs on the Agg backend (no display on cluster nodes); each PNG is written to a
 temporary file and renamed, so a link in RESULTS.md never points at a half-written image.
@@ -37,28 +37,79 @@ def _finite_points(pairs):
     return sorted(points)
 
 
-def plot_metric_by_snr(systems, metric, path, title=None):
-    """One line with markers per system: x = input SNR (dB), y = ``metric``.
-
-    ``systems`` maps a system name to ``{snr: value}``; SNR keys may be numbers or strings such as
-    ``"-5"`` (as read back from summary.json).
-    """
-    fig, axes = plt.subplots(figsize=(6.4, 4.4))
-    snrs = set()
-    for index, (name, by_snr) in enumerate(systems.items()):
+def snr_panels(systems, reference=None):
+    """``{test set: {model: [(snr, value)]}}`` from ``{"model/test set": {snr: value}}`` (a name without
+    "/" goes to the panel ""); with ``reference`` (a model, e.g. "noisy") every value becomes its
+    difference from the reference's value at the same SNR of the same panel (SNRs the reference lacks
+    are dropped; a panel without the reference keeps its values)."""
+    panels = {}
+    for name, by_snr in systems.items():
+        model, _, test = name.rpartition("/") if "/" in name else (name, "", "")
         points = _finite_points(by_snr.items())
-        if not points:
+        if points:
+            panels.setdefault(test, {})[model] = points
+    if reference:
+        for members in panels.values():
+            if reference not in members:
+                continue
+            base = dict(members[reference])
+            for model, points in members.items():
+                members[model] = [(x, y - base[x]) for x, y in points if x in base]
+    return panels
+
+
+def plot_metric_by_snr(systems, metric, path, title=None, reference=None):
+    """``metric`` against input SNR, one panel per test set (names "model/test set"), one line per
+    model in the same colour and marker in every panel, the legend outside the panels.  With
+    ``reference`` the lines are differences from that model (drawn as the dashed zero line): the
+    improvement over the noisy input reads better than the raw metric, which mostly follows the SNR."""
+    panels = snr_panels(systems, reference)
+    models = list(dict.fromkeys(m for members in panels.values() for m in members))
+    count = max(len(panels), 1)
+    fig, grid = plt.subplots(1, count, figsize=(4.6 * count, 4.2), sharey=True, squeeze=False)
+    for axes, (test, members) in zip(grid[0], panels.items()):
+        snrs = set()
+        for model, points in members.items():
+            xs, ys = zip(*points) if points else ((), ())
+            snrs.update(xs)
+            i = models.index(model)
+            dashed = model == reference and reference in members
+            axes.plot(xs, ys, marker=None if dashed else MARKERS[i % len(MARKERS)], color=f"C{i % 10}",
+                      linestyle="--" if dashed else "-", label=model)
+        if 0 < len(snrs) <= 12:
+            axes.set_xticks(sorted(snrs))
+        axes.set_xlabel("input SNR (dB)")
+        axes.set_title(test)
+        axes.grid(True, alpha=0.3)
+    grid[0][0].set_ylabel(f"{metric} - {reference}" if reference else metric)
+    fig.suptitle(title or f"{metric} by input SNR")
+    handles = {h.get_label(): h for axes in grid[0] for h in axes.lines}
+    if handles:
+        fig.legend(handles.values(), handles.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    return _save_png(fig, path)
+
+
+def plot_differences_by_snr(series, ylabel, path, title=None):
+    """Paired differences with their confidence intervals against input SNR: ``series`` maps a line's
+    name to ``[(snr, mean, ci_low, ci_high)]``; a zero line marks "no difference"."""
+    fig, axes = plt.subplots(figsize=(6.4, 4.2))
+    for i, (name, rows) in enumerate(series.items()):
+        rows = sorted((float(x), m, lo, hi) for x, m, lo, hi in rows if not math.isnan(m))
+        if not rows:
             continue
-        xs, ys = zip(*points)
-        snrs.update(xs)
-        axes.plot(xs, ys, marker=MARKERS[index % len(MARKERS)], label=name)
-    if 0 < len(snrs) <= 12:
-        axes.set_xticks(sorted(snrs))
+        xs, means, lows, highs = zip(*rows)
+        errors = [[max(m - lo, 0) if not math.isnan(lo) else 0 for m, lo in zip(means, lows)],
+                  [max(hi - m, 0) if not math.isnan(hi) else 0 for m, hi in zip(means, highs)]]
+        offset = 0.4 * (i - (len(series) - 1) / 2)   # side by side at each SNR
+        axes.errorbar([x + offset for x in xs], means, yerr=errors, marker=MARKERS[i % len(MARKERS)],
+                      capsize=3, label=name)
+    axes.axhline(0.0, color="black", linewidth=0.8)
     axes.set_xlabel("input SNR (dB)")
-    axes.set_ylabel(metric)
-    axes.set_title(title or f"{metric} by input SNR")
+    axes.set_ylabel(ylabel)
+    axes.set_title(title or ylabel)
     axes.grid(True, alpha=0.3)
-    if axes.lines:
+    if axes.lines or axes.containers:
         axes.legend()
     return _save_png(fig, path)
 

@@ -9,7 +9,7 @@ import yaml
 
 from kdspeech.bin.make_results_enh import main as make_results
 from kdspeech.errors import KdError
-from kdspeech.plot import plot_learning_curves, plot_metric_by_snr
+from kdspeech.plot import plot_differences_by_snr, plot_learning_curves, plot_metric_by_snr, snr_panels
 from kdspeech.results import markdown_table, write_results
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -66,6 +66,22 @@ def test_plots_are_valid_pngs(tmp_path):
     curve_png = plot_learning_curves(curves, "loss", tmp_path / "b.png")
     assert is_png(snr_png) and is_png(curve_png)
     assert sorted(os.listdir(tmp_path / "p")) == ["a.png"]
+
+
+def test_snr_panels_split_test_sets_and_subtract_the_reference(tmp_path):
+    systems = {"noisy/seen": {"-5": 1.0, "5": 2.0}, "s2/seen": {"-5": 1.5, "5": 2.25, "15": 3.0},
+               "s2/unseen": {"-5": 1.2}, "alone": {"0": 4.0}}
+    assert snr_panels(systems) == {"seen": {"noisy": [(-5.0, 1.0), (5.0, 2.0)],
+                                            "s2": [(-5.0, 1.5), (5.0, 2.25), (15.0, 3.0)]},
+                                   "unseen": {"s2": [(-5.0, 1.2)]}, "": {"alone": [(0.0, 4.0)]}}
+    relative = snr_panels(systems, reference="noisy")
+    # differences at the SNRs the reference has; a panel without the reference is left as it is
+    assert relative["seen"] == {"noisy": [(-5.0, 0.0), (5.0, 0.0)], "s2": [(-5.0, 0.5), (5.0, 0.25)]}
+    assert relative["unseen"] == {"s2": [(-5.0, 1.2)]}
+    png = plot_metric_by_snr(systems, "PESQ", tmp_path / "r.png", reference="noisy")
+    diff = plot_differences_by_snr({"seen": [(-5, 0.1, 0.0, 0.2), (5, float("nan"), 0, 0)]}, "d",
+                                   tmp_path / "d.png")
+    assert is_png(png) and is_png(diff)
 
 
 def fake_summary(score_dir, offset):

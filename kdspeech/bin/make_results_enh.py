@@ -55,7 +55,8 @@ from pathlib import Path
 from kdspeech.cli import run_main
 from kdspeech.errors import KdError
 from kdspeech.report.enh_paired import comparisons_section
-from kdspeech.report.enh_snr_paired import parse_snr_comparison, snr_comparison_section
+from kdspeech.report.enh_snr_paired import (comparison_name, difference_plots, models_of,
+                                            parse_snr_comparison, snr_comparison_section)
 from kdspeech.report.enh_paper import load_paper, paper_note, paper_section, pooled_systems
 from kdspeech.report.enh_tables import build_sections, noise_snr_section
 from kdspeech.report.enh_training import curves_sections, selection_section
@@ -144,8 +145,17 @@ def main(argv=None):
     if section:
         sections.append(section)
     section = comparisons_section(comparisons, score_dirs, metrics)
-    snr_sections = [s for s in (snr_comparison_section(a, b, d, score_dirs, metrics)
-                                for a, b, d in snr_comparisons) if s]
+    snr_sections, snr_curves = [], {}
+    for a, b, data_dir in snr_comparisons:
+        snr_section, curves = snr_comparison_section(a, b, data_dir, score_dirs, metrics)
+        if snr_section:
+            snr_sections.append(snr_section)
+            snr_curves[comparison_name(a, b)] = curves
+    if snr_sections:
+        title, text = snr_sections[-1]
+        a, b, _ = snr_comparisons[0]
+        plots = difference_plots(snr_curves, args.plot_dir, args.out, f"({models_of(a)}) - ({models_of(b)})")
+        snr_sections[-1] = (title, text + "\n\n" + "\n".join(plots))
     if section:
         snr_sections.insert(0, section)
     sections[2:2] = snr_sections  # after the overall means

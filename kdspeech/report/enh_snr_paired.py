@@ -12,6 +12,7 @@ import os
 
 from kdspeech.errors import KdError
 from kdspeech.metrics import paired
+from kdspeech.plot import plot_differences_by_snr
 from kdspeech.report.enh_paired import N_BOOT
 from kdspeech.report.score_dirs import GROUP_TITLES, label, read_utterance_scores
 from kdspeech.results import markdown_table
@@ -33,6 +34,15 @@ def parse_snr_comparison(spec, systems):
     if set(sides[0]) & set(sides[1]):
         raise KdError(f"--compare_snr {spec}: a system is on both sides")
     return sides[0], sides[1], data_dir
+
+
+def comparison_name(a_names, b_names):
+    """A short name of a comparison for a plot's legend: the test set when every system is
+    "<model>/<that set>", else "A - B" in full."""
+    sets = {name.rpartition("/")[2] for name in a_names + b_names if "/" in name}
+    if len(sets) == 1 and all("/" in name for name in a_names + b_names):
+        return sets.pop()
+    return f"{' + '.join(a_names)} - {' + '.join(b_names)}"
 
 
 def pooled_scores(names, score_dirs, metric):
@@ -65,10 +75,11 @@ def verdict(result, higher=True):
 
 
 def snr_comparison_section(a_names, b_names, data_dir, score_dirs, metrics):
-    """``(title, markdown)``: A - B per metric, by input SNR and over all, seeds pooled per side."""
+    """``((title, markdown), {metric: [(snr, mean, ci_low, ci_high)]})``: A - B per metric, by input SNR
+    and over all, seeds pooled per side; ``(None, {})`` when no metric is on both sides."""
     snr = read_kv(os.path.join(data_dir, "utt2snr"))
     a_title, b_title = " + ".join(a_names), " + ".join(b_names)
-    rows = []
+    rows, curves = [], {}
     for metric in metrics:
         a, b = pooled_scores(a_names, score_dirs, metric), pooled_scores(b_names, score_dirs, metric)
         if a is None or b is None:
@@ -83,11 +94,13 @@ def snr_comparison_section(a_names, b_names, data_dir, score_dirs, metrics):
         for key in [*sorted(groups), "all"]:
             group = utts if key == "all" else groups[key]
             result = paired.compare([a[u] for u in group], [b[u] for u in group], resamples=N_BOOT, seed=0)
+            if key != "all":
+                curves.setdefault(metric, []).append((key, result.mean_diff, result.ci_low, result.ci_high))
             rows.append([label(metric), "all" if key == "all" else format(key, "g"), result.n,
                          result.mean_baseline, result.mean_system, paired.format_diff(result),
                          paired.format_p(result.p_value), verdict(result, higher_is_better(metric))])
     if not rows:
-        return None
+        return None, {}
     seeds = f"{len(a_names)} and {len(b_names)} trainings" if len(a_names) + len(b_names) > 2 else "one training each"
     text = (f"A = {a_title}, B = {b_title} ({seeds}; an utterance's score is the mean over a side's "
             f"trainings).  Per {GROUP_TITLES['snr']}: the mean per-utterance difference A - B with a "
@@ -96,4 +109,26 @@ def snr_comparison_section(a_names, b_names, data_dir, score_dirs, metrics):
             f"higher for the other metrics).\n\n")
     table = markdown_table(["metric", "SNR (dB)", "utts", "B", "A", "A - B [95 % CI]", "p (Wilcoxon)",
                             "verdict"], rows)
-    return f"{a_title} against {b_title} by input SNR", text + table
+    return (f"{a_title} against {b_title} by input SNR", text + table), curves
+
+
+def models_of(names):
+    """``"s2 + s2_seed2"`` of ``["s2/test", "s2_seed2/test"]``: a side's models without their test set."""
+    return " + ".join(dict.fromkeys(n.rpartition("/")[0] or n for n in names))
+
+
+def difference_plots(comparisons, plot_dir, out, what="A - B"):
+    """One PNG per metric: A - B with its CI by SNR, a line per comparison (e.g. per test set);
+    ``comparisons`` maps a line's name to the curves of ``snr_comparison_section``; ``what`` names
+    the difference in the titles.  Returns the markdown image links."""
+    by_metric = {}
+    for name, curves in comparisons.items():
+        for metric, rows in curves.items():
+            by_metric.setdefault(metric, {})[name] = rows
+    links = []
+    for metric, series in by_metric.items():
+        png = os.path.join(plot_dir, f"{metric}_paired_difference_by_snr.png")
+        plot_differences_by_snr(series, f"{label(metric)} difference", png,
+                                title=f"{label(metric)}: {what} by input SNR (95 % CI)")
+        links.append(f"![{label(metric)} {what} by SNR]({os.path.relpath(png, os.path.dirname(os.path.abspath(out)))})")
+    return links

@@ -53,7 +53,9 @@ def build_sections(ours, paper, paper_source, out, plot_dir, score_dirs, pooled_
             png = os.path.join(plot_dir, f"{metric}_by_snr.png")
             by_snr = {system: {k: v.get(metric) for k, v in s.get("snr", {}).items()}
                       for system, s in ours.items()}
-            plot_metric_by_snr(by_snr, name, png, title=f"{name} by input SNR")
+            reference = "noisy" if any(n.startswith("noisy/") for n in by_snr) else None
+            plot_metric_by_snr(by_snr, name, png, reference=reference,
+                               title=f"{name} by input SNR" + (", minus the noisy input's" if reference else ""))
             link = os.path.relpath(png, os.path.dirname(os.path.abspath(out)))
             text = f"{table}{paper_note(table, paper_source)}\n![{name} by SNR]({link})\n"
             sections.append((f"{name} by input SNR", text))
