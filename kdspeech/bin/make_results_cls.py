@@ -69,7 +69,8 @@ def main(argv=None):
     sections, per_arch = [], {}
     for arch, arch_runs in runs.items():
         name = "fold_ft_vs_cssd.png" if not archs else f"fold_ft_vs_cssd_{arch}.png"
-        secs, per_arch[arch] = arch_sections(arch, arch_runs, args, folds, rates, systems, paper, name)
+        note = args.note if not sections else ""   # the run's note once, above the first Table 1
+        secs, per_arch[arch] = arch_sections(arch, arch_runs, args, folds, rates, systems, paper, name, note)
         sections += secs
     t2_arch = ((paper or {}).get("table2") or {}).get("arch")
     class_arch = t2_arch if t2_arch in runs else next(iter(runs))

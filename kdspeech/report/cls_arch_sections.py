@@ -37,8 +37,9 @@ def plot_folds(per_fold, folds, rates, metric, path):
     _save_png(fig, path)
 
 
-def arch_sections(arch, runs, args, folds, rates, systems, paper, plot_name):
-    """Table 1, paired (fold, seed) statistics and ordering sentences, per-clip pairs, per-fold table."""
+def arch_sections(arch, runs, args, folds, rates, systems, paper, plot_name, note=""):
+    """Table 1 (``note`` above it), paired (fold, seed) statistics and ordering sentences, per-clip
+    pairs, per-fold table."""
     values = collect(runs, folds, rates, systems, args.metric)
     first = runs[0][1]
     n_seeds = len(runs)
@@ -57,7 +58,7 @@ def arch_sections(arch, runs, args, folds, rates, systems, paper, plot_name):
     title = f"Table 1: {args.metric.replace('_', ' ')} (%), {describe_model(first, folds[0], rates)}; mean ± std over {spread}"
     single = runs[0][0] is None
     grid_path = (Path(args.grid) if args.grid else None) if single else Path(args.exp) / arch / "grid" / "best.yaml"
-    body = (args.note + "\n\n" if args.note else "") + markdown_table(header, rows)
+    body = (note + "\n\n" if note else "") + markdown_table(header, rows)
     if paper is not None:
         body += "\n(paper: the paper's number for this architecture at full width; n/r: not reported)\n"
     if grid_path is not None and grid_path.exists():
