@@ -10,13 +10,13 @@ with the seed variance averaged in.  ``DATA_DIR`` is the mixture dir whose ``utt
 import math
 import os
 
+from kdspeech.data.datadir import read_kv
 from kdspeech.errors import KdError
 from kdspeech.metrics import paired
 from kdspeech.plot import plot_differences_by_snr
 from kdspeech.report.enh_paired import N_BOOT
 from kdspeech.report.score_dirs import GROUP_TITLES, label, read_utterance_scores
 from kdspeech.results import markdown_table
-from kdspeech.data.datadir import read_kv
 
 LEVEL = 0.05  # a difference "holds" when its CI excludes 0 and the Wilcoxon p is below this
 
@@ -45,16 +45,14 @@ def comparison_name(a_names, b_names):
     return f"{' + '.join(a_names)} - {' + '.join(b_names)}"
 
 
-def pooled_scores(names, score_dirs, metric):
-    """``{utt: mean over the systems}`` of one metric, on the utterances every system scored."""
-    per_system = []
-    for name in names:
-        scores = read_utterance_scores(score_dirs[name]).get(metric)
-        if scores is None:
-            return None
-        per_system.append(scores)
-    utts = set.intersection(*(set(s) for s in per_system))
-    return {u: sum(s[u] for s in per_system) / len(per_system) for u in utts}
+def pooled_scores(per_system, metric):
+    """``{utt: mean over the systems}`` of one metric, on the utterances every system scored;
+    ``per_system`` holds each system's ``read_utterance_scores``."""
+    scores = [system.get(metric) for system in per_system]
+    if any(s is None for s in scores):
+        return None
+    utts = set.intersection(*(set(s) for s in scores))
+    return {u: sum(s[u] for s in scores) / len(scores) for u in utts}
 
 
 def higher_is_better(metric):
@@ -67,11 +65,9 @@ def higher_is_better(metric):
 
 def verdict(result, higher=True):
     """``A better``, ``B better`` or ``not shown`` at ``LEVEL`` (CI and Wilcoxon agreeing)."""
-    if result.n < 2 or math.isnan(result.ci_low) or math.isnan(result.p_value) or result.p_value >= LEVEL:
+    if result.n < 2 or not result.significant or math.isnan(result.p_value) or result.p_value >= LEVEL:
         return "not shown"
-    if result.ci_low > 0 or result.ci_high < 0:
-        return "A better" if (result.ci_low > 0) == higher else "B better"
-    return "not shown"
+    return "A better" if (result.ci_low > 0) == higher else "B better"
 
 
 def snr_comparison_section(a_names, b_names, data_dir, score_dirs, metrics):
@@ -79,9 +75,11 @@ def snr_comparison_section(a_names, b_names, data_dir, score_dirs, metrics):
     and over all, seeds pooled per side; ``(None, {})`` when no metric is on both sides."""
     snr = read_kv(os.path.join(data_dir, "utt2snr"))
     a_title, b_title = " + ".join(a_names), " + ".join(b_names)
+    a_scores = [read_utterance_scores(score_dirs[n]) for n in a_names]   # each scores.tsv read once
+    b_scores = [read_utterance_scores(score_dirs[n]) for n in b_names]
     rows, curves = [], {}
     for metric in metrics:
-        a, b = pooled_scores(a_names, score_dirs, metric), pooled_scores(b_names, score_dirs, metric)
+        a, b = pooled_scores(a_scores, metric), pooled_scores(b_scores, metric)
         if a is None or b is None:
             continue
         utts = sorted(set(a) & set(b))
