@@ -20,10 +20,11 @@ REPO = Path(kdspeech.__file__).resolve().parents[1]
 # Stand-in for `sbatch --parsable --wait --array=A-B[%M] --output=PATTERN ... script`: records its
 # arguments, runs each array task in turn with SLURM_ARRAY_TASK_ID set and its output in PATTERN
 # (%a = task id), and exits like sbatch --wait with the highest task exit code.
-# FAKE_SBATCH_SKIP=i leaves task i unrun (as if killed before it could record its exit code).
+# FAKE_SBATCH_SKIP=i leaves task i unrun (as if killed before it could record its exit code);
+# FAKE_SBATCH_DELAY=s waits s seconds before submitting.
 FAKE_SBATCH = """\
 #!/usr/bin/env python3
-import json, os, re, subprocess, sys
+import json, os, re, subprocess, sys, time
 args = sys.argv[1:]
 with open(os.environ["FAKE_SBATCH_RECORD"], "a") as f:
     f.write(json.dumps(args) + "\\n")
@@ -37,6 +38,7 @@ while args[i].startswith("--"):
         key, value = args[i][2:], args[i + 1]; i += 2
     opts[key] = value
 script = args[i]
+time.sleep(float(os.environ.get("FAKE_SBATCH_DELAY", "0")))   # a slow submission
 first, last = map(int, re.fullmatch(r"(\\d+)-(\\d+)(%\\d+)?", opts["array"]).group(1, 2))
 print("4242" if opts.get("parsable") else "Submitted batch job 4242", flush=True)
 worst = 0
@@ -241,24 +243,43 @@ def test_slurm_multi_node_runs_the_command_through_srun(recipe):
     assert (recipe.parent / "sbatch.args.srun").read_text().startswith("srun: bash -c echo trained")
 
 
-def test_slurm_stopped_with_sigterm_cancels_its_array(recipe):
-    """utils/parallel.sh stops a training beside a failed one with SIGTERM: its array must not run on."""
+def stop_slurm_with_sigterm(recipe, ready, **env):
+    """Start utils/slurm.py on a long job, SIGTERM it once `ready` exists; (exit code, stderr)."""
     bin_dir = recipe.parent / "bin"
     (bin_dir / "scancel").write_text(f'#!/bin/sh\necho "$*" > {recipe.parent / "scancelled"}\n')
     (bin_dir / "scancel").chmod(0o755)
     path = f"{bin_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}"
-    env = dict(os.environ, PATH=path, FAKE_SBATCH_RECORD=str(recipe.parent / "sbatch.args"))
+    env = dict(os.environ, PATH=path, FAKE_SBATCH_RECORD=str(recipe.parent / "sbatch.args"), **env)
     proc = subprocess.Popen(["utils/slurm.py", "exp/log/long.log", "sleep", "30"], cwd=recipe,
                             env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline = time.monotonic() + 20
-    while not (recipe / "exp/log/long.log").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=20)
-    os.killpg(proc.pid, signal.SIGKILL)   # the stand-in sbatch's task (a real one would be cancelled)
-    assert proc.returncode == 143
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        return proc.returncode, err
+    finally:
+        try:   # the stand-in sbatch's task (a real one would be cancelled)
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_slurm_stopped_with_sigterm_cancels_its_array(recipe):
+    """utils/parallel.sh stops a training beside a failed one with SIGTERM: its array must not run on."""
+    code, err = stop_slurm_with_sigterm(recipe, recipe / "exp/log/long.log")
+    assert code == 143
     assert (recipe.parent / "scancelled").read_text().strip() == "4242"
     assert "cancelling Slurm job 4242" in err
+
+
+def test_slurm_stopped_while_submitting_stops_sbatch(recipe):
+    """A SIGTERM that comes before sbatch has said the job id still stops at once (no hang)."""
+    code, err = stop_slurm_with_sigterm(recipe, recipe.parent / "sbatch.args", FAKE_SBATCH_DELAY="30")
+    assert code == 143
+    assert not (recipe.parent / "scancelled").exists()      # no id was given, so nothing to cancel
+    assert not (recipe / "exp/log/long.log").exists()       # sbatch was killed before it submitted
 
 
 def test_slurm_tasks_get_their_cpus_as_threads(recipe):
@@ -353,7 +374,7 @@ def test_parallel_each_runs_every_item_max_at_a_time(recipe):
 
 
 def test_parallel_each_stops_the_others_on_the_first_failure(recipe):
-    out, elapsed = parallel(recipe, "slow bad", 2, 30)
+    out, elapsed = parallel(recipe, "slow bad", 2, 29.37)   # a length no other process sleeps
     assert out.returncode == 3
     assert "parallel_each: 'job bad' failed (exit code 3); stopping the 1 still running" in out.stderr
     assert elapsed < 15                                 # the sleeping job did not run on
@@ -361,7 +382,7 @@ def test_parallel_each_stops_the_others_on_the_first_failure(recipe):
     assert not (recipe / "finished").exists()           # ... nor its child, nor the script
     time.sleep(0.5)
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    assert "sleep 30" not in [line.strip() for line in ps.splitlines()]
+    assert "sleep 29.37" not in [line.strip() for line in ps.splitlines()]
 
 
 def test_parallel_each_one_at_a_time_stops_at_the_failure(recipe):

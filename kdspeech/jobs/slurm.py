@@ -96,6 +96,21 @@ def read_code(path):
         return None
 
 
+def cancel(prog, proc, job_id):
+    """Stop waiting: kill sbatch and scancel the array (its id read now if sbatch had not said it)."""
+    if proc is None:
+        return
+    proc.kill()
+    if not job_id:
+        try:
+            job_id = (proc.communicate(timeout=5)[0] or "").strip().split(";")[0]
+        except (subprocess.TimeoutExpired, ValueError):
+            job_id = ""
+    if job_id:
+        print(f"{prog}: stopped; cancelling Slurm job {job_id}", file=sys.stderr)
+        subprocess.run(["scancel", job_id], check=False)
+
+
 def run_jobs(spec, prog="slurm.py"):
     """Submit, wait, and check every task; 0 if all succeed, else report on stderr and return 1."""
     qdir = queue_dir(spec)
@@ -108,14 +123,9 @@ def run_jobs(spec, prog="slurm.py"):
     script.write_text(job_script(spec, shlex.join(command)))
     script.chmod(0o755)
 
-    try:
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    except OSError as err:
-        print(f"{prog}: cannot run sbatch: {err}", file=sys.stderr)
-        return 1
-    job_id = proc.stdout.readline().strip().split(";")[0]  # --parsable: "id" or "id;cluster"
     # Stopped (Ctrl-C, or SIGTERM when utils/parallel.sh stops the trainings beside a failed one):
-    # cancel the array, which would otherwise run on without anyone waiting for it.
+    # cancel the array, which would otherwise run on without anyone waiting for it.  The handler is
+    # in place before sbatch starts, so no signal can fall between submitting and waiting.
     terminated = []
 
     def on_term(signum, frame):
@@ -123,13 +133,16 @@ def run_jobs(spec, prog="slurm.py"):
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, on_term)
+    proc, job_id = None, ""
     try:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        job_id = proc.stdout.readline().strip().split(";")[0]  # --parsable: "id" or "id;cluster"
         proc.communicate()
+    except OSError as err:
+        print(f"{prog}: cannot run sbatch: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        if job_id:
-            print(f"{prog}: stopped; cancelling Slurm job {job_id}", file=sys.stderr)
-            subprocess.run(["scancel", job_id], check=False)
-        proc.kill()
+        cancel(prog, proc, job_id)
         if terminated:
             return 128 + signal.SIGTERM
         raise
