@@ -7,8 +7,6 @@ from kdspeech.metrics import paired
 from kdspeech.report.score_dirs import label, read_utterance_scores
 from kdspeech.results import markdown_table
 
-N_BOOT = 2000  # bootstrap resamples of a paired comparison
-
 
 def comparison_rows(a_scores, b_scores, metrics):
     """``[(metric, Paired)]``: a - b of each metric both have, on the utterances both scored."""
@@ -18,7 +16,7 @@ def comparison_rows(a_scores, b_scores, metrics):
             continue
         a, b = a_scores[metric], b_scores[metric]
         utts = sorted(set(a) & set(b))
-        result = paired.compare([a[u] for u in utts], [b[u] for u in utts], resamples=N_BOOT, seed=0)
+        result = paired.compare([a[u] for u in utts], [b[u] for u in utts])
         if result.n:
             rows.append((metric, result))
     return rows
@@ -41,7 +39,7 @@ def comparisons_section(pairs, score_dirs, metrics):
     if not rows:
         return None
     text = (f"Per-utterance differences on the utterances both systems scored (an undefined score "
-            f"leaves its utterance out): the mean with a bootstrap 95 % confidence interval ({N_BOOT} "
+            f"leaves its utterance out): the mean with a bootstrap 95 % confidence interval ({paired.RESAMPLES} "
             f"resamples) and the p-value of a two-sided Wilcoxon signed-rank test.  Lower is better for "
             f"WER and CER, higher for the other metrics.\n\n")
     return ("Paired comparisons", text + markdown_table(

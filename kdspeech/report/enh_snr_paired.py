@@ -14,7 +14,6 @@ from kdspeech.data.datadir import read_kv
 from kdspeech.errors import KdError
 from kdspeech.metrics import paired
 from kdspeech.plot import plot_differences_by_snr
-from kdspeech.report.enh_paired import N_BOOT
 from kdspeech.report.score_dirs import GROUP_TITLES, label, read_utterance_scores
 from kdspeech.results import markdown_table
 
@@ -91,7 +90,7 @@ def snr_comparison_section(a_names, b_names, data_dir, score_dirs, metrics):
             groups.setdefault(float(snr[u]), []).append(u)
         for key in [*sorted(groups), "all"]:
             group = utts if key == "all" else groups[key]
-            result = paired.compare([a[u] for u in group], [b[u] for u in group], resamples=N_BOOT, seed=0)
+            result = paired.compare([a[u] for u in group], [b[u] for u in group])
             if key != "all":
                 curves.setdefault(metric, []).append((key, result.mean_diff, result.ci_low, result.ci_high))
             rows.append([label(metric), "all" if key == "all" else format(key, "g"), result.n,
@@ -102,7 +101,7 @@ def snr_comparison_section(a_names, b_names, data_dir, score_dirs, metrics):
     seeds = f"{len(a_names)} and {len(b_names)} trainings" if len(a_names) + len(b_names) > 2 else "one training each"
     text = (f"A = {a_title}, B = {b_title} ({seeds}; an utterance's score is the mean over a side's "
             f"trainings).  Per {GROUP_TITLES['snr']}: the mean per-utterance difference A - B with a "
-            f"bootstrap 95 % CI ({N_BOOT} resamples) and the two-sided Wilcoxon p; the verdict names the "
+            f"bootstrap 95 % CI ({paired.RESAMPLES} resamples) and the two-sided Wilcoxon p; the verdict names the "
             f"better side only where the CI excludes 0 and p < {LEVEL} (lower is better for WER and CER, "
             f"higher for the other metrics).\n\n")
     table = markdown_table(["metric", "SNR (dB)", "utts", "B", "A", "A - B [95 % CI]", "p (Wilcoxon)",
