@@ -124,3 +124,41 @@ def test_tau_has_no_table2_classes_and_a_single_backend_wer_json_still_reads(tmp
     assert "Table 2 classes of the paper" not in text
     assert "| pocketsphinx: an4 | 10.0 | 90.0 | 100.0 | 7 |" in section(text, "Table 3")
     assert "ResNet38: BASD is below fine-tuning at both rates" in text
+
+
+def test_paper_only_results_of_a_recipe_without_its_corpus(tmp_path):
+    from kdspeech.bin import make_results_cls
+    from kdspeech.errors import KdError
+
+    conf = helpers.REPO / "egs" / "user_data" / "cls" / "conf" / "paper.yaml"
+    out = tmp_path / "RESULTS.md"
+    make_results_cls.main(["--paper_only", "The data is proprietary.", "--paper", str(conf),
+                           "--rates", "1000 2000", "--out", str(out)])
+    text = out.read_text()
+    table1 = section(text, "Table 1 of the paper: macro F1 (%)")
+    assert "The data is proprietary." in table1
+    assert "| mobilenetv2 | 16 kHz model at 16 kHz (upper reference) | 73.2 | 73.2 |" in table1
+    assert "| cnn14 | CSSD (teacher: 16 kHz model on 16 kHz audio) | 57.0 | 70.0 |" in table1
+    assert "BASD (teacher" not in table1                         # not reported for the user data: no row
+    assert "| vacuum cleaning | 2 kHz | 68 | 75 | +7 |" in section(text, "Table 2 of the paper")
+    assert "| mobilenetv2 | 29.5 | 65.9 |" in section(text, "Section 5.3 of the paper")
+    assert "| human WER (%), LibriSpeech, 3 clips per rate | 5.4 | 55.6 | 96.5 |" in section(text, "Table 3")
+    assert "The user data is not public" in section(text, "The paper's numbers: extraction")
+    with pytest.raises(KdError, match="--paper_only needs --paper"):
+        make_results_cls.main(["--paper_only", "x", "--rates", "1000", "--out", str(out)])
+    with pytest.raises(KdError, match="--exp, --folds, --plot_dir required"):
+        make_results_cls.main(["--rates", "1000", "--out", str(out)])
+
+
+@pytest.mark.parametrize("recipe", ["tau2019mobile", "user_data"])
+def test_committed_paper_only_results_match_the_paper_files(recipe):
+    """The RESULTS.md of the recipes whose corpus is not here hold their paper.yaml's Table 1, as printed."""
+    text = (helpers.REPO / "egs" / recipe / "cls" / "RESULTS.md").read_text()
+    assert "Nothing has been run here" in text
+    for arch, cells in paper(recipe)["table1"].items():
+        for key, value in cells.items():
+            if key.startswith("cssd_"):
+                rate = int(key.split("_")[1])
+                row = re.search(rf"\| {arch} \| CSSD \(teacher: 16 kHz model on 16 kHz audio\) \| ([\d.]+) \| ([\d.]+) \|",
+                                text)
+                assert row and float(row.group(1 if rate == 1000 else 2)) == pytest.approx(100 * value, abs=0.05)

@@ -4,6 +4,8 @@
         --metric macro_accuracy --out RESULTS.md --plot_dir results [--paper conf/paper.yaml] \\
         [--archs "cnn14 mobilenetv2" --seeds "1 2 3"] [--grid exp/grid/best.yaml] [--ablations] \\
         [--privacy exp/privacy/wer.json] [--deploy exp/deploy/deploy.json] [--title T] [--note N] [--command C]
+    python -m kdspeech.bin.make_results_cls --paper_only "why nothing ran" --paper conf/paper.yaml \
+        --rates "1000 2000" --out RESULTS.md [--title T]
 
 Exp layout: one run (``<exp>/fold<k>/<model>/score_<rate>/``, cls.sh's default) or, with ``--archs`` /
 ``--seeds``, one run per architecture and seed (``<exp>/<arch>/seed<s>/fold<k>/...``, the grid of an
@@ -19,7 +21,8 @@ Table 2 (per class before/after CSSD, pooled over folds and seeds, beside the pa
 exist here; ``<plot_dir>/per_class_<rate>.tsv``), section 5.3 (ablations), Table 3 (WER by rate of
 each ASR backend of ``kdspeech.bin.privacy_wer`` beside the paper's human WER; battery life: the
 paper's only) and the deployment table.  The paper YAML layout is described in
-``egs/esc50/cls/conf/paper.yaml``.
+``egs/esc50/cls/conf/paper.yaml``.  ``--paper_only REASON`` writes the paper's tables alone, for a
+recipe whose corpus is not at hand (kdspeech.report.cls_paper_only); a run's results replace the file.
 """
 
 import argparse
@@ -32,20 +35,21 @@ from kdspeech.cli import run_main
 from kdspeech.errors import KdError
 from kdspeech.report.cls_arch_sections import arch_sections
 from kdspeech.report.cls_paper import class_sections, privacy_section, section53
+from kdspeech.report.cls_paper_only import paper_sections
 from kdspeech.report.cls_runs import ABLATIONS, SYSTEMS, model_conf, runs_of
 from kdspeech.results import markdown_table, write_results
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--exp", required=True)
-    p.add_argument("--folds", required=True, help="space-separated fold names")
+    p.add_argument("--exp")
+    p.add_argument("--folds", help="space-separated fold names")
     p.add_argument("--rates", required=True, help="space-separated low rates (Hz)")
     p.add_argument("--archs", default="", help="architectures of <exp>/<arch>/seed<s> runs")
     p.add_argument("--seeds", default="", help="seeds of <exp>/<arch>/seed<s> runs")
     p.add_argument("--metric", default="macro_accuracy", choices=["macro_accuracy", "accuracy", "macro_f1"])
     p.add_argument("--out", required=True)
-    p.add_argument("--plot_dir", required=True)
+    p.add_argument("--plot_dir")
     p.add_argument("--paper", help="YAML of the paper's numbers (layout: egs/esc50/cls/conf/paper.yaml)")
     p.add_argument("--grid", help="best.yaml of the grid search (one run; per architecture: <exp>/<arch>/grid)")
     p.add_argument("--ablations", action="store_true")
@@ -54,7 +58,19 @@ def main(argv=None):
     p.add_argument("--privacy", help="wer.json of kdspeech.bin.privacy_wer")
     p.add_argument("--deploy", help="deploy.json of kdspeech.bin.deploy")
     p.add_argument("--command", help="the command the user ran (run.sh ...), recorded in RESULTS.md")
+    p.add_argument("--paper_only", metavar="REASON", help="no run: the paper's tables alone, REASON above them")
     args = p.parse_args(argv)
+    if args.paper_only is not None:
+        if not args.paper:
+            raise KdError("--paper_only needs --paper (the YAML of the paper's numbers)")
+        paper = yaml.safe_load(Path(args.paper).read_text())
+        rates = [int(r) for r in args.rates.split()]
+        write_results(args.out, args.title, paper_sections(paper, rates, args.paper_only), command=args.command)
+        print(f"wrote {args.out} (the paper's numbers only)")
+        return 0
+    missing = [f"--{name}" for name in ("exp", "folds", "plot_dir") if getattr(args, name) is None]
+    if missing:
+        raise KdError(f"{', '.join(missing)} required (or --paper_only)")
     folds, rates = args.folds.split(), [int(r) for r in args.rates.split()]
     archs, seeds = args.archs.split(), args.seeds.split()
     if bool(archs) != bool(seeds):
