@@ -94,3 +94,27 @@ def test_paper_numbers_sit_beside_the_matching_cells_of_ours(tmp_path):
     assert ("`student_s2/test_seen` STOI by noise type and SNR: no column of ours for the paper's "
             "destroyerengine, destroyerops, factory1, speech_shaped") in paper
     assert "raw P.862" in paper
+
+
+def test_paper_alone_when_no_system_of_ours(tmp_path):
+    """A recipe whose corpus is not here (egs/timit/enh): the paper's Tables 1-3 alone, no empty tables."""
+    out = tmp_path / "RESULTS.md"
+    make_results_enh.main(["--paper", str(PAPER), "--out", str(out), "--plot_dir", str(tmp_path / "plots")])
+    text = out.read_text()
+    assert "## Systems" not in text and "no system of ours" not in text
+    assert "| noisy/test_all (paper) | 1.661 | 0.660 | - |" in text                       # Table 3
+    by_snr = text[text.index("## STOI by input SNR"):]
+    assert "| 10 | 0.831 | - | - | 0.918 | 0.964 | 0.901 | 0.903 |" in by_snr             # Table 2
+    table1 = text[text.index("## student_s2/test_unseen (paper): STOI by noise type x SNR"):]
+    assert table1.index("| -20 |") < table1.index("| 15 |")                               # SNRs in order
+    assert "| SNR (dB) | pedestrian | bus | cafe | street |" in table1
+    assert "| 15 | 0.924 | 0.924 | 0.929 | 0.927 |" in table1
+    assert not (tmp_path / "plots").exists() or not list((tmp_path / "plots").glob("*.png"))
+    with pytest.raises(make_results_enh.KdError, match="at least one --system"):
+        make_results_enh.main(["--out", str(out), "--plot_dir", str(tmp_path / "plots")])
+
+
+def test_committed_timit_results_are_the_paper_file():
+    text = (PAPER.parents[3] / "timit" / "enh" / "RESULTS.md").read_text()
+    assert "Nothing has been run here yet" in text
+    assert "| student_s2/test_all (paper) | 2.304 | 0.744 | - |" in text

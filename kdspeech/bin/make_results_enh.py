@@ -27,6 +27,9 @@ confidence interval of it and the p-value of a Wilcoxon signed-rank test
 ``trainer.eval_every`` epochs (history.json ``eval`` entries) against the epoch, one PNG per metric
 (the paper's Fig. 4); an exp dir without such entries is left out.
 
+With ``--paper`` and no ``--system`` (a recipe whose corpus is not at hand) the file holds the paper's
+numbers alone: overall, by SNR, and its noise type x SNR tables.
+
 ``--paper`` is a YAML file of published numbers, shown beside ours as ``<name> (paper)``:
 
     source: "Author et al. (2024), Table 2"      # optional, quoted under the tables
@@ -57,7 +60,8 @@ from kdspeech.errors import KdError
 from kdspeech.report.enh_paired import comparisons_section
 from kdspeech.report.enh_snr_paired import (comparison_name, difference_plots, models_of,
                                             parse_snr_comparison, snr_comparison_section)
-from kdspeech.report.enh_paper import load_paper, paper_note, paper_section, pooled_systems
+from kdspeech.report.enh_paper import (load_paper, paper_noise_snr_sections, paper_note, paper_section,
+                                      pooled_systems)
 from kdspeech.report.enh_tables import build_sections, noise_snr_section
 from kdspeech.report.enh_training import curves_sections, selection_section
 from kdspeech.report.score_dirs import metric_names, read_summaries
@@ -65,7 +69,7 @@ from kdspeech.report.specs import parse_pairs
 from kdspeech.results import write_results
 
 
-def parse_systems(specs):
+def parse_systems(specs, allow_none=False):
     """``{name: [score_dir, ...]}`` from repeated ``name=dir[,dir...]`` arguments."""
     systems = {}
     for spec in specs:
@@ -76,8 +80,8 @@ def parse_systems(specs):
         if name in systems:
             raise KdError(f"--system {name} given twice")
         systems[name] = dirs
-    if not systems:
-        raise KdError("give at least one --system name=score_dir")
+    if not systems and not allow_none:
+        raise KdError("give at least one --system name=score_dir (or --paper with no systems: its numbers alone)")
     return systems
 
 
@@ -124,7 +128,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    score_dirs = parse_systems(args.system)
+    score_dirs = parse_systems(args.system, allow_none=bool(args.paper))
     ours = {name: read_summaries(dirs, name) for name, dirs in score_dirs.items()}
     comparisons = parse_comparisons(args.compare, score_dirs)
     snr_comparisons = [parse_snr_comparison(spec, score_dirs) for spec in args.compare_snr]
@@ -141,7 +145,9 @@ def main(argv=None):
         (title, text), missing = noise_snr_section(name, score_dirs[name], data_dir, metrics, published)
         sections.append((title, text + paper_note(text, source)))
         unmatched += missing
-    section = paper_section(paper, notes, {**ours, **pooled}, noise_snr, unmatched)
+    if not ours:
+        sections += paper_noise_snr_sections(paper, source)
+    section = paper_section(paper if ours else {}, notes, {**ours, **pooled}, noise_snr, unmatched)
     if section:
         sections.append(section)
     section = comparisons_section(comparisons, score_dirs, metrics)

@@ -1,7 +1,8 @@
 """Published numbers beside an enhancement recipe's own (``make_results_enh --paper``; the YAML layout
 is in that verb's ``--help``): the file read and checked, our test sets pooled into the paper's one
 (utterance-weighted means), each system followed by its ``(paper)`` counterpart, and the section
-listing the paper's numbers that sit beside nothing of ours.
+listing the paper's numbers that sit beside nothing of ours; with no system of ours, the paper's
+noise x SNR tables alone.
 """
 
 import os
@@ -9,7 +10,8 @@ import os
 import yaml
 
 from kdspeech.errors import KdError
-from kdspeech.report.score_dirs import GROUP_TITLES
+from kdspeech.report.score_dirs import GROUP_TITLES, label
+from kdspeech.results import markdown_table
 
 
 def _group_key(group, key):
@@ -126,3 +128,16 @@ def paper_section(paper, notes, systems, noise_snr_names, unmatched):
     if notes:
         text += ("\n" if text else "") + "Notes on the paper's numbers:\n\n" + "\n".join(f"* {n}" for n in notes) + "\n"
     return ("Paper numbers", text.strip())
+
+
+def paper_noise_snr_sections(paper, source):
+    """The paper's noise type x SNR tables alone (its Table 1), one per system and metric."""
+    sections = []
+    for name, entry in paper.items():
+        for metric, by_noise in (entry.get("noise_snr") or {}).items():
+            snrs = sorted({snr for by_snr in by_noise.values() for snr in by_snr}, key=float)
+            rows = [[snr] + [f"{by_noise[noise][snr]:.3f}" if snr in by_noise[noise] else "-"
+                                    for noise in by_noise] for snr in snrs]
+            table = markdown_table(["SNR (dB)"] + list(by_noise), rows)
+            sections.append((f"{name}: {label(metric)} by noise type x SNR", table + paper_note("(paper)", source)))
+    return sections

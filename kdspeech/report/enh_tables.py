@@ -38,18 +38,19 @@ def group_table(systems, metric, group):
 
 def build_sections(ours, paper, paper_source, out, plot_dir, score_dirs, pooled_from=None):
     systems = with_paper(ours, paper)
-    metrics = metric_names(ours)
+    metrics = metric_names(ours or paper)  # no systems of ours: the paper's numbers alone
     rows = [[n, ", ".join(f"`{d}`" for d in dirs)] for n, dirs in score_dirs.items()]
     rows += [[n, "mean of " + " and ".join(parts) + " weighted by their utterances"]
              for n, parts in (pooled_from or {}).items()]
-    sources = markdown_table(["system", "scores"], rows)
-    sections = [("Systems", sources)]
+    sections = [("Systems", markdown_table(["system", "scores"], rows))] if rows else []
     table = overall_section(systems, metrics)
     sections.append(("Overall", table + paper_note(table, paper_source)))
     for metric in metrics:
         name = label(metric)
         table = group_table(systems, metric, "snr")
-        if table:
+        if table and not ours:
+            sections.append((f"{name} by input SNR", table + paper_note(table, paper_source)))
+        elif table:
             png = os.path.join(plot_dir, f"{metric}_by_snr.png")
             by_snr = {system: {k: v.get(metric) for k, v in s.get("snr", {}).items()}
                       for system, s in ours.items()}
