@@ -1,7 +1,7 @@
 """ONNX deployment of STFT-domain enhancers through the export hook: the network between STFT and iSTFT
 of pdfnet2 and dccrn (real-valued, the same sub-modules as the complex forward) checked in onnxruntime,
-the host-side STFT -> core -> iSTFT equal to the forward, and the deploy verb on pdfnet2 and on
-pse_refine around it."""
+the host-side STFT -> core -> iSTFT equal to the forward (also for the magnitude models CRN and
+PSM-BiLSTM), and the deploy verb on pdfnet2 and on pse_refine around it."""
 
 import json
 from pathlib import Path
@@ -144,6 +144,27 @@ def run_deploy(tmp_path, models, seconds, *extra):
     assert rc == 0
     report = json.loads((out / "deploy.json").read_text())
     return {r["model"]: r for r in report["models"]}, (out / "deploy.md").read_text(), out
+
+
+@pytest.mark.parametrize("name, conf", [("crn", {"channels": [4, 8, 16], "n_fft": 128, "hop": 64}),
+                                        ("psm_blstm", {"hidden": 16, "n_fft": 128, "win_length": 96, "hop": 32})])
+def test_magnitude_models_core_is_the_forward_and_matches_onnxruntime(tmp_path, name, conf):
+    """CRN and PSM-BiLSTM (the SNR paper's baselines) keep the noisy phase: their core is a real gain."""
+    torch.manual_seed(0)
+    model = build_model(name, conf).eval()
+    wav = mixture(batch=1, samples=2000)
+    module, core_inputs, what = export_target(model, {"wav": wav})
+    assert what == CORE and list(core_inputs) == ["noisy"]
+    with torch.no_grad():
+        want = model(wav)
+        got = module(**core_inputs)
+    want = want["wav"] if isinstance(want, dict) else want
+    torch.testing.assert_close(model.synthesis(got["spec"], 2000), want, atol=1e-5, rtol=0)
+    assert {id(p) for p in module.parameters()} == {id(p) for p in model.parameters()}
+    export_onnx(module, core_inputs, tmp_path / f"{name}.onnx")
+    assert not {"STFT", "DFT"} & {n.op_type for n in onnx.load(str(tmp_path / f"{name}.onnx")).graph.node}
+    check = check_onnx(tmp_path / f"{name}.onnx", core_inputs, got, repeats=1, rtol=DEFAULT_RTOL)
+    assert check["passed"], check
 
 
 def test_deploy_pdfnet2_checkpoint_exports_its_spectral_core(tmp_path):

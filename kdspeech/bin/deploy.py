@@ -27,8 +27,9 @@ The export hook, the one way any model (or part) chooses what is exported instea
 returns ``(module, {name: tensor}, what)`` (a module with real-valued inputs and outputs, its inputs
 derived from those, a short description), or None to export the forward.  An STFT-domain enhancer
 returns the network between its STFT and its iSTFT, which the host computes (complex tensors have no
-ONNX export; DeepFilterNet deploys its networks the same way): ``pdfnet2`` and ``dccrn`` (their
-``spectral_core``, inputs ``noisy`` [1, 2, bins, frames] and ``enroll_emb``) and ``pse_refine`` around
+ONNX export; DeepFilterNet deploys its networks the same way): ``pdfnet2``, ``dccrn``,
+``conformer_enh``, ``crn`` and ``psm_blstm`` (their ``spectral_core``, inputs ``noisy`` [1, 2, bins,
+frames] and ``enroll_emb`` where the model takes one) and ``pse_refine`` around
 such an enhancer (encoder, similarity and that core).  That module is exported, run in torch and
 onnxruntime on the same inputs and timed; the row's ``onnx_exported`` says what it was (``whole
 forward`` otherwise), its status reads ``ok (<what>)`` and ``onnx_rtf`` is that module's alone

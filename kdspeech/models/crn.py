@@ -8,7 +8,9 @@ mirrored decoder of ConvTranspose2d blocks, each fed the decoder output concaten
 output of its encoder mirror.  The last block outputs one channel with softplus: the estimated clean
 magnitude, combined with the noisy phase and inverted with istft to the input's length.  The paper
 size (defaults) has 17.6M parameters.  Wrapping the STFT inside the model lets the waveform
-enhancement task, the trainer, ``kdspeech.bin.enhance`` and scoring treat it like any other model.
+enhancement task, the trainer, ``kdspeech.bin.enhance`` and scoring treat it like any other model;
+``kdspeech.bin.deploy`` exports the network between STFT and iSTFT (``SpectralCore``), the STFT
+(periodic Hann window of ``n_fft``, edges mirrored as torch.stft's default) staying on the host.
 """
 
 import torch
@@ -16,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kdspeech.models import MODELS
+from kdspeech.models.spectral import SpectralExport, Stft, magnitude_core_output, parts_magnitude
 
 
 class CausalConv(nn.Module):
@@ -48,7 +51,7 @@ class CausalDeconv(nn.Module):
 
 
 @MODELS.register("crn")
-class CRN(nn.Module):
+class CRN(SpectralExport, nn.Module):
     def __init__(self, n_fft=320, hop=160, channels=(16, 32, 64, 128, 256), time_kernel=2,
                  freq_kernel=3, freq_stride=2, lstm_layers=2, lstm_hidden=None):
         super().__init__()
@@ -72,7 +75,8 @@ class CRN(nn.Module):
         self.decoder = nn.ModuleList(
             CausalDeconv(2 * c, o, time_kernel, freq_kernel, freq_stride, last=(i == len(outs) - 1))
             for i, (c, o) in enumerate(zip(reversed(channels), outs)))
-        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+        self.stft = Stft(self.n_fft, self.n_fft, self.hop, "hann", pad_mode="reflect")
+        self.emb_dim = 0
 
     def enhance_magnitude(self, mag):
         """[B, T, F] noisy magnitude -> [B, T, F] estimated clean magnitude."""
@@ -89,14 +93,31 @@ class CRN(nn.Module):
             x = block(torch.cat([x, skip], dim=1), size)
         return x.squeeze(1)
 
+    def gain(self, mag):
+        """``[B, bins, frames]`` noisy magnitude -> the real gain that makes it the estimated magnitude."""
+        est = self.enhance_magnitude(mag.transpose(1, 2)).transpose(1, 2)
+        return est / mag.clamp_min(1e-8)
+
     def forward(self, wav):
-        """``wav``: [B, T] (or [B, 1, T]) noisy waveform -> enhanced waveform of the same shape."""
+        """``wav``: [B, T] (or [B, 1, T]) noisy waveform -> enhanced waveform of the same shape
+        (the estimated magnitude with the noisy phase)."""
         squeeze = wav.dim() == 2
         x = wav if squeeze else wav.squeeze(1)
-        length = x.shape[-1]
-        spec = torch.stft(x, self.n_fft, self.hop, window=self.window, return_complex=True)
-        mag = spec.abs().transpose(1, 2)
-        est = self.enhance_magnitude(mag).transpose(1, 2)
-        phase = spec / spec.abs().clamp_min(1e-8)
-        out = torch.istft(est * phase, self.n_fft, self.hop, window=self.window, length=length)
+        spec = self.stft(x)
+        out = self.stft.inverse(spec * self.gain(spec.abs()), x.shape[-1])
         return out if squeeze else out.unsqueeze(1)
+
+
+class SpectralCore(nn.Module):
+    """A ``CRN`` between its STFT and its iSTFT, without complex tensors: ``forward(noisy [B, 2, bins,
+    frames])`` -> ``{"spec": the estimate, "mask": the real gain}`` (the model's own weights)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, noisy):
+        return magnitude_core_output(noisy, self.model.gain(parts_magnitude(noisy)))
+
+
+CRN.core_class = SpectralCore   # defined after the model, whose methods it calls

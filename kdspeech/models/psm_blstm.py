@@ -23,7 +23,8 @@ log-mel filterbank features; this model uses the log-magnitude STFT (one front e
 baseline here) and otherwise keeps the network and the cost.
 
 forward(wav [B, T] or [B, 1, T]) -> {"wav": enhanced waveform of the input's shape,
-"mask": [B, n_fft/2+1, frames] in (0, 1)}.
+"mask": [B, n_fft/2+1, frames] in (0, 1)}.  ``kdspeech.bin.deploy`` exports the network between STFT
+and iSTFT (``SpectralCore``), the STFT staying on the host.
 
 Size: 2,763,521 parameters at the defaults (257 bins, 2 x 256 per direction); the CPU recipe uses
 ``hidden: 64`` (297,857).
@@ -34,7 +35,7 @@ from torch import nn
 
 from kdspeech.errors import KdError
 from kdspeech.models import MODELS
-from kdspeech.models.spectral import Stft, as_batch
+from kdspeech.models.spectral import SpectralExport, Stft, as_batch, magnitude_core_output, parts_magnitude
 
 
 def normalise(feats, eps=1e-5):
@@ -45,7 +46,7 @@ def normalise(feats, eps=1e-5):
 
 
 @MODELS.register("psm_blstm")
-class PsmBlstm(nn.Module):
+class PsmBlstm(SpectralExport, nn.Module):
     def __init__(self, n_fft=512, win_length=400, hop=160, window="hann", layers=2, hidden=256,
                  dropout=0.0, eps=1e-8):
         super().__init__()
@@ -57,6 +58,7 @@ class PsmBlstm(nn.Module):
         self.blstm = nn.LSTM(bins, int(hidden), num_layers=int(layers), batch_first=True,
                              bidirectional=True, dropout=float(dropout) if int(layers) > 1 else 0.0)
         self.mask_layer = nn.Linear(2 * int(hidden), bins)
+        self.emb_dim = 0
 
     def estimate_mask(self, mag):
         """``[B, F, N]`` noisy magnitude -> ``[B, F, N]`` mask in (0, 1)."""
@@ -70,3 +72,18 @@ class PsmBlstm(nn.Module):
         mask = self.estimate_mask(noisy.abs())
         out = self.stft.inverse(noisy * mask, x.shape[-1])
         return {"wav": out[:, None] if unsqueeze else out, "mask": mask}
+
+
+class SpectralCore(nn.Module):
+    """A ``PsmBlstm`` between its STFT and its iSTFT, without complex tensors (``kdspeech.bin.deploy``):
+    ``forward(noisy [B, 2, bins, frames])`` -> ``{"spec": m Y, "mask": m}`` (the model's own weights)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, noisy):
+        return magnitude_core_output(noisy, self.model.estimate_mask(parts_magnitude(noisy)))
+
+
+PsmBlstm.core_class = SpectralCore   # defined after the model, whose methods it calls

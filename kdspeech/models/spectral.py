@@ -1,4 +1,4 @@
-"""Spectral plumbing shared by the STFT-domain enhancers (DCCRN, pDeepFilterNet2, the Conformer, PSM-BiLSTM)
+"""Spectral plumbing shared by the STFT-domain enhancers (DCCRN, pDeepFilterNet2, the Conformer, PSM-BiLSTM, CRN)
 and the conditioning helpers of the personalized ones.
 
 ``Stft``: a centred STFT/iSTFT pair with zero padding ([B, T] <-> complex [B, n_fft/2+1, 1 + T // hop]).
@@ -7,7 +7,8 @@ and the conditioning helpers of the personalized ones.
 networks: the STFT and iSTFT stay in host code, the network gets the spectrum as real and imaginary
 parts).  A model using it sets ``core_class`` (its real-valued core, built on the model's own
 sub-modules) and ``main_input`` (the name of forward's first parameter), and has ``self.stft`` and
-``self.emb_dim``.
+``self.emb_dim`` (0 for a model with no speaker input).  ``magnitude_core_output``: what the core of a
+magnitude model (noisy phase kept) returns.
 """
 
 import torch
@@ -30,18 +31,22 @@ def stft_window(kind, win_length):
 
 
 class Stft(nn.Module):
-    """Centred STFT/iSTFT pair with zero padding: [B, T] <-> complex [B, n_fft/2+1, 1 + T//hop]."""
+    """Centred STFT/iSTFT pair: [B, T] <-> complex [B, n_fft/2+1, 1 + T//hop]; the edges padded with
+    zeros (``pad_mode="constant"``) or mirrored (``"reflect"``, torch.stft's default)."""
 
-    def __init__(self, n_fft=512, win_length=400, hop=100, window="sqrt_hann"):
+    def __init__(self, n_fft=512, win_length=400, hop=100, window="sqrt_hann", pad_mode="constant"):
         super().__init__()
         self.n_fft, self.win_length, self.hop = int(n_fft), int(win_length), int(hop)
         if not 0 < self.hop <= self.win_length <= self.n_fft:
             raise KdError(f"STFT needs 0 < hop <= win_length <= n_fft (got {hop}, {win_length}, {n_fft})")
+        if pad_mode not in ("constant", "reflect"):
+            raise KdError(f"STFT pad_mode must be constant or reflect, not {pad_mode!r}")
+        self.pad_mode = pad_mode
         self.register_buffer("window", stft_window(window, self.win_length), persistent=False)
 
     def forward(self, wav):
         return torch.stft(wav, self.n_fft, self.hop, self.win_length, window=self.window, center=True,
-                          pad_mode="constant", return_complex=True)
+                          pad_mode=self.pad_mode, return_complex=True)
 
     def inverse(self, spec, length):
         return torch.istft(spec, self.n_fft, self.hop, self.win_length, window=self.window, center=True,
@@ -109,3 +114,15 @@ class SpectralExport:
         if self.emb_dim:
             core_inputs["enroll_emb"] = inputs["enroll_emb"]
         return self.spectral_core(), core_inputs, "network between STFT and iSTFT"
+
+
+def magnitude_core_output(noisy, gain):
+    """The core output of a model that scales the noisy magnitude and keeps its phase: ``noisy``
+    ``[B, 2, bins, frames]`` (real, imaginary) times a real ``gain`` ``[B, bins, frames]`` ->
+    ``{"spec": [B, 2, bins, frames], "mask": gain}``."""
+    return {"spec": noisy * gain[:, None], "mask": gain}
+
+
+def parts_magnitude(noisy):
+    """``|Y|`` ``[B, bins, frames]`` of ``[B, 2, bins, frames]`` (real, imaginary), without complex tensors."""
+    return (noisy[:, 0].square() + noisy[:, 1].square()).sqrt()
