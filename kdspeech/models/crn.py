@@ -9,7 +9,7 @@ output of its encoder mirror.  The last block outputs one channel with softplus:
 magnitude, combined with the noisy phase and inverted with istft to the input's length.  The paper
 size (defaults) has 17.6M parameters.  Wrapping the STFT inside the model lets the waveform
 enhancement task, the trainer, ``kdspeech.bin.enhance`` and scoring treat it like any other model;
-``kdspeech.bin.deploy`` exports the network between STFT and iSTFT (``SpectralCore``), the STFT
+``kdspeech.bin.deploy`` exports the network between STFT and iSTFT (``MagnitudeCore``), the STFT
 (periodic Hann window of ``n_fft``, edges mirrored as torch.stft's default) staying on the host.
 """
 
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kdspeech.models import MODELS
-from kdspeech.models.spectral import SpectralExport, Stft, magnitude_core_output, parts_magnitude
+from kdspeech.models.spectral import MagnitudeCore, SpectralExport, Stft
 
 
 class CausalConv(nn.Module):
@@ -52,6 +52,8 @@ class CausalDeconv(nn.Module):
 
 @MODELS.register("crn")
 class CRN(SpectralExport, nn.Module):
+    core_class = MagnitudeCore   # deploy: the network between STFT and iSTFT
+
     def __init__(self, n_fft=320, hop=160, channels=(16, 32, 64, 128, 256), time_kernel=2,
                  freq_kernel=3, freq_stride=2, lstm_layers=2, lstm_hidden=None):
         super().__init__()
@@ -93,7 +95,7 @@ class CRN(SpectralExport, nn.Module):
             x = block(torch.cat([x, skip], dim=1), size)
         return x.squeeze(1)
 
-    def gain(self, mag):
+    def magnitude_gain(self, mag):
         """``[B, bins, frames]`` noisy magnitude -> the real gain that makes it the estimated magnitude."""
         est = self.enhance_magnitude(mag.transpose(1, 2)).transpose(1, 2)
         return est / mag.clamp_min(1e-8)
@@ -104,20 +106,6 @@ class CRN(SpectralExport, nn.Module):
         squeeze = wav.dim() == 2
         x = wav if squeeze else wav.squeeze(1)
         spec = self.stft(x)
-        out = self.stft.inverse(spec * self.gain(spec.abs()), x.shape[-1])
+        out = self.stft.inverse(spec * self.magnitude_gain(spec.abs()), x.shape[-1])
         return out if squeeze else out.unsqueeze(1)
 
-
-class SpectralCore(nn.Module):
-    """A ``CRN`` between its STFT and its iSTFT, without complex tensors: ``forward(noisy [B, 2, bins,
-    frames])`` -> ``{"spec": the estimate, "mask": the real gain}`` (the model's own weights)."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, noisy):
-        return magnitude_core_output(noisy, self.model.gain(parts_magnitude(noisy)))
-
-
-CRN.core_class = SpectralCore   # defined after the model, whose methods it calls

@@ -24,7 +24,7 @@ baseline here) and otherwise keeps the network and the cost.
 
 forward(wav [B, T] or [B, 1, T]) -> {"wav": enhanced waveform of the input's shape,
 "mask": [B, n_fft/2+1, frames] in (0, 1)}.  ``kdspeech.bin.deploy`` exports the network between STFT
-and iSTFT (``SpectralCore``), the STFT staying on the host.
+and iSTFT (``MagnitudeCore``), the STFT staying on the host.
 
 Size: 2,763,521 parameters at the defaults (257 bins, 2 x 256 per direction); the CPU recipe uses
 ``hidden: 64`` (297,857).
@@ -35,7 +35,7 @@ from torch import nn
 
 from kdspeech.errors import KdError
 from kdspeech.models import MODELS
-from kdspeech.models.spectral import SpectralExport, Stft, as_batch, magnitude_core_output, parts_magnitude
+from kdspeech.models.spectral import MagnitudeCore, SpectralExport, Stft, as_batch
 
 
 def normalise(feats, eps=1e-5):
@@ -47,6 +47,8 @@ def normalise(feats, eps=1e-5):
 
 @MODELS.register("psm_blstm")
 class PsmBlstm(SpectralExport, nn.Module):
+    core_class = MagnitudeCore   # deploy: the network between STFT and iSTFT
+
     def __init__(self, n_fft=512, win_length=400, hop=160, window="hann", layers=2, hidden=256,
                  dropout=0.0, eps=1e-8):
         super().__init__()
@@ -60,7 +62,7 @@ class PsmBlstm(SpectralExport, nn.Module):
         self.mask_layer = nn.Linear(2 * int(hidden), bins)
         self.emb_dim = 0
 
-    def estimate_mask(self, mag):
+    def magnitude_gain(self, mag):
         """``[B, F, N]`` noisy magnitude -> ``[B, F, N]`` mask in (0, 1)."""
         feats = normalise(torch.log(mag + self.eps))
         hidden, _ = self.blstm(feats.transpose(1, 2))          # [B, N, 2H]
@@ -69,21 +71,7 @@ class PsmBlstm(SpectralExport, nn.Module):
     def forward(self, wav):
         x, unsqueeze = as_batch(wav)
         noisy = self.stft(x)                                     # [B, F, N] complex
-        mask = self.estimate_mask(noisy.abs())
+        mask = self.magnitude_gain(noisy.abs())
         out = self.stft.inverse(noisy * mask, x.shape[-1])
         return {"wav": out[:, None] if unsqueeze else out, "mask": mask}
 
-
-class SpectralCore(nn.Module):
-    """A ``PsmBlstm`` between its STFT and its iSTFT, without complex tensors (``kdspeech.bin.deploy``):
-    ``forward(noisy [B, 2, bins, frames])`` -> ``{"spec": m Y, "mask": m}`` (the model's own weights)."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, noisy):
-        return magnitude_core_output(noisy, self.model.estimate_mask(parts_magnitude(noisy)))
-
-
-PsmBlstm.core_class = SpectralCore   # defined after the model, whose methods it calls

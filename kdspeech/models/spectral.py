@@ -7,8 +7,8 @@ and the conditioning helpers of the personalized ones.
 networks: the STFT and iSTFT stay in host code, the network gets the spectrum as real and imaginary
 parts).  A model using it sets ``core_class`` (its real-valued core, built on the model's own
 sub-modules) and ``main_input`` (the name of forward's first parameter), and has ``self.stft`` and
-``self.emb_dim`` (0 for a model with no speaker input).  ``magnitude_core_output``: what the core of a
-magnitude model (noisy phase kept) returns.
+``self.emb_dim`` (0 for a model with no speaker input).  ``MagnitudeCore``: the core of a model that
+scales the noisy magnitude and keeps its phase (``magnitude_gain(|Y|)``: CRN, PSM-BiLSTM).
 """
 
 import torch
@@ -116,13 +116,20 @@ class SpectralExport:
         return self.spectral_core(), core_inputs, "network between STFT and iSTFT"
 
 
-def magnitude_core_output(noisy, gain):
-    """The core output of a model that scales the noisy magnitude and keeps its phase: ``noisy``
-    ``[B, 2, bins, frames]`` (real, imaginary) times a real ``gain`` ``[B, bins, frames]`` ->
-    ``{"spec": [B, 2, bins, frames], "mask": gain}``."""
-    return {"spec": noisy * gain[:, None], "mask": gain}
-
-
 def parts_magnitude(noisy):
     """``|Y|`` ``[B, bins, frames]`` of ``[B, 2, bins, frames]`` (real, imaginary), without complex tensors."""
     return (noisy[:, 0].square() + noisy[:, 1].square()).sqrt()
+
+
+class MagnitudeCore(nn.Module):
+    """The core of a magnitude model (``core_class``): ``forward(noisy [B, 2, bins, frames])`` ->
+    ``{"spec": noisy x gain, "mask": gain}``, the real gain ``[B, bins, frames]`` being the model's
+    ``magnitude_gain(|Y|)`` (its own weights)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, noisy):
+        gain = self.model.magnitude_gain(parts_magnitude(noisy))
+        return {"spec": noisy * gain[:, None], "mask": gain}
