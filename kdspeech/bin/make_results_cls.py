@@ -34,7 +34,7 @@ import yaml
 from kdspeech.cli import run_main
 from kdspeech.errors import KdError
 from kdspeech.report.cls_arch_sections import arch_sections
-from kdspeech.report.cls_paper import class_sections, privacy_section, section53
+from kdspeech.report.cls_paper import artifacts_section, class_sections, privacy_section, section53
 from kdspeech.report.cls_paper_only import paper_sections
 from kdspeech.report.cls_runs import ABLATIONS, SYSTEMS, model_conf, runs_of
 from kdspeech.results import markdown_table, write_results
@@ -107,8 +107,7 @@ def main(argv=None):
                          "(MACs of conv/linear layers; the log-mel front end not counted)",
                          markdown_table(["model", "parameters (M)", "GMACs", "latency (ms)"], rows)))
     if paper and paper.get("artifacts"):
-        sections.append(("The paper's numbers: extraction artifacts and inconsistencies",
-                         "\n".join(f"- {a}" for a in paper["artifacts"])))
+        sections.append(artifacts_section(paper))
     write_results(args.out, args.title, sections, command=args.command)
     print(f"wrote {args.out}")
     return 0

@@ -114,3 +114,9 @@ def privacy_section(path, paper):
                                                                                    else "-" for r in rates],
                                        ["ours"] + ["not measured"] * len(rates)])
     return ("Table 3: privacy (WER of speech heard through each microphone rate, %) and power", text)
+
+
+def artifacts_section(paper):
+    """What looks wrong or inconsistent in the paper's extracted numbers (its YAML's ``artifacts``)."""
+    return ("The paper's numbers: extraction artifacts and inconsistencies",
+            "\n".join(f"- {a}" for a in paper["artifacts"]))

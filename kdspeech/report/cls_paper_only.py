@@ -2,10 +2,10 @@
 
 For a recipe whose corpus is not at hand (the paper's TAU-2019-Mobile or user data), so that a reader
 sees what a run is to be set against: Table 1 per architecture, the paper's Table 2 classes, section
-5.3 and Table 3, in the layout of a run's RESULTS.md, every "ours" cell saying that nothing was run.
+5.3 and Table 3 with the headings of a run's RESULTS.md, and the reason nothing was run above them.
 """
 
-from kdspeech.report.cls_paper import paper_cell
+from kdspeech.report.cls_paper import artifacts_section, paper_cell
 from kdspeech.report.cls_runs import FULL, SYSTEMS
 from kdspeech.results import markdown_table
 
@@ -62,6 +62,5 @@ def paper_sections(paper, rates, reason):
                     "egs/esc50/cls measures WER with two ASR backends)",
                     markdown_table(["measure"] + [f"{r / 1000:g} kHz" for r in all_rates], rows)))
     if paper.get("artifacts"):
-        out.append(("The paper's numbers: extraction artifacts and inconsistencies",
-                    "\n".join(f"- {a}" for a in paper["artifacts"])))
+        out.append(artifacts_section(paper))
     return out
