@@ -90,16 +90,16 @@ def test_statistics_over_fold_seed_pairs_equal_paired_py(tmp_path):
                 row = (f"| {r // 1000} kHz | {a} - {b} | 9 | {100 * res.mean_baseline:.3f} | {100 * res.mean_system:.3f} "
                        f"| {paired.format_diff(res, scale=100, digits=1)} | {paired.format_p(res.p_value)} |")
                 assert row in stats, (row, stats)
-            # BASD and CSSD beat fine-tuning by ~25 points on every pair: both > steps at 95 %
+            # BASD and CSSD beat fine-tuning by ~25 points on every pair: both > steps at the 5 % level
             sentence = next(l for l in stats.splitlines() if l.startswith(f"- **{arch}, {r // 1000} kHz**"))
             assert "(9 (fold, seed) pairs)" in sentence
-            assert "BASD > fine-tuned: holds at 95 % confidence (CI above 0)" in sentence
-            assert "CSSD > fine-tuned: holds at 95 % confidence" in sentence
+            assert "BASD > fine-tuned: holds at the 5 % level (CI above 0, Wilcoxon p < 0.05)" in sentence
+            assert "CSSD > fine-tuned: holds at the 5 % level" in sentence
             cssd_basd = paired.compare(of(f"cssd_{r}"), of(f"basd_{r}"))
             if cssd_basd.ci_high < 0:
                 assert "does not hold" in sentence
             elif cssd_basd.mean_diff >= 0:
-                assert "ordering CSSD >= BASD > fine-tuned holds (both > steps at 95 % confidence)" in sentence
+                assert "ordering CSSD >= BASD > fine-tuned holds (both > steps at the 5 % level)" in sentence
         # Per-fold table: mean over seeds; per-clip pairs pooled over folds and seeds (3 x 3 x 40 clips)
         assert "| 1 kHz | cssd - ft | 360 |" in section(text, f"Paired comparisons per clip (all folds and seeds pooled), {arch}")
         assert (tmp_path / "results" / f"fold_ft_vs_cssd_{arch}.png").stat().st_size > 1000
@@ -108,17 +108,27 @@ def test_statistics_over_fold_seed_pairs_equal_paired_py(tmp_path):
 
 
 def test_ordering_sentence_says_when_the_paper_ordering_fails():
-    worse = paired.compare([0.2, 0.21, 0.19, 0.2, 0.22], [0.3, 0.31, 0.29, 0.3, 0.33])
-    better = paired.compare([0.4, 0.42, 0.41, 0.4, 0.43], [0.3, 0.31, 0.29, 0.3, 0.33])
-    tie = paired.compare([0.3, 0.31, 0.29, 0.31, 0.33], [0.3, 0.31, 0.29, 0.3, 0.33])
+    base = [0.3, 0.31, 0.29, 0.3, 0.33, 0.28, 0.32, 0.3]
+    worse = paired.compare([b - 0.1 + 0.003 * i for i, b in enumerate(base)], base)
+    better = paired.compare([b + 0.1 + 0.003 * i for i, b in enumerate(base)], base)
+    tie = paired.compare([b + (0.01 if i % 2 else -0.01) for i, b in enumerate(base)], base)
     text = ordering_sentence("x", 1000, {("basd", "ft"): worse, ("cssd", "ft"): better, ("cssd", "basd"): better},
                              {"ft": 45.1, "basd": 50.2, "cssd": 49.8})
-    assert "CSSD >= BASD > fine-tuned does not hold (a step reversed at 95 % confidence)" in text
-    assert "BASD > fine-tuned: reversed at 95 % confidence (CI below 0)" in text
+    assert "CSSD >= BASD > fine-tuned does not hold (a step reversed at the 5 % level)" in text
+    assert "BASD > fine-tuned: reversed at the 5 % level (CI below 0, Wilcoxon p < 0.05)" in text
     assert "Paper: does not hold (fine-tuned 45.1, BASD 50.2, CSSD 49.8)." in text
     text = ordering_sentence("x", 2000, {("basd", "ft"): better, ("cssd", "ft"): better, ("cssd", "basd"): tie})
-    assert "holds (both > steps at 95 % confidence)" in text
+    assert "holds (both > steps at the 5 % level)" in text
     assert "CSSD >= BASD: holds on the mean, not significant (CI includes 0)" in text
+
+
+def test_a_ci_above_0_without_the_wilcoxon_test_is_not_confirmed():
+    """Five pairs all above 0: the bootstrap CI excludes 0 but no two-sided Wilcoxon p can be < 0.05."""
+    up = paired.compare([0.4, 0.42, 0.41, 0.4, 0.43], [0.3, 0.31, 0.29, 0.3, 0.33])
+    assert up.significant and up.p_value >= 0.05 and not up.confirmed
+    text = ordering_sentence("x", 1000, {("basd", "ft"): up, ("cssd", "ft"): up, ("cssd", "basd"): up})
+    assert "BASD > fine-tuned: holds on the mean, not significant (CI above 0 but Wilcoxon p >= 0.05)" in text
+    assert "holds on the means (not every > step at the 5 % level)" in text
 
 
 def test_default_layout_is_one_run_and_archs_go_with_seeds(tmp_path):

@@ -21,6 +21,7 @@ from kdspeech.errors import KdError
 RESAMPLES = 2000
 SEED = 0
 CONFIDENCE = 0.95
+LEVEL = 0.05  # Wilcoxon p below which (with the CI excluding 0) a difference is confirmed
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,12 @@ class Paired:
     def significant(self):
         """Whether the CI excludes 0 (at the confidence it was computed with)."""
         return not math.isnan(self.ci_low) and (self.ci_low > 0 or self.ci_high < 0)
+
+    @property
+    def confirmed(self):
+        """The reports' one rule for "a real difference": the CI excludes 0 and the Wilcoxon p is below
+        ``LEVEL`` (the two tests agree)."""
+        return self.n >= 2 and self.significant and not math.isnan(self.p_value) and self.p_value < LEVEL
 
 
 def bootstrap_ci(diff, resamples=RESAMPLES, seed=SEED, confidence=CONFIDENCE, chunk=250):

@@ -48,13 +48,13 @@ def _verdict(result, strict):
     if result.n < 2 or math.isnan(result.ci_low):
         return "on the mean only (too few pairs for a confidence interval)", result.mean_diff > 0 or (
             not strict and result.mean_diff == 0)
-    if result.ci_high < 0:
-        return "reversed at 95 % confidence (CI below 0)", False
-    if result.ci_low > 0:
-        return "holds at 95 % confidence (CI above 0)", True
+    if result.confirmed:
+        return (("holds" if result.ci_low > 0 else "reversed") + " at the 5 % level (CI "
+                + ("above" if result.ci_low > 0 else "below") + " 0, Wilcoxon p < 0.05)"), result.ci_low > 0
     holds = result.mean_diff > 0 or (not strict and result.mean_diff >= 0)
-    return ("holds on the mean, not significant (CI includes 0)" if holds
-            else "fails on the mean, not significant (CI includes 0)"), holds
+    why = ("CI includes 0" if not result.significant else
+           f"CI {'above' if result.ci_low > 0 else 'below'} 0 but Wilcoxon p >= 0.05")
+    return f"{'holds' if holds else 'fails'} on the mean, not significant ({why})", holds
 
 
 def ordering_sentence(label, rate, cmp, paper_means=None):
@@ -66,15 +66,15 @@ def ordering_sentence(label, rate, cmp, paper_means=None):
         holds &= ok
         reversed_ |= text.startswith("reversed")
         if strict:  # a strict step is established when its CI is above 0
-            sure &= ok and "95 %" in text
+            sure &= ok and "5 % level" in text
         parts.append(f"{LABEL[a]} {'>' if strict else '>='} {LABEL[b]}: {text}, "
                      f"{paired.format_diff(res, scale=100, digits=1)} points, p {paired.format_p(res.p_value)}")
     n = cmp[("basd", "ft")].n
     head = (f"- **{label}, {rate // 1000} kHz** ({n} (fold, seed) pairs): the paper's ordering CSSD >= BASD > "
             f"fine-tuned {'holds' if holds else 'does not hold'}"
-            + ((" (a step reversed at 95 % confidence)" if reversed_ else " on the means (no step reversed at 95 %"
-                " confidence)") if not holds else " (both > steps at 95 % confidence)" if sure
-               else " on the means (not every > step at 95 % confidence)") + ". "
+            + ((" (a step reversed at the 5 % level)" if reversed_ else " on the means (no step reversed at the 5 %"
+                " level)") if not holds else " (both > steps at the 5 % level)" if sure
+               else " on the means (not every > step at the 5 % level)") + ". "
             + "; ".join(parts) + ".")
     if paper_means and all(paper_means.get(s) is not None for s in ("ft", "basd", "cssd")):
         p = paper_means

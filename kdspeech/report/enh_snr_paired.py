@@ -17,7 +17,6 @@ from kdspeech.plot import plot_differences_by_snr
 from kdspeech.report.score_dirs import GROUP_TITLES, label, read_utterance_scores
 from kdspeech.results import markdown_table
 
-LEVEL = 0.05  # a difference "holds" when its CI excludes 0 and the Wilcoxon p is below this
 
 
 def parse_snr_comparison(spec, systems):
@@ -63,8 +62,8 @@ def higher_is_better(metric):
 
 
 def verdict(result, higher=True):
-    """``A better``, ``B better`` or ``not shown`` at ``LEVEL`` (CI and Wilcoxon agreeing)."""
-    if result.n < 2 or not result.significant or math.isnan(result.p_value) or result.p_value >= LEVEL:
+    """``A better``, ``B better`` or ``not shown`` (``Paired.confirmed``: CI and Wilcoxon agreeing)."""
+    if not result.confirmed:
         return "not shown"
     return "A better" if (result.ci_low > 0) == higher else "B better"
 
@@ -102,7 +101,7 @@ def snr_comparison_section(a_names, b_names, data_dir, score_dirs, metrics):
     text = (f"A = {a_title}, B = {b_title} ({seeds}; an utterance's score is the mean over a side's "
             f"trainings).  Per {GROUP_TITLES['snr']}: the mean per-utterance difference A - B with a "
             f"bootstrap 95 % CI ({paired.RESAMPLES} resamples) and the two-sided Wilcoxon p; the verdict names the "
-            f"better side only where the CI excludes 0 and p < {LEVEL} (lower is better for WER and CER, "
+            f"better side only where the CI excludes 0 and p < {paired.LEVEL} (lower is better for WER and CER, "
             f"higher for the other metrics).\n\n")
     table = markdown_table(["metric", "SNR (dB)", "utts", "B", "A", "A - B [95 % CI]", "p (Wilcoxon)",
                             "verdict"], rows)

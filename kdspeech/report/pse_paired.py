@@ -42,7 +42,7 @@ def paired_section(systems, baseline, light, sets):
 def verdict(light, baseline, test_set, result):
     """One sentence: did the light similarity help, by how much, is it significant."""
     direction = "improved" if result.mean_diff > 0 else "did not improve"
-    significant = result.significant and result.p_value < 0.05
+    significant = result.confirmed
     return (f"On {SET_TITLES.get(test_set, test_set)}, {light} {direction} PDNSMOS OVRL over {baseline}: "
             f"{result.mean_baseline:.3f} -> {result.mean_system:.3f} ({paired.format_diff(result)}, Wilcoxon p "
             f"{paired.format_p(result.p_value)}, {result.n} utterances), "
