@@ -277,6 +277,21 @@ def test_rerun_names_the_changed_config_and_input(recipe):
     assert "Stage 3 (score): re-running: input exp/feats changed" in out.stderr
 
 
+
+def test_rerun_of_a_stage_with_many_changed_inputs_names_three_and_counts_the_rest(tmp_path):
+    outs = " ".join(f"--out exp/m{i}" for i in range(1, 6))
+    deps = " ".join(f"--deps exp/m{i}" for i in range(1, 6))
+    body = (f'stage_run 1 "models" {outs} --conf conf/feats.conf -- local/step.sh 1 exp/m1\n'
+            f'stage_run 2 "results" --out exp/results {deps} -- local/step.sh 2 exp/results\n')
+    recipe = make_recipe(tmp_path, body)
+    assert run(recipe).returncode == 0
+    (recipe / "conf/feats.conf").write_text("n_mels: 40\n")
+    out = run(recipe)
+    assert out.returncode == 0, out.stderr
+    assert ("Stage 2 (results): re-running: 5 inputs changed: exp/m1, exp/m2, exp/m3 and 2 more"
+            in out.stderr)
+
+
 INPUTS_STAGES = """\
 stage_run 1 "prepare" --out data/prep --param "n=$nj" -- local/env.sh data/prep
 stage_run 2 "train" --out exp/train --deps data/prep --conf conf/feats.conf -- local/env.sh exp/train

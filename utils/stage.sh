@@ -382,10 +382,17 @@ _kd_rerun_reason() {
     old=$(awk -v f="$conf" '$1 == "conf" && $2 == f { print $3 }' "$stamp")
     [[ $old == "$(_kd_sha256 < "$conf")" ]] || why+=("config $conf changed")
   done
+  local -a changed=()
   for dep in "${deps[@]}"; do
     old=$(awk -v d="$dep" '$1 == "dep" && $2 == d { print $3 }' "$stamp")
-    [[ $old == "$(_kd_stamp_fingerprint "$dep/$_KD_STAMP")" ]] || why+=("input $dep changed")
+    [[ $old == "$(_kd_stamp_fingerprint "$dep/$_KD_STAMP")" ]] || changed+=("$dep")
   done
+  # A results stage may read dozens of dirs: name a few, count the rest.
+  if ((${#changed[@]} > 3)); then
+    why+=("${#changed[@]} inputs changed: ${changed[0]}, ${changed[1]}, ${changed[2]} and $((${#changed[@]} - 3)) more")
+  else
+    for dep in ${changed[@]+"${changed[@]}"}; do why+=("input $dep changed"); done
+  fi
   local reason
   while IFS= read -r reason; do why+=("$reason"); done < <(_kd_input_reasons "$stamp")
   ((${#why[@]})) || why+=("its list of configs or inputs changed")
