@@ -99,9 +99,13 @@ def test_paper_numbers_sit_beside_the_matching_cells_of_ours(tmp_path):
 def test_paper_alone_when_no_system_of_ours(tmp_path):
     """A recipe whose corpus is not here (egs/timit/enh): the paper's Tables 1-3 alone, no empty tables."""
     out = tmp_path / "RESULTS.md"
-    make_results_enh.main(["--paper", str(PAPER), "--out", str(out), "--plot_dir", str(tmp_path / "plots")])
+    note = tmp_path / "note.md"
+    note.write_text("Nothing has been run here yet.\n")
+    make_results_enh.main(["--paper", str(PAPER), "--note", str(note), "--out", str(out),
+                           "--plot_dir", str(tmp_path / "plots")])
     text = out.read_text()
     assert "## Systems" not in text and "no system of ours" not in text
+    assert "## About this file\n\nNothing has been run here yet." in text and "About this run" not in text
     assert "| noisy/test_all (paper) | 1.661 | 0.660 | - |" in text                       # Table 3
     by_snr = text[text.index("## STOI by input SNR"):]
     assert "| 10 | 0.831 | - | - | 0.918 | 0.964 | 0.901 | 0.903 |" in by_snr             # Table 2
@@ -116,5 +120,5 @@ def test_paper_alone_when_no_system_of_ours(tmp_path):
 
 def test_committed_timit_results_are_the_paper_file():
     text = (PAPER.parents[3] / "timit" / "enh" / "RESULTS.md").read_text()
-    assert "Nothing has been run here yet" in text
+    assert "## About this file\n\n**Nothing has been run here yet**" in text
     assert "| student_s2/test_all (paper) | 2.304 | 0.744 | - |" in text

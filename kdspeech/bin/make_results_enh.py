@@ -175,8 +175,9 @@ def main(argv=None):
         except OSError as err:
             raise KdError(f"cannot read the deployment report: {err}", path=args.deploy) from None
     if args.note:
+        heading = "About this run" if score_dirs else "About this file"   # paper-only: nothing was run
         try:
-            sections.insert(0, ("About this run", Path(args.note).read_text(encoding="utf-8").strip()))
+            sections.insert(0, (heading, Path(args.note).read_text(encoding="utf-8").strip()))
         except OSError as err:
             raise KdError(f"cannot read the note: {err}", path=args.note) from None
     command = shlex.join(["python", "-m", "kdspeech.bin.make_results_enh",
