@@ -105,6 +105,17 @@ def test_statistics_over_fold_seed_pairs_equal_paired_py(tmp_path):
         assert (tmp_path / "results" / f"fold_ft_vs_cssd_{arch}.png").stat().st_size > 1000
     s53 = section(text, "Section 5.3")
     assert "| system | rate | ours (cnn14) | ours (mobilenetv2) |" in s53
+    # The ablations' paired differences; the second generation is 20 points below the first on every pair
+    s53p = section(text, "Section 5.3: paired differences")
+    for arch in ("cnn14", "mobilenetv2"):
+        for a, b, r in (("basd2", "basd", 1000), ("cssdlow", "cssd", 2000), ("cssdlow", "ft", 2000)):
+            res = paired.compare(*([values[(arch, s, k, f"{m}_{r}", r)] for s in "123" for k in "123"] for m in (a, b)))
+            verdict = ("A higher" if res.ci_low > 0 else "A lower") if res.confirmed else "not shown"
+            assert a != "basd2" or verdict == "A lower"
+            row = (f"| {arch} | {r // 1000} kHz | {a} - {b} | 9 | {100 * res.mean_baseline:.3f} | "
+                   f"{100 * res.mean_system:.3f} | {paired.format_diff(res, scale=100, digits=1)} | "
+                   f"{paired.format_p(res.p_value)} | {verdict} | n/r |")
+            assert row in s53p, (row, s53p)
 
 
 def test_ordering_sentence_says_when_the_paper_ordering_fails():

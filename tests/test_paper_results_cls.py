@@ -100,6 +100,12 @@ def test_results_show_the_paper_beside_ours(tmp_path):
     assert re.search(r"\| BASD, second generation \| 1 kHz \| [\d.]+ ± [\d.]+ \| [\d.]+ ± [\d.]+ \| 22\.1 \|", s53)
     assert re.search(r"\| 1 kHz fine-tuned model as teacher \| 2 kHz \| .* \| 63\.5 \|", s53)
     assert re.search(r"\| CSSD \(16 kHz teacher\) \| 2 kHz \| .* \| 66\.1 \|", s53)
+    # ... and its differences (MobileNetV2 only: the paper gives no other architecture's ablations)
+    s53p = section(text, "Section 5.3: paired differences")
+    assert re.search(r"\| mobilenetv2 \| 1 kHz \| basd2 - basd \| 4 \| .* \| -25\.8 \|", s53p)   # 22.1 - 47.9
+    assert re.search(r"\| mobilenetv2 \| 2 kHz \| cssdlow - cssd \| 4 \| .* \| -2\.6 \|", s53p)  # 63.5 - 66.1
+    assert re.search(r"\| mobilenetv2 \| 2 kHz \| cssdlow - ft \| 4 \| .* \| \+1\.2 \|", s53p)    # 63.5 - 62.3
+    assert re.search(r"\| cnn14 \| 2 kHz \| cssdlow - ft \| 4 \| .* \| n/r \|", s53p)
     assert "CNN14 at 1 kHz: BASD (0.502) is above CSSD (0.498)" in section(text, "The paper's numbers: extraction")
 
 

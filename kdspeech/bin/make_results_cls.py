@@ -18,9 +18,9 @@ against BASD) over (fold, seed) pairs (``kdspeech.metrics.paired``: bootstrap 95
 a sentence per rate on whether the paper's ordering CSSD >= BASD > fine-tuned holds, per-clip paired
 comparisons, the per-fold table and ``<plot_dir>/fold_ft_vs_cssd[_<arch>].png`` (Figure 2).  Then
 Table 2 (per class before/after CSSD, pooled over folds and seeds, beside the paper's classes that
-exist here; ``<plot_dir>/per_class_<rate>.tsv``), section 5.3 (ablations), Table 3 (WER by rate of
-each ASR backend of ``kdspeech.bin.privacy_wer`` beside the paper's human WER; battery life: the
-paper's only) and the deployment table.  The paper YAML layout is described in
+exist here; ``<plot_dir>/per_class_<rate>.tsv``), section 5.3 (the ablations' means, and the paired
+differences of the second generation and of the lower-rate teacher), Table 3 (WER by rate of each ASR
+backend of ``kdspeech.bin.privacy_wer`` beside the paper's human WER; battery life: the paper's only) and the deployment table.  The paper YAML layout is described in
 ``egs/esc50/cls/conf/paper.yaml``.  ``--paper_only REASON`` writes the paper's tables alone, for a
 recipe whose corpus is not at hand (kdspeech.report.cls_paper_only); a run's results replace the file.
 """
@@ -34,6 +34,7 @@ import yaml
 from kdspeech.cli import run_main
 from kdspeech.errors import KdError
 from kdspeech.report.cls_arch_sections import arch_sections
+from kdspeech.report.cls_paired import section53_paired
 from kdspeech.report.cls_paper import artifacts_section, class_sections, privacy_section, section53
 from kdspeech.report.cls_paper_only import paper_sections
 from kdspeech.report.cls_runs import ABLATIONS, SYSTEMS, model_conf, runs_of
@@ -92,7 +93,7 @@ def main(argv=None):
     class_arch = t2_arch if t2_arch in runs else next(iter(runs))
     sections += class_sections(class_arch, runs[class_arch], folds, rates, paper, plot_dir)
     if args.ablations:
-        sections.append(section53(per_arch, rates, paper))
+        sections += [section53(per_arch, rates, paper), section53_paired(per_arch, rates, paper)]
     if args.privacy:
         sections.append(privacy_section(args.privacy, paper))
     deploy_md = Path(args.deploy).with_name("deploy.md") if args.deploy else None

@@ -1,11 +1,12 @@
 """Paired comparisons of the classification systems (``kdspeech.metrics.paired``): over the (fold,
-seed) runs, per test clip, and the sentence on whether the paper's ordering CSSD >= BASD > fine-tuned
-holds on them.
+seed) runs, per test clip, the sentence on whether the paper's ordering CSSD >= BASD > fine-tuned
+holds on them, and section 5.3's ablations against the systems they change.
 """
 
 import math
 
 from kdspeech.metrics import paired
+from kdspeech.report.cls_paper import paper_value
 from kdspeech.report.cls_runs import clip_correctness, run_dirs
 from kdspeech.results import markdown_table
 
@@ -82,3 +83,34 @@ def ordering_sentence(label, rate, cmp, paper_means=None):
         head += (f" Paper: {'holds' if ok else 'does not hold'} (fine-tuned {p['ft']:.1f}, BASD {p['basd']:.1f}, "
                  f"CSSD {p['cssd']:.1f}).")
     return head
+
+
+def ablation_pairs(rates):
+    """Section 5.3's claims as (A, B, rate): the second BASD generation against the first at the lowest
+    rate, and the lowest rate's fine-tuned model as teacher against CSSD and fine-tuning at each other."""
+    lo = min(rates)
+    return [("basd2", "basd", lo)] + [(a, b, r) for r in sorted(rates) if r > lo
+                                      for a, b in (("cssdlow", "cssd"), ("cssdlow", "ft"))]
+
+
+def section53_paired(per_arch, rates, paper):
+    """Paired (fold, seed) differences behind section 5.3, beside the paper's difference of means."""
+    rows = []
+    for arch, values in per_arch.items():
+        for a, b, r in ablation_pairs(rates):
+            if (a, r) not in values or (b, r) not in values:
+                continue
+            res = run_paired(values, (a, r), (b, r))
+            pa = paper_value(paper, "section53" if a in ("basd2", "cssdlow") else "table1", arch, f"{a}_{r}")
+            pb = paper_value(paper, "table1", arch, f"{b}_{r}")
+            paper_diff = f"{pa - pb:+.1f}" if isinstance(pa, float) and isinstance(pb, float) else "n/r"
+            verdict = (("A higher" if res.ci_low > 0 else "A lower") if res.confirmed else "not shown")
+            rows.append([arch, f"{r // 1000} kHz", f"{a} - {b}", res.n, 100 * res.mean_baseline,
+                         100 * res.mean_system, paired.format_diff(res, scale=100, digits=1),
+                         paired.format_p(res.p_value), verdict, paper_diff])
+    text = ("Each pair is one (fold, seed) run; A - B in points with a bootstrap 95 % CI and a two-sided "
+            "Wilcoxon p; the verdict names a side only where the CI excludes 0 and p < 0.05. Paper: its "
+            "difference of the two reported means (no spread given).\n\n")
+    return ("Section 5.3: paired differences over (fold, seed) runs",
+            text + markdown_table(["architecture", "rate", "comparison (A - B)", "pairs", "B (%)", "A (%)",
+                                   "A - B [95 % CI]", "p (Wilcoxon)", "verdict", "paper A - B"], rows))
