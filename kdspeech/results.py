@@ -6,6 +6,7 @@ the file can be traced to the code and the invocation that produced it.
 
 import math
 import numbers
+import os
 
 from kdspeech.atomic import atomic_write_text
 from kdspeech.env import environment
@@ -63,6 +64,11 @@ def environment_block(env, command=None):
     if command:
         lines += ["", "Command:", "", "```sh", command, "```"]
     return "\n".join(lines) + "\n"
+
+
+def link_from(out, path):
+    """``path`` (a plot, a table) as a Markdown link from the directory of the results file ``out``."""
+    return os.path.relpath(path, os.path.dirname(os.path.abspath(out)))
 
 
 def write_results(path, title, sections, env=None, command=None):

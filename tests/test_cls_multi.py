@@ -208,3 +208,15 @@ def test_esc50_recipe_two_archs_two_seeds(corpora, tmp_path):
     started = [l for l in again.stderr.splitlines() if " Stage " in l and "skipped" not in l]
     skipped = [l for l in again.stderr.splitlines() if "up to date, skipped" in l]
     assert len(started) == len(skipped) >= 4 * 8, again.stderr[-3000:]
+
+
+def test_links_to_plots_and_tables_are_relative_to_the_results_file(tmp_path):
+    """A results file inside its plot dir (results/ablations/RESULTS.md) links the files beside it."""
+    write_exp(tmp_path / "exp", archs=("cnn14",), seeds=("1", "2"), folds=("1", "2"))
+    out = tmp_path / "results" / "ablations" / "RESULTS.md"
+    make_results_cls.main(["--exp", str(tmp_path / "exp"), "--folds", "1 2", "--rates", "1000 2000", "--out", str(out),
+                           "--plot_dir", str(out.parent), "--archs", "cnn14", "--seeds", "1 2"])
+    text = out.read_text()
+    assert "(Figure 2: [fold_ft_vs_cssd_cnn14.png](fold_ft_vs_cssd_cnn14.png))" in text
+    assert "all classes in per_class_1000.tsv)" in text
+    assert (out.parent / "fold_ft_vs_cssd_cnn14.png").exists() and (out.parent / "per_class_1000.tsv").exists()

@@ -91,7 +91,7 @@ def main(argv=None):
         sections += secs
     t2_arch = ((paper or {}).get("table2") or {}).get("arch")
     class_arch = t2_arch if t2_arch in runs else next(iter(runs))
-    sections += class_sections(class_arch, runs[class_arch], folds, rates, paper, plot_dir)
+    sections += class_sections(class_arch, runs[class_arch], folds, rates, paper, plot_dir, args.out)
     if args.ablations:
         sections += [section53(per_arch, rates, paper), section53_paired(per_arch, rates, paper)]
     if args.privacy:

@@ -13,7 +13,7 @@ from kdspeech.metrics import paired
 from kdspeech.report.cls_paired import PAIRS, ordering_sentence, paired_section, run_paired
 from kdspeech.report.cls_paper import paper_cell, paper_value
 from kdspeech.report.cls_runs import FULL, SYSTEMS, collect, describe_model, pct_cell, pct_stats
-from kdspeech.results import markdown_table
+from kdspeech.results import link_from, markdown_table
 
 
 def plot_folds(per_fold, folds, rates, metric, path):
@@ -86,10 +86,11 @@ def arch_sections(arch, runs, args, folds, rates, systems, paper, plot_name, not
     plot_dir = Path(args.plot_dir)
     plot_folds(fold_means, folds, rates, args.metric, plot_dir / plot_name)
     tag = "" if single else f", {arch}"
+    figure = link_from(args.out, plot_dir / plot_name)
     return [(title, body),
             (f"Paired differences over (fold, seed) runs and the paper's ordering{tag}", stats),
             (f"Paired comparisons per clip (all folds{' and seeds' if n_seeds > 1 else ''} pooled){tag}",
              paired_section([d for _, d in runs], folds, rates, {n: p for n, p, _ in SYSTEMS})),
             (f"Per fold{' (mean over seeds)' if n_seeds > 1 else ''}{tag} (Figure 2: "
-             f"[{plot_dir.name}/{plot_name}]({plot_dir.name}/{plot_name}))",
+             f"[{figure}]({figure}))",
              markdown_table(["system", "rate"] + [f"fold {k}" for k in folds] + ["mean"], fold_rows))], values

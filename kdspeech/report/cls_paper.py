@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kdspeech.atomic import atomic_write_text
 from kdspeech.report.cls_runs import pct_cell, pct_stats, pooled_per_class
-from kdspeech.results import markdown_table
+from kdspeech.results import link_from, markdown_table
 
 
 def paper_value(paper, section, arch, key):
@@ -30,8 +30,9 @@ def _norm(name):
     return re.sub(r"[\s_-]+", " ", str(name).strip().lower())
 
 
-def class_sections(arch, runs, folds, rates, paper, plot_dir):
-    """Table 2: per-class accuracy before/after CSSD (pooled), beside the paper's classes found here."""
+def class_sections(arch, runs, folds, rates, paper, plot_dir, results_path):
+    """Table 2: per-class accuracy before/after CSSD (pooled), beside the paper's classes found here
+    (the per-class TSV named by its path from ``results_path``)."""
     dirs = [d for _, d in runs]
     out, ours = [], {}
     for r in rates:
@@ -45,7 +46,7 @@ def class_sections(arch, runs, folds, rates, paper, plot_dir):
         rows = [[c, f"{100 * before[c]:.1f}", f"{100 * after[c]:.1f}", f"{100 * (after[c] - before[c]):+.1f}"] for c in show]
         out.append((f"Per-class accuracy before and after CSSD at {r // 1000} kHz (Table 2; {arch or 'the model'}, "
                     f"pooled over folds{' and seeds' if len(dirs) > 1 else ''}, 5 largest gains and losses; all classes "
-                    f"in {Path(plot_dir).name}/per_class_{r}.tsv)",
+                    f"in {link_from(results_path, Path(plot_dir) / f'per_class_{r}.tsv')})",
                     markdown_table(["class", "fine-tuned (%)", "CSSD (%)", "change"], rows)))
     t2 = (paper or {}).get("table2") or {}
     if t2.get("classes"):

@@ -15,7 +15,7 @@ from kdspeech.errors import KdError
 from kdspeech.metrics import paired
 from kdspeech.plot import plot_differences_by_snr
 from kdspeech.report.score_dirs import GROUP_TITLES, label, read_utterance_scores
-from kdspeech.results import markdown_table
+from kdspeech.results import link_from, markdown_table
 
 
 
@@ -126,5 +126,5 @@ def difference_plots(comparisons, plot_dir, out, what="A - B"):
         png = os.path.join(plot_dir, f"{metric}_paired_difference_by_snr.png")
         plot_differences_by_snr(series, f"{label(metric)} difference", png,
                                 title=f"{label(metric)}: {what} by input SNR (95 % CI)")
-        links.append(f"![{label(metric)} {what} by SNR]({os.path.relpath(png, os.path.dirname(os.path.abspath(out)))})")
+        links.append(f"![{label(metric)} {what} by SNR]({link_from(out, png)})")
     return links

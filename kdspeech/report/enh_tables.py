@@ -11,7 +11,7 @@ from kdspeech.errors import KdError
 from kdspeech.plot import plot_metric_by_snr
 from kdspeech.report.enh_paper import paper_note, with_paper
 from kdspeech.report.score_dirs import GROUP_TITLES, label, metric_names, read_utterance_scores
-from kdspeech.results import markdown_table
+from kdspeech.results import link_from, markdown_table
 
 
 def overall_section(systems, metrics):
@@ -57,7 +57,7 @@ def build_sections(ours, paper, paper_source, out, plot_dir, score_dirs, pooled_
             reference = "noisy" if any(n.startswith("noisy/") for n in by_snr) else None
             plot_metric_by_snr(by_snr, name, png, reference=reference,
                                title=f"{name} by input SNR" + (", minus the noisy input's" if reference else ""))
-            link = os.path.relpath(png, os.path.dirname(os.path.abspath(out)))
+            link = link_from(out, png)
             text = f"{table}{paper_note(table, paper_source)}\n![{name} by SNR]({link})\n"
             sections.append((f"{name} by input SNR", text))
         table = group_table(systems, metric, "noise")

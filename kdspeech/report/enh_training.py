@@ -9,7 +9,7 @@ import os
 from kdspeech.errors import KdError
 from kdspeech.plot import plot_learning_curves
 from kdspeech.report.score_dirs import label
-from kdspeech.results import markdown_table
+from kdspeech.results import link_from, markdown_table
 
 
 def selection_section(curves):
@@ -45,7 +45,7 @@ def curves_sections(curves, plot_dir, out):
         plot_learning_curves(by_name, f"validation {name}", png, title=f"validation {name} by epoch")
         epochs = sorted({e for points in by_name.values() for e, _ in points})
         rows = [[e, *(dict(points).get(e) for points in by_name.values())] for e in epochs]
-        link = os.path.relpath(png, os.path.dirname(os.path.abspath(out)))
+        link = link_from(out, png)
         sections.append((f"Validation {name} during training",
                          markdown_table(["epoch", *by_name], rows) + f"\n![validation {name}]({link})\n"))
     return sections

@@ -9,7 +9,7 @@ from kdspeech.plot import plot_tradeoff
 from kdspeech.report.specs import parse_pairs
 from kdspeech.report.pse_table1 import MOS
 from kdspeech.report.score_dirs import label, read_summaries
-from kdspeech.results import markdown_table
+from kdspeech.results import link_from, markdown_table
 
 
 def alpha_means(specs, option):
@@ -49,5 +49,5 @@ def alpha_section(args):
         points = {f"α={a:g}": (p["pdnsmos_sig"], p["pdnsmos_bak"]) for a, p in test.items()}
         plot_tradeoff(points, f"α={chosen:g}" if chosen is not None else None, "PDNSMOS SIG", "PDNSMOS BAK", png,
                       f"PDNSMOS SIG vs BAK by alpha ({args.alpha_set})", "light similarity")
-        text += f"\n![SIG vs BAK by alpha]({os.path.relpath(png, os.path.dirname(os.path.abspath(args.out)))})\n"
+        text += f"\n![SIG vs BAK by alpha]({link_from(args.out, png)})\n"
     return text
