@@ -20,9 +20,10 @@ comparisons, the per-fold table and ``<plot_dir>/fold_ft_vs_cssd[_<arch>].png`` 
 Table 2 (per class before/after CSSD, pooled over folds and seeds, beside the paper's classes that
 exist here; ``<plot_dir>/per_class_<rate>.tsv``), section 5.3 (the ablations' means, and the paired
 differences of the second generation and of the lower-rate teacher), Table 3 (WER by rate of each ASR
-backend of ``kdspeech.bin.privacy_wer`` beside the paper's human WER; battery life: the paper's only) and the deployment table.  The paper YAML layout is described in
-``egs/esc50/cls/conf/paper.yaml``.  ``--paper_only REASON`` writes the paper's tables alone, for a
-recipe whose corpus is not at hand (kdspeech.report.cls_paper_only); a run's results replace the file.
+backend of ``kdspeech.bin.privacy_wer`` beside the paper's human WER; battery life: the paper's only)
+and the deployment table.  The paper YAML layout is described in ``egs/esc50/cls/conf/paper.yaml``.
+``--paper_only REASON`` writes the paper's tables alone, for a recipe whose corpus is not at hand
+(kdspeech.report.cls_paper_only); a run's results replace the file.
 """
 
 import argparse
