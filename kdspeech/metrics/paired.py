@@ -45,6 +45,11 @@ class Paired:
         ``LEVEL`` (the two tests agree)."""
         return self.n >= 2 and self.significant and not math.isnan(self.p_value) and self.p_value < LEVEL
 
+    @property
+    def direction(self):
+        """+1 or -1, the sign of a confirmed difference; 0 where none is confirmed."""
+        return 0 if not self.confirmed else 1 if self.ci_low > 0 else -1
+
 
 def bootstrap_ci(diff, resamples=RESAMPLES, seed=SEED, confidence=CONFIDENCE, chunk=250):
     """Percentile bootstrap interval ``(low, high)`` of the mean of ``diff``."""

@@ -108,4 +108,3 @@ class CRN(SpectralExport, nn.Module):
         spec = self.stft(x)
         out = self.stft.inverse(spec * self.magnitude_gain(spec.abs()), x.shape[-1])
         return out if squeeze else out.unsqueeze(1)
-

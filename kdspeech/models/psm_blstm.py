@@ -74,4 +74,3 @@ class PsmBlstm(SpectralExport, nn.Module):
         mask = self.magnitude_gain(noisy.abs())
         out = self.stft.inverse(noisy * mask, x.shape[-1])
         return {"wav": out[:, None] if unsqueeze else out, "mask": mask}
-

@@ -6,7 +6,7 @@ holds on them, and section 5.3's ablations against the systems they change.
 import math
 
 from kdspeech.metrics import paired
-from kdspeech.report.cls_paper import paper_value
+from kdspeech.report.cls_paper import paper_value, reported_in
 from kdspeech.report.cls_runs import clip_correctness, run_dirs
 from kdspeech.results import markdown_table
 
@@ -101,10 +101,9 @@ def section53_paired(per_arch, rates, paper):
             if (a, r) not in values or (b, r) not in values:
                 continue
             res = run_paired(values, (a, r), (b, r))
-            pa = paper_value(paper, "section53" if a in ("basd2", "cssdlow") else "table1", arch, f"{a}_{r}")
-            pb = paper_value(paper, "table1", arch, f"{b}_{r}")
+            pa, pb = (paper_value(paper, reported_in(s), arch, f"{s}_{r}") for s in (a, b))
             paper_diff = f"{pa - pb:+.1f}" if isinstance(pa, float) and isinstance(pb, float) else "n/r"
-            verdict = (("A higher" if res.ci_low > 0 else "A lower") if res.confirmed else "not shown")
+            verdict = {1: "A higher", -1: "A lower", 0: "not shown"}[res.direction]
             rows.append([arch, f"{r // 1000} kHz", f"{a} - {b}", res.n, 100 * res.mean_baseline,
                          100 * res.mean_system, paired.format_diff(res, scale=100, digits=1),
                          paired.format_p(res.p_value), verdict, paper_diff])

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from kdspeech.atomic import atomic_write_text
-from kdspeech.report.cls_runs import pct_cell, pct_stats, pooled_per_class
+from kdspeech.report.cls_runs import ABLATIONS, pct_cell, pct_stats, pooled_per_class
 from kdspeech.results import link_from, markdown_table
 
 
@@ -19,6 +19,11 @@ def paper_value(paper, section, arch, key):
     if value is None or value == "TODO":
         return value
     return float(value) * (100.0 if (paper or {}).get("scale") == "fraction" else 1.0)
+
+
+def reported_in(system):
+    """The paper section that holds a system's numbers: section 5.3 for the ablations, else Table 1."""
+    return "section53" if system in {name for name, _, _ in ABLATIONS} else "table1"
 
 
 def paper_cell(paper, arch, key, section="table1"):
@@ -86,7 +91,7 @@ def section53(per_arch, rates, paper):
         row = [label, f"{r // 1000} kHz"] + [pct_cell(*pct_stats(v[(name, r)].values())) if (name, r) in v else "-"
                                              for v in per_arch.values()]
         if parch:
-            row.append(paper_cell(paper, parch, f"{name}_{r}", "section53" if name in ("basd2", "cssdlow") else "table1"))
+            row.append(paper_cell(paper, parch, f"{name}_{r}", reported_in(name)))
         rows.append(row)
     return ("Section 5.3: extra BASD generation and a lower-rate teacher (ours: mean ± std over folds x seeds)",
             markdown_table(header, rows))

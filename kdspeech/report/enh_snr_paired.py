@@ -7,7 +7,6 @@ with different seeds, on the same test set); an utterance's score on a side is t
 with the seed variance averaged in.  ``DATA_DIR`` is the mixture dir whose ``utt2snr`` groups them.
 """
 
-import math
 import os
 
 from kdspeech.data.datadir import read_kv
@@ -16,7 +15,6 @@ from kdspeech.metrics import paired
 from kdspeech.plot import plot_differences_by_snr
 from kdspeech.report.score_dirs import GROUP_TITLES, label, read_utterance_scores
 from kdspeech.results import link_from, markdown_table
-
 
 
 def parse_snr_comparison(spec, systems):
@@ -63,9 +61,9 @@ def higher_is_better(metric):
 
 def verdict(result, higher=True):
     """``A better``, ``B better`` or ``not shown`` (``Paired.confirmed``: CI and Wilcoxon agreeing)."""
-    if not result.confirmed:
+    if not result.direction:
         return "not shown"
-    return "A better" if (result.ci_low > 0) == higher else "B better"
+    return "A better" if (result.direction > 0) == higher else "B better"
 
 
 def snr_comparison_section(a_names, b_names, data_dir, score_dirs, metrics):
