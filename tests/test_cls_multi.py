@@ -85,7 +85,7 @@ def test_statistics_over_fold_seed_pairs_equal_paired_py(tmp_path):
             assert "| fine-tuned at the low rate (cross-entropy) |" in table1
             assert f"{mean:.1f} ± {std:.1f}" in table1
             for a, b in (("basd", "ft"), ("cssd", "ft"), ("cssd", "basd")):
-                res = paired.compare(of(f"{a}_{r}"), of(f"{b}_{r}"))
+                res = paired.compare(of(f"{a}_{r}"), of(f"{b}_{r}"), seeds=3)
                 assert res.n == 9
                 row = (f"| {r // 1000} kHz | {a} - {b} | 9 | {100 * res.mean_baseline:.3f} | {100 * res.mean_system:.3f} "
                        f"| {paired.format_diff(res, scale=100, digits=1)} | {paired.format_p(res.p_value)} |")
@@ -95,13 +95,13 @@ def test_statistics_over_fold_seed_pairs_equal_paired_py(tmp_path):
             assert "(9 (fold, seed) pairs)" in sentence
             assert "BASD > fine-tuned: holds at the 5 % level (CI above 0, Wilcoxon p < 0.05)" in sentence
             assert "CSSD > fine-tuned: holds at the 5 % level" in sentence
-            cssd_basd = paired.compare(of(f"cssd_{r}"), of(f"basd_{r}"))
+            cssd_basd = paired.compare(of(f"cssd_{r}"), of(f"basd_{r}"), seeds=3)
             if cssd_basd.ci_high < 0:
                 assert "does not hold" in sentence
             elif cssd_basd.mean_diff >= 0:
                 assert "ordering CSSD >= BASD > fine-tuned holds (both > steps at the 5 % level)" in sentence
         # Per-fold table: mean over seeds; per-clip pairs pooled over folds and seeds (3 x 3 x 40 clips)
-        assert "| 1 kHz | cssd - ft | 360 |" in section(text, f"Paired comparisons per clip (all folds and seeds pooled), {arch}")
+        assert "| 1 kHz | cssd - ft | 120 |" in section(text, f"Paired comparisons per clip (all folds, seeds resampled), {arch}")
         assert (tmp_path / "results" / f"fold_ft_vs_cssd_{arch}.png").stat().st_size > 1000
     s53 = section(text, "Section 5.3")
     assert "| system | rate | ours (cnn14) | ours (mobilenetv2) |" in s53
@@ -109,7 +109,7 @@ def test_statistics_over_fold_seed_pairs_equal_paired_py(tmp_path):
     s53p = section(text, "Section 5.3: paired differences")
     for arch in ("cnn14", "mobilenetv2"):
         for a, b, r in (("basd2", "basd", 1000), ("cssdlow", "cssd", 2000), ("cssdlow", "ft", 2000)):
-            res = paired.compare(*([values[(arch, s, k, f"{m}_{r}", r)] for s in "123" for k in "123"] for m in (a, b)))
+            res = paired.compare(*([values[(arch, s, k, f"{m}_{r}", r)] for s in "123" for k in "123"] for m in (a, b)), seeds=3)
             verdict = ("A higher" if res.ci_low > 0 else "A lower") if res.confirmed else "not shown"
             assert a != "basd2" or verdict == "A lower"
             row = (f"| {arch} | {r // 1000} kHz | {a} - {b} | 9 | {100 * res.mean_baseline:.3f} | "
@@ -120,9 +120,9 @@ def test_statistics_over_fold_seed_pairs_equal_paired_py(tmp_path):
 
 def test_ordering_sentence_says_when_the_paper_ordering_fails():
     base = [0.3, 0.31, 0.29, 0.3, 0.33, 0.28, 0.32, 0.3]
-    worse = paired.compare([b - 0.1 + 0.003 * i for i, b in enumerate(base)], base)
-    better = paired.compare([b + 0.1 + 0.003 * i for i, b in enumerate(base)], base)
-    tie = paired.compare([b + (0.01 if i % 2 else -0.01) for i, b in enumerate(base)], base)
+    worse = paired.compare([b - 0.1 + 0.003 * i for i, b in enumerate(base)], base, seeds=3)
+    better = paired.compare([b + 0.1 + 0.003 * i for i, b in enumerate(base)], base, seeds=3)
+    tie = paired.compare([b + (0.01 if i % 2 else -0.01) for i, b in enumerate(base)], base, seeds=3)
     text = ordering_sentence("x", 1000, {("basd", "ft"): worse, ("cssd", "ft"): better, ("cssd", "basd"): better},
                              {"ft": 45.1, "basd": 50.2, "cssd": 49.8})
     assert "CSSD >= BASD > fine-tuned does not hold (a step reversed at the 5 % level)" in text
@@ -135,7 +135,7 @@ def test_ordering_sentence_says_when_the_paper_ordering_fails():
 
 def test_a_ci_above_0_without_the_wilcoxon_test_is_not_confirmed():
     """Five pairs all above 0: the bootstrap CI excludes 0 but no two-sided Wilcoxon p can be < 0.05."""
-    up = paired.compare([0.4, 0.42, 0.41, 0.4, 0.43], [0.3, 0.31, 0.29, 0.3, 0.33])
+    up = paired.compare([0.4, 0.42, 0.41, 0.4, 0.43], [0.3, 0.31, 0.29, 0.3, 0.33], seeds=3)
     assert up.significant and up.p_value >= 0.05 and not up.confirmed
     text = ordering_sentence("x", 1000, {("basd", "ft"): up, ("cssd", "ft"): up, ("cssd", "basd"): up})
     assert "BASD > fine-tuned: holds on the mean, not significant (CI above 0 but Wilcoxon p >= 0.05)" in text

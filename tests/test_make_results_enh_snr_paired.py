@@ -1,4 +1,4 @@
-"""make_results_enh --compare_snr: A against B at each input SNR, each side pooled over its seeds."""
+"""make_results_enh --compare_snr: A against B at each input SNR, each side over its seeds."""
 
 import numpy as np
 import pytest
@@ -17,33 +17,48 @@ def score_dir(path, values, snr):
     return str(path)
 
 
-def test_seed_pooled_comparison_by_snr_gives_a_verdict_per_snr(tmp_path):
-    rng = np.random.default_rng(0)
+def _seed_runs(tmp_path, a_at_5db, rng):
+    """Score dirs of A and B at as many seeds as ``a_at_5db`` has (A's gain at 5 dB per seed; at -5 dB it is
+    +2 at every seed) and the args naming them; B is a noisy copy of one base per seed."""
     utts = [f"u{i:02d}" for i in range(40)]
     snr = {u: ("-5" if i < 20 else "5") for i, u in enumerate(utts)}
     base = {u: float(rng.normal(0, 3)) for u in utts}
-    # B: base; A: +2 dB at -5 dB on both seeds, at 5 dB +1 on seed 1 and -1 on seed 2 (mean 0 + noise)
-    b1 = {u: base[u] + rng.normal(0, 0.1) for u in utts}
-    b2 = {u: base[u] + rng.normal(0, 0.1) for u in utts}
-    a1 = {u: base[u] + (2.0 if snr[u] == "-5" else 1.0) + rng.normal(0, 0.1) for u in utts}
-    a2 = {u: base[u] + (2.0 if snr[u] == "-5" else -1.0) + rng.normal(0, 0.1) for u in utts}
     data = tmp_path / "mix"
     data.mkdir()
     write_kv(data / "utt2snr", snr)
-    args = []
-    for name, values in {"a1": a1, "a2": a2, "b1": b1, "b2": b2}.items():
-        args += ["--system", f"{name}={score_dir(tmp_path / name, values, snr)}"]
+    args, a_names, b_names = [], [], []
+    for k, gain in enumerate(a_at_5db, 1):
+        a = {u: base[u] + (2.0 if snr[u] == "-5" else gain) + rng.normal(0, 0.1) for u in utts}
+        b = {u: base[u] + rng.normal(0, 0.1) for u in utts}
+        for name, values in ((f"a{k}", a), (f"b{k}", b)):
+            args += ["--system", f"{name}={score_dir(tmp_path / name, values, snr)}"]
+        a_names.append(f"a{k}")
+        b_names.append(f"b{k}")
+    return args + ["--compare_snr", f"{'+'.join(a_names)}:{'+'.join(b_names)}={data}"], a_names, b_names
+
+
+def _rows(tmp_path, args, a_names, b_names):
     out = tmp_path / "RESULTS.md"
-    make_results_enh.main(args + ["--compare_snr", f"a1+a2:b1+b2={data}", "--out", str(out),
-                                  "--plot_dir", str(tmp_path / "plots")])
+    make_results_enh.main(args + ["--out", str(out), "--plot_dir", str(tmp_path / "plots")])
     text = out.read_text()
-    section = text[text.index("## a1 + a2 against b1 + b2 by input SNR"):]
-    rows = {line.split("|")[2].strip(): line for line in section.splitlines() if line.startswith("| SI-SDR")}
+    section = text[text.index(f"## {' + '.join(a_names)} against {' + '.join(b_names)} by input SNR"):]
+    return {line.split("|")[2].strip(): line for line in section.splitlines() if line.startswith("| SI-SDR")}
+
+
+def test_seed_resampled_comparison_by_snr_gives_a_verdict_per_snr(tmp_path):
+    # A: +2 dB at -5 dB at every seed; at 5 dB +1, -1 and +0.1 at seeds 1-3 (the seeds disagree)
+    rows = _rows(tmp_path, *_seed_runs(tmp_path, [1.0, -1.0, 0.1], np.random.default_rng(0)))
     assert set(rows) == {"-5", "5", "all"}
     assert "| 20 |" in rows["-5"] and rows["-5"].rstrip().endswith("| A better |")
     assert "+2.0" in rows["-5"]
-    assert rows["5"].rstrip().endswith("| not shown |")      # the seeds disagree: pooled mean ~0
+    assert rows["5"].rstrip().endswith("| not shown |")      # the seeds disagree
+    assert "+1.0" in rows["5"].split("|")[7] and "-1.0" in rows["5"].split("|")[7]   # the per-seed column
     assert "| 40 |" in rows["all"] and rows["all"].rstrip().endswith("| A better |")
+
+
+def test_two_seeds_are_not_a_verdict_however_clear(tmp_path):
+    rows = _rows(tmp_path, *_seed_runs(tmp_path, [2.0, 2.0], np.random.default_rng(1)))
+    assert all(row.rstrip().endswith("| 2 seeds: not a verdict |") for row in rows.values())
 
 
 def test_compare_snr_names_known_systems_on_distinct_sides(tmp_path):

@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 
+from kdspeech.errors import KdError
 from kdspeech.metrics.paired import (
-    bootstrap_ci, compare, compare_rows, format_diff, format_p, paired_compare, wilcoxon_p,
+    bootstrap_ci, compare, compare_maps, compare_rows, format_diff, format_p, paired_compare, wilcoxon_p,
 )
 
 
@@ -88,6 +89,75 @@ def test_make_results_cls_pairs_clips_over_folds(tmp_path):
                           {"ft": "ft_{r}", "basd": "basd_{r}", "cssd": "cssd_{r}"})
     rows = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| 1 kHz")}
     # CSSD - FT: 4 of 10 clips gained, none lost: +40 points, exact Wilcoxon p = 2 / 2^4
-    assert "| 10 | 40.000 | 80.000 | +40.0 [" in rows["cssd - ft"] and rows["cssd - ft"].endswith("| 0.125 |")
-    assert "| +0.0 [+0.0, +0.0] | 1.000 |" in rows["basd - ft"]  # identical systems
+    assert "| 10 | 40.000 | 80.000 | +40.0 [" in rows["cssd - ft"] and rows["cssd - ft"].endswith("| 0.125 | one seed: not a verdict |")
+    assert "| +0.0 [+0.0, +0.0] | - | 1.000 |" in rows["basd - ft"]  # identical systems
     assert "-40.0" not in text and "+40.0" in rows["cssd - basd"]
+
+
+# --- training seeds: the rule of issue 18 ---------------------------------------------------------
+
+def _runs(means, n=60, noise=0.05, seed=3):
+    """Per-utterance differences of one system against a zero baseline at several training seeds:
+    seed k's differences scatter around means[k]."""
+    rng = np.random.default_rng(seed)
+    return np.stack([m + noise * rng.standard_normal(n) for m in means])
+
+
+def test_one_seed_is_not_a_verdict_however_clear_the_utterance_test():
+    result = compare(np.arange(1, 31) / 10.0, np.zeros(30))
+    assert result.significant and result.p_value < 0.001
+    assert result.seeds == 1 and not result.confirmed and result.direction == 0
+    assert result.verdict == "one seed: not a verdict"
+    assert compare(np.ones(5), np.zeros(5), seeds=2).verdict == "2 seeds: not a verdict"
+
+
+def test_untrained_systems_are_judged_on_the_utterances_alone():
+    result = compare(np.arange(1, 31) / 10.0, np.zeros(30), seeds=0)
+    assert result.confirmed and result.verdict == "confirmed" and result.direction == 1
+
+
+def test_three_seeds_agreeing_confirm_and_list_their_differences():
+    runs = _runs([0.17, 0.12, 0.2])
+    result = compare(runs, np.zeros(runs.shape[1]))   # a 1-D baseline serves every seed
+    assert result.seeds == 3 and result.n == 60
+    assert [round(d, 2) for d in result.per_seed] == [round(d, 2) for d in runs.mean(axis=1)]
+    assert result.confirmed and result.verdict == "confirmed"
+    assert result.ci_low > 0
+
+
+def test_a_seed_that_disagrees_stops_the_verdict_the_pooled_utterances_would_give():
+    # the PSE case: +0.17 at seed 1, -0.065 and -0.03 at seeds 2 and 3, small utterance noise
+    runs = _runs([0.171, -0.065, -0.032], noise=0.02)
+    result = compare(runs, np.zeros(runs.shape[1]))
+    assert wilcoxon_p(runs.mean(axis=0)) < 0.05      # the utterance test alone would "confirm"
+    assert result.ci_low < 0 < result.ci_high         # the seed resampling does not
+    assert not result.confirmed and result.verdict == "not shown"
+
+
+def test_seed_rows_are_matched_and_nan_at_any_seed_drops_the_utterance():
+    system = np.array([[1.0, 2.0, np.nan, 4.0], [1.5, 2.5, 3.0, 4.5], [1.0, 2.0, 3.0, 4.0]])
+    baseline = system - 1.0
+    result = compare(system, baseline)
+    assert result.n == 3 and result.per_seed == (1.0, 1.0, 1.0)
+    assert (result.ci_low, result.ci_high) == pytest.approx((1.0, 1.0))
+
+
+def test_hierarchical_bootstrap_is_seeded_and_one_row_equals_the_utterance_bootstrap():
+    runs = _runs([0.1, 0.3, 0.2], noise=0.5)
+    assert bootstrap_ci(runs) == bootstrap_ci(runs)
+    one = compare(runs[:1], np.zeros((1, runs.shape[1])))
+    assert (one.ci_low, one.ci_high) == bootstrap_ci(runs[0])
+    # the seed spread widens the interval beyond the utterance-only one of the pooled differences
+    low, high = bootstrap_ci(runs)
+    pooled_low, pooled_high = bootstrap_ci(runs.mean(axis=0))
+    assert high - low > pooled_high - pooled_low
+
+
+def test_compare_maps_pairs_seed_lists_on_common_utterances():
+    sys_maps = [{"a": 2.0, "b": 3.0, "c": 9.0}, {"a": 2.5, "b": 3.5}]
+    base = {"a": 1.0, "b": 1.0, "z": 0.0}
+    result = compare_maps(sys_maps, base)
+    assert result.n == 2 and result.seeds == 2
+    assert result.per_seed == pytest.approx((1.5, 2.0))
+    with pytest.raises(KdError):
+        compare(np.zeros((2, 3)), np.zeros((3, 3)))

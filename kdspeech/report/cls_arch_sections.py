@@ -89,7 +89,7 @@ def arch_sections(arch, runs, args, folds, rates, systems, paper, plot_name, not
     figure = link_from(args.out, plot_dir / plot_name)
     return [(title, body),
             (f"Paired differences over (fold, seed) runs and the paper's ordering{tag}", stats),
-            (f"Paired comparisons per clip (all folds{' and seeds' if n_seeds > 1 else ''} pooled){tag}",
+            (f"Paired comparisons per clip (all folds{', seeds resampled' if n_seeds > 1 else ''}){tag}",
              paired_section([d for _, d in runs], folds, rates, {n: p for n, p, _ in SYSTEMS})),
             (f"Per fold{' (mean over seeds)' if n_seeds > 1 else ''}{tag} (Figure 2: "
              f"[{figure}]({figure}))",

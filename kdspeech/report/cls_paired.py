@@ -7,7 +7,7 @@ import math
 
 from kdspeech.metrics import paired
 from kdspeech.report.cls_paper import paper_value, reported_in
-from kdspeech.report.cls_runs import clip_correctness, run_dirs
+from kdspeech.report.cls_runs import clip_correctness
 from kdspeech.results import markdown_table
 
 PAIRS = [("basd", "ft"), ("cssd", "ft"), ("cssd", "basd")]
@@ -21,31 +21,46 @@ def paired_section(exp, folds, rates, systems):
         for a, b in PAIRS:
             if a not in systems or b not in systems:
                 continue
-            ca = clip_correctness(exp, folds, systems[a].format(r=r), r)
-            cb = clip_correctness(exp, folds, systems[b].format(r=r), r)
-            clips = sorted(set(ca) & set(cb))
-            result = paired.compare([ca[c] for c in clips], [cb[c] for c in clips])
+            ca = per_run(clip_correctness(exp, folds, systems[a].format(r=r), r))
+            cb = per_run(clip_correctness(exp, folds, systems[b].format(r=r), r))
+            result = paired.compare_maps(ca, cb)
             rows.append([f"{r // 1000} kHz", f"{a} - {b}", result.n, 100 * result.mean_baseline,
                          100 * result.mean_system, paired.format_diff(result, scale=100, digits=1),
-                         paired.format_p(result.p_value)])
+                         paired.format_per_seed(result, scale=100, digits=1),
+                         paired.format_p(result.p_value), result.verdict])
     text = ("Each test clip scores 1 when classified right, so a difference is one of plain accuracy "
-            "(not the class-averaged figure of Table 1), in points, over the test clips of all folds"
-            + (" and seeds" if len(run_dirs(exp)) > 1 else "") + ". "
+            "(not the class-averaged figure of Table 1), in points, over the test clips of all folds. "
             f"95 % CI: bootstrap of the mean difference ({paired.RESAMPLES} resamples, seed "
-            f"{paired.SEED}); p: two-sided Wilcoxon signed-rank test (clips both systems get right, "
-            "or both wrong, drop out, so it tests the clips where they disagree).\n\n")
+            f"{paired.SEED}) that resamples the training seeds and then the clips, so it holds training "
+            "noise as well as test-set noise; per seed: each seed's difference; p: two-sided Wilcoxon "
+            "signed-rank test on the clips' differences averaged over the seeds (clips both systems get "
+            f"right, or both wrong, drop out). The verdict needs {paired.MIN_SEEDS} seeds or more, the CI "
+            f"excluding 0 and p < {paired.LEVEL}.\n\n")
     return text + markdown_table(["rate", "comparison (A - B)", "clips", "B accuracy (%)",
-                                  "A accuracy (%)", "A - B [95 % CI]", "p (Wilcoxon)"], rows)
+                                  "A accuracy (%)", "A - B [95 % CI]", "per seed", "p (Wilcoxon)", "verdict"],
+                                 rows)
+
+
+def per_run(correctness):
+    """``[{(fold, clip): 0/1}]``, one map per run (seed) of ``clip_correctness``'s ``{(run, fold, clip)}``."""
+    runs = {}
+    for (run, fold, clip), value in correctness.items():
+        runs.setdefault(run, {})[(fold, clip)] = value
+    return [runs[r] for r in sorted(runs)]
 
 
 def run_paired(values, a, b):
     """``paired.compare`` of systems ``a`` and ``b`` over the (fold, seed) keys both have."""
     keys = sorted(set(values[a]) & set(values[b]), key=str)
-    return paired.compare([values[a][k] for k in keys], [values[b][k] for k in keys])
+    seeds = len({seed for seed, _ in keys})   # the pairs are training runs: folds x these seeds
+    return paired.compare([values[a][k] for k in keys], [values[b][k] for k in keys], seeds=seeds)
 
 
 def _verdict(result, strict):
     """How a relation A > B (strict) or A >= B stands on the paired difference A - B."""
+    if not result.enough_seeds:
+        holds = result.mean_diff > 0 or (not strict and result.mean_diff >= 0)
+        return f"{'holds' if holds else 'fails'} on the mean ({result.verdict})", holds
     if result.n < 2 or math.isnan(result.ci_low):
         return "on the mean only (too few pairs for a confidence interval)", result.mean_diff > 0 or (
             not strict and result.mean_diff == 0)
@@ -103,12 +118,14 @@ def section53_paired(per_arch, rates, paper):
             res = run_paired(values, (a, r), (b, r))
             pa, pb = (paper_value(paper, reported_in(s), arch, f"{s}_{r}") for s in (a, b))
             paper_diff = f"{pa - pb:+.1f}" if isinstance(pa, float) and isinstance(pb, float) else "n/r"
-            verdict = {1: "A higher", -1: "A lower", 0: "not shown"}[res.direction]
+            verdict = ({1: "A higher", -1: "A lower", 0: "not shown"}[res.direction] if res.enough_seeds
+                       else res.verdict)
             rows.append([arch, f"{r // 1000} kHz", f"{a} - {b}", res.n, 100 * res.mean_baseline,
                          100 * res.mean_system, paired.format_diff(res, scale=100, digits=1),
                          paired.format_p(res.p_value), verdict, paper_diff])
     text = ("Each pair is one (fold, seed) run; A - B in points with a bootstrap 95 % CI and a two-sided "
-            "Wilcoxon p; the verdict names a side only where the CI excludes 0 and p < 0.05. Paper: its "
+            f"Wilcoxon p; the verdict names a side only where {paired.MIN_SEEDS} seeds or more stand behind the "
+            "pairs, the CI excludes 0 and p < 0.05. Paper: its "
             "difference of the two reported means (no spread given).\n\n")
     return ("Section 5.3: paired differences over (fold, seed) runs",
             text + markdown_table(["architecture", "rate", "comparison (A - B)", "pairs", "B (%)", "A (%)",

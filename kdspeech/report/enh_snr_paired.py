@@ -2,9 +2,11 @@
 enhancement RESULTS.md that says at which SNR one model beats another, and with what confidence.
 
 A spec is ``A1+A2:B1+B2=DATA_DIR``: each side is one or more ``--system`` names (the same model trained
-with different seeds, on the same test set); an utterance's score on a side is the mean over its systems
-(the utterance is kept only where every system of both sides scored it), so the test is over utterances
-with the seed variance averaged in.  ``DATA_DIR`` is the mixture dir whose ``utt2snr`` groups them.
+with different seeds, on the same test set; both sides list their seeds in the same order, or one side
+is a single system, e.g. the noisy input); the utterance is kept only where every system of both sides
+scored it.  ``kdspeech.metrics.paired.compare`` resamples the seeds and then the utterances, so a
+verdict holds across training seeds, and needs ``MIN_SEEDS`` of them.  ``DATA_DIR`` is the mixture dir
+whose ``utt2snr`` groups them.
 """
 
 import os
@@ -41,14 +43,11 @@ def comparison_name(a_names, b_names):
     return f"{' + '.join(a_names)} - {' + '.join(b_names)}"
 
 
-def pooled_scores(per_system, metric):
-    """``{utt: mean over the systems}`` of one metric, on the utterances every system scored;
+def seed_scores(per_system, metric):
+    """``[{utt: score}]`` of one metric, one map per system (seed) of a side; None when one lacks it.
     ``per_system`` holds each system's ``read_utterance_scores``."""
     scores = [system.get(metric) for system in per_system]
-    if any(s is None for s in scores):
-        return None
-    utts = set.intersection(*(set(s) for s in scores))
-    return {u: sum(s[u] for s in scores) / len(scores) for u in utts}
+    return None if any(s is None for s in scores) else scores
 
 
 def higher_is_better(metric):
@@ -61,6 +60,8 @@ def higher_is_better(metric):
 
 def verdict(result, higher=True):
     """``A better``, ``B better`` or ``not shown`` (``Paired.confirmed``: CI and Wilcoxon agreeing)."""
+    if not result.enough_seeds:
+        return result.verdict
     if not result.direction:
         return "not shown"
     return "A better" if (result.direction > 0) == higher else "B better"
@@ -71,14 +72,17 @@ def snr_comparison_section(a_names, b_names, data_dir, score_dirs, metrics):
     and over all, seeds pooled per side; ``(None, {})`` when no metric is on both sides."""
     snr = read_kv(os.path.join(data_dir, "utt2snr"))
     a_title, b_title = " + ".join(a_names), " + ".join(b_names)
+    if len(a_names) != len(b_names) and 1 not in (len(a_names), len(b_names)):
+        raise KdError(f"{a_title} against {b_title}: the sides have {len(a_names)} and {len(b_names)} seeds; "
+                      f"give both the same seeds (in the same order), or one system on one side")
     a_scores = [read_utterance_scores(score_dirs[n]) for n in a_names]   # each scores.tsv read once
     b_scores = [read_utterance_scores(score_dirs[n]) for n in b_names]
     rows, curves = [], {}
     for metric in metrics:
-        a, b = pooled_scores(a_scores, metric), pooled_scores(b_scores, metric)
+        a, b = seed_scores(a_scores, metric), seed_scores(b_scores, metric)
         if a is None or b is None:
             continue
-        utts = sorted(set(a) & set(b))
+        utts = sorted(set.intersection(*(set(m) for m in a + b)))
         missing = [u for u in utts if u not in snr]
         if missing:
             raise KdError(f"utterance {missing[0]} is scored but has no SNR", path=data_dir)
@@ -87,22 +91,24 @@ def snr_comparison_section(a_names, b_names, data_dir, score_dirs, metrics):
             groups.setdefault(float(snr[u]), []).append(u)
         for key in [*sorted(groups), "all"]:
             group = utts if key == "all" else groups[key]
-            result = paired.compare([a[u] for u in group], [b[u] for u in group])
+            result = paired.compare_maps([{u: m[u] for u in group} for m in a], [{u: m[u] for u in group} for m in b])
             if key != "all":
                 curves.setdefault(metric, []).append((key, result.mean_diff, result.ci_low, result.ci_high))
             rows.append([label(metric), "all" if key == "all" else format(key, "g"), result.n,
                          result.mean_baseline, result.mean_system, paired.format_diff(result),
-                         paired.format_p(result.p_value), verdict(result, higher_is_better(metric))])
+                         paired.format_per_seed(result), paired.format_p(result.p_value),
+                         verdict(result, higher_is_better(metric))])
     if not rows:
         return None, {}
     seeds = f"{len(a_names)} and {len(b_names)} trainings" if len(a_names) + len(b_names) > 2 else "one training each"
-    text = (f"A = {a_title}, B = {b_title} ({seeds}; an utterance's score is the mean over a side's "
-            f"trainings).  Per {GROUP_TITLES['snr']}: the mean per-utterance difference A - B with a "
-            f"bootstrap 95 % CI ({paired.RESAMPLES} resamples) and the two-sided Wilcoxon p; the verdict names the "
-            f"better side only where the CI excludes 0 and p < {paired.LEVEL} (lower is better for WER and CER, "
-            f"higher for the other metrics).\n\n")
-    table = markdown_table(["metric", "SNR (dB)", "utts", "B", "A", "A - B [95 % CI]", "p (Wilcoxon)",
-                            "verdict"], rows)
+    text = (f"A = {a_title}, B = {b_title} ({seeds}, matched seed by seed).  Per {GROUP_TITLES['snr']}: the "
+            f"mean per-utterance difference A - B with a 95 % CI from a bootstrap ({paired.RESAMPLES} resamples) "
+            f"that resamples the training seeds and then the utterances, each seed's difference, and the "
+            f"two-sided Wilcoxon p on the differences averaged over seeds; the verdict names the better side "
+            f"only where {paired.MIN_SEEDS} or more seeds stand behind it, the CI excludes 0 and p < "
+            f"{paired.LEVEL} (lower is better for WER and CER, higher for the other metrics).\n\n")
+    table = markdown_table(["metric", "SNR (dB)", "utts", "B", "A", "A - B [95 % CI]", "per seed",
+                            "p (Wilcoxon)", "verdict"], rows)
     return (f"{a_title} against {b_title} by input SNR", text + table), curves
 
 

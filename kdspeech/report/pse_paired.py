@@ -25,15 +25,18 @@ def paired_section(systems, baseline, light, sets):
             metrics = [m for m in MOS + INTRUSIVE if m in base]
             for metric, result in comparison_rows(read_utterance_scores(by_set[test_set]), base, metrics):
                 rows.append([f"{name} - {baseline}", test_set, label(metric), result.n, result.mean_baseline,
-                             result.mean_system, paired.format_diff(result), paired.format_p(result.p_value)])
+                             result.mean_system, paired.format_diff(result), paired.format_p(result.p_value),
+                             result.verdict])
                 if name == light and metric == "pdnsmos_ovrl":
                     words.append(verdict(light, baseline, test_set, result))
     if not rows:
         return None
     text = ("Per-utterance differences against the plain model on the utterances both scored: mean with a "
-            f"bootstrap 95 % CI ({paired.RESAMPLES} resamples) and the two-sided Wilcoxon signed-rank p.\n\n")
+            f"bootstrap 95 % CI ({paired.RESAMPLES} resamples) and the two-sided Wilcoxon signed-rank p. "
+            f"These test the utterances, not the training: with one training seed per system a difference is "
+            f"not a verdict ({paired.MIN_SEEDS} seeds are needed).\n\n")
     text += markdown_table(["comparison (A - B)", "set", "metric", "utts", "B", "A", "A - B [95 % CI]",
-                            "p (Wilcoxon)"], rows)
+                            "p (Wilcoxon)", "verdict"], rows)
     if words:
         text += "\n" + " ".join(words) + "\n"
     return text
@@ -42,8 +45,10 @@ def paired_section(systems, baseline, light, sets):
 def verdict(light, baseline, test_set, result):
     """One sentence: did the light similarity help, by how much, is it significant."""
     direction = "improved" if result.mean_diff > 0 else "did not improve"
-    significant = result.confirmed
+    if not result.enough_seeds:
+        judged = f"{result.verdict} (training noise unmeasured: a re-training can reverse it)"
+    else:
+        judged = f"{'a confirmed' if result.confirmed else 'not a confirmed'} difference at the 5 % level"
     return (f"On {SET_TITLES.get(test_set, test_set)}, {light} {direction} PDNSMOS OVRL over {baseline}: "
             f"{result.mean_baseline:.3f} -> {result.mean_system:.3f} ({paired.format_diff(result)}, Wilcoxon p "
-            f"{paired.format_p(result.p_value)}, {result.n} utterances), "
-            f"{'a significant' if significant else 'not a significant'} difference at the 5 % level.")
+            f"{paired.format_p(result.p_value)}, {result.n} utterances), {judged}.")
