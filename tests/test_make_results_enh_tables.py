@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from kdspeech.bin import make_results_enh
@@ -94,8 +95,41 @@ def test_systems_join_score_dirs_and_comparisons_are_paired_tests(tmp_path):
     assert cells[5].startswith(f"{sum(diffs) / 7:+.3f} [")
     low, high = (float(x) for x in cells[5].split("[")[1].rstrip("]").split(","))
     assert 0 < low < sum(diffs) / 7 < high
-    assert cells[6] == f"{p:.3f}"
+    assert cells[6] == "-" and cells[7] == f"{p:.3f}"   # one seed each: no per-seed column
+    assert cells[8] == "confirmed"              # neither was trained here (no history.json): utterances judge
+    (tmp_path / "history.json").write_text("[]")    # a's exp dir (tmp_path) now holds a training
+    make_results_enh.main(["--system", f"enh={a},{asr}", "--system", f"noisy={b}", "--compare", "enh:noisy",
+                           "--out", str(out), "--plot_dir", str(tmp_path / "plots")])
+    row = next(line for line in out.read_text().splitlines() if line.startswith("| enh - noisy | STOI |"))
+    assert row.rstrip().endswith("| one seed: not a verdict |")
     assert "| enh - noisy | WER |" not in text   # noisy has no WER: nothing to compare
     with pytest.raises(KdError, match="not one of the --system names"):
         make_results_enh.main(["--system", f"enh={a}", "--compare", "enh:other",
                                "--out", str(out), "--plot_dir", str(tmp_path / "plots")])
+
+
+def test_a_system_trained_at_three_seeds_is_compared_over_its_seeds(tmp_path):
+    from kdspeech.report.specs import is_extra_seed, seed_group
+
+    names = ["s2/test", "s2_seed3/test", "s2_seed2/test", "s2_seed2/other", "s20/test", "noisy/test"]
+    assert seed_group("s2/test", names) == ["s2/test", "s2_seed2/test", "s2_seed3/test"]
+    assert seed_group("s20/test", names) == ["s20/test"]
+    assert is_extra_seed("s2_seed2/test", names) and not is_extra_seed("s2_seed2/other", names)
+
+    utts = [f"u{i}" for i in range(30)]
+    snr, noise = {u: "0" for u in utts}, {u: "pink" for u in utts}
+    rng = np.random.default_rng(0)
+    noisy = {u: [float(rng.normal(1.5, 0.3))] for u in utts}
+    args = ["--system", f"noisy={score_dir(tmp_path / 'noisy', noisy, snr, noise)}"]
+    for name, gain in (("enh", 0.2), ("enh_seed2", -0.1), ("enh_seed3", 0.05)):   # the seeds disagree
+        values = {u: [noisy[u][0] + gain + float(rng.normal(0, 0.01))] for u in utts}
+        args += ["--system", f"{name}={score_dir(tmp_path / name / 'score', values, snr, noise)}"]
+        (tmp_path / name / "history.json").write_text("[]")
+    out = tmp_path / "RESULTS.md"
+    make_results_enh.main(args + ["--compare", "enh:noisy", "--compare", "enh_seed2:noisy",
+                                  "--out", str(out), "--plot_dir", str(tmp_path / "plots")])
+    rows = [line for line in out.read_text().splitlines() if " - noisy" in line and line.startswith("| enh")]
+    assert len(rows) == 1 and rows[0].startswith("| enh - noisy (3 seeds) | STOI | 30 |")   # one row for the seeds
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert np.allclose([float(d) for d in cells[6].split(" / ")], [0.2, -0.1, 0.05], atol=0.01)
+    assert cells[8] == "not shown"       # the pooled utterances alone would confirm +0.05

@@ -4,9 +4,10 @@ set and metric, and the sentence on whether the light similarity (``--light``) h
 
 from kdspeech.errors import KdError
 from kdspeech.metrics import paired
-from kdspeech.report.enh_paired import comparison_rows
+from kdspeech.report.enh_paired import comparison_rows, seed_sides
 from kdspeech.report.pse_table1 import INTRUSIVE, MOS, SET_TITLES
 from kdspeech.report.score_dirs import label, read_utterance_scores
+from kdspeech.report.specs import is_extra_seed
 from kdspeech.results import markdown_table
 
 
@@ -18,13 +19,16 @@ def paired_section(systems, baseline, light, sets):
     for test_set in sets:
         if test_set not in systems[baseline]:
             continue
-        base = read_utterance_scores(systems[baseline][test_set])
         for name, by_set in systems.items():
-            if name == baseline or test_set not in by_set:
+            if name == baseline or test_set not in by_set or is_extra_seed(name, systems):
                 continue
-            metrics = [m for m in MOS + INTRUSIVE if m in base]
-            for metric, result in comparison_rows(read_utterance_scores(by_set[test_set]), base, metrics):
-                rows.append([f"{name} - {baseline}", test_set, label(metric), result.n, result.mean_baseline,
+            a_names, b_names = seed_sides(name, baseline, [n for n in systems if test_set in systems[n]])
+            base = [read_utterance_scores(systems[n][test_set]) for n in b_names]
+            metrics = [m for m in MOS + INTRUSIVE if m in base[0]]
+            ours = [read_utterance_scores(systems[n][test_set]) for n in a_names]
+            seeds = max(len(a_names), len(b_names))
+            for metric, result in comparison_rows(ours, base, metrics):
+                rows.append([f"{name} - {baseline}" + (f" ({seeds} seeds)" if seeds > 1 else ""), test_set, label(metric), result.n, result.mean_baseline,
                              result.mean_system, paired.format_diff(result), paired.format_p(result.p_value),
                              result.verdict])
                 if name == light and metric == "pdnsmos_ovrl":

@@ -3,6 +3,8 @@
 and ``--curves`` of ``make_results_enh``).
 """
 
+import re
+
 from kdspeech.errors import KdError
 
 
@@ -32,3 +34,32 @@ def parse_pairs(specs, option):
             raise KdError(f"{option} {spec!r}: expected KEY=VALUE")
         out[key] = value
     return out
+
+
+_SEED_NAME = re.compile(r"^(?P<model>.+)_seed(?P<seed>[0-9]+)$")
+
+
+def _split(name):
+    model, slash, test_set = name.partition("/")
+    return model, slash + test_set
+
+
+def seed_group(name, names):
+    """The training seeds of system ``name`` among ``names``: ``[name]`` followed by every
+    ``<model>_seed<k>[/<set>]`` of ``name``'s model and set, by seed (the recipes' naming of the other
+    seeds of a system, utils/seeds.sh); just ``[name]`` when it has none."""
+    model, rest = _split(name)
+    others = []
+    for other in names:
+        other_model, other_rest = _split(other)
+        match = _SEED_NAME.match(other_model)
+        if match and match["model"] == model and other_rest == rest:
+            others.append((int(match["seed"]), other))
+    return [name] + [other for _, other in sorted(others)]
+
+
+def is_extra_seed(name, names):
+    """Whether ``name`` is a second or later seed (``<model>_seed<k>``) of a system also in ``names``."""
+    model, rest = _split(name)
+    match = _SEED_NAME.match(model)
+    return bool(match) and f"{match['model']}{rest}" in names
