@@ -208,3 +208,29 @@ def test_changed_config_does_not_resume_old_checkpoints(tmp_path, data):
     history = json.loads((tmp_path / "c/history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]  # trained again from epoch 1, not skipped
     assert list(tmp_path.glob("c/checkpoints.stale.*"))
+
+
+def test_deterministic_mode_is_on_by_default_and_workers_are_seeded():
+    import random
+
+    import numpy as np
+    import torch
+
+    from kdspeech.train.determinism import set_deterministic, worker_seed
+    from kdspeech.train.trainer import TRAINER_DEFAULTS
+
+    assert TRAINER_DEFAULTS["deterministic"] is True
+    try:
+        set_deterministic(True)
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.is_deterministic_algorithms_warn_only_enabled()
+        assert not torch.backends.cudnn.benchmark
+    finally:
+        set_deterministic(False)
+    assert not torch.are_deterministic_algorithms_enabled()
+    torch.manual_seed(5)
+    worker_seed(0)
+    first = (random.random(), np.random.random())
+    torch.manual_seed(5)
+    worker_seed(0)
+    assert (random.random(), np.random.random()) == first

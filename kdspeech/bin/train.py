@@ -29,6 +29,7 @@ from kdspeech.errors import KdError
 from kdspeech.models import build_model, count_parameters
 from kdspeech.plot import plot_learning_curves
 from kdspeech.tasks import get_task
+from kdspeech.train.determinism import set_deterministic
 from kdspeech.train.distributed import cleanup, init_distributed
 from kdspeech.train.optim import build_optimizer, build_scheduler
 from kdspeech.train.selection import parse_best
@@ -76,6 +77,7 @@ def main(argv=None):
     threads = _threads(tconf["num_threads"])
     if threads:
         torch.set_num_threads(threads)
+    set_deterministic(tconf["deterministic"])
     info = init_distributed(tconf["device"])
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -30,6 +30,7 @@ from kdspeech.atomic import atomic_write_text
 from kdspeech.distill.losses import loss_modules, tap_keys, total_loss
 from kdspeech.models.calling import call_model
 from kdspeech.train.average import average_model_files
+from kdspeech.train.determinism import worker_seed
 from kdspeech.train.checkpoint import atomic_save, load_training_state, save_training_state
 from kdspeech.train.distributed import DistInfo, all_reduce_sum
 from kdspeech.train.optim import fit_schedule_to, scheduler_step
@@ -51,6 +52,7 @@ TRAINER_DEFAULTS = {
     "best": {"key": "valid.loss", "mode": "min"},  # the figure that selects best.pth
     "keep_best": 1,         # model files of the n best epochs kept in nbest/
     "average_best": False,  # at the end, best.pth = average of the kept n best (best_single.pth: the best)
+    "deterministic": True,  # deterministic algorithms where torch has them (kdspeech.train.determinism)
 }
 
 
@@ -112,7 +114,8 @@ class Trainer:
         else:
             sampler = SequentialSampler(dataset)
         return DataLoader(dataset, batch_size=self.batch_size if train else self.valid_batch_size,
-                          sampler=sampler, num_workers=self.num_workers)
+                          sampler=sampler, num_workers=self.num_workers,
+                          worker_init_fn=worker_seed if self.num_workers else None)
 
     # -- one step -------------------------------------------------------------------------------
     def _outputs(self, net, batch, terms):
