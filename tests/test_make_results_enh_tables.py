@@ -109,12 +109,14 @@ def test_systems_join_score_dirs_and_comparisons_are_paired_tests(tmp_path):
 
 
 def test_a_system_trained_at_three_seeds_is_compared_over_its_seeds(tmp_path):
-    from kdspeech.report.specs import is_extra_seed, seed_group
+    from kdspeech.report.specs import is_extra_seed, seed_base, seed_group
 
     names = ["s2/test", "s2_seed3/test", "s2_seed2/test", "s2_seed2/other", "s20/test", "noisy/test"]
     assert seed_group("s2/test", names) == ["s2/test", "s2_seed2/test", "s2_seed3/test"]
     assert seed_group("s20/test", names) == ["s20/test"]
     assert is_extra_seed("s2_seed2/test", names) and not is_extra_seed("s2_seed2/other", names)
+    assert seed_base("s2_seed3/test") == "s2/test" and seed_base("light_seed2") == "light"
+    assert seed_base("s20/test") == "s20/test"
 
     utts = [f"u{i}" for i in range(30)]
     snr, noise = {u: "0" for u in utts}, {u: "pink" for u in utts}

@@ -6,6 +6,7 @@ import yaml
 
 from kdspeech.errors import KdError
 from kdspeech.report.score_dirs import label
+from kdspeech.report.specs import seed_base
 from kdspeech.results import markdown_table
 
 MOS = ("pdnsmos_sig", "pdnsmos_bak", "pdnsmos_ovrl")
@@ -46,7 +47,7 @@ def table_one(systems, summaries, paper, encoders, deployed, sets):
     rows = []
     paper_systems = paper.get("systems", {})
     for name in systems:
-        ref, _, fly = encoders.get(name, "-/-").partition("/")
+        ref, _, fly = encoders.get(name, encoders.get(seed_base(name), "-/-")).partition("/")
         dep = deployed.get(name)
         rows.append([name, ref or "-", fly or "-", *(summaries[name].get(s, {}).get("overall", {}).get(m)
                                                       for s, m in cols),

@@ -58,6 +58,13 @@ def seed_group(name, names):
     return [name] + [other for _, other in sorted(others)]
 
 
+def seed_base(name):
+    """The system of which ``name`` is a seed: ``light`` of ``light_seed2`` (``name`` itself otherwise)."""
+    model, rest = _split(name)
+    match = _SEED_NAME.match(model)
+    return f"{match['model']}{rest}" if match else name
+
+
 def is_extra_seed(name, names):
     """Whether ``name`` is a second or later seed (``<model>_seed<k>``) of a system also in ``names``."""
     model, rest = _split(name)

@@ -19,12 +19,14 @@ set -euo pipefail
 conf_dir=conf/cpu      # training configs (conf: the paper's sizes)
 data=shared            # shared (../shared/corpora subsets) | dns5
 light_encoder=../../shared_speakers/spk/exp/contrastive/best.pth   # TinyECAPA distilled from the reference encoder
+seeds=""               # training seeds of every system, e.g. "1 2 3" (utils/seeds.sh; verdicts need 3)
 pse_args=()            # every other word goes to pse.sh
 while [ $# -gt 0 ]; do
   case $1 in
     --conf_dir) conf_dir=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
     --light_encoder) light_encoder=$2; shift 2 ;;
+    --seeds) seeds=$2; shift 2 ;;
     *) pse_args+=("$1"); shift ;;
   esac
 done
@@ -52,6 +54,8 @@ light_unscaled  ${conf_dir}/train_light.yaml   train valid - ${enc} model.conf.a
 pdccrn         ${conf_dir}/train_pdccrn.yaml  train valid -
 e3net          ${conf_dir}/train_e3net.yaml   train valid -
 "
+. utils/seeds.sh
+systems=$(systems_with_seeds "${seeds}" "${systems}")
 if [[ " $* " != *" --skip_train true "* && ! -f ${light_encoder} ]]; then
   echo "$0: the light similarity needs a TinyECAPA checkpoint: ${light_encoder} not found." >&2
   echo "  Run egs/shared_speakers/spk/run.sh first, or give --light_encoder PATH." >&2
@@ -71,6 +75,6 @@ fi
   --encoders "pdfnet2=GE2E/- oracle_scaled=GE2E/GE2E oracle_unscaled=GE2E/GE2E light_scaled=GE2E/TinyECAPA light_unscaled=GE2E/TinyECAPA pdccrn=GE2E/- e3net=GE2E/-" \
   --paper_results conf/paper_results.yaml \
   --results_note "${conf_dir}/results_note.md" \
-  --run_command "$(printf '%q ' "$0" --conf_dir "${conf_dir}" --data "${data}" "$@")" \
+  --run_command "$(printf '%q ' "$0" --conf_dir "${conf_dir}" --data "${data}" ${seeds:+--seeds "${seeds}"} "$@")" \
   "${scale_opts[@]}" \
   "$@"
