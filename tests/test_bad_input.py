@@ -169,3 +169,43 @@ def test_a_file_at_another_rate_is_named_and_fails_a_strict_recipe(recipe, tmp_w
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "WARNING" in proc.stderr and f"u2 at 8000 Hz ({odd})" in proc.stderr
     assert (root / "dump" / "x" / ".done").exists()
+
+
+TRIAL_STAGE = textwrap.dedent("""\
+    #!/usr/bin/env bash
+    set -euo pipefail
+    . utils/parse_options.sh
+    . utils/stage.sh
+    stage_run 7 "score trials" --out exp/t -- python -m kdspeech.bin.score --metrics eer,min_dcf \\
+      --trials data/test/trials --trial_scores exp/scores --out_dir exp/t
+    """)
+
+
+def test_bad_trials_and_scores_fail_the_scoring_stage_naming_the_lines(tmp_path):
+    (tmp_path / "utils").symlink_to(REPO / "utils")
+    (tmp_path / "run.sh").write_text(TRIAL_STAGE)
+    (tmp_path / "run.sh").chmod(0o755)
+    test = tmp_path / "data" / "test"
+    test.mkdir(parents=True)
+    (tmp_path / "exp").mkdir()
+    trials = ["a1 a2 target", "a1 b1 nontarget", "a2 b1 nontarget", "b1 b2 target"]
+    scores = ["a1 a2 0.9", "a1 b1 0.1", "a2 b1 0.2", "b1 b2 0.8"]
+    (test / "trials").write_text("\n".join(trials + ["b1 a2 nontarget"]) + "\n")    # line 3 again, swapped
+    (tmp_path / "exp" / "scores").write_text("\n".join(scores) + "\n")
+    proc = run(tmp_path)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR [stage 7 (score trials)]")]
+    assert proc.returncode == 1 and len(errors) == 1, proc.stderr[-2000:]
+    assert "data/test/trials:5: trial 'b1 a2 nontarget' swaps the trial 'a2 b1 nontarget' of data/test/trials:3" \
+        in errors[0]
+    assert not (tmp_path / "exp" / "t" / "summary.json").exists() and not (tmp_path / "exp" / "t" / ".done").exists()
+    (test / "trials").write_text("\n".join(trials) + "\n")
+    (tmp_path / "exp" / "scores").write_text("\n".join(scores[:2] + scores[3:]) + "\n")   # a trial not scored
+    proc = run(tmp_path)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR [stage 7 (score trials)]")]
+    assert proc.returncode == 1 and len(errors) == 1, proc.stderr[-2000:]
+    assert "exp/scores: 1 trial(s) of data/test/trials have no score (e.g. a2 b1, data/test/trials:3)" in errors[0]
+    assert not (tmp_path / "exp" / "t" / "summary.json").exists() and not (tmp_path / "exp" / "t" / ".done").exists()
+    (tmp_path / "exp" / "scores").write_text("\n".join(scores) + "\n")
+    proc = run(tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "exp" / "t" / "summary.json").exists() and (tmp_path / "exp" / "t" / ".done").exists()

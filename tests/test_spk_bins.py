@@ -1,4 +1,4 @@
-"""Verbs of the speaker template: embed, score_trials, plot_tsne, make_results_spk."""
+"""Verbs of the speaker template: make_trials, embed, score_trials, plot_tsne, make_results_spk."""
 
 import json
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from kdspeech.bin import embed, make_results_spk, plot_tsne, score, score_trials
+from kdspeech.bin import embed, make_results_spk, make_trials, plot_tsne, score, score_trials
 from kdspeech.errors import KdError
 from kdspeech.models import build_model
 from kdspeech.train.checkpoint import atomic_save
@@ -62,35 +62,87 @@ def test_embed_gives_one_vector_per_utterance_as_the_model_computes_it(tmp_path)
         embed.main(["--data", str(root), "--out", str(out)])
 
 
-def test_paired_margins_and_results_file(tmp_path):
-    scores = np.array([0.9, 0.8, 0.3, 0.2, 0.1])
-    labels = np.array([1, 1, 0, 1, 0])
-    t = make_results_spk.eer_threshold(scores, labels)
-    assert 0.2 <= t <= 0.3
-    m = make_results_spk.margins(scores, labels)
-    assert (m > 0).sum() >= 3 and m[3] < 0 < m[0]                # the target at 0.2 is the error
-    trials = tmp_path / "trials"
-    trials.write_text("".join(f"e{i} t{i} {'target' if l else 'nontarget'}\n" for i, l in enumerate(labels)))
+def test_results_file_gives_cis_and_paired_eer_differences(tmp_path):
+    # 6 speakers x 3 utterances, every pair a trial; "good" separates them, "bad" is the reverse ranking
+    utts = [(f"s{s}-u{k}", f"s{s}") for s in range(6) for k in range(3)]
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in utts))
+    pairs = [(a, b, sa == sb) for i, (a, sa) in enumerate(utts) for b, sb in utts[i + 1:]]
+    (data / "trials").write_text("".join(f"{a} {b} {'target' if t else 'nontarget'}\n" for a, b, t in pairs))
+    rng = np.random.default_rng(0)
     rows = []
-    for name, s in (("good", scores), ("bad", scores[::-1])):
-        d = tmp_path / name
-        d.mkdir()
-        (d / "scores").write_text("".join(f"e{i} t{i} {v}\n" for i, v in enumerate(s)))
-        score.main(["--metrics", "eer,min_dcf", "--trials", str(trials), "--trial_scores", str(d / "scores"),
-                    "--out_dir", str(d)])
-        rows += ["--row", f"{name}/test/ss={d}"]
+    for name, sign, seeds in (("good", 1, (1, 2, 3)), ("bad", -1, (1, 2, 3))):
+        dirs = []
+        for seed in seeds:
+            d = tmp_path / f"{name}{seed}"
+            d.mkdir()
+            values = [sign * (1.0 if t else 0.0) + 0.3 * rng.normal() for _, _, t in pairs]
+            (d / "scores").write_text("".join(f"{a} {b} {v:.6f}\n" for (a, b, _), v in zip(pairs, values)))
+            score.main(["--metrics", "eer,min_dcf", "--trials", str(data / "trials"), "--trial_scores",
+                        str(d / "scores"), "--out_dir", str(d)])
+            dirs.append(str(d))
+        if name == "good":   # seeds as utils/seeds.sh names them, or as one row of several dirs
+            rows += [w for k, d in enumerate(dirs) for w in ("--row", f"good{f'_seed{k + 1}' * (k > 0)}/test/ss={d}")]
+        else:
+            rows += ["--row", f"{name}/test/ss={','.join(dirs)}"]
+        rows += ["--row", f"{name}1/test/ss={dirs[0]}"]
     paper = tmp_path / "paper.yaml"
     paper.write_text("source: X\nrows:\n  - {system: T, trials: V1-O, protocol: asym, eer: 4.26, min_dcf: 0.337, "
                      "comparable: 'no'}\n")
     out = tmp_path / "RESULTS.md"
-    make_results_spk.main(rows + ["--compare", "good/test/ss:bad/test/ss", "--paper", str(paper),
-                                  "--out", str(out), "--command", "./run.sh --x"])
+    make_results_spk.main(rows + ["--compare", "good/test/ss:bad/test/ss", "--compare", "good1/test/ss:bad1/test/ss",
+                                  "--paper", str(paper), "--out", str(out), "--command", "./run.sh --x"])
     text = out.read_text()
-    eer_good = json.loads((tmp_path / "good" / "summary.json").read_text())["trials"]["eer"]
-    assert f"| good | test | ss | {100 * eer_good:.3f} |" in text
-    assert "| good/test/ss | bad/test/ss | 5 | +" in text and "4.260" in text and "./run.sh --x" in text
+    eers = [json.loads((tmp_path / f"good{k}" / "summary.json").read_text())["trials"]["eer"] for k in (1, 2, 3)]
+    assert f"| good1 | test | ss | 1 | {100 * eers[0]:.3f} [" in text and "good_seed2" not in text
+    assert f"| good | test | ss | 3 | {100 * np.mean(eers):.3f} [" in text
+    assert f"| {' / '.join(f'{100 * e:.3f}' for e in eers)} |" in text               # each seed's EER
+    line = next(l for l in text.splitlines() if l.startswith("| good/test/ss | bad/test/ss |"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[2:5] == ["6", "153", "3"] and cells[5].startswith("-") and len(cells[6].split(" / ")) == 3
+    assert cells[8] == "A better" and cells[12] == "A better"            # confirmed over 3 seeds, lower is better
+    line = next(l for l in text.splitlines() if l.startswith("| good1/test/ss | bad1/test/ss |"))
+    assert line.rstrip(" |").endswith("one seed: not a verdict")
+    assert "4.260" in text and "./run.sh --x" in text and "margin" not in text.lower()
     with pytest.raises(KdError, match="both sides must be --row labels"):
         make_results_spk.main(rows + ["--compare", "good/test/ss:nope/test/ss", "--out", str(out)])
+    (tmp_path / "bad2" / "scores").write_text("".join((tmp_path / "bad2" / "scores").read_text().splitlines(True)[:-1]))
+    with pytest.raises(KdError, match=r"bad2/scores: 1 trial\(s\) of .*trials have no score"):
+        make_results_spk.main(rows + ["--out", str(tmp_path / "other.md")])
+    assert not (tmp_path / "other.md").exists()
+
+
+def test_make_trials_draws_seeded_speaker_disjoint_trials(tmp_path):
+    data, train = tmp_path / "test", tmp_path / "train"
+    utts = [(f"s{s}-u{k}", f"s{s}") for s in range(5) for k in range(2 + s)]
+    for d, rows in ((data, utts), (train, [("t1", "x1"), ("t2", "x2")])):
+        d.mkdir()
+        (d / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in sorted(rows)))
+        (d / "wav.scp").write_text("".join(f"{u} /nowhere/{u}.wav\n" for u, _ in sorted(rows)))
+    spk = dict(utts)
+    out = tmp_path / "trials"
+    args = ["--data", str(data), "--out", str(out), "--train_data", str(train)]
+    make_trials.main(args + ["--num_target", "all", "--num_nontarget", "all"])
+    every = out.read_text()
+    n = len(utts)
+    assert len(every.splitlines()) == n * (n - 1) // 2 and every.count(" target\n") == sum(k * (k - 1) // 2
+                                                                                         for k in range(2, 7))
+    make_trials.main(args + ["--num_target", "7", "--num_nontarget", "30", "--seed", "4"])
+    drawn = out.read_text()
+    lines = [l.split() for l in drawn.splitlines()]
+    assert sum(l[2] == "target" for l in lines) == 7 and len(lines) == 37 and lines == sorted(lines)
+    assert all((spk[e] == spk[t]) == (label == "target") and e < t for e, t, label in lines)
+    assert set(drawn.splitlines()) <= set(every.splitlines())
+    make_trials.main(args + ["--num_target", "7", "--num_nontarget", "30", "--seed", "4"])
+    assert out.read_text() == drawn                                          # seeded
+    make_trials.main(args + ["--num_target", "7", "--num_nontarget", "30", "--seed", "5"])
+    assert out.read_text() != drawn
+    with pytest.raises(KdError, match="100 target trials asked for, but the data dir has only 35"):
+        make_trials.main(args + ["--num_target", "100", "--num_nontarget", "30"])
+    (train / "utt2spk").write_text("t1 s3\nt2 s1\n")
+    with pytest.raises(KdError, match=r"train/utt2spk: 2 speaker\(s\) of .* also in the training data .*: s1, s3"):
+        make_trials.main(args + ["--num_target", "7", "--num_nontarget", "30"])
 
 
 def test_plot_tsne_writes_a_png(tmp_path):

@@ -90,10 +90,14 @@ def test_voxceleb_trial_layout_gives_the_same_eer(tmp_path):
 
 def test_trials_file_errors_name_the_line(tmp_path):
     root = make_speaker_dir(tmp_path / "v", speakers=2, per_spk=1)
-    (root / "trials").write_text("spk0-u0 spk1-u0 target\nspk0-u0 spk1-u0 maybe\n")
+    (root / "trials").write_text("spk0-u0 spk1-u0 nontarget\nspk0-u0 spk1-u0 maybe\n")
     task = get_task("speaker_embedding")
+    with pytest.raises(KdError, match=r"trials:2: expected"):   # the data dir's checker reads the trials
+        task.build_dataset(root, {"segment": 0}, False, 1)
+    (root / "trials").write_text("spk0-u0 spk1-u0 nontarget\n")
     ds = task.build_dataset(root, {"segment": 0}, False, 1)
-    with pytest.raises(KdError, match=r"trials:2: expected"):
+    (root / "trials").write_text("spk0-u0 spk1-u0 nontarget\nspk1-u0 spk0-u0 nontarget\n")   # changed since
+    with pytest.raises(KdError, match=r"trials:2: trial 'spk1-u0 spk0-u0 nontarget' swaps .*trials:1"):
         task.summarize(task.evaluate(PitchEmbedder(), ds, range(len(ds)), "cpu", ["eer"]), ["eer"], ds)
 
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from kdspeech.errors import KdError
-from kdspeech.metrics.trials import eer, error_rates, min_dcf, read_trials
+from kdspeech.metrics.trials import (eer, error_rates, min_dcf, read_trial_list, read_trial_speakers,
+                                     read_trials)
 
 
 def test_perfectly_separated_trials_have_zero_eer_and_min_dcf():
@@ -65,7 +66,7 @@ def test_bad_trial_lists_are_clear_errors(tmp_path):
     trials, scores = tmp_path / "trials", tmp_path / "scores"
     trials.write_text("a b target\na c nontarget\n")
     scores.write_text("a b 2.5\n")
-    with pytest.raises(KdError, match="1 trial.*no score \\(e.g. a c\\)"):
+    with pytest.raises(KdError, match="1 trial.*no score \\(e.g. a c, .*trials:2\\)"):
         read_trials(trials, scores)
     scores.write_text("a b 2.5\na c x\n")
     with pytest.raises(KdError, match="scores:2: expected"):
@@ -73,3 +74,49 @@ def test_bad_trial_lists_are_clear_errors(tmp_path):
     scores.write_text("a b 2.5\na c -1\n")
     values, labels, n = read_trials(trials, scores)
     assert values.tolist() == [2.5, -1.0] and labels.tolist() == [1, 0] and n == 2
+    scores.write_text("a b 2.5\na c -1\na b 3\n")
+    with pytest.raises(KdError, match="scores:3: 'a b' is scored twice \\(also .*scores:1\\)"):
+        read_trials(trials, scores)
+    scores.write_text("a b 2.5\na c -1\nc a 3\n")
+    with pytest.raises(KdError, match="scores:3: 'c a' is not a trial of"):
+        read_trials(trials, scores)
+
+
+@pytest.mark.parametrize("second, kind", [("a b target", "repeats"), ("b a target", "swaps"),
+                                          ("a b nontarget", "contradicts"), ("1 b a", "swaps"),
+                                          ("0 a b", "contradicts")])
+def test_a_pair_listed_twice_is_an_error_naming_both_lines(tmp_path, second, kind):
+    trials = tmp_path / "trials"
+    trials.write_text(f"a b target\na c nontarget\n\n{second}\n")
+    with pytest.raises(KdError) as err:
+        read_trial_list(trials)
+    message = str(err.value)
+    assert message.startswith(f"{trials}:4: trial ") and f"{kind} the trial 'a b target' of {trials}:1" in message
+
+
+def test_weighted_trials_count_as_repeated_trials():
+    rng = np.random.default_rng(3)
+    scores = np.round(rng.normal(size=200), 1)          # ties across labels too
+    labels = rng.integers(0, 2, 200)
+    weights = rng.integers(0, 4, size=(6, 200))
+    batch_eer, batch_dcf = eer(scores, labels, weights=weights), min_dcf(scores, labels, weights=weights)
+    for row, e, d in zip(weights, batch_eer, batch_dcf):
+        assert e == pytest.approx(eer(np.repeat(scores, row), np.repeat(labels, row)), abs=1e-12)
+        assert d == pytest.approx(min_dcf(np.repeat(scores, row), np.repeat(labels, row)), abs=1e-12)
+    assert eer(scores, labels, weights=np.ones(200)) == eer(scores, labels)
+    no_targets = np.where(labels == 1, 0, 1)[None]
+    assert np.isnan(eer(scores, labels, weights=no_targets)).all()
+
+
+def test_trial_speakers_come_from_the_utt2spk_beside_the_trials(tmp_path):
+    (tmp_path / "utt2spk").write_text("a1 A\na2 A\nb1 B\n")
+    trials = tmp_path / "trials"
+    trials.write_text("a1 a2 target\na1 b1 nontarget\n")
+    speakers = read_trial_speakers(trials)
+    assert speakers.names == ("A", "B") and speakers.enroll.tolist() == [0, 0] and speakers.test.tolist() == [0, 1]
+    trials.write_text("a1 a2 target\na2 b1 target\n")
+    with pytest.raises(KdError, match=r"trials:2: trial 'a2 b1 target': .*utt2spk gives speakers 'A' and 'B'"):
+        read_trial_speakers(trials)
+    trials.write_text("a1 a2 target\na2 zz nontarget\n")
+    with pytest.raises(KdError, match=r"trials:2: .* names utterance 'zz', which has no speaker"):
+        read_trial_speakers(trials)

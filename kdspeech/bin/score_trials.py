@@ -42,10 +42,8 @@ def trial_scores(trials_path, enroll, test, enroll_path="enroll", test_path="tes
     if a.shape != b.shape:
         raise KdError(f"enrolment embeddings are {a.shape[0]}-d ({enroll_path}) and test embeddings "
                       f"{b.shape[0]}-d ({test_path}): cross-model trials need one embedding space")
-    with open(trials_path, encoding="utf-8") as handle:   # file line of each trial (blank lines skipped)
-        numbers = [n for n, line in enumerate(handle, start=1) if line.strip()]
     out = []
-    for number, (e, t, _) in zip(numbers, trials):
+    for e, t, _, number in trials:
         for utt, table, path in ((e, enroll, enroll_path), (t, test, test_path)):
             if utt not in table:
                 raise KdError(f"trial '{e} {t}' names utterance '{utt}', which has no embedding in "

@@ -174,7 +174,24 @@ class DataDir:
                               path=self.file(name))
         if self.has("utt2snr"):
             self._check_floats("utt2snr")
+        if self.has("trials"):
+            self._check_trials(utts)
         return self
+
+    def _check_trials(self, utts):
+        """``trials`` (read by ``kdspeech.metrics.trials.read_trial_list``: one pair, one trial) names
+        utterances of the dir, and with ``utt2spk`` its labels agree with the speakers."""
+        from kdspeech.metrics.trials import read_trial_list, trial_speakers
+
+        path = self.file("trials")
+        trials = read_trial_list(path)
+        for trial in trials:
+            for utt in (trial.enroll, trial.test):
+                if utt not in utts:
+                    raise KdError(f"trial '{trial.enroll} {trial.test}' names utterance '{utt}', which is not "
+                                  "in the data dir", path=path, line=trial.line)
+        if self.has("utt2spk"):
+            trial_speakers(trials, self.read("utt2spk"), path, self.file("utt2spk"))
 
     def _check_floats(self, name):
         for lineno, (key, value) in enumerate(self.read(name).items(), start=1):

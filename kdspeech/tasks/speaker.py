@@ -135,13 +135,13 @@ class SpeakerDataset(Dataset):
 
 def cosine_scores(embeddings, trials):
     """Cosine similarity of each trial's two embeddings; a trial naming an unknown utt is an error."""
-    missing = sorted({u for e, t, _ in trials for u in (e, t) if u not in embeddings})
+    missing = sorted({u for trial in trials for u in trial[:2] if u not in embeddings})
     if missing:
         raise KdError(f"trials name utterances with no embedding: {missing[:3]}")
     def unit(u):
         v = np.asarray(embeddings[u], np.float64)
         return v / max(np.linalg.norm(v), 1e-12)
-    return np.array([float(unit(e) @ unit(t)) for e, t, _ in trials])
+    return np.array([float(unit(trial[0]) @ unit(trial[1])) for trial in trials])
 
 
 @TASKS.register("speaker_embedding")

@@ -13,9 +13,7 @@ Speech Commands clips are 1 s: each speaker's clips (sorted, all words pooled) a
 ``--group`` into one utterance (a sox pipe in wav.scp) so that a 3 s crop holds speech, not padding.
 Speaker ids are prefixed by corpus (``ls-``, ``sc-``, ``an4-``); the sets share no speaker (checked).
 
-Trials (``trials`` in valid and test, Kaldi layout ``<enrol> <test> target|nontarget``): every
-unordered pair of distinct utterances of the set, enrolment = the first in sorted order; no sampling,
-so the list is a deterministic function of the data dir.
+Trial lists are made by ``local/data.sh`` with ``python -m kdspeech.bin.make_trials``.
 """
 
 import argparse
@@ -94,15 +92,6 @@ def write_dir(out, utts):
     return [(u, s) for u, _, s in rows]
 
 
-def write_trials(out, rows):
-    lines = [f"{a} {b} {'target' if sa == sb else 'nontarget'}\n"
-             for i, (a, sa) in enumerate(rows) for b, sb in rows[i + 1:]]
-    if not any(line.endswith(" target\n") for line in lines):
-        fail("the set has no speaker with two utterances: no target trials", out)
-    (out / "trials").write_text("".join(lines))
-    return len(lines)
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--librispeech", required=True)
@@ -145,8 +134,7 @@ def main():
                 fail(f"speakers in both {a} and {b}: {sorted(common)[:3]}")
     for name, utts in sets.items():
         rows = write_dir(out / name, utts)
-        extra = f", {write_trials(out / name, rows)} trials" if name != "train" else ""
-        print(f"{name}: {len(utts)} speakers, {len(rows)} utterances{extra}", file=sys.stderr)
+        print(f"{name}: {len(utts)} speakers, {len(rows)} utterances", file=sys.stderr)
 
 
 if __name__ == "__main__":
