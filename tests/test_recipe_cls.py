@@ -65,13 +65,13 @@ def test_esc50_recipe_small(corpora, tmp_path):
         assert (recipe / "exp" / "fold1" / model / "best.pth").exists(), model
     assert (recipe / "exp" / "fold1" / "init_16k" / "score_1000" / "summary.json").exists()
     assert "alpha: 0.5" in (recipe / "exp" / "grid" / "best.yaml").read_text()
-    text = (recipe / "RESULTS.md").read_text()
+    text = (recipe / "exp" / "results" / "RESULTS.md").read_text()   # the run's; RESULTS.md is the reference
     assert "CSSD (teacher: 16 kHz model on 16 kHz audio)" in text and "TODO" not in text
     assert "1 kHz (paper)" in text and "| 44.4 |" in text          # the paper's MobileNetV2, fine-tuned at 1 kHz
     assert "```sh\n./run.sh --conf_dir conf/test --folds 1 " in text  # the command the user ran
     assert "mobilenetv2 (width 0.125); 16 kHz generation 1 epochs, fine-tuning 1 epochs" in text
     assert "WARNING: --folds '1' leaves out fold 2 of the 2 that stage 1 dealt" in proc.stderr
-    assert (recipe / "results" / "fold_ft_vs_cssd.png").stat().st_size > 1000
+    assert (recipe / "exp" / "results" / "results" / "fold_ft_vs_cssd.png").stat().st_size > 1000
     # --ngpu 0 (the default) trains on the CPU even where a GPU is visible.
     log = (recipe / "exp" / "fold1" / "init_16k" / "log" / "train.log").read_text()
     assert "trainer.device=cpu" in log and "launch.py: --ngpu 0, on the CPU" in log

@@ -70,14 +70,14 @@ def test_librispeech_recipe_smoke(tmp_path, corpora):
         assert json.loads((exp / m / "env.json").read_text())["seed"] == (2 if m.endswith("seed2") else 1)
     history = json.loads((exp / "student_s2" / "history.json").read_text())
     assert "stoi" in history[0]["eval"]
-    results = (recipe / "RESULTS.md").read_text()
+    results = (exp / "results" / "RESULTS.md").read_text()   # the run's; RESULTS.md is the reference
     assert not (exp / "baseline_crn").exists()
     for text in ("student_s1/test_seen", "student_s2/test_unseen", "student_s2/test_seen: by noise type",
                  "Validation STOI during training", "student_s2_seed2/test_seen - student_s1_seed2/test_seen",
                  "## student_s2/test_unseen + student_s2_seed2/test_unseen against student_s1/test_unseen + "
                  "student_s1_seed2/test_unseen by input SNR"):
         assert text in results, text
-    assert (recipe / "results" / "valid_stoi_by_epoch.png").exists()
+    assert (exp / "results" / "results" / "valid_stoi_by_epoch.png").exists()
 
 
 

@@ -482,3 +482,63 @@ def test_progress_prints_one_line_per_epoch_with_the_time_left(tmp_path):
     script = recipe / "run.sh"
     script.write_text(script.read_text().replace(" --progress exp/t", ""))
     assert "up to date, skipped" in run(recipe).stderr
+
+
+SLOWING_TRAINER = """\
+#!/usr/bin/env bash
+mkdir -p "$1/log"; printf 'trainer:\\n  max_epochs: 6\\n' > "$1/config.yaml"
+for e in 1 2 3 4; do
+  secs=10.0; [ "$e" = 1 ] && secs=40.0
+  echo "2026-01-01 10:00:0$e (trainer:305) INFO: epoch $e: train loss 1.$e, valid loss 2.$e, lr 0.001, $secs s" \\
+    >> "$1/log/train.log"
+  sleep 0.3
+done
+"""
+
+
+def test_time_left_comes_from_the_last_epochs_not_the_whole_run(tmp_path):
+    recipe = make_recipe(tmp_path, PROGRESS)
+    (recipe / "local/train.sh").write_text(SLOWING_TRAINER)
+    (recipe / "local/train.sh").chmod(0o755)
+    out = run(recipe)
+    assert out.returncode == 0, out.stderr
+    left = [l.rsplit(", ", 1)[1] for l in out.stderr.splitlines() if "exp/t: epoch" in l]
+    # A slow first epoch (start-up) is out of the estimate 3 epochs later: 2 epochs x 10 s, not x 17.5 s.
+    assert left == ["about 3 min left", "about 2 min left", "about 60 s left", "about 20 s left"], out.stderr
+
+
+# Prints a line every 0.2 s with Python's default buffering (no -u), then marks its end.
+TICKS = """\
+import pathlib, sys, time
+for i in range(15):
+    print(f"tick {i}")
+    time.sleep(0.2)
+pathlib.Path(sys.argv[1], "finished").write_text("")
+"""
+
+
+@pytest.mark.parametrize("how", ["direct", "log", "cmd"])
+def test_each_line_of_a_stage_is_seen_when_it_is_written(tmp_path, how):
+    opts = {"direct": "", "log": "--log exp/a/log/ticks.log", "cmd": '--cmd "$train_cmd" --log exp/a/log/ticks.log'}
+    recipe = make_recipe(tmp_path, f'stage_run 1 "ticks" --out exp/a {opts[how]} -- python local/ticks.py exp/a\n')
+    (recipe / "local/ticks.py").write_text(TICKS)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    # Through a pipe, as `./run.sh | tee run.log` or a CI runner reads it.
+    proc = subprocess.Popen(["./run.sh"], cwd=recipe, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env)
+    finished = recipe / "exp/a/finished"
+    try:
+        if how == "cmd":   # the job runner writes to the job's log (Kaldi style): its reader sees it live
+            log = recipe / "exp/a/log/ticks.log"
+            deadline = time.time() + 60
+            while not (log.exists() and "tick 0" in log.read_text()) and time.time() < deadline:
+                assert proc.poll() is None, proc.stdout.read()
+                time.sleep(0.05)
+            seen = log.exists() and "tick 0" in log.read_text()
+        else:
+            seen = any(line.strip() == "tick 0" for line in iter(proc.stdout.readline, "")
+                       if line.strip() == "tick 0" or finished.exists())
+        assert seen and not finished.exists(), "the first line arrived only when the command had ended"
+    finally:
+        rest = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 0, rest

@@ -36,7 +36,15 @@
 # --progress EXP_DIR (repeatable; not part of the fingerprint): while the stage runs, one console
 # line per finished training epoch of EXP_DIR/log/train.log (epoch i/N with N from
 # EXP_DIR/config.yaml, losses, seconds per epoch, time left), since a training's own log goes to
-# the file only.
+# the file only.  The time left is the epochs to go times the mean of the last 3 epochs' times (the
+# current rate: a first epoch slowed by start-up or a machine that got busier does not linger in it).
+#
+# Output is live: every line a stage's command writes reaches the console (or the pipe the recipe's
+# output goes through, or its --log) when it is written, not in 4 KiB blocks at the end.  Sourcing
+# this file exports PYTHONUNBUFFERED=1 (Python's stdout is block-buffered when it is not a terminal),
+# the job runners give each job the same (kdspeech/jobs/), tee copies to --log as it reads, and the
+# --progress follower flushes each line.  A command of your own that pipes through a tool that buffers
+# (awk, sed, grep, sort) should flush too: `fflush()` in awk, `stdbuf -oL` for the others.
 #
 # While a stage runs, KDSPEECH_STAGE is "N (name)", KDSPEECH_STAGE_FINGERPRINT its fingerprint and
 # KDSPEECH_STAGE_INPUTS a fingerprint of its --deps stamps only (not its configs or command): a
@@ -55,6 +63,7 @@
 # parsing), with the script's `set -e` in force, and its output also copied to --log when given.
 
 _KD_STAMP=.done
+export PYTHONUNBUFFERED=1     # live output of every Python command a stage runs (see above)
 _KD_SCHEME=2                  # version of what a fingerprint covers; older stamps re-run, saying so
 declare -gA _KD_PRODUCER=()   # realpath of an output dir -> "N (name)" of the stage that makes it
 _KD_GIT_HASH=""
@@ -515,10 +524,13 @@ _kd_progress_lines() {
       secs = 0
       if (match(text, /, [0-9.]+ s$/)) { secs = substr(text, RSTART + 2); sub(/ s$/, "", secs) }
       sub(/, [0-9.]+ s$/, "", text); sub(/^epoch [0-9]+: /, "", text); sub(/, lr [^,]*$/, "", text)
-      n = total(); done_secs += secs; count++
+      # The current rate: the mean time of the last (up to) 3 epochs seen.
+      n = total(); recent[count % 3] = secs; count++
+      window = count < 3 ? count : 3; recent_secs = 0
+      for (i = 0; i < window; i++) recent_secs += recent[i]
       left = ""
       if (n > epoch && count > 0) {
-        t = (n - epoch) * done_secs / count
+        t = (n - epoch) * recent_secs / window
         left = t >= 90 ? sprintf(", about %d min left", t / 60 + 0.5) : sprintf(", about %d s left", t + 0.5)
       }
       printf "%s  %s: epoch %d%s, %s, %.1f s/epoch%s\n", strftime("%Y-%m-%dT%H:%M:%S"), dir, epoch,

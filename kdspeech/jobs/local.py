@@ -2,7 +2,8 @@
 
 Like Kaldi's run.pl: each job runs through bash with stdout and stderr in its own log, which starts
 with the command and ends with its exit code and elapsed time; at most ``--max_jobs_run`` jobs run
-at once (default: all).  Resource options (--mem, --gpu, --time, ...) mean nothing here and are
+at once (default: all).  Jobs run with ``PYTHONUNBUFFERED=1``, so that a log shows each line when it
+is written (a progress line, a training's last epoch), not in blocks at the end.  Resource options (--mem, --gpu, --time, ...) mean nothing here and are
 ignored, so that cmd.sh can switch between this runner and Slurm freely.
 """
 
@@ -14,16 +15,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from kdspeech.jobs.spec import cli, failure_report
-from kdspeech.jobs.threads import thread_env, threads_per_job
+from kdspeech.jobs.threads import jobs_at_once, thread_env, threads_per_job
 
 
 def _now():
     return datetime.datetime.now().astimezone().strftime("%a %b %d %H:%M:%S %Z %Y")
 
 
-def run_one(spec, job, threads=1):
-    """Run one job with its output in its log, on ``threads`` threads; return its exit code
-    (None: could not start)."""
+def run_one(spec, job, threads=1, running=None):
+    """Run one job with its output in its log, on ``threads`` threads (``running``: jobs at once, for
+    the record); return its exit code (None: could not start)."""
     log_path = spec.log_path(job)
     command = spec.shell_command(job)
     try:
@@ -35,7 +36,7 @@ def run_one(spec, job, threads=1):
             proc = subprocess.run(
                 ["bash", "-c", command],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=dict(os.environ, **thread_env(threads)),
+                env=dict(os.environ, PYTHONUNBUFFERED="1", **thread_env(threads, running)),
             )
             elapsed = round(time.monotonic() - start)
             # A job killed by signal S reports 128+S, as the shell would.
@@ -53,8 +54,9 @@ def run_jobs(spec, prog="run.py"):
     jobs = list(spec.jobs)
     workers = min(spec.options.max_jobs_run or len(jobs), len(jobs))
     threads = spec.options.num_threads or threads_per_job(workers)
+    running = jobs_at_once(workers)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        codes = list(pool.map(lambda job: run_one(spec, job, threads), jobs))
+        codes = list(pool.map(lambda job: run_one(spec, job, threads, running), jobs))
     failed = [(job, code) for job, code in zip(jobs, codes) if code != 0]
     if failed:
         print(failure_report(prog, spec, failed), file=sys.stderr)

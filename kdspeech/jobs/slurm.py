@@ -72,6 +72,7 @@ task=${{SLURM_ARRAY_TASK_ID:?not run as a Slurm array task}}
 # Threads of OpenMP/MKL/OpenBLAS: the CPUs Slurm gave the task (see kdspeech/jobs/threads.py).
 export OMP_NUM_THREADS=${{SLURM_CPUS_PER_TASK:-{spec.options.num_threads or 1}}}
 export MKL_NUM_THREADS=$OMP_NUM_THREADS OPENBLAS_NUM_THREADS=$OMP_NUM_THREADS KDSPEECH_PARALLEL_JOBS=1
+export PYTHONUNBUFFERED=1   # the log shows each line when it is written
 declare -A commands=(
 {commands}
 )

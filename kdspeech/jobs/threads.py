@@ -48,8 +48,20 @@ def threads_per_job(parallel_jobs, env=None, cpus=None):
     return max(1, thread_budget(env, cpus) // (max(1, int(parallel_jobs)) * outer))
 
 
-def thread_env(threads):
-    """Variables a job runs with: ``threads`` for every library; its own parallelism starts at 1."""
+def jobs_at_once(parallel_jobs, env=None):
+    """Jobs running at once on this machine: ``parallel_jobs * $KDSPEECH_PARALLEL_JOBS``."""
+    env = os.environ if env is None else env
+    return max(1, int(parallel_jobs)) * (_positive_int(env.get("KDSPEECH_PARALLEL_JOBS")) or 1)
+
+
+def thread_env(threads, running=None):
+    """Variables a job runs with: ``threads`` for every library; its own parallelism starts at 1.
+
+    ``running`` (jobs running at once, :func:`jobs_at_once`), when known, is recorded as
+    ``KDSPEECH_JOBS_AT_ONCE`` for the environment record of what the job makes (kdspeech.env).
+    """
     env = {name: str(int(threads)) for name in THREAD_VARS}
     env["KDSPEECH_PARALLEL_JOBS"] = "1"
+    if running is not None:
+        env["KDSPEECH_JOBS_AT_ONCE"] = str(int(running))
     return env

@@ -40,8 +40,13 @@
 #                       backend of ${privacy_backends} (pocketsphinx, moonshine) -> exp/privacy/wer.json
 # 12 deployment         (deploy=true) parameters, MACs, CPU real-time factor of one clip, ONNX export checked
 #                       against torch (kdspeech.bin.deploy) -> exp/deploy
-# 13 results            RESULTS.md (Table 1 layout, privacy and deployment tables), per-class table,
-#                       per-fold plot in results/
+# 13 results            this run's RESULTS.md (Table 1 layout, privacy and deployment tables), per-class
+#                       table, per-fold plot -> exp/results/RESULTS.md, exp/results/results/ (laid out as
+#                       the committed --results and --results_dir, which a run never touches)
+# 14 compare            this run's results against the committed RESULTS.md, table by table and cell by
+#                       cell, within the run-to-run spread it states -> exp/compare/compare.md (summary
+#                       printed); --update_results true then copies this run's results over the committed
+#                       ones (for maintainers)
 set -euo pipefail
 
 stage=0                # first stage to run
@@ -81,8 +86,9 @@ privacy_backends=pocketsphinx  # ASR backends of stage 11 (kdspeech.asr), e.g. "
 deploy=true            # stage 12
 deploy_archs="cnn14 resnet38 mobilenetv2"   # published full-size architectures also measured in stage 12
 deploy_onnx=true       # stage 12 also exports every model to ONNX, checks onnxruntime against torch and times it
-results=RESULTS.md     # the results file of stage 13
-results_dir=results    # plots and tables of stage 13
+results=RESULTS.md     # the committed results file, the reference (stage 13 writes <expdir>/results/<this path>)
+results_dir=results    # its plots and tables (stage 13 writes them in <expdir>/results/<this dir>)
+update_results=false   # stage 14 also copies this run's results over the committed ones (for maintainers)
 paper_results=""       # YAML of the paper's numbers, shown beside ours
 title=""               # results title (default: <corpus>/<task>)
 results_note=""        # text put under Table 1 (scale of the run, wall time...)
@@ -429,8 +435,9 @@ if [ "${deploy}" = true ]; then
   stage_run 12 "deployment: parameters, MACs, CPU real-time factor of one ${duration} s clip" --out "${expdir}/deploy" \
     "${deploy_deps[@]}" -- python -m kdspeech.bin.deploy "${deploy_opts[@]}"
 fi
-result_args=(--exp "${expdir}" --folds "${folds}" --rates "${rates}" --metric "${metric}" --out "${results}"
-             --plot_dir "${results_dir}" --title "${title:-$(basename "$(dirname "$PWD")")/$(basename "$PWD")}"
+run_results=${expdir}/results   # this run's results, laid out as the committed ones
+result_args=(--exp "${expdir}" --folds "${folds}" --rates "${rates}" --metric "${metric}" --out "${run_results}/${results}"
+             --plot_dir "${run_results}/${results_dir}" --title "${title:-$(basename "$(dirname "$PWD")")/$(basename "$PWD")}"
              --command "$(sed 's/ *$//' <<< "${run_command:-${cls_command}}")")
 if [ "${multi}" = true ]; then
   result_args+=(--archs "${archs}" --seeds "${seeds}")   # grids: exp/<arch>/grid/best.yaml
@@ -443,9 +450,17 @@ fi
 [ -n "${paper_results}" ] && result_args+=(--paper "${paper_results}")
 [ "${privacy}" = true ] && result_args+=(--privacy "${expdir}/privacy/wer.json") && result_deps+=(--deps "${expdir}/privacy")
 [ "${deploy}" = true ] && result_args+=(--deploy "${expdir}/deploy/deploy.json") && result_deps+=(--deps "${expdir}/deploy")
-stage_run 13 "results" --out "${results_dir}" "${result_deps[@]}" --param "metric=${metric}" -- \
+stage_run 13 "results" --out "${run_results}/${results_dir}" "${result_deps[@]}" --param "metric=${metric}" -- \
   python -m kdspeech.bin.make_results_cls "${result_args[@]}"
 
-if [ "${stop_stage}" -ge 13 ]; then
-  log "results: ${results} (tables and plots in ${results_dir}/)"
+if [ "${stop_stage}" -ge 13 ] && [ "${stage}" -le 13 ]; then
+  log "results: ${run_results}/${results} (tables and plots in ${run_results}/${results_dir}/)"
 fi
+
+# Stage 14: against the committed results (the reference), which only --update_results true rewrites.
+update_opts=()
+[ "${update_results}" = false ] || update_opts=(--update "${run_results}")
+stage_run 14 "compare with the committed ${results}" --out "${expdir}/compare" --deps "${run_results}/${results_dir}" \
+  --inputs "${results}" --param "update_results=${update_results}" --log "${expdir}/compare/log/compare.log" -- \
+  python -m kdspeech.bin.compare_results --ours "${run_results}/${results}" --reference "${results}" \
+    --out "${expdir}/compare/compare.md" ${update_opts[@]+"${update_opts[@]}"}

@@ -18,9 +18,14 @@
 #                       enhanced set, WER/CER against the data dir's text -> exp/<model>/score_asr_<set>
 #  8 DNSMOS             (--dnsmos true) non-intrusive DNSMOS P.835/P.808 -> exp/<model>/score_dnsmos_<set>
 #  9 deployment         (--deploy true) parameters, MACs, CPU real-time factor, ONNX check -> exp/deploy
-# 10 results            RESULTS.md and results/*.png: each system by SNR and noise, paired tests of
-#                       every model against the noisy input and of the --compare pairs, validation
-#                       curves of the trainings with trainer.eval_every
+# 10 results            this run's RESULTS.md and plots -> exp/results/RESULTS.md, exp/results/results/*.png
+#                       (laid out as the committed --results and --results_dir, which a run never
+#                       touches): each system by SNR and noise, paired tests of every model against the
+#                       noisy input and of the --compare pairs, validation curves (trainer.eval_every)
+# 11 compare            this run's results against the committed RESULTS.md, table by table and cell by
+#                       cell, within the run-to-run spread it states -> exp/compare/compare.md (summary
+#                       printed); --update_results true then copies this run's results over the committed
+#                       ones (for maintainers)
 #
 # Lists: --mix_sets, --snr_subsets and --systems take entries separated by ';' or newlines, fields by
 # blanks.  A data set named in them is a mixture set of stage 3 (dump/mix/<name>), or a data dir
@@ -67,8 +72,9 @@ compare=""             # "<a>:<b>" model pairs given a paired test on every test
 compare_by_snr=""      # "<a>[+<a2>...]:<b>[+<b2>...]" pairs tested at each input SNR of every test set, each side
                        # the per-utterance mean over its models (the seeds of one system)
 noise_snr_tables=""    # models tabulated by noise type x SNR on every test set
-results=RESULTS.md     # the results file stage 10 writes
-results_dir=results    # plots of stage 10 (PNG), linked from the results file
+results=RESULTS.md     # the committed results file, the reference (stage 10 writes <expdir>/results/<this path>)
+results_dir=results    # its plots (stage 10 writes them in <expdir>/results/<this dir>)
+update_results=false   # stage 11 also copies this run's results over the committed ones (for maintainers)
 results_title=""       # heading of the results file (empty: "<corpus>/<task>: speech enhancement")
 paper_results=""       # optional YAML of the paper's numbers, shown beside ours
 results_note=""        # optional markdown file opening the results file (scale of the run, caveats)
@@ -406,10 +412,18 @@ fi
 result_confs=()
 if [ -n "${results_note}" ]; then result_args+=(--note "${results_note}"); result_confs+=(--conf "${results_note}"); fi
 title=${results_title:-$(basename "$(dirname "$PWD")")/$(basename "$PWD"): speech enhancement}
-note_old_layout 10 "${results_dir}"
-stage_run 10 "results" --out "${results_dir}" "${result_deps[@]}" "${result_confs[@]}" "${template_param[@]}" -- \
-  python -m kdspeech.bin.make_results_enh "${result_args[@]}" --out "${results}" --plot_dir "${results_dir}" \
-    --title "${title}"
+run_results=${expdir}/results   # this run's results, laid out as the committed ones
+stage_run 10 "results" --out "${run_results}/${results_dir}" "${result_deps[@]}" "${result_confs[@]}" "${template_param[@]}" -- \
+  python -m kdspeech.bin.make_results_enh "${result_args[@]}" --out "${run_results}/${results}" \
+    --plot_dir "${run_results}/${results_dir}" --title "${title}"
 if [ "${stop_stage}" -ge 10 ] && [ "${stage}" -le 10 ]; then
-  log "results: ${results} (plots in ${results_dir}/)"
+  log "results: ${run_results}/${results} (plots in ${run_results}/${results_dir}/)"
 fi
+
+# Stage 11: against the committed results (the reference), which only --update_results true rewrites.
+update_opts=()
+[ "${update_results}" = false ] || update_opts=(--update "${run_results}")
+stage_run 11 "compare with the committed ${results}" --out "${expdir}/compare" --deps "${run_results}/${results_dir}" \
+  --inputs "${results}" --param "update_results=${update_results}" --log "${expdir}/compare/log/compare.log" -- \
+  python -m kdspeech.bin.compare_results --ours "${run_results}/${results}" --reference "${results}" \
+    --out "${expdir}/compare/compare.md" ${update_opts[@]+"${update_opts[@]}"}

@@ -23,8 +23,14 @@
 # 10 alpha sweep        (--alpha_model) that model run again with each similarity scale of --alpha_sweep
 #                       on the validation set (alpha is chosen there, by --alpha_metric) and on the test
 #                       sets (the paper's Fig. 3), scored by DNSMOS -> exp/<model>/*_alpha<a>
-# 11 results            RESULTS.md: the paper's Table I layout with ours beside it, paired tests against
-#                       --baseline, the alpha figure (kdspeech.bin.make_results_pse)
+# 11 results            this run's RESULTS.md: the paper's Table I layout with ours beside it, paired tests
+#                       against --baseline, the alpha figure (kdspeech.bin.make_results_pse)
+#                       -> exp/results/RESULTS.md, exp/results/results/*.png (laid out as the committed
+#                       --results and --results_dir, which a run never touches)
+# 12 compare            this run's results against the committed RESULTS.md, table by table and cell by
+#                       cell, within the run-to-run spread it states -> exp/compare/compare.md (summary
+#                       printed); --update_results true then copies this run's results over the committed
+#                       ones (for maintainers)
 #
 # Lists: --systems as in enh.sh: "<name> <config> <train set> <valid set> <deps or -> [key.path=value ...]";
 # the sets `train` and `valid` here mean dump/pse/train_split/train and dump/pse/valid.
@@ -68,8 +74,9 @@ alpha_metric=pdnsmos_ovrl   # stage 10: alpha chosen by this DNSMOS figure on th
 alpha_metrics=pdnsmos_sig,pdnsmos_bak,pdnsmos_ovrl  # stage 10: what each alpha is scored by (Fig. 3: SIG and BAK)
 baseline=""            # stage 11: the system every other is tested against (e.g. the plain pDeepFilterNet2)
 encoders=""            # stage 11: "<system>=<reference encoder>/<on-the-fly encoder or ->" words, for Table I
-results=RESULTS.md     # stage 11 writes
-results_dir=results    # plots of stage 11
+results=RESULTS.md     # the committed results file, the reference (stage 11 writes <expdir>/results/<this path>)
+results_dir=results    # its plots (stage 11 writes them in <expdir>/results/<this dir>)
+update_results=false   # stage 12 also copies this run's results over the committed ones (for maintainers)
 paper_results=""       # YAML of the paper's Table I (kdspeech.bin.make_results_pse --paper)
 results_note=""        # markdown file opening the results file
 run_command=""         # the command the user ran, for RESULTS.md
@@ -242,8 +249,17 @@ for e in ${encoders}; do result_args+=(--encoders "${e}"); done
 [ -z "${paper_results}" ] || result_args+=(--paper "${paper_results}")
 result_confs=()
 if [ -n "${results_note}" ]; then result_args+=(--note "${results_note}"); result_confs+=(--conf "${results_note}"); fi
-stage_run 11 "results" --out "${results_dir}" "${result_deps[@]}" "${result_confs[@]}" -- \
+run_results=${expdir}/results   # this run's results, laid out as the committed ones
+stage_run 11 "results" --out "${run_results}/${results_dir}" "${result_deps[@]}" "${result_confs[@]}" -- \
   python -m kdspeech.bin.make_results_pse "${result_args[@]}" --run_command "${run_command:-${pse_command}}" \
     --title "$(basename "$(dirname "$PWD")")/$(basename "$PWD"): personalized speech enhancement" \
-    --out "${results}" --plot_dir "${results_dir}"
-if in_range 11; then log "results: ${results} (plots in ${results_dir}/)"; fi
+    --out "${run_results}/${results}" --plot_dir "${run_results}/${results_dir}"
+if in_range 11; then log "results: ${run_results}/${results} (plots in ${run_results}/${results_dir}/)"; fi
+
+# Stage 12: against the committed results (the reference), which only --update_results true rewrites.
+update_opts=()
+[ "${update_results}" = false ] || update_opts=(--update "${run_results}")
+stage_run 12 "compare with the committed ${results}" --out "${expdir}/compare" --deps "${run_results}/${results_dir}" \
+  --inputs "${results}" --param "update_results=${update_results}" --log "${expdir}/compare/log/compare.log" -- \
+  python -m kdspeech.bin.compare_results --ours "${run_results}/${results}" --reference "${results}" \
+    --out "${expdir}/compare/compare.md" ${update_opts[@]+"${update_opts[@]}"}

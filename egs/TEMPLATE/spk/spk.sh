@@ -19,9 +19,15 @@
 #                       (asym: teacher enrols, student verifies; ss: student-student) and the teacher's
 #                       tt (teacher-teacher) -> exp/<model>/trials_<set>/<protocol>/{scores,summary.json}
 #  8 t-SNE              (--tsne_set) teacher and student embeddings of --tsne_speakers unseen speakers
-#                       -> <results_dir>/tsne_<set>/<model>/tsne.png
+#                       -> exp/results/<results_dir>/tsne_<set>/<model>/tsne.png
 #  9 deployment         (--deploy true) parameters, MACs, CPU real-time factor, ONNX check -> exp/deploy
-# 10 results            RESULTS.md: every row, paired comparisons (--compare), the paper's numbers
+# 10 results            this run's RESULTS.md: every row, paired comparisons (--compare), the paper's
+#                       numbers -> exp/results/RESULTS.md (laid out as the committed --results and
+#                       --results_dir, which a run never touches)
+# 11 compare            this run's results against the committed RESULTS.md, table by table and cell by
+#                       cell, within the run-to-run spread it states -> exp/compare/compare.md (summary
+#                       printed); --update_results true then copies this run's results over the committed
+#                       ones (for maintainers)
 #
 # Lists: --systems and --teacher_systems take entries separated by ';' or newlines, fields by blanks:
 # "<name> <config> <train set> <valid set> <deps> [key.path=value ...]", deps being the systems (or
@@ -63,8 +69,9 @@ tsne_speakers=10       # speakers in the t-SNE plot
 deploy=false           # stage 9: deployment report of the models
 deploy_seconds=1       # seconds of audio per timed forward pass in stage 9
 compare=""             # "<a>:<b>" model pairs given a paired test on every test set and protocol
-results=RESULTS.md     # the results file stage 10 writes
-results_dir=results    # plots (PNG), linked from the results file
+results=RESULTS.md     # the committed results file, the reference (stage 10 writes <expdir>/results/<this path>)
+results_dir=results    # its plots (stages 8 and 10 write them in <expdir>/results/<this dir>)
+update_results=false   # stage 11 also copies this run's results over the committed ones (for maintainers)
 results_title=""       # heading of the results file
 paper_results=""       # optional YAML of the paper's numbers (rows: system, trials, protocol, eer, min_dcf, ours, comparable)
 results_note=""        # optional markdown file opening the results file (scale of the run, caveats)
@@ -271,10 +278,11 @@ for t in ${test_sets}; do
   done
 done
 
+run_results=${expdir}/results   # this run's results, laid out as the committed ones
 if [ -n "${tsne_set}" ]; then
   tn=$(set_name "${tsne_set}")
   for m in ${models}; do
-    out=${results_dir}/tsne_${tn}
+    out=${run_results}/${results_dir}/tsne_${tn}
     stage_run 8 "t-SNE of ${tsne_speakers} speakers of ${tsne_set}: ${teacher_name} and ${m}" --out "${out}/${m}" \
       --deps "${expdir}/${teacher_name}/emb_${tn}" --deps "${expdir}/${m}/emb_${tn}" \
       --param "tsne_speakers=${tsne_speakers}" --log "${expdir}/tsne_${tn}/log/${m}.log" -- \
@@ -306,9 +314,17 @@ result_confs=()
 if [ -n "${paper_results}" ]; then result_args+=(--paper "${paper_results}"); result_confs+=(--conf "${paper_results}"); fi
 if [ -n "${results_note}" ]; then result_args+=(--note "${results_note}"); result_confs+=(--conf "${results_note}"); fi
 title=${results_title:-$(basename "$(dirname "$PWD")")/$(basename "$PWD"): speaker embedding}
-stage_run 10 "results" --out "${results_dir}" "${result_deps[@]}" "${result_confs[@]}" --log "${expdir}/log/results.log" -- \
-  python -m kdspeech.bin.make_results_spk "${result_args[@]}" --out "${results}" --title "${title}" \
+stage_run 10 "results" --out "${run_results}/${results_dir}" "${result_deps[@]}" "${result_confs[@]}" --log "${expdir}/log/results.log" -- \
+  python -m kdspeech.bin.make_results_spk "${result_args[@]}" --out "${run_results}/${results}" --title "${title}" \
     --command "$(sed 's/ *$//' <<< "${run_command:-${spk_command}}")"
 if [ "${stop_stage}" -ge 10 ] && [ "${stage}" -le 10 ]; then
-  log "results: ${results} (plots in ${results_dir}/)"
+  log "results: ${run_results}/${results} (plots in ${run_results}/${results_dir}/)"
 fi
+
+# Stage 11: against the committed results (the reference), which only --update_results true rewrites.
+update_opts=()
+[ "${update_results}" = false ] || update_opts=(--update "${run_results}")
+stage_run 11 "compare with the committed ${results}" --out "${expdir}/compare" --deps "${run_results}/${results_dir}" \
+  --inputs "${results}" --param "update_results=${update_results}" --log "${expdir}/compare/log/compare.log" -- \
+  python -m kdspeech.bin.compare_results --ours "${run_results}/${results}" --reference "${results}" \
+    --out "${expdir}/compare/compare.md" ${update_opts[@]+"${update_opts[@]}"}
