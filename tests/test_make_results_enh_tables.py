@@ -135,3 +135,17 @@ def test_a_system_trained_at_three_seeds_is_compared_over_its_seeds(tmp_path):
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
     assert np.allclose([float(d) for d in cells[6].split(" / ")], [0.2, -0.1, 0.05], atol=0.01)
     assert cells[8] == "not shown"       # the pooled utterances alone would confirm +0.05
+
+
+def test_run_to_run_spread_is_the_largest_seed_range_of_any_system():
+    from kdspeech.report.seed_spread import seed_spread_section, seed_spreads
+
+    overall = {"s2": {"pesq_wb": 1.30, "si_sdr": 0.8}, "s2_seed2": {"pesq_wb": 1.34, "si_sdr": 0.5},
+               "s2_seed3": {"pesq_wb": 1.31, "si_sdr": 0.9}, "s1": {"pesq_wb": 1.2, "si_sdr": 0.1},
+               "s1_seed2": {"pesq_wb": 1.21, "si_sdr": float("nan")}, "noisy": {"pesq_wb": 1.0, "si_sdr": 0.0}}
+    spreads, systems = seed_spreads(overall, ["pesq_wb", "si_sdr"], label=str.upper)
+    assert spreads == pytest.approx({"PESQ_WB": 0.04, "SI_SDR": 0.4})
+    assert systems == ["s2 (3 seeds)", "s1 (2 seeds)"]
+    heading, text = seed_spread_section(overall, ["pesq_wb"])
+    assert heading == "Run-to-run spread" and "| pesq_wb | 0.04 |" in text
+    assert seed_spread_section({"a": {"m": 1.0}, "noisy": {"m": 0.0}}, ["m"]) is None

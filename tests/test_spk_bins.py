@@ -105,6 +105,10 @@ def test_results_file_gives_cis_and_paired_eer_differences(tmp_path):
     line = next(l for l in text.splitlines() if l.startswith("| good1/test/ss | bad1/test/ss |"))
     assert line.rstrip(" |").endswith("one seed: not a verdict")
     assert "4.260" in text and "./run.sh --x" in text and "margin" not in text.lower()
+    spread = text[text.index("## Run-to-run spread"):]   # the largest EER range of a row's seeds, in % points
+    bad = [json.loads((tmp_path / f"bad{k}" / "summary.json").read_text())["trials"]["eer"] for k in (1, 2, 3)]
+    widest = max(max(e) - min(e) for e in (eers, bad))
+    assert f"| EER % [95 % CI] | {100 * widest:.4g} |" in spread and "| MinDCF (P_tgt 0.01) [95 % CI] |" in spread
     with pytest.raises(KdError, match="both sides must be --row labels"):
         make_results_spk.main(rows + ["--compare", "good/test/ss:nope/test/ss", "--out", str(out)])
     (tmp_path / "bad2" / "scores").write_text("".join((tmp_path / "bad2" / "scores").read_text().splitlines(True)[:-1]))

@@ -58,13 +58,14 @@ from pathlib import Path
 from kdspeech.cli import run_main
 from kdspeech.errors import KdError
 from kdspeech.report.enh_paired import comparisons_section
+from kdspeech.report.seed_spread import seed_spread_section
 from kdspeech.report.enh_snr_paired import (comparison_name, difference_plots, models_of,
                                             parse_snr_comparison, snr_comparison_section)
 from kdspeech.report.enh_paper import (load_paper, paper_noise_snr_sections, paper_note, paper_section,
                                       pooled_systems)
 from kdspeech.report.enh_tables import build_sections, noise_snr_section
 from kdspeech.report.enh_training import curves_sections, selection_section
-from kdspeech.report.score_dirs import metric_names, read_summaries
+from kdspeech.report.score_dirs import label, metric_names, read_summaries
 from kdspeech.report.specs import parse_pairs
 from kdspeech.results import write_results
 
@@ -165,6 +166,9 @@ def main(argv=None):
     if section:
         snr_sections.insert(0, section)
     sections[2:2] = snr_sections  # after the overall means
+    spread = seed_spread_section({name: summary["overall"] for name, summary in ours.items()}, metrics, label)
+    if spread:
+        sections.append(spread)
     curves = parse_pairs(args.curves, "--curves")
     if curves:
         sections.append(selection_section(curves))

@@ -46,9 +46,11 @@ from kdspeech.cli import run_main
 from kdspeech.report.pse_alpha import alpha_section
 from kdspeech.report.pse_deploy import deploy_rows, deployment_section
 from kdspeech.report.pse_paired import paired_section
-from kdspeech.report.specs import parse_pairs, parse_systems
 from kdspeech.report.pse_table1 import SET_TITLES, load_paper, table_one
-from kdspeech.report.score_dirs import read_summaries
+from kdspeech.report.pse_table1 import columns as table_columns
+from kdspeech.report.score_dirs import label, read_summaries
+from kdspeech.report.seed_spread import seed_spread_section
+from kdspeech.report.specs import parse_pairs, parse_systems
 from kdspeech.results import write_results
 
 
@@ -97,6 +99,12 @@ def main(argv=None):
     section = paired_section(systems, args.baseline, args.light, sets)
     if section:
         sections.append((f"Paired comparisons against {args.baseline}", section))
+    columns = {f"{s} {label(m)}": (s, m) for s, m in table_columns(summaries, sets)}   # Table I's headers
+    overall = {name: {col: by_set.get(s, {}).get("overall", {}).get(m) for col, (s, m) in columns.items()}
+               for name, by_set in summaries.items()}
+    spread = seed_spread_section(overall, list(columns))
+    if spread:
+        sections.append(spread)
     if args.alpha or args.alpha_valid:
         sections.append(("Fig. 3: the scaling factor alpha", alpha_section(args)))
     if all_rows:

@@ -33,7 +33,7 @@ from kdspeech.metrics import paired
 from kdspeech.metrics.trials import read_scores, read_trial_list, read_trial_speakers
 from kdspeech.metrics.trials_bootstrap import compare_trials, trial_intervals
 from kdspeech.report.specs import is_extra_seed, seed_group
-from kdspeech.results import markdown_table, write_results
+from kdspeech.results import markdown_table, spread_section, write_results
 
 log = logging.getLogger("kdspeech.make_results_spk")
 PROTOCOLS = {"asym": "teacher enrols, student verifies (the paper's protocol)",
@@ -140,6 +140,23 @@ def comparison_section(pairs, rows):
         f"{paired.LEVEL} and {paired.MIN_SEEDS} or more training seeds stand behind the comparison.\n")
 
 
+def seed_spread(rows, header):
+    """The ``Run-to-run spread`` section (``kdspeech.results.spread_section``): the largest range of one
+    row's per-seed EER (% points) and MinDCF, keyed by the Verification table's column headers; None
+    when no row has several seeds."""
+    spreads = {}
+    for row in rows.values():
+        for metric, column, scale in (("eer", header[4], 100.0), ("min_dcf", header[-5], 1.0)):
+            values = [scale * v for v in row.intervals[metric].per_seed]
+            if len(values) >= 2:
+                spreads[column] = max(spreads.get(column, 0.0), max(values) - min(values))
+    if not spreads:
+        return None
+    return spread_section(spreads, "Measured over training seeds: the largest difference between two seeds' "
+                                   "figures of one row (system, trials, protocol).  A re-run of this recipe "
+                                   "reproduces a figure when it lands within this distance of it.")
+
+
 def selected_epoch(exp_dir):
     path = os.path.join(exp_dir, "history.json")
     if not os.path.exists(path):
@@ -200,6 +217,9 @@ def main(argv=None):
     sections.append(("Verification (EER, MinDCF)", text))
     if args.compare:
         sections.append(("Paired comparisons of EER and MinDCF", comparison_section(args.compare, rows)))
+    spread = seed_spread(rows, header)
+    if spread:
+        sections.append(spread)
     if args.system_info:
         info = []
         for entry in args.system_info:

@@ -55,6 +55,8 @@ teacher_set=teacher    # name of the teacher set in --teacher_conf
 teacher_name=teacher   # label and exp dir of the teacher's embeddings and scores
 cache_sets="train valid"   # stage 4: data sets whose teacher outputs are cached (empty: none)
 systems=""             # stage 5 entries (see above)
+seeds=""               # training seeds of every --systems entry, e.g. "1 2 3": the first under the entry's name,
+                       # the others as <name>_seed<k> (utils/seeds.sh); a verdict between systems needs 3
 train_args=""          # config overrides for every training, e.g. "trainer.max_epochs=2"
 skip_train=false       # skip stages 3-5: embed and score models already in exp/ (see --models)
 models=""              # systems to embed and score (empty: every system of --systems)
@@ -96,8 +98,14 @@ resample_dir() {  # resample_dir <src> <dst>
   utils/resample.sh --nj "${nj}" --strict_rate "${strict_rate}" "$1" "$2" "${fs}"
 }
 
-train_system() {  # train_system <config> <train dir> <valid dir> <exp dir> [key.path=value ...]
-  utils/train.sh --ngpu "${ngpu}" --num_nodes "${num_nodes}" --seed "${seed}" "$1" "$2" "$3" "$4" ${train_args} "${@:5}"
+train_system() {  # train_system <config> <train dir> <valid dir> <exp dir> [seed=N] [key.path=value ...]
+  local train_seed=${seed} word overrides=()
+  for word in "${@:5}"; do
+    case ${word} in seed=*) train_seed=${word#seed=} ;; *) overrides+=("${word}") ;; esac
+  done
+  # shellcheck disable=SC2086  # train_args are words
+  utils/train.sh --ngpu "${ngpu}" --num_nodes "${num_nodes}" --seed "${train_seed}" "$1" "$2" "$3" "$4" ${train_args} \
+    ${overrides[@]+"${overrides[@]}"}
 }
 
 cache_set() {  # cache_set <data dir> <out dir>
@@ -146,7 +154,8 @@ read_systems() {  # read_systems <stage> <list>
   done < <(entries "$2")
 }
 read_systems 3 "${teacher_systems}"
-read_systems 5 "${systems}"
+. utils/seeds.sh
+read_systems 5 "$(systems_with_seeds "${seeds}" "${systems}")"
 if [ -z "${models}" ]; then models="${student_names[*]}"; fi
 [ -n "${teacher_conf}" ] || [ "${stop_stage}" -lt 4 ] || { log "ERROR: give --teacher_conf (a config with the teacher set '${teacher_set}')"; exit 1; }
 
