@@ -234,3 +234,28 @@ def test_deterministic_mode_is_on_by_default_and_workers_are_seeded():
     torch.manual_seed(5)
     worker_seed(0)
     assert (random.random(), np.random.random()) == first
+
+
+def test_learned_term_repeated_in_valid_loss_is_one_module_that_trains(tmp_path, data, caplog):
+    import math
+    conf = tmp_path / "conf.yaml"
+    conf.write_text(CONF)
+    run_train(conf, data, tmp_path / "t", "trainer.max_epochs=1")
+    kd = tmp_path / "kd.yaml"
+    kd.write_text(CONF + f"teachers: {{tc: {{members: [{tmp_path / 't'}]}}}}\n")
+    term = "{name: contrastive, teacher: tc, temperature: 0.5}"
+    caplog.set_level(logging.INFO)
+    run_train(kd, data, tmp_path / "s", "trainer.max_epochs=2", f"loss=[{term}]",
+              f"valid_loss=[{{name: contrastive, weight: 2.0, teacher: tc, temperature: 0.5}}]")
+    assert "learned loss-term parameters contrastive.log_scale" in caplog.text
+    assert "valid_loss term 'contrastive' is loss term 'contrastive'" in caplog.text
+    state = load_training_state(tmp_path / "s/checkpoints")
+    assert list(state["losses"]) == ["contrastive.log_scale"]
+    # The training term's temperature got gradients and moved; it is in the optimizer's state.
+    assert state["losses"]["contrastive.log_scale"].item() != pytest.approx(math.log(2.0), abs=1e-6)
+    assert len(state["optimizer"]["param_groups"]) == 2
+    assert state["optimizer"]["state"]  # Adam moments exist for every parameter that got a gradient
+    # A learned validation term that repeats no training term would never train: an error.
+    with pytest.raises(KdError, match="valid_loss term 'contrastive' has learned parameters .log_scale."):
+        run_train(kd, data, tmp_path / "e", f"loss=[{term}]",
+                  "valid_loss=[{name: contrastive, teacher: tc, temperature: 0.1}]")

@@ -31,6 +31,7 @@ from kdspeech.plot import plot_learning_curves
 from kdspeech.tasks import get_task
 from kdspeech.train.determinism import set_deterministic
 from kdspeech.train.distributed import cleanup, init_distributed
+from kdspeech.train.loss_params import share_learned_terms
 from kdspeech.train.optim import build_optimizer, build_scheduler
 from kdspeech.train.selection import parse_best
 from kdspeech.train.trainer import TRAINER_DEFAULTS, Trainer
@@ -91,6 +92,7 @@ def main(argv=None):
     teachers = build_teacher_sets(conf["teachers"], info.device, where)
     terms = build_loss_terms(conf["loss"], where)
     valid_terms = build_loss_terms(conf["valid_loss"], where) if conf["valid_loss"] else None
+    valid_terms = share_learned_terms(terms, valid_terms, where)
     for _, _, term in terms + (valid_terms or []):
         if term.teacher and term.teacher not in teachers:
             raise KdError(f"a loss term uses teacher set '{term.teacher}', which 'teachers' does not define",

@@ -227,6 +227,7 @@ def build_loss_terms(specs, where=None):
             term = LOSSES.build(name, spec, where=where)
         except KdError as err:
             raise err if err.path else KdError(str(err), path=where) from None
+        term.spec = {"name": name, **spec}  # what it was built from (kdspeech.train.loss_params)
         seen[name] = seen.get(name, 0) + 1
         label = name if seen[name] == 1 else f"{name}.{seen[name]}"  # unique names in logs and history
         terms.append((label, weight, term))

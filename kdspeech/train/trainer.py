@@ -11,7 +11,8 @@ checkpoint ends with the same weights as an uninterrupted run on the same machin
 A step: the student's outputs (``kdspeech.models.calling``: a dict, with ``hidden.*`` taps the loss
 terms read), the outputs of frozen networks applied to them (teacher sets with ``apply_to:
 student``) joined as ``<set>.<key>``, the outputs of the teacher sets the terms read, the weighted sum
-of the terms.  Loss terms with parameters (a learned temperature) train with the student.
+of the terms.  Loss terms with parameters (a learned temperature) train with the student; the
+validation loss reads the same term modules, never copies (``kdspeech.train.loss_params``).
 """
 
 import json
@@ -33,6 +34,7 @@ from kdspeech.train.average import average_model_files
 from kdspeech.train.determinism import worker_seed
 from kdspeech.train.checkpoint import atomic_save, load_training_state, save_training_state
 from kdspeech.train.distributed import DistInfo, all_reduce_sum
+from kdspeech.train.loss_params import add_term_parameters, share_learned_terms
 from kdspeech.train.optim import fit_schedule_to, scheduler_step
 from kdspeech.train.selection import NBest, better, epoch_figure, parse_best
 
@@ -77,16 +79,15 @@ class Trainer:
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.loss_terms = loss_terms
-        self.valid_terms = valid_terms or loss_terms
-        self.losses = loss_modules(self.loss_terms + (valid_terms or [])).to(self.device)
-        known = {id(p) for group in optimizer.param_groups for p in group["params"]}
-        extra = [p for p in self.losses.parameters() if p.requires_grad and id(p) not in known]
-        if extra:  # a learned temperature, a projection: trained with the student
-            optimizer.add_param_group({"params": extra})
+        # Validation terms read the training terms' learned modules, never replace them.
+        self.valid_terms = share_learned_terms(loss_terms, valid_terms) or loss_terms
+        self.losses = loss_modules(self.loss_terms).to(self.device)  # trained and checkpointed
+        loss_modules(self.valid_terms).to(self.device)
+        add_term_parameters(optimizer, self.loss_terms)  # a learned temperature, a projection
         teachers = teachers or {}
         self.student_nets = {n: t for n, t in teachers.items() if getattr(t, "apply_to", "batch") == "student"}
         self.teachers = {n: t for n, t in teachers.items() if n not in self.student_nets}
-        self.student_taps, teacher_taps = tap_keys(self.loss_terms + (valid_terms or []))
+        self.student_taps, teacher_taps = tap_keys(self.loss_terms + self.valid_terms)
         for name, keys in teacher_taps.items():
             self.teachers[name].tap_keys = keys
         self.train_set, self.valid_set = train_set, valid_set
