@@ -21,9 +21,6 @@ PENDING = {
     "egs/librispeech/enh/results/cpu/RESULTS.md": "re-run with student seeds 1-3 under way",
     "egs/mini_espeak/enh/RESULTS.md": "re-run at a clean commit under way",
     "egs/shared_speakers/spk/RESULTS.md": "re-run with 3 seeds under way",
-    "egs/tau2019mobile/cls/RESULTS.md": "paper-only file, to regenerate at a clean commit",
-    "egs/timit/enh/RESULTS.md": "paper-only file, to regenerate at a clean commit",
-    "egs/user_data/cls/RESULTS.md": "paper-only file, to regenerate at a clean commit",
 }
 
 
