@@ -257,14 +257,14 @@ def test_stamp_of_the_old_scheme_reruns_and_says_why(recipe):
     assert run(recipe).returncode == 0
     stamp = recipe / "data/prep/.done"
     lines = stamp.read_text().splitlines()
-    assert "scheme 2" in lines
-    # A stamp as scheme 1 wrote it: no scheme line, another fingerprint.
-    old = [f"fingerprint {'0' * 64}"] + [l for l in lines[1:] if not l.startswith(("scheme", "code", "inputs"))]
+    assert "scheme 3" in lines
+    # A stamp as scheme 2 wrote it: no base line, another fingerprint.
+    old = [f"fingerprint {'0' * 64}", "scheme 2"] + [l for l in lines[1:] if not l.startswith(("scheme", "base"))]
     stamp.write_text("\n".join(old) + "\n")
     out = run(recipe)
     assert out.returncode == 0, out.stderr
-    assert ("Stage 1 (prepare): re-running: data/prep/.done: stamp made by fingerprint scheme 1, "
-            "now 2") in out.stderr
+    assert ("Stage 1 (prepare): re-running: data/prep/.done: stamp made by fingerprint scheme 2, "
+            "now 3") in out.stderr
     assert runs(recipe) == ["1", "1", "2", "3.1", "3.2"]   # its fingerprint is the same as before
     assert "exp/feats up to date, skipped" in out.stderr
 
@@ -316,7 +316,7 @@ def test_inputs_fingerprint_covers_the_deps_only(tmp_path):
     (first, first_inputs), (second, second_inputs) = seen()
     assert first != second and first_inputs == second_inputs   # config edit: same inputs
     stamp = (recipe / "exp/train/.done").read_text().splitlines()
-    assert f"fingerprint {second}" in stamp and f"inputs {second_inputs}" in stamp
+    assert f"base {second}" in stamp and f"inputs {second_inputs}" in stamp
     assert run(recipe, "--nj", "3").returncode == 0             # the input changed
     assert seen()[2][1] != second_inputs
     no_deps = (recipe / "data/prep/seen").read_text().split()
@@ -439,15 +439,20 @@ def test_a_stage_without_external_inputs_keeps_its_fingerprint(recipe):
     assert run(recipe).returncode == 0
     stamp = (recipe / "exp/feats/.done").read_text()
     assert "\ninput\t" not in stamp and not (recipe / "exp/feats/.done.inputs").exists()
-    # The fingerprint of a stage without --inputs is what it was before --inputs existed: sha256
-    # over scheme, code, configs and the hash of its deps' fingerprints.
+    # The base of a stage without --inputs is what it was before --inputs existed: sha256 over
+    # scheme, code, configs, its scripts and the hash of its deps' fingerprints; its fingerprint is
+    # sha256 over the base and the library code it ran (none here: no Python).
     import hashlib
     fields = dict(line.split(" ", 1) for line in stamp.splitlines() if " " in line)
     dep = fields["dep"].split()[1]
     inputs = hashlib.sha256(f"dep\0{dep}\0".encode()).hexdigest()
     conf = hashlib.sha256((recipe / "conf/feats.conf").read_bytes()).hexdigest()
-    expect = hashlib.sha256(f"scheme\x002\0code\0{fields['code']}\0conf\0{conf}\ninputs\0{inputs}".encode())
-    assert fields["inputs"] == inputs and fields["fingerprint"] == expect.hexdigest()
+    step = hashlib.sha256((recipe / "local/step.sh").read_bytes()).hexdigest()
+    assert fields["script"] == f"local/step.sh {step}"
+    base = hashlib.sha256(f"scheme\x003\0code\0{fields['code']}\0conf\0{conf}\n"
+                          f"scripts\0script local/step.sh {step}\ninputs\0{inputs}".encode()).hexdigest()
+    expect = hashlib.sha256(f"base\0{base}\0library\0".encode()).hexdigest()
+    assert fields["inputs"] == inputs and fields["base"] == base and fields["fingerprint"] == expect
 
 
 PROGRESS = """\

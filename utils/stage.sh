@@ -8,20 +8,41 @@
 #       -- command args...
 #
 # stage_run runs one stage when N is within [$stage, $stop_stage] and ends by writing a stamp,
-# DIR/.done, in every output dir.  The stamp's first line is a fingerprint (scheme 2): sha256 over
-# the command words (the literal JOB token kept), the definition of every shell function the command
-# reaches (a command word that names a function, the functions named in its body, and so on:
-# `declare -f`, so comments do not count), every --param (values that the command reads from
-# elsewhere than its arguments, e.g. a global variable used inside such a function), the content of
-# every --conf file, every external --inputs path (below) and the fingerprint of every --deps dir's
-# stamp.  When every output already has
-# a stamp with the same fingerprint, the stage is skipped with a log line; otherwise it runs, after a
-# log line saying why (no stamp, stamp of an older fingerprint scheme, which input, config or code
-# changed), and on success the stamps are written atomically.
-# Because a stage's fingerprint contains its inputs' fingerprints, a stage whose config or command
-# changed re-runs, and so does every stage that depends on it, directly or not.  The date and the
-# git hash are recorded in the stamp but are not part of the fingerprint, so a skipped stage never
-# makes later stages re-run.
+# DIR/.done, in every output dir.  Whether a stage runs again follows one rule (fingerprint scheme 3):
+#
+#   What the outputs are made from decides.  The stamp's `base` is sha256 over
+#   - the command words (the literal JOB token kept) and every --param (values that the command reads
+#     from elsewhere than its arguments, e.g. a global variable used inside a shell function);
+#   - every shell function the command *calls*: a word in command position (the start of a simple
+#     command, also inside $(...) and <(...)) of the command or of a called function's body, and a
+#     whole word handed to a called function (`parallel_each 2 "$x" train_one`), transitively
+#     (utils/shell_calls.awk; `declare -f` bodies, so comments do not count).  A name inside a
+#     longer word counts for nothing: "${out}/log/mix.JOB.log" does not make a stage depend on log();
+#   - the content of every --conf file;
+#   - the content of the recipe's own scripts the stage runs: local/*.sh, local/*.py (and other
+#     local/ scripts) named by the command or a called function, and, transitively, the scripts of
+#     the same folder that those name or import (`"${local_dir}/prepare.py"`, `import helpers`):
+#     editing local/data.sh re-runs stage 1;
+#   - every external --inputs path (below) and the fingerprint of every --deps dir's stamp.
+#   When every output has a stamp with the same base, the stage is skipped ("up to date, skipped");
+#   otherwise it runs, after a log line saying why (no stamp, an older scheme, which input, config,
+#   script or code changed).
+#
+#   Library code is recorded, not obeyed: the stamp lists, as `library <sha256> <path>` lines, the
+#   kdspeech modules every Python process of the stage imported (kdspeech/code_record.py, through
+#   $KDSPEECH_CODE_RECORD) and the utils/ scripts the stage runs.  When a stage is up to date by its
+#   base but one of those files changed since, it is neither recomputed silently (hours of training
+#   for a changed docstring) nor kept silently: a WARNING names the stage and the changed files and
+#   says how to re-run it: `--stage N --stop_stage N --rerun_changed_code true` for that stage, or
+#   `--rerun_changed_code true` for every stage whose code changed (a template option; elsewhere
+#   KDSPEECH_RERUN_CHANGED_CODE=true).
+#
+#   The fingerprint that later stages read is sha256 over the base and the library lines, so that
+#   a stage re-run with other code makes the stages that read it run again, and a skipped stage
+#   never does.  The date and the git hash are recorded in the stamp but are in neither hash.
+#
+# Because a stage's base contains its inputs' fingerprints, a stage whose config, command or script
+# changed re-runs, and so does every stage that depends on it, directly or not.
 #
 # External inputs (--inputs PATH, repeatable): what a stage reads from outside the recipe's stages (a
 # CSV, a corpus folder, a path of db.sh).  Each enters the fingerprint by its resolved path (so a
@@ -46,7 +67,7 @@
 # --progress follower flushes each line.  A command of your own that pipes through a tool that buffers
 # (awk, sed, grep, sort) should flush too: `fflush()` in awk, `stdbuf -oL` for the others.
 #
-# While a stage runs, KDSPEECH_STAGE is "N (name)", KDSPEECH_STAGE_FINGERPRINT its fingerprint and
+# While a stage runs, KDSPEECH_STAGE is "N (name)", KDSPEECH_STAGE_FINGERPRINT its base and
 # KDSPEECH_STAGE_INPUTS a fingerprint of its --deps stamps only (not its configs or command): a
 # training keeps its checkpoints while this one is unchanged, so that raising max_epochs in a YAML
 # continues the run.
@@ -64,9 +85,13 @@
 
 _KD_STAMP=.done
 export PYTHONUNBUFFERED=1     # live output of every Python command a stage runs (see above)
-_KD_SCHEME=2                  # version of what a fingerprint covers; older stamps re-run, saying so
+_KD_SCHEME=3                  # version of what a fingerprint covers; older stamps re-run, saying so
 declare -gA _KD_PRODUCER=()   # realpath of an output dir -> "N (name)" of the stage that makes it
 _KD_GIT_HASH=""
+_KD_UTILS=$(dirname "$(realpath "${BASH_SOURCE[0]}")")   # this folder
+_KD_ROOT=$(dirname "$_KD_UTILS")                          # the kdspeech checkout it belongs to
+declare -gA _KD_CALLS_OF=() _KD_CALLS_BODY=()  # function -> what its body calls, and that body
+declare -gA _KD_SCRIPT_REFS=()                 # script -> the scripts it names or imports
 
 # The caller is the first frame outside this file, so that a line logged by stage_run names the
 # recipe script and the line of its stage_run call.
@@ -80,6 +105,7 @@ log() {
 # A failure of the recipe itself (bad stage_run call, missing input): message and exit 1.
 _kd_die() {
   [[ -z ${_kd_manifest:-} ]] || rm -f -- "$_kd_manifest"
+  [[ -z ${_kd_record:-} ]] || rm -rf -- "$_kd_record"
   echo "$(date '+%Y-%m-%dT%H:%M:%S') ERROR: $*" >&2
   exit 1
 }
@@ -95,25 +121,115 @@ _kd_stamp_fingerprint() {
 
 _kd_sha256() { sha256sum | cut -d' ' -f1; }
 
-# The shell functions a command reaches, sorted: its words that name a function, then, repeatedly,
-# every function named by a word of a reached function's body.  Words are identifiers, so a name
-# inside a string or a path counts too (the safe side: at worst an unrelated edit re-runs a stage).
-_kd_reached_functions() {
-  local -A _kd_defined=() _kd_seen=()
+# What a piece of shell text calls and names: "C name", "A command name", "S path" lines
+# (utils/shell_calls.awk).
+_kd_calls_in() { awk -f "$_KD_UTILS/shell_calls.awk"; }
+
+# _kd_analyse command words...: sets the arrays _kd_fns (the shell functions the command calls,
+# transitively, sorted) and _kd_named (the script paths named by the command and those functions).
+# A function's analysis is kept while its body stays the same (_KD_CALLS_OF).
+_kd_analyse() {
+  local -A _kd_def=() _kd_seen=() _kd_paths=()
   local -a _kd_todo=()
-  local _kd_f _kd_w
-  while read -r _kd_w _kd_w _kd_f; do _kd_defined[$_kd_f]=1; done < <(declare -F)
-  for _kd_w in "$@"; do [[ -z ${_kd_defined[$_kd_w]:-} ]] || _kd_todo+=("$_kd_w"); done
-  while ((${#_kd_todo[@]})); do
+  local _kd_f _kd_kind _kd_a _kd_b _kd_body _kd_calls
+  _kd_fns=() _kd_named=()
+  while read -r _kd_a _kd_a _kd_f; do _kd_def[$_kd_f]=1; done < <(declare -F)
+  _kd_calls=$(printf '%q ' "$@" | _kd_calls_in)
+  while :; do
+    while read -r _kd_kind _kd_a _kd_b; do
+      case $_kd_kind in
+        C) if [[ -n ${_kd_def[$_kd_a]:-} && -z ${_kd_seen[$_kd_a]:-} ]]; then _kd_todo+=("$_kd_a"); fi ;;
+        A) if [[ -n ${_kd_def[$_kd_a]:-} && -n ${_kd_def[$_kd_b]:-} && -z ${_kd_seen[$_kd_b]:-} ]]; then
+             _kd_todo+=("$_kd_b")
+           fi ;;
+        S) _kd_paths[$_kd_a]=1 ;;
+      esac
+    done <<< "$_kd_calls"
+    _kd_calls=""
+    ((${#_kd_todo[@]})) || break
     _kd_f=${_kd_todo[-1]}
     unset '_kd_todo[-1]'
     [[ -z ${_kd_seen[$_kd_f]:-} ]] || continue
     _kd_seen[$_kd_f]=1
-    while read -r _kd_w; do
-      [[ -z ${_kd_defined[$_kd_w]:-} || -n ${_kd_seen[$_kd_w]:-} ]] || _kd_todo+=("$_kd_w")
-    done < <(declare -f -- "$_kd_f" | grep -oE '[A-Za-z_][A-Za-z0-9_]*' | sort -u)
+    _kd_body=$(declare -f -- "$_kd_f")
+    if [[ ${_KD_CALLS_BODY[$_kd_f]-} != "$_kd_body" ]]; then
+      _KD_CALLS_OF[$_kd_f]=$(_kd_calls_in <<< "$_kd_body")
+      _KD_CALLS_BODY[$_kd_f]=$_kd_body
+    fi
+    _kd_calls=${_KD_CALLS_OF[$_kd_f]}
   done
-  ((${#_kd_seen[@]} == 0)) || printf '%s\n' "${!_kd_seen[@]}" | LC_ALL=C sort
+  if ((${#_kd_seen[@]})); then mapfile -t _kd_fns < <(printf '%s\n' "${!_kd_seen[@]}" | LC_ALL=C sort); fi
+  if ((${#_kd_paths[@]})); then mapfile -t _kd_named < <(printf '%s\n' "${!_kd_paths[@]}" | LC_ALL=C sort); fi
+  return 0
+}
+
+# The scripts of a folder that a script names or imports: every word "<name>.sh|.py|..." that is a
+# file beside it (`"${local_dir}/prepare.py"`, `"$(dirname "$0")/noises.sh"`, a comment's "see
+# local/noises.sh" too: the safe side), the local/ and utils/ paths it names, and for a Python
+# script the modules it imports that are files beside it.  Args: script path
+_kd_script_refs() {
+  local path=$1 dir name
+  dir=$(dirname -- "$path")
+  {
+    grep -oE '[A-Za-z0-9_.-]+\.(sh|py|pl|awk)' -- "$path" 2> /dev/null | sort -u |
+      while IFS= read -r name; do if [[ -f $dir/$name ]]; then echo "$dir/$name"; fi; done
+    if [[ $path == *.py ]]; then
+      sed -nE 's/^[[:space:]]*(from|import)[[:space:]]+([A-Za-z_][A-Za-z0-9_]*).*/\2/p' -- "$path" | sort -u |
+        while IFS= read -r name; do if [[ -f $dir/$name.py ]]; then echo "$dir/$name.py"; fi; done
+    fi
+    awk -v paths_only=1 -f "$_KD_UTILS/shell_calls.awk" < "$path" | sed -n 's/^S //p' |
+      while IFS= read -r name; do if [[ -f $name ]]; then echo "$name"; fi; done
+  } | sed 's#^\./##' | LC_ALL=C sort -u
+}
+
+# Every script of the stage, transitively from the paths its command and functions name: one
+# "<kind> <path>" line each, kind `script` for the recipe's own (local/...), `library` for the
+# shared ones (utils/...).  Args: paths...
+_kd_scripts_closure() {
+  local -A seen=()
+  local -a todo=()
+  local path
+  for path in "$@"; do if [[ -f $path ]]; then todo+=("${path#./}"); fi; done
+  while ((${#todo[@]})); do
+    path=${todo[-1]}
+    unset 'todo[-1]'
+    [[ -z ${seen[$path]:-} ]] || continue
+    seen[$path]=1
+    if [[ -z ${_KD_SCRIPT_REFS[$path]+set} ]]; then _KD_SCRIPT_REFS[$path]=$(_kd_script_refs "$path"); fi
+    while IFS= read -r ref; do
+      if [[ -n $ref && -z ${seen[$ref]:-} ]]; then todo+=("$ref"); fi
+    done <<< "${_KD_SCRIPT_REFS[$path]}"
+  done
+  for path in "${!seen[@]}"; do
+    case $path in
+      utils/*) echo "library $path" ;;
+      *) echo "script $path" ;;
+    esac
+  done | LC_ALL=C sort
+}
+
+# "library <sha256> <path>" lines of library files (utils/ scripts by their path in the recipe,
+# kdspeech modules as recorded: absolute, shown relative to the checkout).  Reads
+# "<sha256>  <path>" lines on stdin.
+_kd_library_lines() {
+  local sha path
+  while read -r sha path; do
+    [[ -n $path ]] || continue
+    path=${path#"$_KD_ROOT"/}
+    echo "library $sha $path"
+  done | LC_ALL=C sort -u -k3,3
+}
+
+# The library files of a stamp that changed since it was written, one path a line.  Args: stamp
+_kd_library_changes() {
+  local tag sha path file now
+  while read -r tag sha path; do
+    [[ $tag == library ]] || continue
+    file=$path
+    [[ $file == /* || -f $file ]] || file=$_KD_ROOT/$path
+    now=$(sha256sum < "$file" 2> /dev/null | cut -d' ' -f1) || now=""
+    [[ $now == "$sha" ]] || echo "$path"
+  done < "$1"
 }
 
 # kdspeech's git hash, for the record only; computed once per script.
@@ -191,21 +307,33 @@ stage_run() {
     [[ -f $_kd_conf ]] || _kd_die "stage $_kd_label: config $_kd_conf not found"
   done
 
-  # Fingerprint: what the outputs are made from (not the date, not the code version).  Each part
-  # is hashed as a NUL-separated stream ($(...) would drop the NULs); the stamp records the parts,
-  # so that a re-run can say which one changed.
-  local _kd_code _kd_inputs _kd_fingerprint _kd_fn
+  # Base: what the outputs are made from (not the date, not the library code).  Each part is
+  # hashed as a NUL-separated stream ($(...) would drop the NULs); the stamp records the parts, so
+  # that a re-run can say which one changed.
+  local _kd_code _kd_inputs _kd_base _kd_fn _kd_scripts="" _kd_static_library="" _kd_kind _kd_line
+  local -a _kd_fns=() _kd_named=()
+  _kd_analyse "${_kd_command[@]}"
   _kd_code=$(
     {
       printf 'command\0'
       printf '%s\0' "${_kd_command[@]}"
-      # Recipe functions the command reaches: their bodies too (`declare -f`: without comments).
-      while IFS= read -r _kd_fn; do
+      # Recipe functions the command calls: their bodies too (`declare -f`: without comments).
+      for _kd_fn in ${_kd_fns[@]+"${_kd_fns[@]}"}; do
         printf '\0function\0'; declare -f -- "$_kd_fn"
-      done < <(_kd_reached_functions "${_kd_command[@]}")
+      done
       for _kd_param in "${_kd_params[@]}"; do printf '\0param\0%s' "$_kd_param"; done
     } | _kd_sha256
   )
+  # Scripts: the recipe's own by content ("script <path> <sha256>" lines, in the base), the
+  # library's (utils/) as "<sha256>  <path>" lines for the library record.
+  if ((${#_kd_named[@]})); then
+    while read -r _kd_kind _kd_line; do
+      case $_kd_kind in
+        script) _kd_scripts+="script $_kd_line $(_kd_sha256 < "$_kd_line")"$'\n' ;;
+        library) _kd_static_library+="$(_kd_sha256 < "$_kd_line")  $_kd_line"$'\n' ;;
+      esac
+    done < <(_kd_scripts_closure "${_kd_named[@]}")
+  fi
   # External inputs: "input<TAB>path<TAB>kind:hash<TAB>resolved path" records; folder manifests
   # ("index<TAB>relative path<TAB>size<TAB>mtime" lines) in a temporary file until the stamps are made.
   local _kd_ext_records="" _kd_manifest="" _kd_i
@@ -224,23 +352,46 @@ stage_run() {
       [[ -z $_kd_ext_records ]] || printf 'external\0%s' "$_kd_ext_records"
     } | _kd_sha256
   )
-  _kd_fingerprint=$(
+  _kd_base=$(
     {
       printf 'scheme\0%s\0code\0%s\0' "$_KD_SCHEME" "$_kd_code"
       for _kd_conf in "${_kd_confs[@]}"; do printf 'conf\0'; _kd_sha256 < "$_kd_conf"; done
+      printf 'scripts\0%s' "$_kd_scripts"
       printf 'inputs\0%s' "$_kd_inputs"
     } | _kd_sha256
   )
 
-  local _kd_up_to_date=true _kd_why=""
+  local _kd_up_to_date=true _kd_why="" _kd_stamp_base
   for _kd_out in "${_kd_outs[@]}"; do
-    if [[ $(_kd_stamp_fingerprint "$_kd_out/$_KD_STAMP") != "$_kd_fingerprint" ]]; then
+    _kd_stamp_base=""
+    [[ ! -f $_kd_out/$_KD_STAMP ]] || _kd_stamp_base=$(sed -n 's/^base //p' "$_kd_out/$_KD_STAMP" | head -n 1)
+    if [[ $_kd_stamp_base != "$_kd_base" ]]; then
       _kd_up_to_date=false
       [[ -n $_kd_why || ! -f $_kd_out/$_KD_STAMP ]] ||
-        _kd_why=$(_kd_rerun_reason "$_kd_out/$_KD_STAMP" "$_kd_code" \
+        _kd_why=$(_kd_rerun_reason "$_kd_out/$_KD_STAMP" "$_kd_code" "$_kd_scripts" \
           "${#_kd_confs[@]}" "${_kd_confs[@]}" "${_kd_deps[@]}")
     fi
   done
+  if $_kd_up_to_date; then
+    # Up to date by its base: has the library code it ran changed since?
+    local -a _kd_changed=()
+    mapfile -t _kd_changed < <(_kd_library_changes "${_kd_outs[0]}/$_KD_STAMP")
+    if ((${#_kd_changed[@]})); then
+      local _kd_files="${_kd_changed[*]:0:3}"
+      ((${#_kd_changed[@]} <= 3)) || _kd_files+=" and $((${#_kd_changed[@]} - 3)) more"
+      _kd_files=${_kd_files// /, }
+      _kd_files=${_kd_files//, and, / and }
+      if [[ ${rerun_changed_code:-${KDSPEECH_RERUN_CHANGED_CODE:-false}} == true ]]; then
+        _kd_up_to_date=false
+        _kd_why="the library code it ran changed: $_kd_files (--rerun_changed_code true)"
+      else
+        log "WARNING: Stage $_kd_label: ${_kd_outs[*]} up to date by its inputs, configs and scripts," \
+          "but the library code it ran changed since: $_kd_files; its outputs are those of the old" \
+          "code, kept. Re-run it with --stage $_kd_num --stop_stage $_kd_num --rerun_changed_code true" \
+          "(or every stage whose code changed: --rerun_changed_code true)"
+      fi
+    fi
+  fi
   if $_kd_up_to_date; then
     log "Stage $_kd_label: ${_kd_outs[*]} up to date, skipped"
     unset KDSPEECH_STAGE
@@ -251,13 +402,19 @@ stage_run() {
   # What the stage is made from, for commands that keep partial work (training checkpoints).
   # KDSPEECH_STAGE_INPUTS covers the inputs only: a changed config or command keeps the checkpoints
   # of an unchanged input (the trainer decides what may be resumed), a changed input discards them.
-  export KDSPEECH_STAGE_FINGERPRINT=$_kd_fingerprint KDSPEECH_STAGE_INPUTS=$_kd_inputs
+  # The library code of the run is recorded by its Python processes in a folder of the first output.
+  local _kd_record=${_kd_outs[0]}/.done.code.$$
+  export KDSPEECH_STAGE_FINGERPRINT=$_kd_base KDSPEECH_STAGE_INPUTS=$_kd_inputs
+  export KDSPEECH_CODE_RECORD
+  KDSPEECH_CODE_RECORD=$(realpath -m -- "$_kd_record")
 
   # Run.  Old stamps go first, so that an interrupted or failed run leaves none.
   for _kd_out in "${_kd_outs[@]}"; do
     rm -f -- "$_kd_out/$_KD_STAMP" "$_kd_out/$_KD_STAMP.inputs"
     mkdir -p -- "$_kd_out"
   done
+  rm -rf -- "$_kd_record"
+  mkdir -p -- "$_kd_record"
   local _kd_watch="" _kd_watch_pids=()
   ((${#_kd_prog[@]} == 0)) || _kd_progress_start "${_kd_prog[@]}"
   [[ -z $_kd_log ]] || mkdir -p -- "$(dirname "$_kd_log")"
@@ -299,11 +456,19 @@ stage_run() {
     fi
   fi
 
-  # Success: write the stamps, each atomically (temporary name, then rename).
+  # Success: the library code it ran (its utils/ scripts, the modules its Python processes
+  # recorded), the fingerprint over the base and that code, then the stamps, each atomically
+  # (temporary name, then rename).
+  local _kd_library _kd_fingerprint
+  _kd_library=$({ printf '%s' "$_kd_static_library"; cat -- "$_kd_record"/*.txt 2> /dev/null || true; } |
+    _kd_library_lines)
+  rm -rf -- "$_kd_record"
+  unset KDSPEECH_CODE_RECORD
+  _kd_fingerprint=$(printf 'base\0%s\0library\0%s' "$_kd_base" "$_kd_library" | _kd_sha256)
   local _kd_stamp _kd_tmp
-  _kd_stamp=$(_kd_stamp_text "$_kd_num" "$_kd_name" "$_kd_fingerprint" "$_kd_code" \
+  _kd_stamp=$(_kd_stamp_text "$_kd_num" "$_kd_name" "$_kd_fingerprint" "$_kd_base" "$_kd_code" \
     "$_kd_inputs" "$(printf '%q ' "${_kd_command[@]}")" "$(printf '%s\n' "${_kd_params[@]}")" \
-    "${#_kd_confs[@]}" "${_kd_confs[@]}" "${_kd_deps[@]}")
+    "$_kd_scripts" "$_kd_library" "${#_kd_confs[@]}" "${_kd_confs[@]}" "${_kd_deps[@]}")
   for _kd_out in "${_kd_outs[@]}"; do
     if [[ -n $_kd_manifest ]]; then   # first the manifests of the external inputs, for a re-run's reason
       _kd_tmp=$_kd_out/$_KD_STAMP.inputs.tmp.$$
@@ -343,16 +508,19 @@ _kd_run_direct() {
   fi
 }
 
-# The stamp's text.  The fingerprint line is read back by later stages; the scheme, code, conf and
-# dep lines by a re-run of this stage, to say why it runs again; the rest is a record of how the
-# outputs were made.  Args: N name fingerprint code inputs command params n_confs confs... deps...
+# The stamp's text.  The fingerprint line is read back by later stages; the base line by a re-run
+# of this stage, to decide; the scheme, code, conf, script and dep lines to say why it runs again;
+# the library lines to say which code changed since; the rest is a record of how the outputs were
+# made.  Args: N name fingerprint base code inputs command params scripts library n_confs confs... deps...
 _kd_stamp_text() {
-  local num=$1 name=$2 fingerprint=$3 code=$4 inputs=$5 command=$6 params=$7 n_confs=$8
-  shift 8
+  local num=$1 name=$2 fingerprint=$3 base=$4 code=$5 inputs=$6 command=$7 params=$8 scripts=$9
+  local library=${10} n_confs=${11}
+  shift 11
   local -a confs=("${@:1:n_confs}") deps=("${@:n_confs+1}")
   local conf dep
   echo "fingerprint $fingerprint"
   echo "scheme $_KD_SCHEME"
+  echo "base $base"
   echo "stage $num"
   echo "name $name"
   echo "date $(date '+%Y-%m-%dT%H:%M:%S%z')"
@@ -363,26 +531,29 @@ _kd_stamp_text() {
   for conf in "${confs[@]}"; do
     echo "conf $conf $(_kd_sha256 < "$conf")"
   done
+  [[ -z $scripts ]] || printf '%s' "$scripts"
   for dep in "${deps[@]}"; do
     echo "dep $dep $(_kd_stamp_fingerprint "$dep/$_KD_STAMP")"
   done
   # External inputs (stage_run's --inputs records, seen through bash's dynamic scope).
   [[ -z ${_kd_ext_records:-} ]] || printf '%s' "$_kd_ext_records"
+  [[ -z $library ]] || printf '%s\n' "$library"
   echo "kdspeech_git $(_kd_git_hash)"
 }
 
 # Why a stage with an existing but different stamp runs again, from the stamp's record: an older
-# fingerprint scheme, or which of code (command, functions, --param), configs and inputs changed.
-# Args: stamp code n_confs confs... deps...
+# fingerprint scheme, or which of code (command, functions, --param), configs, scripts and inputs
+# changed.  Args: stamp code scripts n_confs confs... deps...
 _kd_rerun_reason() {
-  local stamp=$1 code=$2 n_confs=$3
-  shift 3
+  local stamp=$1 code=$2 scripts=$3 n_confs=$4
+  shift 4
   local -a confs=("${@:1:n_confs}") deps=("${@:n_confs+1}") why=()
-  local scheme conf dep old
+  local scheme conf dep old tag path sha
   scheme=$(sed -n 's/^scheme //p' "$stamp" | head -n 1)
   if [[ ${scheme:-1} != "$_KD_SCHEME" ]]; then
     echo "$stamp: stamp made by fingerprint scheme ${scheme:-1}, now $_KD_SCHEME" \
-      "(the fingerprint now also covers the shell functions the command calls)"
+      "(shell functions count where they are called, the recipe's local/ scripts by content, and the" \
+      "library code a stage ran is recorded)"
     return 0
   fi
   [[ $(sed -n 's/^code //p' "$stamp") == "$code" ]] ||
@@ -391,6 +562,15 @@ _kd_rerun_reason() {
     old=$(awk -v f="$conf" '$1 == "conf" && $2 == f { print $3 }' "$stamp")
     [[ $old == "$(_kd_sha256 < "$conf")" ]] || why+=("config $conf changed")
   done
+  while read -r tag path sha; do
+    [[ $tag == script ]] || continue
+    old=$(awk -v f="$path" '$1 == "script" && $2 == f { print $3 }' "$stamp")
+    if [[ -z $old ]]; then why+=("it now runs script $path"); elif [[ $old != "$sha" ]]; then why+=("script $path changed"); fi
+  done <<< "$scripts"
+  while read -r tag path sha; do
+    [[ $tag == script ]] || continue
+    [[ $'\n'$scripts == *$'\n'"script $path "* ]] || why+=("it no longer runs script $path")
+  done < "$stamp"
   local -a changed=()
   for dep in "${deps[@]}"; do
     old=$(awk -v d="$dep" '$1 == "dep" && $2 == d { print $3 }' "$stamp")

@@ -51,6 +51,7 @@ set -euo pipefail
 
 stage=0                # first stage to run
 stop_stage=100         # last stage to run
+rerun_changed_code=false   # re-run the stages whose library code (kdspeech modules, utils/ scripts) changed since they ran (false: a warning names them)
 ngpu=0                 # GPUs per training (0: CPU, even where a GPU is visible; inference then too); >1: DDP through torchrun
 num_nodes=1            # nodes per training
 train_jobs=1           # folds (and grid points) trained at the same time (each gets cores/train_jobs threads unless trainer.num_threads says)

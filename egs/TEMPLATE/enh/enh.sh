@@ -34,6 +34,7 @@ set -euo pipefail
 
 stage=1                # first stage to run
 stop_stage=100         # last stage to run
+rerun_changed_code=false   # re-run the stages whose library code (kdspeech modules, utils/ scripts) changed since they ran (false: a warning names them)
 nj=2                   # parallel jobs of data, enhancement and scoring stages
 ngpu=0                 # GPUs per training, and enhancement on a GPU when > 0 (0: all on the CPU)
 num_nodes=1            # nodes per training (multi-node DDP through torchrun)

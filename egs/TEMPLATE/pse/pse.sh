@@ -38,6 +38,7 @@ set -euo pipefail
 
 stage=1                # first stage to run
 stop_stage=100         # last stage to run
+rerun_changed_code=false   # re-run the stages whose library code (kdspeech modules, utils/ scripts) changed since they ran (false: a warning names them)
 nj=2                   # parallel jobs of data, enhancement and scoring stages
 ngpu=0                 # GPUs per training (0: CPU)
 seed=1                 # seed of splitting, mixing, model initialisation and crops
@@ -113,7 +114,7 @@ enh_common=(--nj "${nj}" --ngpu "${ngpu}" --seed "${seed}" --fs "${fs}" --dumpdi
 enh_range() {  # enh_range <first> <last>: enh.sh's stages within both ranges
   local lo=$(($1 > stage ? $1 : stage)) hi=$(($2 < stop_stage ? $2 : stop_stage))
   ((lo <= hi)) || return 0
-  ./enh.sh "${enh_common[@]}" --stage "${lo}" --stop_stage "${hi}" --mix_sets "" \
+  ./enh.sh "${enh_common[@]}" --stage "${lo}" --stop_stage "${hi}" --rerun_changed_code "${rerun_changed_code}" --mix_sets "" \
     --systems "${systems}" --train_jobs "${train_jobs}" --train_args "${train_args}" --models "${models}" \
     --test_sets "${test_sets}" --metrics "${metrics}" --dnsmos true --dnsmos_metrics "${dnsmos_metrics}" \
     --deploy "${deploy}" --deploy_onnx "${deploy_onnx}" --deploy_opts "--parts enhancer,encoder" --enhance_opts "--enroll_emb ${pse}/enroll_test/emb.npz"
