@@ -35,5 +35,5 @@ def test_enhancement_writes_one_file_per_segment(tmp_path):
     enhance.main(["--model", str(tmp_path / "m.pth"), "--data", str(root), "--out_dir", str(tmp_path / "enh"),
                   "--device", "cpu"])
     enhance.main(["--data", str(root), "--out_dir", str(tmp_path / "enh"), "--merge"])
-    lengths = {p.stem: sf.info(str(p)).frames for p in (tmp_path / "enh/wav").glob("*.wav")}
+    lengths = {p.stem: sf.info(str(p)).frames for p in (tmp_path / "enh/wav").glob("*/*.wav")}  # wav/<key>/
     assert lengths == {"rec-a": int(0.25 * SR), "rec-b": int(0.30 * SR)}

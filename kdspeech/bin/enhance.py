@@ -4,9 +4,13 @@
         --out_dir exp/student_s2/enhanced_test_seen --job 1 --nj 4
     python -m kdspeech.bin.enhance --out_dir exp/student_s2/enhanced_test_seen --merge --nj 4
 
-A job writes ``out_dir/wav/<utt>.wav`` for its slice of the sorted utterances (each file atomically;
-files already there are kept, so a killed job resumes) and ``out_dir/split/wav.scp.<job>``; ``--merge``
-joins the pieces into ``out_dir/wav.scp`` and checks that no utterance is missing.
+A job writes ``out_dir/wav/<key>/<utt>.wav`` for its slice of the sorted utterances (each file
+atomically; files already there are kept, so a killed job resumes) and ``out_dir/split/wav.scp.<job>``;
+``--merge`` joins the pieces into ``out_dir/wav.scp``, checks that no utterance is missing and sets
+aside the audio of other keys.  The key (``kdspeech.resume``) covers what makes the audio: the model
+file's content, ``--sr``, ``--model_conf``, the ``--enroll_emb`` table, the mixtures' ``wav.scp`` and,
+under a recipe stage, the fingerprints of its inputs; so a retrained model, another option or re-made
+mixtures are enhanced afresh, never resumed from the old files.
 
 Personalized models (``forward(mix, enroll_emb)``, kdspeech.models.calling decides by the parameter
 names) get ``--enroll_emb table.npz``: speaker embeddings (``keys``, ``emb``, as written by
@@ -23,6 +27,7 @@ from pathlib import Path
 from kdspeech.cli import run_main
 from kdspeech.data.datadir import DataDir, merge_pieces, piece_path, split_ids, write_kv
 from kdspeech.errors import KdError
+from kdspeech.resume import file_digest, keyed_folder, output_key, set_aside_others
 
 log = logging.getLogger("kdspeech.enhance")
 
@@ -122,9 +127,10 @@ def enhance_job(args):
     model = load_model(args.model, device=device, conf_overrides=args.model_conf)
     enrolment = Enrolment(model, data, utts, args.enroll_emb, args.sr, device)
     out_dir = Path(args.out_dir)
+    folder = keyed_folder(out_dir / "wav", audio_key(args, data))
     piece = {}
     for utt in tqdm(utts, desc=f"enhance job {args.job}", disable=not sys.stderr.isatty()):
-        path = out_dir / "wav" / f"{utt}.wav"
+        path = folder / f"{utt}.wav"
         if not is_complete_wav(path, args.sr):
             noisy, _ = data.load_audio(utt, sr=args.sr)
             with torch.no_grad():
@@ -136,8 +142,23 @@ def enhance_job(args):
     log.info("job %d/%d: %d utterances enhanced into %s", args.job, args.nj, len(utts), out_dir / "wav")
 
 
+def audio_key(args, data):
+    """The key of the enhanced audio: what makes it (``kdspeech.resume``)."""
+    from kdspeech.train.checkpoint import resolve_model_file
+
+    return output_key(model=file_digest(resolve_model_file(args.model)), sr=args.sr,
+                      model_conf=list(args.model_conf), enroll_emb=file_digest(args.enroll_emb),
+                      mixtures=file_digest(data.file("wav.scp")))
+
+
 def merge(args):
     merged = merge_pieces(args.out_dir, "wav.scp", args.nj, DataDir(args.data).utts)
+    wav_dir = (Path(args.out_dir) / "wav").resolve()
+    keys = {Path(p).parent.name for p in merged.values() if Path(p).parent.parent == wav_dir}
+    if len(keys) != 1 or len({Path(p).parent for p in merged.values()}) != 1:
+        raise KdError(f"the job pieces were enhanced by different models or options ({len(keys)} keys "
+                      f"under {wav_dir}); run every job again", path=Path(args.out_dir) / "split")
+    set_aside_others(wav_dir, keys.pop())
     log.info("merged %d utterances into %s", len(merged), Path(args.out_dir) / "wav.scp")
 
 
