@@ -72,6 +72,7 @@ conf_dir=conf          # configs of one scale: train.yaml, grid.yaml and the opt
 train_conf=""          # the one training config (model, data, optimiser, trainer) ("": <conf_dir>/train.yaml)
 init_args=""           # extra overrides of the initial 16 kHz generation, e.g. "trainer.max_epochs=30"
 train_args=""          # overrides of every training, e.g. "trainer.max_epochs=2"
+skip_train=false       # skip stages 3-9 (trainings, teacher outputs, grid): score the models already in exp/fold<k>/<model>/ (a best.pth, e.g. made elsewhere)
 pretrained=""          # official PANNs AudioSet checkpoint (.pth) for the 16 kHz generation ("": from scratch); with --archs: "<arch>=<.pth> ..."
 pretrained_url=""      # download pretrained from here in stage 0 (to downloads/)
 pretrained_md5=""      # its checksum
@@ -121,6 +122,8 @@ grid_dir=${grid_dir:-${expdir}/grid}
 . ./cmd.sh
 . utils/stage.sh
 . utils/parallel.sh
+. utils/template_lib.sh   # train_system, model_dep
+declare -A sys_conf=()    # model_dep: the models of a run are trained by its stages, not listed
 
 full=16000
 all_rates="${full} ${rates}"
@@ -142,10 +145,8 @@ num_classes() { grep -c . "${datadir}/all/classes.txt"; }
 train_model() {  # train_model <exp dir> <fold> <rate> [overrides...]
   local dir=$1 k=$2 rate=$3
   shift 3
-  utils/train.sh --ngpu "${ngpu}" --num_nodes "${num_nodes}" --seed "${seed}" \
-    "${train_conf}" "${datadir}/fold${k}/train" "${datadir}/fold${k}/valid" "${dir}" \
-    task=classification "data.feats=${feats}/${rate}" "model.conf.num_classes=$(num_classes)" \
-    ${train_args} "$@"
+  train_system "${train_conf}" "${datadir}/fold${k}/train" "${datadir}/fold${k}/valid" "${dir}" \
+    task=classification "data.feats=${feats}/${rate}" "model.conf.num_classes=$(num_classes)" "$@"
 }
 
 # Student of a teacher: initialised from the 16 kHz model, loss alpha*CE + (1-alpha)*T^2*KL.
@@ -299,7 +300,7 @@ if [ "${multi}" = true ]; then
       "$0" ${cls_args[@]+"${cls_args[@]}"} "${run_opts[@]}" || die "architecture $a, seed $s failed (stages ${lo}-${hi})"
     done
   done
-else
+elif [ "${skip_train}" = false ]; then
   train_params=(--param "seed=${seed}" --param "train_args=${train_args}" --param "precompute_teacher=${precompute_teacher}")
   init_opts=()
   [ -n "${pretrained}" ] && init_opts+=("model.conf.pretrained=${pretrained}")
@@ -387,17 +388,24 @@ else
     }
     for_folds stage9
   fi
+fi
 
+if [ "${multi}" = false ]; then
+  # A model trained here by its stamp; with --skip_train, one made elsewhere by its file (model_dep).
   stage10() {
-    local s m r
+    local s m r dep
     for s in ${systems}; do
       m=${s%%:*}; r=${s##*:}
+      dep="--deps ${expdir}/fold$1/${m}"
+      if [ "${skip_train}" = true ] && ((10 >= stage && 10 <= stop_stage)); then
+        dep=$(model_dep "fold$1/${m}") || return 1
+      fi
+      # shellcheck disable=SC2086  # option words
       stage_run 10 "fold $1: score ${m} at ${r} Hz" --out "${expdir}/fold$1/${m}/score_${r}" \
-        --deps "${expdir}/fold$1/${m}" --deps "${feats}/${r}" -- score_model "${expdir}/fold$1/${m}" "$1" "${r}"
+        ${dep} --deps "${feats}/${r}" -- score_model "${expdir}/fold$1/${m}" "$1" "${r}"
     done
   }
   for_folds stage10
-
 fi
 
 result_deps=()
@@ -432,7 +440,14 @@ if [ "${deploy}" = true ]; then
   [ -n "${deploy_archs}" ] && deploy_opts+=(--arch ${deploy_archs} --arch_conf "num_classes=$(num_classes)")
   [ "${deploy_onnx}" = true ] && deploy_opts+=(--onnx)
   deploy_deps=()
-  for m in "${deploy_models[@]}"; do deploy_deps+=(--deps "$m"); done
+  for m in "${deploy_models[@]}"; do
+    if [ "${skip_train}" = true ] && ((12 >= stage && 12 <= stop_stage)); then
+      # shellcheck disable=SC2207  # option words
+      deploy_deps+=($(model_dep "${m#"${expdir}"/}")) || exit 1
+    else
+      deploy_deps+=(--deps "$m")
+    fi
+  done
   stage_run 12 "deployment: parameters, MACs, CPU real-time factor of one ${duration} s clip" --out "${expdir}/deploy" \
     "${deploy_deps[@]}" -- python -m kdspeech.bin.deploy "${deploy_opts[@]}"
 fi

@@ -86,22 +86,17 @@ help_message="Usage: $0 [options]   (stages are listed at the top of $(basename 
 . ./cmd.sh
 . utils/stage.sh
 . utils/parallel.sh
+. utils/template_lib.sh   # entries, set_dir, set_name, resample_dir, train_system, model_dep
 
 raw=${dumpdir}/raw
 mix=${dumpdir}/mix
+set_root=${mix}        # a data set of the lists is a mixture set, or a path
 device=cpu             # of enhancement; trainings get theirs from utils/train.sh --ngpu
 [ "${ngpu}" -gt 0 ] && device=cuda
 
 # ---------------------------------------------------------------------------------------------------
 # Helpers.  The bodies of the functions a stage runs are part of its fingerprint (utils/stage.sh), so
 # they name the options they read (${nj}, ${fs}, ...) rather than expanding them into the command.
-
-# Entries of a list option, one per line (separators ';' and newlines; blank entries dropped).
-entries() { tr ';' '\n' <<< "$1" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//' | grep -v '^$' || true; }
-
-# A data set of the lists: a mixture set name, or a path when it contains a '/'.
-set_dir() { if [[ $1 == */* ]]; then echo "$1"; else echo "${mix}/$1"; fi; }
-set_name() { basename "$1"; }
 
 # Kept word for word from the enh.sh before the task template, so that their stamps stay valid.
 mix_dir() {  # mix_dir <clean dir> <noise dir> <out dir> <snrs> <mixtures per utt>
@@ -115,19 +110,6 @@ mix_dir() {  # mix_dir <clean dir> <noise dir> <out dir> <snrs> <mixtures per ut
   python -m kdspeech.bin.mix_data_dir "${opts[@]}" --plan
   ${train_cmd} JOB=1:"${nj}" "${out}/log/mix.JOB.log" python -m kdspeech.bin.mix_data_dir "${opts[@]}" --job JOB --nj "${nj}"
   python -m kdspeech.bin.mix_data_dir "${opts[@]}" --merge --nj "${nj}"
-}
-
-resample_dir() {  # resample_dir <src> <dst>
-  utils/resample.sh --nj "${nj}" --strict_rate "${strict_rate}" "$1" "$2" "${fs}"
-}
-
-train_system() {  # train_system <config> <train dir> <valid dir> <exp dir> [seed=N] [key.path=value ...]
-  local train_seed=${seed} word overrides=()
-  for word in "${@:5}"; do
-    case ${word} in seed=*) train_seed=${word#seed=} ;; *) overrides+=("${word}") ;; esac
-  done
-  # shellcheck disable=SC2086  # train_args are words
-  utils/train.sh --ngpu "${ngpu}" --num_nodes "${num_nodes}" --seed "${train_seed}" "$1" "$2" "$3" "$4" ${train_args} "${overrides[@]}"
 }
 
 enhance_set() {  # enhance_set <model> <mixture dir> <out dir>
@@ -261,20 +243,7 @@ fi
 
 # The models to enhance and score, with what their stages depend on: the training stamp of a system
 # trained here; a model made elsewhere (--skip_train, or not in --systems) by its file's size and time.
-declare -A model_deps=()
-model_dep() {  # model_dep <model>: the --deps/--param words of stages that use it
-  local m=$1 file
-  if [ -f "${expdir}/${m}/.done" ] || { [ "${skip_train}" = false ] && [ -n "${sys_conf[${m}]+set}" ]; }; then
-    echo "--deps ${expdir}/${m}"
-    return
-  fi
-  file=${expdir}/${m}/best.pth
-  if [ ! -f "${file}" ]; then
-    log "ERROR: model ${m}: ${file} not found (train it in stage 4 or leave it out of --models)"
-    return 1
-  fi
-  echo "--param model_${m}=$(stat -c '%s-%Y' "${file}")"
-}
+declare -A model_deps=()   # model -> the stage_run words of its dependency (model_dep)
 pairs=()   # "model:set" to enhance and score
 for m in ${models}; do for t in ${test_sets}; do pairs+=("${m}:${t}"); done; done
 for pair in ${extra_tests}; do pairs+=("${pair}"); done

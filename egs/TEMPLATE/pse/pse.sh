@@ -64,6 +64,7 @@ min_enroll_seconds=1.0 # stage 3: a shorter enrolment clip is an error (one chun
 systems=""             # stage 4 entries (see above)
 train_jobs=1           # trainings that may run at the same time
 train_args=""          # config overrides for every training
+skip_train=false       # skip stage 4: enhance and score models already in exp/ (see --models)
 models=""              # systems to enhance and score (empty: every system)
 metrics=pesq_wb,stoi,si_sdr   # stage 6, on the test sets with a clean reference
 dnsmos_metrics=dnsmos_sig,dnsmos_bak,dnsmos_ovrl,pdnsmos_sig,pdnsmos_bak,pdnsmos_ovrl  # stage 8
@@ -88,11 +89,12 @@ pse_command=$(printf '%q ' "$0" "$@")
 . ./path.sh
 . ./cmd.sh
 . utils/stage.sh
+. utils/template_lib.sh   # entries, set_dir, model_dep
 
 raw=${dumpdir}/raw
 pse=${dumpdir}/pse
+set_root=${raw}
 in_range() { (($1 >= stage && $1 <= stop_stage)); }
-set_dir() { if [[ $1 == */* ]]; then echo "$1"; else echo "${raw}/$1"; fi; }
 
 # The sets of the systems list: `train` and `valid` are this template's.
 pse_systems() {  # the --systems entries with the sets `train` and `valid` made paths
@@ -102,9 +104,13 @@ pse_systems() {  # the --systems entries with the sets `train` and `valid` made 
     [ "${train}" != train ] || train=${pse}/train_split/train
     [ "${valid}" != valid ] || valid=${pse}/valid
     echo "${name} ${conf} ${train} ${valid} ${rest}"
-  done <<< "${systems//;/$'\n'}"
+  done < <(entries "${systems}")
 }
 systems=$(pse_systems)
+declare -A sys_conf=()   # the systems this run trains (model_dep)
+if [ "${skip_train}" = false ]; then
+  while read -r name _; do sys_conf[${name}]=1; done < <(entries "${systems}")
+fi
 test_sets="${test_sources:+${pse}/test}"
 for b in ${blind_sets}; do test_sets+=" ${raw}/${b}"; done
 [ -n "${test_sets// /}" ] || { log "ERROR: no test set: give --test_sources or --blind_sets"; exit 1; }
@@ -115,7 +121,7 @@ enh_range() {  # enh_range <first> <last>: enh.sh's stages within both ranges
   local lo=$(($1 > stage ? $1 : stage)) hi=$(($2 < stop_stage ? $2 : stop_stage))
   ((lo <= hi)) || return 0
   ./enh.sh "${enh_common[@]}" --stage "${lo}" --stop_stage "${hi}" --rerun_changed_code "${rerun_changed_code}" --mix_sets "" \
-    --systems "${systems}" --train_jobs "${train_jobs}" --train_args "${train_args}" --models "${models}" \
+    --systems "${systems}" --train_jobs "${train_jobs}" --train_args "${train_args}" --skip_train "${skip_train}" --models "${models}" \
     --test_sets "${test_sets}" --metrics "${metrics}" --dnsmos true --dnsmos_metrics "${dnsmos_metrics}" \
     --deploy "${deploy}" --deploy_onnx "${deploy_onnx}" --deploy_opts "--parts enhancer,encoder" --enhance_opts "--enroll_emb ${pse}/enroll_test/emb.npz"
 }
@@ -202,12 +208,17 @@ set_label() {  # set_label <set dir>: the set's name in the results (the paper's
 }
 alpha_sets=("${pse}/valid=${pse}/enroll_train/emb.npz")
 for t in ${test_sets}; do alpha_sets+=("${t}=${pse}/enroll_test/emb.npz"); done
+alpha_model_dep="--deps ${expdir}/${alpha_model}"   # out of range: only recorded by stage_run
+if [ -n "${alpha_model}" ] && in_range 10; then
+  alpha_model_dep=$(model_dep "${alpha_model}") || exit 1
+fi
 if [ -n "${alpha_model}" ]; then
   for a in ${alpha_sweep}; do
     for entry in "${alpha_sets[@]}"; do
       t=${entry%%=*} table=${entry#*=} out=${expdir}/${alpha_model}/enhanced_$(basename "${t}")_alpha${a}
+      # shellcheck disable=SC2086  # option words
       stage_run 10 "enhance $(basename "${t}") with ${alpha_model} at alpha ${a}" --out "${out}" \
-        --deps "${expdir}/${alpha_model}" --deps "${t}" --param "fs=${fs}" -- \
+        ${alpha_model_dep} --deps "${t}" --param "fs=${fs}" -- \
         enhance_alpha "${expdir}/${alpha_model}" "${t}" "${out}" "${a}" "${table}"
       stage_run 10 "DNSMOS of $(basename "${t}") by ${alpha_model} at alpha ${a}" \
         --out "${expdir}/${alpha_model}/score_dnsmos_$(basename "${t}")_alpha${a}" --deps "${out}" \

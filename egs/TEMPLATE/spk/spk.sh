@@ -86,28 +86,13 @@ spk_command=$(printf '%q ' "$0" "$@")   # RESULTS.md's command when run.sh does 
 . ./path.sh
 . ./cmd.sh
 . utils/stage.sh
+. utils/template_lib.sh   # entries, set_dir, set_name, resample_dir, train_system, model_dep
 
 raw=${dumpdir}/raw
+set_root=${raw}        # a data set of the lists is a dir of stage 2, or a path
 
 # ---------------------------------------------------------------------------------------------------
 # Helpers (their bodies are part of the fingerprints of the stages that call them).
-entries() { tr ';' '\n' <<< "$1" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//' | grep -v '^$' || true; }
-set_dir() { if [[ $1 == */* ]]; then echo "$1"; else echo "${raw}/$1"; fi; }
-set_name() { basename "$1"; }
-
-resample_dir() {  # resample_dir <src> <dst>
-  utils/resample.sh --nj "${nj}" --strict_rate "${strict_rate}" "$1" "$2" "${fs}"
-}
-
-train_system() {  # train_system <config> <train dir> <valid dir> <exp dir> [seed=N] [key.path=value ...]
-  local train_seed=${seed} word overrides=()
-  for word in "${@:5}"; do
-    case ${word} in seed=*) train_seed=${word#seed=} ;; *) overrides+=("${word}") ;; esac
-  done
-  # shellcheck disable=SC2086  # train_args are words
-  utils/train.sh --ngpu "${ngpu}" --num_nodes "${num_nodes}" --seed "${train_seed}" "$1" "$2" "$3" "$4" ${train_args} \
-    ${overrides[@]+"${overrides[@]}"}
-}
 
 cache_set() {  # cache_set <data dir> <out dir>
   python -m kdspeech.bin.cache_teacher --config "${teacher_conf}" --teacher "${teacher_set}" --data "$1" \
@@ -207,17 +192,7 @@ if [ "${skip_train}" = false ]; then
 fi
 
 # The models to embed: a system trained here by its stamp, one made elsewhere by its file.
-declare -A model_deps=()
-model_dep() {
-  local m=$1 file
-  if [ -f "${expdir}/${m}/.done" ] || { [ "${skip_train}" = false ] && [ -n "${sys_conf[${m}]+set}" ]; }; then
-    echo "--deps ${expdir}/${m}"
-    return
-  fi
-  file=${expdir}/${m}/best.pth
-  [ -f "${file}" ] || { log "ERROR: model ${m}: ${file} not found (train it or leave it out of --models)"; return 1; }
-  echo "--param model_${m}=$(stat -c '%s %Y' "${file}")"
-}
+declare -A model_deps=()   # model -> the stage_run words of its dependency (model_dep)
 if ((stop_stage >= 6)); then
   for m in ${models} ${chunk_models}; do model_deps[${m}]=$(model_dep "${m}") || exit 1; done
 fi

@@ -1,0 +1,174 @@
+"""--skip_train in every task template (enh.sh, spk.sh, pse.sh, cls.sh): a model made elsewhere (a
+best.pth with no stamp) is enhanced / embedded / scored; its stages depend on the file's content
+(utils/template_lib.sh:model_dep): a re-run skips them, another best.pth re-runs them."""
+
+import itertools
+import shutil
+import subprocess
+
+import numpy as np
+import soundfile as sf
+import torch
+
+import recipe_helpers as helpers
+from enh_fixtures import make_mix_dir
+from kdspeech.data.datadir import write_kv
+from kdspeech.models import build_model
+from kdspeech.train.checkpoint import atomic_save
+
+SR = 16000
+DATA_SH = """#!/usr/bin/env bash
+# The data dirs are made by the test; this stage only checks that they are there.
+out=data
+while [ $# -gt 0 ]; do case $1 in --out) out=$2; shift 2 ;; *) shift 2 ;; esac; done
+for d in {dirs}; do [ -f "$out/$d/wav.scp" ] || exit 1; done
+"""
+
+
+def make_recipe(root, template, dirs, *more):
+    """A recipe dir with cmd.sh/path.sh of a real recipe, the template(s) and utils linked, and a
+    local/data.sh that only checks the test's data dirs."""
+    root.mkdir(parents=True)
+    for name in ("cmd.sh", "path.sh"):
+        shutil.copy2(helpers.REPO / "egs" / "mini_espeak" / "enh" / name, root / name)
+    for name in (template, *more):
+        (root / name.split("/")[-1]).symlink_to(helpers.REPO / "egs" / "TEMPLATE" / name)
+    (root / "utils").symlink_to(helpers.REPO / "utils")
+    (root / "db.sh").write_text("data_inputs=()\n")
+    (root / "local").mkdir()
+    (root / "local" / "data.sh").write_text(DATA_SH.replace("{dirs}", dirs))
+    (root / "local" / "data.sh").chmod(0o755)
+    (root / "conf").mkdir()
+    return root
+
+
+def save_model(path, name, conf, seed=0):
+    torch.manual_seed(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_save({"model_name": name, "model_conf": conf, "model": build_model(name, conf).state_dict()}, path)
+
+
+def run(recipe, script, *args):
+    proc = subprocess.run([f"./{script}", *args], cwd=recipe, capture_output=True, text=True,
+                          env=helpers.recipe_env(), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc.stderr
+
+
+def speech_dir(root, speakers=3, per_speaker=2, seconds=1.0, seed=0):
+    """A data dir of noise 'utterances' (wav.scp, utt2spk) with one file each."""
+    rng = np.random.default_rng(seed)
+    wav, utt2spk = {}, {}
+    for s, k in itertools.product(range(speakers), range(per_speaker)):
+        utt = f"s{s}-u{k}"
+        path = root / "wav" / f"{utt}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, (0.1 * rng.standard_normal(int(seconds * SR))).astype(np.float32), SR)
+        wav[utt], utt2spk[utt] = str(path), f"s{s}"
+    write_kv(root / "wav.scp", wav)
+    write_kv(root / "utt2spk", utt2spk)
+    return sorted(wav)
+
+
+WAVEUNET = {"num_layers": 2, "base_channels": 4, "growth": 2, "num_decimations": 2}
+
+
+def test_enh_skip_train_enhances_and_scores_a_model_made_elsewhere(tmp_path):
+    recipe = make_recipe(tmp_path / "recipe", "enh/enh.sh", "tiny_test")
+    make_mix_dir(recipe / "data" / "tiny_test", n=2, dur=0.4, seed=2)
+    save_model(recipe / "exp/elsewhere/best.pth", "waveunet", WAVEUNET)
+    args = ["--nj", "1", "--corpus_dirs", "tiny_test", "--stop_stage", "6", "--skip_train", "true",
+            "--models", "elsewhere", "--test_sets", "data/tiny_test", "--metrics", "si_sdr"]
+    run(recipe, "enh.sh", *args)
+    assert (recipe / "exp/elsewhere/score_tiny_test/summary.json").exists()
+    again = run(recipe, "enh.sh", *args)
+    assert "(enhance data/tiny_test with elsewhere): exp/elsewhere/enhanced_tiny_test up to date" in again
+    enhanced = (recipe / "exp/elsewhere/enhanced_tiny_test/wav.scp").read_text()
+    save_model(recipe / "exp/elsewhere/best.pth", "waveunet", WAVEUNET, seed=1)   # another model there
+    third = run(recipe, "enh.sh", *args)
+    assert "Stage 5 (enhance data/tiny_test with elsewhere): re-running" in third
+    assert "Stage 6 (score elsewhere on data/tiny_test): re-running" in third
+    # Its audio is enhanced afresh (another key), not resumed from the first model's files.
+    assert (recipe / "exp/elsewhere/enhanced_tiny_test/wav.scp").read_text() != enhanced
+    assert len(list((recipe / "exp/elsewhere/enhanced_tiny_test/wav").iterdir())) == 1
+
+
+TEACHER_CONF = """\
+task: speaker_embedding
+data: {segment: 16000, sr: 16000}
+model: {name: tiny_ecapa, conf: {emb_dim: 16}}
+teachers:
+  teacher: {members: [exp/teacher_model]}
+"""
+ECAPA = {"emb_dim": 16, "channels": [16, 16], "kernels": [3, 3], "se_channels": [4, 4], "chunk": 0.5}
+
+
+def test_spk_skip_train_embeds_and_scores_a_model_made_elsewhere(tmp_path):
+    recipe = make_recipe(tmp_path / "recipe", "spk/spk.sh", "test")
+    utts = speech_dir(recipe / "data" / "test")
+    (recipe / "data/test/trials").write_text("".join(
+        f"{a} {b} {'target' if a[:2] == b[:2] else 'nontarget'}\n" for a, b in itertools.combinations(utts, 2)))
+    (recipe / "conf/teacher.yaml").write_text(TEACHER_CONF)
+    save_model(recipe / "exp/teacher_model/best.pth", "tiny_ecapa", ECAPA)
+    save_model(recipe / "exp/elsewhere/best.pth", "tiny_ecapa", ECAPA, seed=1)
+    args = ["--nj", "1", "--corpus_dirs", "test", "--stop_stage", "7", "--skip_train", "true",
+            "--models", "elsewhere", "--cache_sets", "", "--teacher_conf", "conf/teacher.yaml",
+            "--test_sets", "test", "--protocols", "asym ss"]
+    run(recipe, "spk.sh", *args)   # spk.sh's model_dep stopped stage 6 here ("unknown argument")
+    for proto in ("asym", "ss"):
+        assert (recipe / f"exp/elsewhere/trials_test/{proto}/summary.json").exists()
+    again = run(recipe, "spk.sh", *args)
+    assert "Stage 6 (embed test with elsewhere): exp/elsewhere/emb_test up to date, skipped" in again
+
+
+PDCCRN = {"emb_dim": 16, "channels": [4, 8], "lstm_units": 8, "lstm_layers": 1}
+
+
+def test_pse_skip_train_enhances_a_personalized_model_made_elsewhere(tmp_path):
+    recipe = make_recipe(tmp_path / "recipe", "pse/pse.sh", "blind", "enh/enh.sh")
+    utts = speech_dir(recipe / "data" / "blind", speakers=2, per_speaker=1)
+    write_kv(recipe / "data/blind/utt2enroll", {u: str(recipe / "data/blind/wav" / f"{u}.wav") for u in utts})
+    for name in ("teacher.yaml", "mix.yaml"):
+        (recipe / "conf" / name).write_text("task: personalized_enhancement\n")
+    save_model(recipe / "exp/elsewhere/best.pth", "dccrn", PDCCRN)
+    common = ["--nj", "1", "--corpus_dirs", "blind", "--blind_sets", "blind", "--teacher_conf", "conf/teacher.yaml",
+              "--mix_conf", "conf/mix.yaml", "--deploy", "false", "--skip_train", "true", "--models", "elsewhere"]
+    run(recipe, "pse.sh", *common, "--stop_stage", "2")
+    # The enrolment embeddings stage 3 would make with the reference encoder: one per test utterance.
+    table = recipe / "dump/pse/enroll_test"
+    table.mkdir(parents=True)
+    np.savez(table / "emb.npz", keys=np.array(utts), emb=np.ones((len(utts), 16), np.float32))
+    (table / ".done").write_text("fingerprint made-by-the-test\n")
+    out = run(recipe, "pse.sh", *common, "--stage", "5", "--stop_stage", "5")
+    assert "Stage 5: enhance dump/raw/blind with elsewhere" in out
+    assert len((recipe / "exp/elsewhere/enhanced_blind/wav.scp").read_text().splitlines()) == 2
+    again = run(recipe, "pse.sh", *common, "--stage", "5", "--stop_stage", "5")
+    assert "exp/elsewhere/enhanced_blind up to date, skipped" in again
+
+
+MOBILENET = {"num_classes": 2, "width": 0.125, "dropout": 0.0}
+
+
+def test_cls_skip_train_scores_models_made_elsewhere(tmp_path):
+    recipe = make_recipe(tmp_path / "recipe", "cls/cls.sh", "all")
+    utts = speech_dir(recipe / "data" / "all", speakers=2, per_speaker=4)
+    write_kv(recipe / "data/all/utt2label", {u: ("dog" if u.startswith("s0") else "rain") for u in utts})
+    (recipe / "data/all/classes.txt").write_text("dog\nrain\n")
+    (recipe / "data/all/folds.txt").write_text("1 4\n")
+    for part, members in (("train", utts[::4]), ("valid", utts[1::4]), ("test", utts[2::2])):
+        d = recipe / "data/fold1" / part
+        d.mkdir(parents=True)
+        for name in ("wav.scp", "utt2label"):
+            rows = dict(line.split(" ", 1) for line in (recipe / "data/all" / name).read_text().splitlines())
+            write_kv(d / name, {u: rows[u] for u in members})
+        shutil.copy(recipe / "data/all/classes.txt", d / "classes.txt")
+    for model in ("init_16k", "ft_1000", "basd_1000", "cssd_1000"):
+        save_model(recipe / "exp/fold1" / model / "best.pth", "mobilenetv2", MOBILENET)
+    args = ["--rates", "1000", "--duration", "1.0", "--stop_stage", "10", "--skip_train", "true",
+            "--deploy", "false", "--privacy", "false"]
+    out = run(recipe, "cls.sh", *args)
+    assert "Stage 3" not in out and "Stage 7" not in out
+    for model, rate in (("init_16k", 16000), ("init_16k", 1000), ("cssd_1000", 1000)):
+        assert (recipe / "exp/fold1" / model / f"score_{rate}" / "summary.json").exists()
+    again = run(recipe, "cls.sh", *args)
+    assert "fold 1: score cssd_1000 at 1000 Hz): exp/fold1/cssd_1000/score_1000 up to date, skipped" in again
