@@ -30,7 +30,8 @@ def test_fixed_view2_is_one_crop_per_utterance_in_every_epoch_and_mode(tmp_path)
     assert torch.equal(valid[2]["input_view2"], views[0])        # ... and is what a cache run sees
     assert not all(torch.equal(f, firsts[0]) for f in firsts)     # the student's crop still moves
     other_seed = task.build_dataset(root, {"segment": 3000, "view2": "fixed"}, True, 8)
-    assert not torch.equal(other_seed[2]["input_view2"], views[0])
+    assert torch.equal(other_seed[2]["input_view2"], views[0])    # one teacher cache for every training seed
+    assert not torch.equal(other_seed[2]["input"], train[2]["input"])   # the student's crops follow the seed
     rand = task.build_dataset(root, {"segment": 3000}, True, 7)
     assert rand[2]["key"].startswith(f"{rand.utts[2]}@")          # default unchanged: crop in the key
     with pytest.raises(KdError, match="view2: 'sometimes' is not one of"):

@@ -6,8 +6,9 @@ The data dir has ``wav.scp`` and ``utt2spk``; validation dirs also have ``trials
 losses; the second is drawn independently), ``target`` (the speaker's index among the training
 speakers, sorted) and ``key`` (``<utt>@<start of input>``).
 
-``view2: fixed`` makes ``input_view2`` one fixed crop per utterance (placed by the seed and the
-utterance id, the same in every epoch and in validation mode) and ``key`` the utterance id: the view a
+``view2: fixed`` makes ``input_view2`` one fixed crop per utterance (placed by the utterance id alone,
+the same in every epoch, in validation mode and at every training seed, so that one teacher cache serves
+the trainings of all seeds) and ``key`` the utterance id: the view a
 frozen teacher reads is then deterministic, so its outputs can be computed once
 (``kdspeech.bin.cache_teacher``) and looked up by ``key`` while ``input`` is still cropped anew each
 epoch.
@@ -83,7 +84,7 @@ class SpeakerDataset(Dataset):
         if len(wav) <= n:
             return np.pad(wav, (0, n - len(wav))), 0
         if fixed_key is not None:  # the same crop in every epoch and mode, placed by the utterance id
-            rng = np.random.default_rng([self.seed, zlib.crc32(fixed_key.encode("utf-8")), view])
+            rng = np.random.default_rng([zlib.crc32(fixed_key.encode("utf-8")), view])
         else:
             rng = np.random.default_rng([self.seed, self.epoch if self.train else 0, index, view])
         start = int(rng.integers(0, len(wav) - n + 1))
