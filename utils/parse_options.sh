@@ -16,6 +16,22 @@
 # description, read from the caller's top-level `name=value  # description` lines that come before
 # the line sourcing this file, and exits 0.
 #
+# Pass-through mode, for a recipe's run.sh in front of its template: a script that sets
+# `pass_options_to=<script>` before sourcing this file keeps the options it does not know, in order and
+# as given (`--name value` or `--name=value`), in the array `passed_options` instead of failing, so
+# that it hands them on ("${passed_options[@]}") and its own options may come in any position:
+#
+#     conf_dir=conf    # configs of one scale
+#     pass_options_to=./enh.sh
+#     . utils/parse_options.sh
+#     ./enh.sh --fs 16000 "${passed_options[@]}"
+#
+# Options the script puts in `passed_options` before sourcing this file (its own values of the next
+# script's options) stay in front of the command line's.  Its `--help` lists its own options, then
+# runs `<script> "${passed_options[@]}" --help` (the options so far), which lists the next script's
+# with the values they would have (and, for a chain of such scripts, each one's in turn).  Define
+# the script's other variables after sourcing this file: every variable set before it is an option.
+#
 # All helper names (even locals: bash scoping is dynamic, a local `name` would hide the script's
 # `name` from ${!var}) start with _po_ and are removed again before returning to the caller.
 
@@ -58,7 +74,7 @@ _po_print_help() {
     [[ $_po_line =~ ^([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] || continue
     _po_name=${BASH_REMATCH[1]}
     _po_rest=${BASH_REMATCH[2]}
-    [[ $_po_name == help_message ]] && continue
+    [[ $_po_name == help_message || $_po_name == pass_options_to || $_po_name == passed_options ]] && continue
     # A line inside a multi-line string can look like an assignment; only list real variables.
     [[ -n ${!_po_name+set} ]] || continue
     _po_comment=$(_po_split_comment "$_po_rest" | cut -f2-)
@@ -68,10 +84,17 @@ _po_print_help() {
   done < "$_po_script"
 }
 
+_po_pass=${pass_options_to:-}
+# Options the script put there first (its own values of the next script's options) stay in front.
+[[ -z $_po_pass || -n ${passed_options+set} ]] || passed_options=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --help | -h)
       _po_print_help
+      if [[ -n $_po_pass ]]; then
+        printf '\nEvery other option goes to %s:\n\n' "$_po_pass"
+        exec "$_po_pass" ${passed_options[@]+"${passed_options[@]}"} --help
+      fi
       exit 0
       ;;
     --)  # explicit end of options
@@ -81,10 +104,12 @@ while [[ $# -gt 0 ]]; do
     --*=*)
       _po_name=${1%%=*}
       _po_value=${1#*=}
+      _po_name_given=$_po_name   # the --name=value form (kept as one word when passed on)
       shift
       ;;
     --?*)
       _po_name=$1
+      _po_name_given=""
       if [[ $# -lt 2 ]]; then
         echo "$(basename "$_po_script"): option $1 needs a value (see --help)" >&2
         exit 1
@@ -100,7 +125,13 @@ while [[ $# -gt 0 ]]; do
   _po_name=${_po_name#--}
   _po_name=${_po_name//-/_}
   # Only an identifier that names an already-set variable is a known option.
-  if ! [[ $_po_name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || [[ -z ${!_po_name+set} ]]; then
+  if ! [[ $_po_name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || [[ -z ${!_po_name+set} ]] ||
+     [[ $_po_name == help_message || $_po_name == pass_options_to || $_po_name == passed_options ]]; then
+    if [[ -n $_po_pass ]]; then   # pass-through mode: the next script's option, as given
+      if [[ $_po_option == "$_po_name_given" ]]; then passed_options+=("$_po_option=$_po_value")
+      else passed_options+=("$_po_option" "$_po_value"); fi
+      continue
+    fi
     echo "$(basename "$_po_script"): unknown option $_po_option (see --help)" >&2
     exit 1
   fi
@@ -113,7 +144,7 @@ while [[ $# -gt 0 ]]; do
   printf -v "$_po_name" '%s' "$_po_value"
 done
 
-unset -v _po_script _po_name _po_value _po_option
+unset -v _po_script _po_name _po_value _po_option _po_pass _po_name_given
 unset -f _po_split_comment _po_print_help
 # Leave $? at 0 so that `. utils/parse_options.sh || exit 1` and `set -e` callers carry on.
 true

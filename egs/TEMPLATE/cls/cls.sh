@@ -99,17 +99,14 @@ run_command=""         # the command the user ran, for RESULTS.md (run.sh passes
 help_message="Usage: $0 [options]   (stages are listed at the top of $(basename "$0"))"
 # --conf_dir anywhere on the command line: the options of its cls.conf go first, so that the
 # command line overrides them (Kaldi option file: one --name=value a line, # comments).
-conf_file_options() {
-  local i j dir=${conf_dir}
+conf_file_options() {  # a first pass of the options (utils/parse_options.sh) finds --conf_dir
   cls_command=$(printf '%q ' "$0" "$@")   # RESULTS.md's command when run.sh does not pass --run_command
-  for ((i = 1; i <= $#; i++)); do
-    case ${!i} in
-      --conf_dir=* | --conf-dir=*) dir=${!i#*=} ;;
-      --conf_dir | --conf-dir) j=$((i + 1)); dir=${!j:-} ;;
-    esac
-  done
+  local word words=()
+  for word in "$@"; do [[ ${word} == --help || ${word} == -h ]] || words+=("${word}"); done
+  set -- ${words[@]+"${words[@]}"}   # --help waits for the second pass, which shows cls.conf's values
+  . utils/parse_options.sh
   conf_opts=()
-  [ ! -f "${dir}/cls.conf" ] || mapfile -t conf_opts < <(grep -v -E '^[[:space:]]*(#|$)' "${dir}/cls.conf")
+  [ ! -f "${conf_dir}/cls.conf" ] || mapfile -t conf_opts < <(grep -v -E '^[[:space:]]*(#|$)' "${conf_dir}/cls.conf")
 }
 conf_file_options "$@"
 cls_args=("$@")   # as given: stages 3-10 of each architecture and seed re-run this script with them

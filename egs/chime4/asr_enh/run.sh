@@ -6,13 +6,16 @@
 # CHiME-4 is licensed: db.sh points at your copy.  The DeepFilterNet3 student is left out here: its
 # teacher cache needs every utterance within one training crop (CHiME-4 utterances run 2-15 s).
 #
-#   ./run.sh [--conf_dir ../../librispeech/asr_enh/conf] [enh.sh options...]
+#   ./run.sh [--conf_dir ../../librispeech/asr_enh/conf] [options of this script and of enh.sh, in any order]
 set -euo pipefail
 
 conf_dir=../../librispeech/asr_enh/conf   # paper-size configs (conf/cpu there: the CPU scale)
-if [ "${1:-}" = --conf_dir ]; then conf_dir=$2; shift 2; fi
-backends="pocketsphinx moonshine"
-nj=8
+backends="pocketsphinx moonshine"   # ASR backends: the first in enh.sh's stage 7, each one on the real recordings
+nj=8                   # parallel jobs (enh.sh's and the real recordings')
+
+help_message="Usage: $0 [options]   (every other option is enh.sh's)"
+pass_options_to=./enh.sh
+. utils/parse_options.sh
 . ./path.sh
 log() { echo "$(date '+%F %T') run.sh: $*" >&2; }
 
@@ -34,7 +37,7 @@ stage_run 0 "Wiener filter model file (no training)" --out exp/wiener -- \
   --systems "${systems}" --models "${models}" --test_sets "${raw}/dt05_simu ${raw}/et05_simu" \
   --metrics pesq_wb,stoi,si_sdr,sdr,seg_snr,csig,cbak,covl --score_with_asr true --asr_backend "${_backends[0]}" \
   --compare "student_le_ld:student_lr student_le:student_lr student_ld:student_lr student_lr:wiener" \
-  --results_title "chime4/asr_enh: KD-trained speech enhancement for noise-robust ASR" "$@"
+  --results_title "chime4/asr_enh: KD-trained speech enhancement for noise-robust ASR" ${passed_options[@]+"${passed_options[@]}"}
 
 # Real recordings: enhance, then WER/CER with every backend (no clean reference, so no quality metrics).
 for t in dt05_real et05_real; do

@@ -16,21 +16,15 @@
 # cores) or any TinyECAPA checkpoint: --light_encoder PATH.
 set -euo pipefail
 
-conf_dir=conf/cpu      # training configs (conf: the paper's sizes)
+conf_dir=conf/cpu      # training configs and <conf_dir>/scale.sh (conf: the paper's sizes)
 data=shared            # shared (../shared/corpora subsets) | dns5
 light_encoder=../../shared_speakers/spk/exp/contrastive/best.pth   # TinyECAPA distilled from the reference encoder
 seeds=""               # training seeds of every system, e.g. "1 2 3" (utils/seeds.sh; verdicts need 3)
-pse_args=()            # every other word goes to pse.sh
-while [ $# -gt 0 ]; do
-  case $1 in
-    --conf_dir) conf_dir=$2; shift 2 ;;
-    --data) data=$2; shift 2 ;;
-    --light_encoder) light_encoder=$2; shift 2 ;;
-    --seeds) seeds=$2; shift 2 ;;
-    *) pse_args+=("$1"); shift ;;
-  esac
-done
-set -- ${pse_args[@]+"${pse_args[@]}"}
+skip_train=false       # pse.sh's --skip_train (no training: the light encoder is then not needed)
+
+help_message="Usage: $0 [options]   (<conf_dir>/scale.sh's options come before the command line's)"
+pass_options_to=./pse.sh   # every other option
+. utils/parse_options.sh
 
 case ${data} in
   shared)
@@ -56,13 +50,16 @@ e3net          ${conf_dir}/train_e3net.yaml   train valid -
 "
 . utils/seeds.sh
 systems=$(systems_with_seeds "${seeds}" "${systems}")
-if [[ " $* " != *" --skip_train true "* && ! -f ${light_encoder} ]]; then
+if [ "${skip_train}" = false ] && [ ! -f "${light_encoder}" ]; then
   echo "$0: the light similarity needs a TinyECAPA checkpoint: ${light_encoder} not found." >&2
   echo "  Run egs/shared_speakers/spk/run.sh first, or give --light_encoder PATH." >&2
   exit 1
 fi
 
 . "${conf_dir}/scale.sh"   # sets scale_opts: mixtures, durations and jobs of this scale
+run_words=("$0" --conf_dir "${conf_dir}" --data "${data}")   # the command, for RESULTS.md
+[ -z "${seeds}" ] || run_words+=(--seeds "${seeds}")
+[ "${skip_train}" = false ] || run_words+=(--skip_train true)
 ./pse.sh \
   --fs 16000 \
   --local_data_opts "--data ${data}" \
@@ -75,6 +72,7 @@ fi
   --encoders "pdfnet2=GE2E/- oracle_scaled=GE2E/GE2E oracle_unscaled=GE2E/GE2E light_scaled=GE2E/TinyECAPA light_unscaled=GE2E/TinyECAPA pdccrn=GE2E/- e3net=GE2E/-" \
   --paper_results conf/paper_results.yaml \
   --results_note "${conf_dir}/results_note.md" \
-  --run_command "$(printf '%q ' "$0" --conf_dir "${conf_dir}" --data "${data}" ${seeds:+--seeds "${seeds}"} "$@")" \
+  --run_command "$(printf '%q ' "${run_words[@]}" ${passed_options[@]+"${passed_options[@]}"})" \
+  --skip_train "${skip_train}" \
   "${scale_opts[@]}" \
-  "$@"
+  ${passed_options[@]+"${passed_options[@]}"}

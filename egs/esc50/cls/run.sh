@@ -11,9 +11,12 @@
 # with mean ± std over folds x seeds and paired statistics over (fold, seed) pairs):
 #   KDSPEECH_ESC50=... ./run.sh --conf_dir conf/cpu --archs "cnn14 resnet38 mobilenetv2" --seeds "1 2 3"
 set -euo pipefail
+help_message="Usage: $0 [options]   (every option is cls.sh's: the recipe's settings below come first)"
+pass_options_to=./cls.sh
+. utils/parse_options.sh
 . ./db.sh
 ./cls.sh \
-  --run_command "$(printf '%q ' "$0" "$@")" \
+  --run_command "$(printf '%q ' "$0" ${passed_options[@]+"${passed_options[@]}"})" \
   --rates "1000 2000" \
   --duration 5.0 \
   --metric macro_accuracy \
@@ -21,4 +24,4 @@ set -euo pipefail
   --privacy true \
   --privacy_data "${privacy_speech}" \
   --privacy_backends "pocketsphinx moonshine" \
-  "$@"
+  ${passed_options[@]+"${passed_options[@]}"}

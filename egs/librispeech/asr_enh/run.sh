@@ -4,7 +4,7 @@
 # the enhanced speech decoded by two ASR backends (pocketsphinx, moonshine).  Stages of
 # egs/TEMPLATE/enh/enh.sh, lists in local/kd_asr.sh, corpus paths in db.sh.
 #
-#   ./run.sh [--conf_dir conf/cpu] [enh.sh options...]
+#   ./run.sh [--conf_dir conf/cpu] [options of this script and of enh.sh, in any order]
 #
 # Steps (each resumable: enh.sh stamps; caches, model files and score dirs are written atomically and
 # reused when up to date):
@@ -17,21 +17,28 @@
 #   7. local/make_tables.py -> results/tables.md (the paper's table layouts, every backend)
 set -euo pipefail
 
-conf_dir=conf/cpu
-if [ "${1:-}" = --conf_dir ]; then conf_dir=$2; shift 2; fi
-# The scale (<conf_dir>/scale.sh sets these; the values here are the CPU scale of conf/cpu)
-train_snrs="-5,0,5,10"; test_snrs="0,5,10"
-train_mix_per_utt=2; valid_mix_per_utt=1; test_mix_per_utt=2
-local_data_opts="--num_train 60 --num_valid 10 --max_seconds 1"
-metrics=pesq_wb,stoi,si_sdr,sdr,seg_snr,csig,cbak,covl
+conf_dir=conf/cpu      # configs of one scale; <conf_dir>/scale.sh sets the options below (they are conf/cpu's here)
+train_snrs="-5,0,5,10"   # SNRs of the training and validation mixtures
+test_snrs="0,5,10"       # SNRs of the test mixtures
+train_mix_per_utt=2      # mixtures per training utterance
+valid_mix_per_utt=1      # mixtures per validation utterance
+test_mix_per_utt=2       # mixtures per test utterance
+local_data_opts="--num_train 60 --num_valid 10 --max_seconds 1"   # options of local/data.sh
+metrics=pesq_wb,stoi,si_sdr,sdr,seg_snr,csig,cbak,covl          # quality metrics of enh.sh's stage 6
 backends="moonshine pocketsphinx"   # the first decodes every system in enh.sh's stage 7, the others in step 5
 other_backend_models=""            # systems step 5 decodes (empty: noisy, clean and every system)
-deploy_models="conformer_teacher student_lr"
-deploy_seconds=1
-nj=2
-train_jobs=2
+deploy_models="conformer_teacher student_lr"   # systems of the deployment report (step 6)
+deploy_seconds=1         # seconds of audio per timed forward pass in step 6
+nj=2                     # parallel jobs
+train_jobs=2             # trainings at the same time
+
+help_message="Usage: $0 [options]   (<conf_dir>/scale.sh sets this script's options; the command line wins)"
+pass_options_to=./enh.sh   # every other option
+first_pass() { local -a passed_options; . utils/parse_options.sh; }   # finds --conf_dir in any position
+first_pass "$@"
 # shellcheck disable=SC1091
 [ ! -f "${conf_dir}/scale.sh" ] || . "${conf_dir}/scale.sh"
+. utils/parse_options.sh     # again: the command line over the scale's values
 . ./path.sh
 . local/kd_asr.sh
 other_backend_models=${other_backend_models:-noisy clean ${kd_models}}
@@ -43,14 +50,7 @@ common=(--fs 16000 --nj "${nj}" --local_data_opts "${local_data_opts}" "${kd_opt
         --results results/enh_results.md --results_dir results --results_note conf/results_note.md
         --train_jobs "${train_jobs}")
 
-for arg in "$@"; do
-  if [[ ${arg} == --help || ${arg} == -h ]]; then
-    echo "Options of run.sh: --conf_dir DIR (first); the scale variables at its top come from DIR/scale.sh."
-    echo "Every other option goes to enh.sh:"
-    exec ./enh.sh "${common[@]}" --help
-  fi
-done
-./enh.sh "${common[@]}" --stop_stage 3 "$@"
+./enh.sh "${common[@]}" --stop_stage 3 ${passed_options[@]+"${passed_options[@]}"}
 
 mkdir -p exp/df_cache
 for set in train valid; do
@@ -67,7 +67,7 @@ stage=0 stop_stage=0
 stage_run 0 "Wiener filter model file (no training)" --out exp/wiener -- \
   python -m kdspeech.bin.make_classical --model wiener --out exp/wiener
 
-./enh.sh "${common[@]}" --stage 4 "$@"
+./enh.sh "${common[@]}" --stage 4 ${passed_options[@]+"${passed_options[@]}"}
 
 for backend in "${_backends[@]:1}"; do
   for m in ${other_backend_models}; do

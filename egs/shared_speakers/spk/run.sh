@@ -10,6 +10,9 @@
 #   ./run.sh                       every stage (20 minutes on 2 shared cores; see RESULTS.md)
 #   ./run.sh --stage 6             re-embed and re-score; any spk.sh option (./run.sh --help)
 set -euo pipefail
+help_message="Usage: $0 [options]   (every option is spk.sh's: the recipe's settings below come first)"
+pass_options_to=./spk.sh
+. utils/parse_options.sh
 
 systems="
 contrastive conf/train_contrastive.yaml train valid cache
@@ -29,5 +32,5 @@ mse         conf/train_mse.yaml         train valid cache
   --deploy true \
   --paper_results conf/paper_results.yaml \
   --results_note conf/results_note.md \
-  --run_command "$(printf '%q ' "$0" "$@")" \
-  "$@"
+  --run_command "$(printf '%q ' "$0" ${passed_options[@]+"${passed_options[@]}"})" \
+  ${passed_options[@]+"${passed_options[@]}"}

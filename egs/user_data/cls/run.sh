@@ -9,9 +9,12 @@
 # conf/paper.yaml holds the paper's numbers on the authors' own (non-public) user data; they are not
 # shown by default since other recordings are not a reproduction of them: --paper_results conf/paper.yaml.
 set -euo pipefail
+help_message="Usage: $0 [options]   (every option is cls.sh's: the recipe's settings below come first)"
+pass_options_to=./cls.sh
+. utils/parse_options.sh
 ./cls.sh \
-  --run_command "$(printf '%q ' "$0" "$@")" \
+  --run_command "$(printf '%q ' "$0" ${passed_options[@]+"${passed_options[@]}"})" \
   --rates "1000 2000" \
   --duration 5.0 \
   --metric macro_f1 \
-  "$@"
+  ${passed_options[@]+"${passed_options[@]}"}

@@ -8,8 +8,13 @@
 #   ./run.sh --train_teacher true     train a reduced ECAPA-TDNN with AAM-softmax first and distil from it
 set -euo pipefail
 
-train_teacher=false
-if [ "${1:-}" = --train_teacher ]; then train_teacher=$2; shift 2; fi
+train_teacher=false    # train a reduced ECAPA-TDNN with AAM-softmax first (stage 3) and distil from it
+
+help_message="Usage: $0 [options]   (every other option is spk.sh's)"
+pass_options_to=./spk.sh
+. utils/parse_options.sh
+run_words=("$0")   # the command, for RESULTS.md
+[ "${train_teacher}" = false ] || run_words+=(--train_teacher true)
 
 systems="
 contrastive conf/train_contrastive.yaml train valid cache
@@ -36,5 +41,5 @@ fi
   --chunk_sweep "0.5 1.0 1.5 2.0 3.0" --chunk_models contrastive \
   --deploy true \
   --paper_results conf/paper_results.yaml \
-  --run_command "$(printf '%q ' "$0" "$@")" \
-  "$@"
+  --run_command "$(printf '%q ' "${run_words[@]}" ${passed_options[@]+"${passed_options[@]}"})" \
+  ${passed_options[@]+"${passed_options[@]}"}

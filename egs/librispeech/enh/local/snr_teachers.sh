@@ -1,65 +1,53 @@
-# shellcheck shell=bash
+#!/usr/bin/env bash
 # The SNR-based teachers-student paper (Hao et al., arXiv:2005.14441) as lists for the enhancement
-# task template (egs/TEMPLATE/enh/enh.sh): its mixture sets, its systems and how it is scored.
-# Sourced by the run.sh of egs/librispeech/enh, egs/timit/enh and egs/mini_espeak/enh, after they set
-# the paper's options below; it takes those options out of "$@" (--name value or --name=value) and
-# leaves every other word for enh.sh in the array enh_opts.  It sets:
+# task template (egs/TEMPLATE/enh/enh.sh): its mixture sets, its systems and how it is scored.  Run by
+# the run.sh of egs/librispeech/enh, egs/timit/enh and egs/mini_espeak/enh (local/ links here) with
+# their scale's options and the user's; its own options below are the paper's, with the defaults of
+# the full-size recipes (one place for the three); every other option goes to ./enh.sh, after these
+# lists (so that the command line may still override one).  It makes:
 #
 #   mix_sets     teacher_<k> / valid_teacher_<k> at the SNRs of teacher k, student / valid at
 #                student_snrs, test_seen / test_unseen at test_snrs
 #   systems      teacher_<k> (conf teacher_conf on teacher_<k>); student_s1 (student_conf on student);
 #                baseline_<name> for each name of baselines (a registered model, trained on the student
 #                set with its config: the matching word of baseline_confs, or when that is empty
-#                <conf_dir>/train_<name>.yaml); student_s2 (kd_conf on student, distilled from every
+#                <baseline_conf_dir>/train_<name>.yaml); student_s2 (kd_conf on student, distilled from every
 #                teacher, routed by the mixture's SNR: teachers.snr.members and teachers.snr.bounds,
 #                the bounds being the lowest SNR of each teacher set after the first); with
 #                student_seeds "1 2 ...": S1 and S2 once per seed (the first seed as student_s1 /
 #                student_s2, the others as student_s1_seed<s> / student_s2_seed<s>)
 #   snr_subsets, extra_tests   with score_teachers=true: teacher k on the test mixtures of its range
-#   snr_opts     these and the paper's other template options: the models scored on the whole test
-#                sets (S1, S2, the baselines; teachers only on their ranges), comparisons (S2 against S1
-#                per seed and, by input SNR, S2 against S1 pooled over the seeds; S2 against each
-#                baseline), tables, title
+#   and the paper's other template options: the models scored on the whole test sets (S1, S2, the
+#   baselines; teachers only on their ranges), comparisons (S2 against S1 per seed and, by input SNR,
+#   S2 against S1 pooled over the seeds; S2 against each baseline), tables, title
 #
-# The paper's options (each recipe's run.sh sets its defaults before sourcing this file):
-#   teacher_snrs  student_snrs  test_snrs  teacher_mix_per_utt  student_mix_per_utt  valid_mix_per_utt
-#   test_mix_per_utt  test_unseen_mix_per_utt  teacher_conf  student_conf  kd_conf  baselines
-#   baseline_confs  score_teachers  student_seeds (training seeds of S1 and S2; empty: enh.sh's --seed)
-# --baseline NAME and --baseline_conf FILE (one baseline, the form before several were possible) set
-# baselines and baseline_confs.
+#   local/snr_teachers.sh [options of this script and of enh.sh]    (run from the recipe dir)
+set -euo pipefail
 
-_snr_names=(teacher_snrs student_snrs test_snrs teacher_mix_per_utt student_mix_per_utt valid_mix_per_utt
-            test_mix_per_utt test_unseen_mix_per_utt teacher_conf student_conf kd_conf baselines
-            baseline_confs score_teachers student_seeds)
-enh_opts=()
-while [ $# -gt 0 ]; do
-  _snr_opt=${1%%=*}
-  _snr_name=${_snr_opt#--}
-  _snr_name=${_snr_name//-/_}
-  case ${_snr_name} in baseline) _snr_name=baselines ;; baseline_conf) _snr_name=baseline_confs ;; esac
-  if [[ $1 == --* && " ${_snr_names[*]} " == *" ${_snr_name} "* ]]; then
-    if [[ $1 == *=* ]]; then
-      printf -v "${_snr_name}" '%s' "${1#*=}"
-      shift
-    else
-      [ $# -ge 2 ] || { echo "$0: option $1 needs a value" >&2; exit 1; }
-      printf -v "${_snr_name}" '%s' "$2"
-      shift 2
-    fi
-  else
-    if [[ $1 == --help || $1 == -h ]]; then
-      echo "Options of the SNR-based teachers-student recipe (current value in brackets):"
-      for _snr_name in "${_snr_names[@]}"; do printf '  --%-24s [%s]\n' "${_snr_name}" "${!_snr_name}"; done
-      echo "  (--baseline NAME --baseline_conf FILE: the same for one baseline)"
-      echo "Every other option goes to enh.sh:"
-      echo
-    fi
-    enh_opts+=("$1")
-    shift
-  fi
-done
-[ "${score_teachers}" = true ] || [ "${score_teachers}" = false ] ||
-  { echo "$0: --score_teachers expects true or false, got '${score_teachers}'" >&2; exit 1; }
+teacher_snrs="-20,-17,-13,-11 -10,-7,-3,1 0,3,7,9 10,13,17,20"  # SNR set of each teacher, space-separated
+student_snrs="-20,-10,0,10,20"   # SNR set of the student (and validation) data
+test_snrs="-20,-15,-10,-5,0,5,10,15,20"  # SNRs of the test sets
+teacher_mix_per_utt=4    # mixtures per clean utterance in each teacher set
+student_mix_per_utt=5    # mixtures per clean utterance in the student set
+valid_mix_per_utt=1      # mixtures per clean utterance in validation sets
+test_mix_per_utt=9       # mixtures per clean test utterance (cycling through test_snrs)
+test_unseen_mix_per_utt=""  # the same for the unseen-noise test set (empty: test_mix_per_utt)
+teacher_conf=conf/train_teacher.yaml     # teacher training config
+student_conf=conf/train_student.yaml     # student S1 config (no teachers)
+kd_conf=conf/train_student_kd.yaml       # student S2 config (its teacher set 'snr' is filled in)
+baselines=""                             # registered models trained on the student set as baselines, e.g. "crn psm_blstm"; empty: none
+baseline_confs=""                        # their configs, one per name (empty: <baseline_conf_dir>/train_<name>.yaml)
+baseline=""                              # one baseline, the form before several were possible (= --baselines NAME)
+baseline_conf=""                         # its config (= --baseline_confs FILE)
+baseline_conf_dir=conf                   # where the config of a baseline without one is (train_<name>.yaml)
+score_teachers=true         # also score each teacher on the test mixtures of its SNR range
+student_seeds=""            # training seeds of S1 and S2, e.g. "1 2" (S2 against S1 by SNR pooled over them); empty: enh.sh's --seed
+
+help_message="Usage: $0 [options]   (the SNR-based teachers-student lists for enh.sh; every other option goes to enh.sh)"
+pass_options_to=./enh.sh
+. utils/parse_options.sh
+[ -z "${baseline}" ] || baselines=${baseline}
+[ -z "${baseline_conf}" ] || baseline_confs=${baseline_conf}
 
 read -r -a _snr_groups <<< "${teacher_snrs}"
 # Routing bounds between consecutive teachers: the lowest SNR of each teacher set after the first,
@@ -107,13 +95,13 @@ read -r -a _snr_baseline_confs <<< "${baseline_confs}"
 if [ "${#_snr_baseline_confs[@]}" -gt 0 ] && [ "${#_snr_baseline_confs[@]}" -ne "${#_snr_baselines[@]}" ]; then
   echo "$0: --baselines names ${#_snr_baselines[@]} models (${baselines}) but --baseline_confs gives" \
     "${#_snr_baseline_confs[@]} configs (${baseline_confs}): give one per baseline, or none for" \
-    "${conf_dir:-conf}/train_<name>.yaml" >&2
+    "${baseline_conf_dir}/train_<name>.yaml" >&2
   exit 1
 fi
 for _k in "${!_snr_baselines[@]}"; do
   _b=${_snr_baselines[_k]}
   _snr_models+=" baseline_${_b}"
-  systems+="baseline_${_b} ${_snr_baseline_confs[_k]:-${conf_dir:-conf}/train_${_b}.yaml} student valid - model.name=${_b};"
+  systems+="baseline_${_b} ${_snr_baseline_confs[_k]:-${baseline_conf_dir}/train_${_b}.yaml} student valid - model.name=${_b};"
   _snr_compare+=" student_s2:baseline_${_b}"
 done
 for _s in "${_snr_kd[@]}"; do   # "<name>[ seed=N]"
@@ -134,11 +122,9 @@ if [ "${score_teachers}" = true ]; then
   done
 fi
 
-snr_opts=(--mix_sets "${mix_sets}" --systems "${systems}" --snr_subsets "${snr_subsets}"
-          --extra_tests "${extra_tests# }" --test_sets "test_seen test_unseen" --models "${_snr_models}"
-          --compare "${_snr_compare}" --compare_by_snr "${_snr_s2}:${_snr_s1}"
-          --noise_snr_tables "noisy student_s2"
-          --results_title "$(basename "$(dirname "$PWD")")/$(basename "$PWD"): SNR-based teachers-student enhancement")
-unset _snr_seeds _snr_s1 _snr_s2 _snr_kd _s _suffix _seed_arg
-unset _snr_names _snr_opt _snr_name _snr_groups _snr_group _snr_bounds _snr_teachers _snr_members _snr_compare _snr_models \
-  _snr_baselines _snr_baseline_confs _b _k _t _low _high
+exec ./enh.sh --mix_sets "${mix_sets}" --systems "${systems}" --snr_subsets "${snr_subsets}" \
+  --extra_tests "${extra_tests# }" --test_sets "test_seen test_unseen" --models "${_snr_models}" \
+  --compare "${_snr_compare}" --compare_by_snr "${_snr_s2}:${_snr_s1}" \
+  --noise_snr_tables "noisy student_s2" \
+  --results_title "$(basename "$(dirname "$PWD")")/$(basename "$PWD"): SNR-based teachers-student enhancement" \
+  ${passed_options[@]+"${passed_options[@]}"}
