@@ -27,6 +27,12 @@ class Registry:
             raise KdError(f"unknown {self.kind} '{name}' (known: {', '.join(self.names())})")
         return self._table[name]
 
+    def defaults(self, name):
+        """The keyword options of ``name``'s builder that have a default, with it."""
+        params = inspect.signature(self.get(name)).parameters.values()
+        return {p.name: p.default for p in params
+                if p.default is not inspect.Parameter.empty and p.kind != p.VAR_KEYWORD}
+
     def build(self, name, conf=None, where=None):
         """Call the builder with ``conf`` as keyword arguments; an unknown key is a ``KdError``."""
         builder = self.get(name)

@@ -259,3 +259,43 @@ def test_learned_term_repeated_in_valid_loss_is_one_module_that_trains(tmp_path,
     with pytest.raises(KdError, match="valid_loss term 'contrastive' has learned parameters .log_scale."):
         run_train(kd, data, tmp_path / "e", f"loss=[{term}]",
                   "valid_loss=[{name: contrastive, teacher: tc, temperature: 0.1}]")
+
+
+def test_print_config_prints_the_resolved_config_and_needs_no_data(tmp_path, capsys):
+    import yaml
+    conf = tmp_path / "conf.yaml"
+    conf.write_text(CONF)
+    assert train.main(["--config", str(conf), "--print_config", "optim.lr=5e-4"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["optim"]["lr"] == 5e-4 and printed["trainer"]["max_epochs"] == 3    # file and override
+    assert printed["model"]["conf"]["num_layers"] == 3 and "enc_kernel" in printed["model"]["conf"]  # defaults
+    assert printed["loss"] == [{"name": "mse_target", "weight": 1.0, "teacher": None, "student_key": None,
+                                "teacher_key": None, "target_key": "target"}]
+    assert printed["data"] == {"segment": 2048, "sr": 16000, "enroll_emb": None, "enroll_segment": 0,
+                               "on_the_fly": None}
+    assert printed["trainer"]["deterministic"] is True and not list(tmp_path.glob("*/config.yaml"))
+    with pytest.raises(SystemExit):   # without --print_config the data dirs are required
+        train.main(["--config", str(conf)])
+
+
+def test_data_contract_names_missing_keys_before_the_first_batch(tmp_path, data):
+    conf = tmp_path / "conf.yaml"
+    conf.write_text(CONF)
+    # A loss term reading a target the dataset does not have.
+    with pytest.raises(KdError, match=r"training data does not hold .*loss term 'mse_target' needs 'clean'"):
+        run_train(conf, data, tmp_path / "a", "loss=[{name: mse_target, target_key: clean}]")
+    # A personalized model (DCCRN with emb_dim) on mixtures without enrolment embeddings.
+    pdccrn = tmp_path / "pdccrn.yaml"
+    pdccrn.write_text(CONF.replace("name: waveunet", "name: dccrn").replace(
+        "{num_layers: 3, base_channels: 4, growth: 4, num_decimations: 3}",
+        "{emb_dim: 8, channels: [4, 8], lstm_units: 8, lstm_layers: 1}"))
+    with pytest.raises(KdError, match=r"model 'dccrn' \(its forward\) needs 'enroll_emb'") as err:
+        run_train(pdccrn, data, tmp_path / "b", "loss=[{name: si_snr}]")
+    assert str(data[0]) in str(err.value) and "input, key, snr, target" in str(err.value)
+    # A teacher set that reads another view of the input, in the validation loss only.
+    run_train(conf, data, tmp_path / "t", "trainer.max_epochs=1")
+    with pytest.raises(KdError, match=r"validation data .*teacher set 'tc' needs 'input_16k'") as err:
+        run_train(conf, data, tmp_path / "c", f"teachers={{tc: {{members: [{tmp_path / 't'}], input: input_16k}}}}",
+                  "valid_loss=[{name: mse_teacher, teacher: tc}]")
+    assert str(data[1]) in str(err.value)
+    assert not (tmp_path / "c" / "checkpoints").exists()

@@ -5,6 +5,11 @@
         [--seed 1] [key.path=value ...]
 
 Trailing ``key.path=value`` words override the config (``optim.lr=1e-4 trainer.max_epochs=3``).
+``--print_config`` prints the config as the training would use it (the defaults, the file, the
+overrides, and the options of the model and of every loss term with their defaults) and exits:
+
+    python -m kdspeech.bin.train --config conf/train_student_kd.yaml --print_config optim.lr=1e-4
+
 The exp dir receives config.yaml (resolved), env.json (versions, git hash, seed, command),
 checkpoints/, best.pth, history.json, learning_curve.png and tensorboard/.  Re-running continues from
 the last checkpoint.  Several processes (torchrun, see utils/launch.py) train with DDP.
@@ -16,17 +21,19 @@ import hashlib
 import json
 import os
 import logging
+import sys
 from pathlib import Path
 
 import torch
+import yaml
 
 from kdspeech.cli import run_main
 from kdspeech.config import load_config, save_config
-from kdspeech.distill.losses import build_loss_terms
+from kdspeech.distill.losses import build_loss_terms, term_defaults
 from kdspeech.distill.teachers import build_teacher_sets
 from kdspeech.env import environment
 from kdspeech.errors import KdError
-from kdspeech.models import build_model, count_parameters
+from kdspeech.models import build_model, count_parameters, model_defaults
 from kdspeech.plot import plot_learning_curves
 from kdspeech.tasks import get_task
 from kdspeech.train.determinism import set_deterministic
@@ -60,20 +67,31 @@ FREE = ("data", "model.conf", "teachers", "loss", "valid_loss", "optim", "schedu
 def get_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", required=True, help="YAML training config")
-    p.add_argument("--train_data", required=True, help="training data dir")
-    p.add_argument("--valid_data", required=True, help="validation data dir")
-    p.add_argument("--out_dir", required=True, help="experiment dir (created; resumed if it has checkpoints)")
+    p.add_argument("--train_data", help="training data dir (required unless --print_config)")
+    p.add_argument("--valid_data", help="validation data dir (required unless --print_config)")
+    p.add_argument("--out_dir", help="experiment dir (created; resumed if it has checkpoints; required "
+                   "unless --print_config)")
+    p.add_argument("--print_config", action="store_true",
+                   help="print the fully resolved config (defaults, file, overrides, the model's and each loss "
+                   "term's options with their defaults) as YAML and exit")
     p.add_argument("--seed", type=int, default=1, help="seed of model init, shuffling and crops")
     p.add_argument("overrides", nargs="*", help="config overrides key.path=value")
     return p
 
 
 def main(argv=None):
-    args = get_parser().parse_args(argv)
+    parser = get_parser()
+    args = parser.parse_args(argv)
     conf = load_config(args.config, args.overrides, DEFAULTS, FREE)
     where = args.config
     if not conf["model"]["name"]:
         raise KdError("model.name is not set", path=where)
+    if args.print_config:
+        sys.stdout.write(yaml.safe_dump(resolved_config(conf, where), sort_keys=False, default_flow_style=None))
+        return 0
+    missing = [f"--{name}" for name in ("train_data", "valid_data", "out_dir") if not getattr(args, name)]
+    if missing:
+        parser.error(f"the following arguments are required: {', '.join(missing)}")
     tconf = conf["trainer"]
     threads = _threads(tconf["num_threads"])
     if threads:
@@ -119,6 +137,35 @@ def main(argv=None):
     if info.is_main and history:
         _plot(history, out_dir)
     return 0
+
+
+def resolved_config(conf, where=None):
+    """``conf`` with the options the model and the loss terms take by default written out (what
+    ``--print_config`` prints; a training saves ``conf`` itself as config.yaml)."""
+    out = copy.deepcopy(conf)
+    model = out["model"]
+    try:
+        out["data"] = {**_plain(get_task(out["task"]).data_defaults()), **(out["data"] or {})}
+        model["conf"] = {**_plain(model_defaults(model["name"])), **(model["conf"] or {})}
+        for key in ("loss", "valid_loss"):
+            if out[key]:
+                out[key] = [{"name": spec.get("name"), "weight": spec.get("weight", 1.0),
+                             **_plain(term_defaults(spec.get("name"))),
+                             **{k: v for k, v in spec.items() if k not in ("name", "weight")}} for spec in out[key]]
+    except KdError as err:
+        raise err if err.path else KdError(str(err), path=where) from None
+    return out
+
+
+def _plain(values):
+    """Defaults as YAML can write them: tuples as lists, other objects as their text."""
+    def plain(v):
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v if v is None or isinstance(v, (bool, int, float, str)) else str(v)
+    return {k: plain(v) for k, v in values.items()}
 
 
 def _threads(configured):

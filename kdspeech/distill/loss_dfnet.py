@@ -72,6 +72,8 @@ def spectral_terms(estimate, target, c, eps=EPS):
 class WaveformSpectralTerm(LossTerm):
     """Base: the student's waveform and the target, checked, as ``[B, T]`` float tensors."""
 
+    reads_target = True
+
     def __init__(self, c=0.3, sr=16000, normalized=True, eps=EPS, **keys):
         super().__init__(**keys)
         if not 0 < float(c) <= 1:

@@ -43,6 +43,8 @@ class NegSiSnr(LossTerm):
     """L_r: minus the batch mean of SI-SNR (dB) of the student's waveform against the clean target
     (DCCRN's loss); ``zero_mean`` (default true) removes each signal's mean first."""
 
+    reads_target = True
+
     def __init__(self, zero_mean=True, eps=1e-8, **keys):
         super().__init__(**keys)
         self.zero_mean, self.eps = bool(zero_mean), float(eps)
@@ -58,6 +60,7 @@ class NegSiSnrTeacher(NegSiSnr):
     teachers-student loss a (-SI-SNR(s, t_i)) + (1 - a) (-SI-SNR(s, y)) at CPU scale."""
 
     needs_teacher = True
+    reads_target = False
 
     def forward(self, out, batch, teacher_outs):
         teacher = self.teacher_out(teacher_outs).detach()
@@ -209,6 +212,11 @@ class PhaseSensitiveApproximation(LossTerm):
         self.stft = Stft(n_fft, win_length, hop, window)
         self.truncate, self.input_key, self.eps = bool(truncate), input_key, float(eps)
 
+    reads_target = True
+
+    def batch_keys(self):
+        return {self.input_key, self.target_key}
+
     def spectrum(self, wav):
         return self.stft(wav.flatten(0, -2) if wav.dim() == 3 else wav)
 
@@ -234,6 +242,8 @@ class L1Target(LossTerm):
     one since (input - output) - (input - target) = target - output).  ``margin`` leaves out that many
     samples at each end of every crop: with ``margin`` = half the receptive field only samples predicted
     from real context on both sides are scored (the authors' target-field training)."""
+
+    reads_target = True
 
     def __init__(self, margin=0, **keys):
         super().__init__(**keys)

@@ -48,6 +48,9 @@ def chunk_similarity(teacher, chunks):
 class ContrastiveChunks(LossTerm):
     needs_teacher = True
 
+    def batch_keys(self):
+        return {self.target_key} if self.mask_same_speaker else set()
+
     def __init__(self, temperature=0.07, learn_temperature=True, max_scale=100.0, proj=None,
                  mask_same_speaker=False, student_key="emb_chunks", **keys):
         super().__init__(student_key=student_key, **keys)
@@ -78,6 +81,8 @@ class ContrastiveChunks(LossTerm):
 @LOSSES.register("aam_softmax")
 class AamSoftmax(LossTerm):
     """ArcFace loss on ``student_key`` (default the primary output) with ``num_classes`` speakers."""
+
+    reads_target = True
 
     def __init__(self, num_classes, emb_dim=192, margin=0.2, scale=30.0, **keys):
         super().__init__(**keys)

@@ -32,9 +32,13 @@ LOSSES = Registry("loss")
 
 
 class LossTerm(nn.Module):
-    """Base: ``teacher`` names the teacher set this term reads, or None for a supervised term."""
+    """Base: ``teacher`` names the teacher set this term reads, or None for a supervised term.
+    ``reads_target``: the term reads the batch's ``target_key`` (``target``); ``batch_keys`` says
+    which batch keys a term needs, for the data contract checked before the first batch
+    (``kdspeech.train.contract``)."""
 
     needs_teacher = False
+    reads_target = False
 
     def __init__(self, teacher=None, student_key=None, teacher_key=None, target_key="target"):
         super().__init__()
@@ -52,6 +56,10 @@ class LossTerm(nn.Module):
         if key not in outputs:
             raise KdError(f"{side} output '{key}' does not exist (outputs: {', '.join(outputs)})")
         return outputs[key]
+
+    def batch_keys(self):
+        """The batch keys this term reads."""
+        return {self.target_key} if self.reads_target else set()
 
     def student(self, outputs):
         return self._pick(outputs, self.student_key, "student")
@@ -101,6 +109,8 @@ def _projection(proj):
 class MseTarget(LossTerm):
     """1/2 mean squared error between the student output and the supervised target."""
 
+    reads_target = True
+
     def forward(self, out, batch, teacher_outs):
         return 0.5 * F.mse_loss(self.student(out), self.target(batch))
 
@@ -118,6 +128,8 @@ class MseTeacher(LossTerm):
 @LOSSES.register("ce")
 class CrossEntropy(LossTerm):
     """Cross-entropy of student logits against integer labels (``target``)."""
+
+    reads_target = True
 
     def forward(self, out, batch, teacher_outs):
         return F.cross_entropy(self.student(out), self.target(batch))
@@ -242,6 +254,19 @@ def _options(cls):
         if init is not None and klass is not nn.Module and issubclass(klass, LossTerm):
             names |= {p for p in inspect.signature(init).parameters if p not in ("self", "keys", "options")}
     return names
+
+
+def term_defaults(name):
+    """The options of loss term ``name`` that have a default (its own and those of its bases), with it."""
+    _import_all()
+    defaults = {}
+    for klass in LOSSES.get(name).__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None and klass is not nn.Module and issubclass(klass, LossTerm):
+            for p in inspect.signature(init).parameters.values():
+                if p.default is not inspect.Parameter.empty and p.name not in defaults:
+                    defaults[p.name] = p.default
+    return defaults
 
 
 def loss_modules(terms):

@@ -63,6 +63,10 @@ class PrecomputedTeacher(nn.Module):
     def train(self, mode=True):
         return super().train(False)
 
+    def batch_keys(self):
+        """The batch keys it reads: ``key`` (the lookup), and the live teacher's until it is checked."""
+        return {"key"} | (self.live.batch_keys() if self.live is not None and not self.verified else set())
+
     @torch.no_grad()
     def forward(self, batch):
         keys = batch["key"]

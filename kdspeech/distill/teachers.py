@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from kdspeech.errors import KdError
-from kdspeech.models.calling import call_model
+from kdspeech.models.calling import call_model, needed_keys
 from kdspeech.models.loaders import load_member
 
 SET_KEYS = {"members", "route_by", "bounds", "input", "apply_to", "cache", "precomputed"}
@@ -73,6 +73,21 @@ class TeacherSet(nn.Module):
     def train(self, mode=True):
         # Teachers stay in eval mode (BatchNorm statistics, dropout) whatever the student does.
         return super().train(False)
+
+    def batch_keys(self):
+        """The batch keys the set reads (``kdspeech.train.contract``; a set applied to the student
+        reads the student's outputs, not the batch): its input view, the routing key, ``key`` for the
+        cache, and whatever else its members' forward takes."""
+        if self.apply_to == "student":
+            return set()
+        keys = {self.input_key}
+        for member in self.members:
+            keys |= needed_keys(member) - {"input"}
+        if self.route_by is not None:
+            keys.add(self.route_by)
+        if self.cache is not None:
+            keys.add("key")
+        return keys
 
     def route(self, values):
         """Index of the member for each example's routing value."""

@@ -11,6 +11,12 @@ def build_model(name, conf=None, where=None):
     return MODELS.build(name, conf, where=where)
 
 
+def model_defaults(name):
+    """The constructor options of a registered model that have a default, with it."""
+    _import_all()
+    return MODELS.defaults(name)
+
+
 def _import_all():
     """Import every module of this package (importing a model's module registers it), so a new
     architecture is one new file here."""

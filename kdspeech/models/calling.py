@@ -51,6 +51,15 @@ def takes_input(model, name):
     return False
 
 
+def needed_keys(model, main=MAIN_INPUT):
+    """The batch keys a model's forward needs (``model_inputs`` fills them): ``main`` for its first
+    parameter, and every further one it takes (``takes_input``: required, or ``enroll_emb`` of a
+    model configured for it)."""
+    params = _forward_params(model)
+    needed = {main} if params else set()
+    return needed | {name for name, _ in params[1:] if takes_input(model, name)}
+
+
 def model_inputs(model, batch, main=MAIN_INPUT):
     """The keyword arguments of ``model`` for this batch (see the module docstring)."""
     kwargs = {}

@@ -30,6 +30,10 @@ class Task:
     metrics = ()                 # names evaluate() can compute
     default_metrics = ()         # computed when trainer.eval_metrics is not set
 
+    def data_defaults(self):
+        """The data options (config key ``data:``) and their defaults."""
+        return dict(getattr(self.dataset_class, "options", {}))
+
     def build_dataset(self, data_dir, conf, train, seed, where=None):
         return self.dataset_class.from_config(data_dir, conf, train=train, seed=seed, where=where)
 

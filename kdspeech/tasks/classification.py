@@ -60,6 +60,8 @@ class FeatDump:
 
 
 class ClassificationDataset(Dataset):
+    options = OPTIONS   # the data options and their defaults (config key data:)
+
     def __init__(self, data_dir, feats=None, views=None, classes=None, train=True, seed=1):
         self.dir = DataDir(data_dir)
         self.dir.validate()

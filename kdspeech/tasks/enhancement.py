@@ -54,6 +54,8 @@ def read_embedding_table(path, data_dir, utts):
 
 
 class EnhancementDataset(Dataset):
+    options = OPTIONS   # the data options and their defaults (config key data:)
+
     def __init__(self, data_dir, segment=16384, sr=16000, train=True, seed=1, enroll_emb=None,
                  enroll_segment=0):
         self.dir = DataDir(data_dir)

@@ -38,6 +38,8 @@ VIEW2 = ("random", "fixed")
 
 
 class SpeakerDataset(Dataset):
+    options = OPTIONS   # the data options and their defaults (config key data:)
+
     def __init__(self, data_dir, segment=32000, sr=16000, train=True, seed=1, view2="random", noise=None,
                  snr=(0, 15), rir=None, aug_prob=0.5):
         if view2 not in VIEW2:

@@ -33,6 +33,7 @@ from kdspeech.models.calling import call_model
 from kdspeech.train.average import average_model_files
 from kdspeech.train.determinism import worker_seed
 from kdspeech.train.checkpoint import atomic_save, load_training_state, save_training_state
+from kdspeech.train.contract import check_data_contract
 from kdspeech.train.distributed import DistInfo, all_reduce_sum
 from kdspeech.train.loss_params import add_term_parameters, share_learned_terms
 from kdspeech.train.optim import fit_schedule_to, scheduler_step
@@ -91,6 +92,11 @@ class Trainer:
         for name, keys in teacher_taps.items():
             self.teachers[name].tap_keys = keys
         self.train_set, self.valid_set = train_set, valid_set
+        # The data contract, before the first batch: what the model, the terms and their teachers read.
+        check_data_contract(model, model_name or type(model).__name__, self.loss_terms, teachers,
+                            train_set, "training")
+        check_data_contract(model, model_name or type(model).__name__, self.valid_terms, teachers,
+                            valid_set, "validation")
         self.task, self.eval_set = task, eval_set
         if self.conf["eval_every"] and (eval_set is None or task is None):
             raise ValueError("trainer.eval_every is set but no task evaluation set was given")
