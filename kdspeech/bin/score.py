@@ -11,7 +11,11 @@ hypothesis to ``split/hyp.<k>.txt``); rerunning a killed job skips the utterance
 file.  ``--merge`` joins the job files into ``<out_dir>/scores.tsv`` (and ``hyp.txt``), checks that
 every utterance was scored and writes ``summary.json`` / ``summary.txt``: means overall and per SNR
 and noise type when ``--data`` names a data dir with utt2snr / utt2noise; WER/CER pooled as
-sum(errors) / sum(reference words or characters), with the counts in the score file.
+sum(errors) / sum(reference words or characters), with the counts in the score file.  A job file
+holding an utterance outside its job, or (with ``--text``) a hypothesis of an utterance without a
+transcript, is an error naming its line; the merge writes nothing until every job file is checked.
+Each utterance is decoded on its own (``kdspeech.asr``), so hypotheses do not depend on ``--nj``,
+on the order or on where a job resumed.
 
     python -m kdspeech.bin.score --ref_scp dump/mix_test/spk1.scp \\
         --est_scp exp/m/enhanced_test/wav.scp --out_dir exp/m/score_test \\
@@ -85,9 +89,9 @@ class Inputs:
 
     def _covering(self, path, what):
         table = read_kv(path)
-        for utt in self.ests:
+        for line, utt in enumerate(self.ests, start=1):  # read_kv allows no blank line: line = position
             if utt not in table:
-                raise KdError(f"utterance {utt} of {self.est_scp} has no {what} in {path}")
+                raise KdError(f"utterance {utt} has no {what} in {path}", self.est_scp, line)
         return table
 
 
@@ -127,6 +131,32 @@ def build_asr(args):
     return build_backend(args.asr_backend, conf)
 
 
+def read_hyps(path, allowed, job, nj, text=None):
+    """``{utt: hypothesis}`` of a job's hypothesis file (a partial last line, a kill, is not read; a
+    later line of an utterance, decoded again after a kill, wins).  KdError naming the file and line for
+    an utterance outside ``allowed`` (job ``job`` of ``nj``'s utterances of --est_scp) or, with
+    ``text`` (its path), without a transcript there."""
+    hyps = {}
+    if not os.path.exists(path):
+        return hyps
+    transcripts = read_kv(text) if text else None
+    with open(path, encoding="utf-8") as handle:
+        try:
+            lines = handle.read().split("\n")[:-1]
+        except UnicodeDecodeError as err:
+            raise KdError(f"not UTF-8 text ({err}); delete the job files to rescore", path) from None
+    for number, line in enumerate(lines, start=1):
+        utt, _, hyp = line.partition(" ")
+        if transcripts is not None and utt not in transcripts:
+            raise KdError(f"utterance {utt!r} has no transcript in {text}: left from another run or data; "
+                          "delete this job's files to rescore", path, number)
+        if utt not in allowed:
+            raise KdError(f"utterance {utt!r} is not one of job {job} of {nj}'s utterances of the estimates: "
+                          "left from another run, --nj or data; delete this job's files to rescore", path, number)
+        hyps[utt] = hyp
+    return hyps
+
+
 def open_hyps(path):
     """Append handle of a job's hypothesis file, a partial last line (a kill) cut off first."""
     if os.path.exists(path):
@@ -155,11 +185,13 @@ def run_job(args, names):
                 f"holds {len(stray)} utterance(s) outside job {args.job} of {args.nj} (e.g. "
                 f"{stray[0]}): left from a run with another --nj or data; delete it to rescore", path,
             )
+        transcribing = "transcript" in kinds_of(names)
+        if transcribing:   # a stray hypothesis fails the job before it decodes anything
+            read_hyps(hyp_file(args.out_dir, args.job), set(mine), args.job, args.nj, args.text)
         todo = [utt for utt in mine if utt not in done]
         if done:
             log.info("job %d/%d: resuming, %d of %d already scored",
                      args.job, args.nj, len(done), len(mine))
-        transcribing = "transcript" in kinds_of(names)
         asr = build_asr(args) if transcribing and todo else None
         hyps = open_hyps(hyp_file(args.out_dir, args.job)) if transcribing else None
         try:
@@ -187,21 +219,24 @@ def check_job_files(out_dir, nj):
             raise KdError(f"job file beyond --nj {nj}: left from another run; delete it", stale)
 
 
-def merge_hyps(out_dir, nj, rows):
-    """``hyp.txt`` of the scored utterances from the jobs' hypothesis files (if any)."""
-    from kdspeech.atomic import atomic_write_text
-
-    hyps = {}
-    for job in range(1, nj + 1):
-        path = hyp_file(out_dir, job)
-        if os.path.exists(path):
-            with open(path, encoding="utf-8") as handle:
-                for line in handle.read().split("\n")[:-1]:  # a partial last line is not finished
-                    utt, _, text = line.partition(" ")
-                    hyps[utt] = text
-    if hyps:
-        atomic_write_text(os.path.join(out_dir, "hyp.txt"),
-                          "".join(f"{u} {hyps[u]}\n".replace(" \n", "\n") for u in sorted(rows) if u in hyps))
+def merged_hyps(args, ids, job_rows):
+    """``{utt: hypothesis}`` of the scored utterances from the jobs' hypothesis files (``None`` when no
+    job wrote one), each file checked (``read_hyps``) before anything is written.  ``job_rows`` maps a
+    job to ``(its score file, the utterances it scored)``; a scored utterance without a hypothesis in a
+    job that wrote them is an error naming both files."""
+    hyps, found = {}, False
+    for job, (score_path, scored) in job_rows.items():
+        path = hyp_file(args.out_dir, job)
+        if not os.path.exists(path):
+            continue
+        found = True
+        job_hyps = read_hyps(path, set(split_ids(ids, args.nj, job)), job, args.nj, args.text)
+        missing = [u for u in scored if u not in job_hyps]
+        if missing:
+            raise KdError(f"no hypothesis for utterance {missing[0]}, which {score_path} scores: a job file "
+                          "was edited or mixed with another run's; delete this job's files to rescore", path)
+        hyps.update((u, job_hyps[u]) for u in scored)
+    return hyps if found else None
 
 
 def run_merge(args, names, trial_names):
@@ -210,7 +245,7 @@ def run_merge(args, names, trial_names):
     ids = sorted(read_kv(args.est_scp))
     check_job_files(args.out_dir, args.nj)
     columns = registry.columns(names) if names else None  # None: those of the job files
-    rows, missing = {}, {}
+    rows, missing, scored = {}, {}, {}
     for job in range(1, args.nj + 1):
         path = job_file(args.out_dir, job)
         if not os.path.exists(path):
@@ -223,13 +258,13 @@ def run_merge(args, names, trial_names):
                               f"for {args.est_scp}: left from another run; delete it", path)
         missing.update((utt, job) for utt in expected - set(job_rows))
         rows.update(job_rows)
+        scored[job] = (path, sorted(job_rows))
     if missing:
         first = min(missing)
         jobs = ",".join(str(j) for j in sorted(set(missing.values())))
         raise KdError(f"{len(missing)} utterance(s) of {args.est_scp} not scored (e.g. {first}); "
                       f"rerun job(s) {jobs} of {args.nj}")
-    write_scores(os.path.join(args.out_dir, "scores.tsv"), columns, rows)
-    merge_hyps(args.out_dir, args.nj, rows)
+    hyps = merged_hyps(args, ids, scored)
     groupings = {}
     if args.data:
         for name in ("snr", "noise"):
@@ -240,6 +275,13 @@ def run_merge(args, names, trial_names):
     summary = summarize(columns, rows, groupings)
     if trial_names:
         summary["trials"] = trial_summary(args, trial_names)
+    # every input checked and every figure computed: only now is anything written
+    write_scores(os.path.join(args.out_dir, "scores.tsv"), columns, rows)
+    if hyps is not None:
+        from kdspeech.atomic import atomic_write_text
+
+        atomic_write_text(os.path.join(args.out_dir, "hyp.txt"),
+                          "".join(f"{u} {hyps[u]}\n".replace(" \n", "\n") for u in sorted(hyps)))
     write_summary(args.out_dir, summary)
     log.info("%d utterances scored:\n%s", len(rows), summary_text(summary).rstrip())
 

@@ -13,6 +13,7 @@ import os
 from kdspeech.atomic import atomic_write_text
 from kdspeech.errors import KdError
 from kdspeech.metrics.registry import count_columns, ratio_columns
+from kdspeech.metrics.transcript import corpus_rate
 
 VALUE_FORMAT = ".6f"
 
@@ -107,7 +108,8 @@ def _mean_or_none(values):
 
 def _group_means(metrics, rows, utts):
     """Means per column; count columns are summed and a ratio metric (WER, CER) is
-    ``sum(errors) / sum(reference length)`` over the group, not a mean of per-utterance ratios."""
+    ``sum(errors) / sum(reference length)`` over the group (``transcript.corpus_rate``), not a mean of
+    per-utterance ratios."""
     index = {m: i for i, m in enumerate(metrics)}
     counts, ratios = count_columns(metrics), ratio_columns(metrics)
     stats = {}
@@ -117,8 +119,8 @@ def _group_means(metrics, rows, utts):
             stats[m] = math.fsum(v for v in values if not math.isnan(v))
         elif m in ratios:
             errors, lengths = ratios[m]
-            total = sum(rows[u][index[lengths]] for u in utts)
-            stats[m] = sum(rows[u][index[errors]] for u in utts) / total if total else None
+            rate = corpus_rate([rows[u][index[errors]] for u in utts], [rows[u][index[lengths]] for u in utts])
+            stats[m] = None if math.isnan(rate) else rate
         else:
             stats[m] = _mean_or_none(values)
     stats["n"] = len(utts)

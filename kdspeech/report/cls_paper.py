@@ -113,6 +113,15 @@ def privacy_section(path, paper):
             rows.append([f"{backend}: {src}"] + [f"{100 * by_rate[str(r)]['wer']:.1f}" if str(r) in by_rate else "-"
                                                  for r in rates] + [next(iter(by_rate.values()))["num_utts"]])
     text = markdown_table(["speech (recogniser: corpus)"] + [f"{r / 1000:g} kHz" for r in rates] + ["utterances"], rows)
+    paired_rows = privacy_paired_rows(backends, wer.get("speakers") or {})
+    if paired_rows:
+        text += ("\nEach lower rate against the highest, on the same utterances: the difference of corpus WERs "
+                 "(percentage points) with a bootstrap 95 % CI (over speakers where a corpus has several "
+                 "utterances per speaker, else over utterances) and the two-sided Wilcoxon p on per-utterance "
+                 "word errors (kdspeech.metrics.paired_rate).\n\n"
+                 + markdown_table(["speech (recogniser: corpus)", "rate", "utterances", "WER at the highest rate",
+                                   "WER at this rate", "difference [95 % CI]", "p (Wilcoxon)", "verdict"],
+                                  paired_rows))
     battery = {int(k): v for k, v in (t3.get("battery_hours") or {}).items()}
     if battery:
         text += "\n" + markdown_table(["battery life, 300 mAh (hours)"] + [f"{r / 1000:g} kHz" for r in rates],
@@ -120,6 +129,31 @@ def privacy_section(path, paper):
                                                                                    else "-" for r in rates],
                                        ["ours"] + ["not measured"] * len(rates)])
     return ("Table 3: privacy (WER of speech heard through each microphone rate, %) and power", text)
+
+
+def privacy_paired_rows(backends, speakers):
+    """Rows of WER at each lower rate minus WER at the highest rate of a backend and corpus, from
+    ``privacy_wer``'s per-utterance counts (none for a wer.json written without them)."""
+    from kdspeech.metrics.paired import format_diff, format_p
+    from kdspeech.metrics.paired_rate import compare_rate_maps
+    from kdspeech.report.paired_metric import repeated_speakers
+
+    rows = []
+    for backend, sources in backends.items():
+        for src, by_rate in sources.items():
+            measured = sorted((int(r) for r in by_rate if "utterances" in by_rate[r]), reverse=True)
+            if len(measured) < 2:
+                continue
+            top = by_rate[str(measured[0])]["utterances"]
+            for rate in measured[1:]:
+                low = by_rate[str(rate)]["utterances"]
+                result = compare_rate_maps({u: e for u, (e, _) in low.items()}, {u: e for u, (e, _) in top.items()},
+                                           [{u: n for u, (_, n) in low.items()}, {u: n for u, (_, n) in top.items()}],
+                                           groups=repeated_speakers(speakers.get(src)), seeds=0)
+                rows.append([f"{backend}: {src}", f"{rate / 1000:g} vs {measured[0] / 1000:g} kHz", result.n,
+                             f"{100 * result.mean_baseline:.1f}", f"{100 * result.mean_system:.1f}",
+                             format_diff(result, scale=100.0, digits=1), format_p(result.p_value), result.verdict])
+    return rows
 
 
 def artifacts_section(paper):

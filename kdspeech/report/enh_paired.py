@@ -1,5 +1,6 @@
 """Paired tests of two systems on the utterances both scored (``kdspeech.metrics.paired.compare``:
-mean difference, bootstrap 95 % CI, Wilcoxon p), and the "Paired comparisons" section of an
+mean difference, bootstrap 95 % CI, Wilcoxon p; for WER and CER the difference of corpus rates,
+``kdspeech.metrics.paired_rate.compare_rate``), and the "Paired comparisons" section of an
 enhancement RESULTS.md.
 
 A system trained at several seeds (``<model>_seed<k>`` beside ``<model>``, ``specs.seed_group``) is
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from kdspeech.errors import KdError
 from kdspeech.metrics import paired
+from kdspeech.report.paired_metric import compare_metric
 from kdspeech.report.score_dirs import label, read_utterance_scores
 from kdspeech.report.specs import is_extra_seed, seed_group
 from kdspeech.results import markdown_table
@@ -25,17 +27,14 @@ def trained(dirs):
 
 
 def comparison_rows(a_scores, b_scores, metrics, seeds=None):
-    """``[(metric, Paired)]``: a - b of each metric both have, on the utterances both scored.
-    ``a_scores`` / ``b_scores``: one system's ``read_utterance_scores``, or a list of them, one per
-    training seed; ``seeds``: as ``paired.compare``'s (0 when neither side was trained)."""
-    a_runs = a_scores if isinstance(a_scores, list) else [a_scores]
-    b_runs = b_scores if isinstance(b_scores, list) else [b_scores]
+    """``[(metric, Paired)]``: a - b of each metric both have, on the utterances both scored (WER and
+    CER as the difference of corpus rates: ``paired_metric.compare_metric``).  ``a_scores`` /
+    ``b_scores``: one system's ``read_utterance_scores``, or a list of them, one per training seed;
+    ``seeds``: as ``paired.compare``'s (0 when neither side was trained)."""
     rows = []
     for metric in metrics:
-        if any(metric not in run for run in a_runs + b_runs):
-            continue
-        result = paired.compare_maps([run[metric] for run in a_runs], [run[metric] for run in b_runs], seeds=seeds)
-        if result.n:
+        result = compare_metric(a_scores, b_scores, metric, seeds=seeds)
+        if result is not None and result.n:
             rows.append((metric, result))
     return rows
 
@@ -74,9 +73,12 @@ def comparisons_section(pairs, score_dirs, metrics):
     if not rows:
         return None
     text = (f"Per-utterance differences on the utterances both systems scored (an undefined score "
-            f"leaves its utterance out): the mean with a bootstrap 95 % confidence interval ({paired.RESAMPLES} "
+            f"leaves its utterance out): the mean (for WER and CER the difference of the corpus rates, "
+            f"total errors / total reference words or characters, on those utterances) with a bootstrap 95 % "
+            f"confidence interval ({paired.RESAMPLES} "
             f"resamples; over a system's training seeds and then the utterances), each seed's difference and the "
-            f"p-value of a two-sided Wilcoxon signed-rank test.  A verdict needs {paired.MIN_SEEDS} training "
+            f"p-value of a two-sided Wilcoxon signed-rank test (for WER and CER on the per-utterance error "
+            f"counts).  A verdict needs {paired.MIN_SEEDS} training "
             f"seeds, the CI excluding 0 and p < {paired.LEVEL}.  Lower is better for WER and CER, higher for "
             f"the other metrics.\n\n")
     return ("Paired comparisons", text + markdown_table(

@@ -1,16 +1,17 @@
 """Published numbers beside an enhancement recipe's own (``make_results_enh --paper``; the YAML layout
 is in that verb's ``--help``): the file read and checked, our test sets pooled into the paper's one
-(utterance-weighted means), each system followed by its ``(paper)`` counterpart, and the section
-listing the paper's numbers that sit beside nothing of ours; with no system of ours, the paper's
-noise x SNR tables alone.
+(utterance-weighted means; WER and CER from the pooled error counts), each system followed by its
+``(paper)`` counterpart, and the section listing the paper's numbers that sit beside nothing of
+ours; with no system of ours, the paper's noise x SNR tables alone.
 """
 
+import math
 import os
 
 import yaml
 
 from kdspeech.errors import KdError
-from kdspeech.report.score_dirs import GROUP_TITLES, label
+from kdspeech.report.score_dirs import GROUP_TITLES, label, ratio_counts
 from kdspeech.results import markdown_table
 
 
@@ -60,12 +61,26 @@ def load_paper(path):
 
 
 def _weighted(parts, key):
-    """The n-weighted mean of each metric over ``parts`` (``{metric: mean, "n": count}`` dicts)."""
+    """Each metric over ``parts`` (``{metric: mean, "n": count}`` dicts) pooled: the n-weighted mean; for
+    WER / CER the pooled errors over the pooled reference lengths (their count columns summed,
+    ``transcript.corpus_rate``), not a weighted mean of the parts' rates (``None`` without the counts)."""
+    from kdspeech.metrics.transcript import corpus_rate
+
     merged, total = {}, sum(p.get("n") or 0 for p in parts)
-    for metric in {m for p in parts for m in p if m != "n"}:
+    metrics = {m for p in parts for m in p if m != "n"}
+    counts = {c for m in metrics for c in (ratio_counts(m) or ())}
+    for metric in metrics:
         pairs = [(p[metric], p.get("n") or 0) for p in parts if p.get(metric) is not None]
-        weight = sum(n for _, n in pairs)
-        merged[metric] = sum(v * n for v, n in pairs) / weight if weight else None
+        if metric in counts:
+            merged[metric] = sum(v for v, _ in pairs)
+        elif ratio_counts(metric):
+            errors, lengths = ratio_counts(metric)
+            have = all(p.get(errors) is not None and p.get(lengths) is not None for p in parts)
+            rate = corpus_rate([p[errors] for p in parts], [p[lengths] for p in parts]) if have else None
+            merged[metric] = None if rate is None or math.isnan(rate) else rate
+        else:
+            weight = sum(n for _, n in pairs)
+            merged[metric] = sum(v * n for v, n in pairs) / weight if weight else None
     merged["n"] = total
     return merged
 

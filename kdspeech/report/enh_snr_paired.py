@@ -15,7 +15,8 @@ from kdspeech.data.datadir import read_kv
 from kdspeech.errors import KdError
 from kdspeech.metrics import paired
 from kdspeech.plot import plot_differences_by_snr
-from kdspeech.report.score_dirs import GROUP_TITLES, label, read_utterance_scores
+from kdspeech.report.paired_metric import compare_metric, speaker_groups
+from kdspeech.report.score_dirs import GROUP_TITLES, label, ratio_counts, read_utterance_scores
 from kdspeech.results import link_from, markdown_table
 
 
@@ -77,6 +78,7 @@ def snr_comparison_section(a_names, b_names, data_dir, score_dirs, metrics):
                       f"give both the same seeds (in the same order), or one system on one side")
     a_scores = [read_utterance_scores(score_dirs[n]) for n in a_names]   # each scores.tsv read once
     b_scores = [read_utterance_scores(score_dirs[n]) for n in b_names]
+    speakers = speaker_groups(data_dir)   # WER / CER: resample speakers with all their utterances
     rows, curves = [], {}
     for metric in metrics:
         a, b = seed_scores(a_scores, metric), seed_scores(b_scores, metric)
@@ -91,7 +93,9 @@ def snr_comparison_section(a_names, b_names, data_dir, score_dirs, metrics):
             groups.setdefault(float(snr[u]), []).append(u)
         for key in [*sorted(groups), "all"]:
             group = utts if key == "all" else groups[key]
-            result = paired.compare_maps([{u: m[u] for u in group} for m in a], [{u: m[u] for u in group} for m in b])
+            result = compare_metric(a_scores, b_scores, metric, utts=group, groups=speakers)
+            if result is None:
+                break   # WER / CER scored without their counts
             if key != "all":
                 curves.setdefault(metric, []).append((key, result.mean_diff, result.ci_low, result.ci_high))
             rows.append([label(metric), "all" if key == "all" else format(key, "g"), result.n,
@@ -106,7 +110,13 @@ def snr_comparison_section(a_names, b_names, data_dir, score_dirs, metrics):
             f"that resamples the training seeds and then the utterances, each seed's difference, and the "
             f"two-sided Wilcoxon p on the differences averaged over seeds; the verdict names the better side "
             f"only where {paired.MIN_SEEDS} or more seeds stand behind it, the CI excludes 0 and p < "
-            f"{paired.LEVEL} (lower is better for WER and CER, higher for the other metrics).\n\n")
+            f"{paired.LEVEL} (lower is better for WER and CER, higher for the other metrics).")
+    if any(ratio_counts(m) for m in metrics):
+        text += ("  WER and CER: the difference of corpus rates (total errors / total reference words or "
+                 "characters of the utterances compared), the Wilcoxon test on per-utterance error counts"
+                 + (", the bootstrap over speakers (utt2spk), each with all its utterances" if speakers else "")
+                 + ".")
+    text += "\n\n"
     table = markdown_table(["metric", "SNR (dB)", "utts", "B", "A", "A - B [95 % CI]", "per seed",
                             "p (Wilcoxon)", "verdict"], rows)
     return (f"{a_title} against {b_title} by input SNR", text + table), curves

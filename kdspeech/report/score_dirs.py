@@ -1,7 +1,10 @@
 """Score dirs of ``kdspeech.bin.score`` (``summary.json``, ``scores.tsv``) as the enhancement and PSE
 results makers read them: the dirs of one system joined into one summary, per-utterance scores by
-metric, the metrics that get a column, and their headings.
+metric, a system's figure over any set of utterances (``figure``: a ratio metric's corpus rate, the
+mean of the others), the metrics that get a column, and their headings.
 """
+
+import math
 
 import os
 
@@ -25,6 +28,35 @@ def _count_columns():
     corpus rate in the summary and are not figures of their own."""
     from kdspeech.metrics.registry import METRICS
     return {c for name in METRICS.names() for c in METRICS.get(name).counts}
+
+
+def ratio_counts(metric):
+    """``(errors column, reference length column)`` of a ratio metric (WER, CER); ``None`` otherwise."""
+    from kdspeech.metrics.registry import METRICS
+    try:
+        return METRICS.get(metric).counts or None
+    except KdError:
+        return None
+
+
+def figure(scores, metric, utts):
+    """A system's ``metric`` over ``utts`` from its ``read_utterance_scores``: for WER and CER the
+    corpus rate ``sum(errors) / sum(reference lengths)`` (``transcript.corpus_rate``), for other metrics
+    the mean (undefined scores left out); ``None`` when undefined or not scored."""
+    counts = ratio_counts(metric)
+    if counts:
+        if not all(c in scores for c in counts):
+            return None   # a score file without the counts cannot pool a corpus rate
+        from kdspeech.metrics.transcript import corpus_rate
+
+        errors, lengths = (scores[c] for c in counts)
+        value = corpus_rate([errors[u] for u in utts], [lengths[u] for u in utts])
+    elif metric in scores:
+        values = [scores[metric][u] for u in utts if not math.isnan(scores[metric][u])]
+        value = math.fsum(values) / len(values) if values else float("nan")
+    else:
+        return None
+    return None if math.isnan(value) else value
 
 
 def read_summaries(score_dirs, name):

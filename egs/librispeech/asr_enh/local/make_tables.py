@@ -6,10 +6,14 @@
 
 Reads ``exp/<model>/score_<set>/scores.tsv`` (quality) and ``exp/<model>/score_asr_<set>`` (first
 backend, written by enh.sh) or ``score_asr_<backend>_<set>`` (others).  WER/CER are corpus figures
-(sum of errors / sum of reference words or characters) per evaluation subset (the speaker prefix of
-the mixture's utt2spk: an4, speechbrain, mini_ljspeech) and over all; quality figures are means.
-Paired tests (Wilcoxon signed-rank, bootstrap 95 % CI of the mean difference; kdspeech.metrics.paired)
-compare each distilled student with the student trained with L_r only, per utterance.
+(``kdspeech.report.score_dirs.figure``: total errors / total reference words or characters) per
+evaluation subset (the speaker prefix of the mixture's utt2spk: an4, speechbrain, mini_ljspeech) and
+over all; quality figures are means.  Every row of a table is computed on the utterances all its
+systems scored (column ``utts``).  Paired tests compare each distilled student with the student
+trained with L_r only (``kdspeech.report.paired_metric.compare_metric``): WER as the difference of
+corpus WERs with a bootstrap 95 % CI over the test speakers (utt2spk; over utterances when each
+speaker has one) and a Wilcoxon signed-rank test on per-utterance word errors, quality figures as
+mean per-utterance differences.
 """
 
 import argparse
@@ -17,8 +21,9 @@ import math
 from pathlib import Path
 
 from kdspeech.data.datadir import read_kv
-from kdspeech.metrics.paired import compare, format_p
-from kdspeech.metrics.scores import read_scores
+from kdspeech.metrics.paired import format_diff, format_p
+from kdspeech.report.paired_metric import compare_metric, speaker_groups
+from kdspeech.report.score_dirs import figure, read_utterance_scores
 
 SUBSETS = ("an4", "speechbrain", "mini_ljspeech")
 LABELS = {
@@ -37,106 +42,124 @@ ABLATION = [("student_lr", "x", "", ""), ("student_le", "x", "x", ""), ("student
 QUALITY = [("pesq_wb", "PESQ", 2), ("stoi", "STOI", 3), ("csig", "CSIG", 2), ("cbak", "CBAK", 2),
            ("covl", "COVL", 2), ("sdr", "SDR", 2), ("si_sdr", "SI-SDR", 2), ("seg_snr", "segSNR", 2)]
 PAIRED = ["student_le", "student_ld", "student_le_ld", "student_df"]
+RATE_HEAD = [f"{k} {g}" for k in ("CER", "WER") for g in (*SUBSETS, "all")] + ["utts"]
 
 
-def rows_of(path):
-    if not (path / "scores.tsv").is_file():
-        return None
-    columns, rows = read_scores(path / "scores.tsv")
-    return {u: dict(zip(columns, v)) for u, v in rows.items()}
+def scores_of(path):
+    """``{column: {utt: value}}`` of a score dir (``None`` when it was not scored)."""
+    return read_utterance_scores([path]) if (path / "scores.tsv").is_file() else None
 
 
 def asr_dir(exp, model, backend, first, name):
     return exp / model / (f"score_asr_{name}" if backend == first else f"score_asr_{backend}_{name}")
 
 
-def rate(rows, utts, kind):
-    err = sum(rows[u][f"{kind}_errors"] for u in utts if u in rows)
-    n = sum(rows[u][f"{kind}_words" if kind == "wer" else f"{kind}_chars"] for u in utts if u in rows)
-    return 100.0 * err / n if n else float("nan")
+def common_utts(scored, column=None):
+    """The utterances every scored system of a table has a score for (in ``column``, or in any column):
+    every row of the table is computed on them, so that rows compare like with like."""
+    sets = [set(s[column]) if column else set().union(*s.values()) for s in scored
+            if s is not None and (column is None or column in s)]
+    return set.intersection(*sets) if sets else set()
+
+
+def pct(scores, metric, utts):
+    """WER / CER (%) of ``utts``: the corpus rate (``score_dirs.figure``: total errors / total reference
+    words or characters)."""
+    value = figure(scores, metric, sorted(utts))
+    return None if value is None else 100.0 * value
 
 
 def fmt(x, digits=2):
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
-def asr_table(exp, models, backend, first, name, groups):
-    head = ["system"] + [f"CER {g}" for g in SUBSETS] + ["CER all"] + [f"WER {g}" for g in SUBSETS] + ["WER all"]
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for m in models:
-        rows = rows_of(asr_dir(exp, m, backend, first, name))
-        if rows is None:
+def rate_rows(entries, backend_dir, groups):
+    """``(rows, n)``: CER and WER (%) per evaluation subset and over all, of each ``(model, first cells)``
+    in ``entries`` whose ASR scores exist, on the utterances all of them scored."""
+    scored = {m: scores_of(backend_dir(m)) for m, _ in entries}
+    utts = common_utts(scored.values(), "wer")
+    rows = []
+    for m, cells in entries:
+        if scored[m] is None:
             continue
-        cells = [LABELS.get(m, m)]
         for kind in ("cer", "wer"):
-            cells += [fmt(rate(rows, groups[g], kind)) for g in SUBSETS] + [fmt(rate(rows, list(rows), kind))]
-        out.append("| " + " | ".join(cells) + " |")
-    return out
+            cells = cells + [fmt(pct(scored[m], kind, utts & set(groups[g]))) for g in SUBSETS]
+            cells.append(fmt(pct(scored[m], kind, utts)))
+        rows.append(cells + [str(len(utts))])
+    return rows, len(utts)
+
+
+def table(head, rows):
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def asr_table(exp, models, backend, first, name, groups):
+    head = ["system"] + RATE_HEAD
+    rows, _ = rate_rows([(m, [LABELS.get(m, m)]) for m in models], lambda m: asr_dir(exp, m, backend, first, name),
+                        groups)
+    return table(head, rows)
 
 
 def by_snr_table(exp, models, backends, first, name, snr):
     levels = sorted({float(v) for v in snr.values()})
-    head = ["system"] + [f"WER {b} {lv:g} dB" for b in backends for lv in levels]
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    head = ["system"] + [f"WER {b} {lv:g} dB" for b in backends for lv in levels] + ["utts"]
+    per_backend = {b: {m: scores_of(asr_dir(exp, m, b, first, name)) for m in models} for b in backends}
+    common = {b: common_utts(per_backend[b].values(), "wer") for b in backends}
+    rows = []
     for m in models:
         cells = [LABELS.get(m, m)]
         for b in backends:
-            rows = rows_of(asr_dir(exp, m, b, first, name))
+            scores = per_backend[b][m]
             for lv in levels:
-                utts = [u for u, v in snr.items() if float(v) == lv]
-                cells.append(fmt(rate(rows, utts, "wer")) if rows else "-")
-        out.append("| " + " | ".join(cells) + " |")
-    return out
+                utts = {u for u in common[b] if float(snr[u]) == lv}
+                cells.append(fmt(pct(scores, "wer", utts)) if scores else "-")
+        rows.append(cells + [" / ".join(str(len(common[b])) for b in backends)])
+    return table(head, rows)
 
 
 def quality_table(exp, models, name, ablation=False):
-    head = (["system", "L_r", "L_e", "L_d"] if ablation else ["system"]) + [q[1] for q in QUALITY]
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    head = (["system", "L_r", "L_e", "L_d"] if ablation else ["system"]) + [q[1] for q in QUALITY] + ["utts"]
     entries = ABLATION if ablation else [(m, None, None, None) for m in models]
+    scored = {m: scores_of(exp / m / f"score_{name}") for m, *_ in entries}
+    utts = sorted(common_utts(scored.values()))
+    rows = []
     for m, *flags in entries:
-        rows = rows_of(exp / m / f"score_{name}")
-        if rows is None:
+        if scored[m] is None:
             continue
         cells = [LABELS.get(m, m)] + (list(flags) if ablation else [])
-        for key, _, digits in QUALITY:
-            vals = [r[key] for r in rows.values() if key in r and not math.isnan(r[key])]
-            cells.append(fmt(sum(vals) / len(vals), digits) if vals else "-")
-        out.append("| " + " | ".join(cells) + " |")
-    return out
+        cells += [fmt(figure(scored[m], key, utts), digits) for key, _, digits in QUALITY]
+        rows.append(cells + [str(len(utts))])
+    return table(head, rows)
 
 
 def ablation_asr(exp, backend, first, name, groups):
-    head = ["L_r", "L_e", "L_d"] + [f"CER {g}" for g in SUBSETS] + ["CER all"] + [f"WER {g}" for g in SUBSETS] + ["WER all"]
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for m, *flags in ABLATION:
-        rows = rows_of(asr_dir(exp, m, backend, first, name))
-        if rows is None:
-            continue
-        cells = list(flags)
-        for kind in ("cer", "wer"):
-            cells += [fmt(rate(rows, groups[g], kind)) for g in SUBSETS] + [fmt(rate(rows, list(rows), kind))]
-        out.append("| " + " | ".join(cells) + " |")
-    return out
+    head = ["L_r", "L_e", "L_d"] + RATE_HEAD
+    rows, _ = rate_rows([(m, list(flags)) for m, *flags in ABLATION], lambda m: asr_dir(exp, m, backend, first, name),
+                        groups)
+    return table(head, rows)
 
 
-def paired_table(exp, backends, first, name, base="student_lr"):
-    head = ["system - " + LABELS[base], "figure", "n", "mean diff", "95 % CI", "Wilcoxon p"]
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    figures = [(b, "wer_errors", f"word errors per utt ({b})") for b in backends] + \
-              [(None, k, label) for k, label in (("pesq_wb", "PESQ"), ("stoi", "STOI"), ("si_sdr", "SI-SDR"))]
+def paired_table(exp, backends, first, name, speakers, base="student_lr"):
+    """Each distilled student minus the student without KD: WER as the difference of corpus WERs (%)
+    (``kdspeech.metrics.paired_rate.compare_rate``: bootstrap over speakers when the test speakers
+    have several utterances, Wilcoxon on per-utterance word errors), quality as mean differences."""
+    head = ["system - " + LABELS[base], "figure", "n", "B", "A", "A - B [95 % CI]", "Wilcoxon p", "verdict"]
+    figures = [(b, "wer", f"WER (%, {b})", 100.0) for b in backends] + \
+              [(None, k, label, 1.0) for k, label in (("pesq_wb", "PESQ"), ("stoi", "STOI"), ("si_sdr", "SI-SDR"))]
+    rows = []
     for m in PAIRED:
-        for backend, key, label in figures:
+        for backend, key, label, scale in figures:
             if backend:
-                a, b = rows_of(asr_dir(exp, m, backend, first, name)), rows_of(asr_dir(exp, base, backend, first, name))
+                a = scores_of(asr_dir(exp, m, backend, first, name))
+                b = scores_of(asr_dir(exp, base, backend, first, name))
             else:
-                a, b = rows_of(exp / m / f"score_{name}"), rows_of(exp / base / f"score_{name}")
-            utts = sorted(set(a or {}) & set(b or {}))
-            if not utts or key not in a[utts[0]] or key not in b[utts[0]]:
+                a, b = scores_of(exp / m / f"score_{name}"), scores_of(exp / base / f"score_{name}")
+            r = compare_metric(a, b, key, groups=speakers) if a and b else None
+            if r is None or not r.n:
                 continue   # not scored (a metric left out of --metrics, a backend not run on this system)
-            r = compare([a[u][key] for u in utts], [b[u][key] for u in utts])
-            out.append(f"| {LABELS[m]} | {label} | {r.n} | {r.mean_diff:+.3f} | [{r.ci_low:+.3f}, {r.ci_high:+.3f}] "
-                       f"| {format_p(r.p_value)} |")
-    return out
+            rows.append([LABELS[m], label, str(r.n), fmt(scale * r.mean_baseline, 3), fmt(scale * r.mean_system, 3),
+                         format_diff(r, scale), format_p(r.p_value), r.verdict])
+    return table(head, rows)
 
 
 def main():
@@ -167,8 +190,8 @@ def main():
         lines += ablation_asr(exp, b, first, name, groups) + [""]
     lines += ["### Loss ablation, quality (Table 9/10 layout)", ""]
     lines += quality_table(exp, models, name, ablation=True) + [""]
-    lines += ["### Paired tests: distilled students against the student without KD (per utterance)", ""]
-    lines += paired_table(exp, backends, first, name) + [""]
+    lines += ["### Paired tests: distilled students against the student without KD", ""]
+    lines += paired_table(exp, backends, first, name, speaker_groups(Path(args.mix) / name)) + [""]
     deploy = exp / "deploy" / "deploy.md"
     if deploy.is_file():
         lines += ["### Teacher vs student: size and latency (kdspeech.bin.deploy)", "", deploy.read_text().strip(), ""]
