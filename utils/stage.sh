@@ -182,13 +182,15 @@ _kd_script_refs() {
   } | sed 's#^\./##' | LC_ALL=C sort -u
 }
 
-# Every script of the stage, transitively from the paths its command and functions name: one
-# "<kind> <path>" line each, kind `script` for the recipe's own (local/...), `library` for the
-# shared ones (utils/...).  Args: paths...
+# Every script of the stage, transitively from the paths its command and functions name: sets the
+# array _kd_closure to "<kind> <path>" entries, kind `script` for the recipe's own (local/...),
+# `library` for the shared ones (utils/...).  What a script names is kept (_KD_SCRIPT_REFS) for the
+# rest of the run.  Args: paths...
 _kd_scripts_closure() {
   local -A seen=()
   local -a todo=()
-  local path
+  local path ref
+  _kd_closure=()
   for path in "$@"; do if [[ -f $path ]]; then todo+=("${path#./}"); fi; done
   while ((${#todo[@]})); do
     path=${todo[-1]}
@@ -200,12 +202,13 @@ _kd_scripts_closure() {
       if [[ -n $ref && -z ${seen[$ref]:-} ]]; then todo+=("$ref"); fi
     done <<< "${_KD_SCRIPT_REFS[$path]}"
   done
-  for path in "${!seen[@]}"; do
+  ((${#seen[@]})) || return 0
+  mapfile -t _kd_closure < <(for path in "${!seen[@]}"; do
     case $path in
       utils/*) echo "library $path" ;;
       *) echo "script $path" ;;
     esac
-  done | LC_ALL=C sort
+  done | LC_ALL=C sort)
 }
 
 # "library <sha256> <path>" lines of library files (utils/ scripts by their path in the recipe,
@@ -220,16 +223,24 @@ _kd_library_lines() {
   done | LC_ALL=C sort -u -k3,3
 }
 
-# The library files of a stamp that changed since it was written, one path a line.  Args: stamp
+# The library files of a stamp that changed (or are gone) since it was written, one path a line;
+# one sha256sum for all of them.  Args: stamp
 _kd_library_changes() {
-  local tag sha path file now
+  local -a paths=() files=()
+  local -A was=() now=()
+  local tag sha path file i
   while read -r tag sha path; do
     [[ $tag == library ]] || continue
     file=$path
     [[ $file == /* || -f $file ]] || file=$_KD_ROOT/$path
-    now=$(sha256sum < "$file" 2> /dev/null | cut -d' ' -f1) || now=""
-    [[ $now == "$sha" ]] || echo "$path"
+    paths+=("$path") files+=("$file")
+    was[$file]=$sha
   done < "$1"
+  ((${#files[@]})) || return 0
+  while read -r sha file; do now[$file]=$sha; done < <(sha256sum -- "${files[@]}" 2> /dev/null || true)
+  for i in "${!files[@]}"; do
+    [[ ${now[${files[i]}]:-} == "${was[${files[i]}]}" ]] || echo "${paths[i]}"
+  done
 }
 
 # kdspeech's git hash, for the record only; computed once per script.
@@ -326,13 +337,16 @@ stage_run() {
   )
   # Scripts: the recipe's own by content ("script <path> <sha256>" lines, in the base), the
   # library's (utils/) as "<sha256>  <path>" lines for the library record.
+  local -a _kd_closure=()
   if ((${#_kd_named[@]})); then
-    while read -r _kd_kind _kd_line; do
+    _kd_scripts_closure "${_kd_named[@]}"
+    for _kd_line in ${_kd_closure[@]+"${_kd_closure[@]}"}; do
+      _kd_kind=${_kd_line%% *} _kd_line=${_kd_line#* }
       case $_kd_kind in
         script) _kd_scripts+="script $_kd_line $(_kd_sha256 < "$_kd_line")"$'\n' ;;
         library) _kd_static_library+="$(_kd_sha256 < "$_kd_line")  $_kd_line"$'\n' ;;
       esac
-    done < <(_kd_scripts_closure "${_kd_named[@]}")
+    done
   fi
   # External inputs: "input<TAB>path<TAB>kind:hash<TAB>resolved path" records; folder manifests
   # ("index<TAB>relative path<TAB>size<TAB>mtime" lines) in a temporary file until the stamps are made.
