@@ -52,7 +52,7 @@
 # on a local disk) and an added, removed, resized or touched file re-runs the stage; a path that does
 # not exist counts as "missing" (the stage's command then reports it).  The manifests are kept in
 # <out dir>/.done.inputs, so that a re-run says which files were added, removed or changed.  A stage
-# without --inputs has the fingerprint it had before --inputs existed.
+# without --inputs has the base it would have had before --inputs existed.
 #
 # --progress EXP_DIR (repeatable; not part of the fingerprint): while the stage runs, one console
 # line per finished training epoch of EXP_DIR/log/train.log (epoch i/N with N from
