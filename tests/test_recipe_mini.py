@@ -17,7 +17,8 @@ import recipe_helpers as helpers
 from kdspeech.results_compare import compare_files, parse_tables
 
 SMALL = ["--local_data_opts", "--num_train 12 --num_valid 4 --num_test 2 --noise_duration 10",
-         "--test_snrs", "0,10", "--test_mix_per_utt", "2", "--train_args", "trainer.max_epochs=4"]
+         "--test_snrs", "0,10", "--test_mix_per_utt", "2", "--train_args", "trainer.max_epochs=4",
+         "--student_seeds", "1"]
 GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"]
 
 pytestmark = pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which("sox")),

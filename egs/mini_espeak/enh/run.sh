@@ -13,7 +13,8 @@ help_message="Usage: $0 [options]   (the paper's options of local/snr_teachers.s
 # ./run.sh --teacher_mix_per_utt 3.
 passed_options=(--teacher_snrs "-5,0 5,10" --student_snrs "-5,0,5,10" --test_snrs "-5,0,5,10,15"
                 --teacher_mix_per_utt 2 --student_mix_per_utt 2 --test_mix_per_utt 5 --score_teachers false
-                --fs 16000 --local_data_opts "--num_test 8" --results_note conf/results_note.md)
+                --student_seeds "1 2 3" --fs 16000 --local_data_opts "--num_test 8"
+                --results_note conf/results_note.md)
 pass_options_to=local/snr_teachers.sh
 . utils/parse_options.sh
 
