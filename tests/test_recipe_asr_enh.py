@@ -111,7 +111,7 @@ def test_asr_enh_recipe_smoke(tiny_run):
     for m in ("noisy", "clean", "wiener", "conformer_teacher", "student_lr", "student_le_ld", "student_df"):
         assert (exp / m / "score_asr_test" / "summary.json").exists(), m
         assert (exp / m / "score_asr_moonshine_test" / "summary.json").exists(), m
-    tables = (recipe / "results" / "tables.md").read_text()
+    tables = (recipe / "exp" / "results" / "results" / "tables.md").read_text()
     for heading in ("ASR backend pocketsphinx (Table 1/3 layout)", "ASR backend moonshine (Table 1/3 layout)",
                     "Loss ablation, quality (Table 9/10 layout)", "Paired tests", "WER (%) by SNR",
                     "size and latency"):
@@ -142,6 +142,6 @@ def test_a_second_run_from_scratch_gives_byte_identical_scores(tiny_run, tmp_pat
         assert (second / name).read_bytes() == (first / name).read_bytes(), f"{name} differs between two runs"
 
     def tables(recipe):   # all but the deployment section, whose latencies are timings
-        text = (recipe / "results" / "tables.md").read_text()
+        text = (recipe / "exp" / "results" / "results" / "tables.md").read_text()
         return text[:text.index("### Teacher vs student: size and latency")]
     assert tables(second) == tables(first)

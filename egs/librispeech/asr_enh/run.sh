@@ -14,7 +14,9 @@
 #   4. enh.sh stages 4-7 and 10: train, enhance, score (quality + WER/CER with the first backend)
 #   5. WER/CER with the other backends -> exp/<model>/score_asr_<backend>_test
 #   6. deployment report of teacher vs students -> exp/deploy (kdspeech.bin.deploy)
-#   7. local/make_tables.py -> results/tables.md (the paper's table layouts, every backend)
+#   7. local/make_tables.py -> exp/results/results/tables.md (the paper's table layouts, every backend), beside
+#      the template's exp/results/results/enh_results.md; --update_results true copies both over the
+#      committed results/ (a run never touches tracked files)
 set -euo pipefail
 
 conf_dir=conf/cpu      # configs of one scale; <conf_dir>/scale.sh sets the options below (they are conf/cpu's here)
@@ -31,6 +33,7 @@ deploy_models="conformer_teacher student_lr"   # systems of the deployment repor
 deploy_seconds=1         # seconds of audio per timed forward pass in step 6
 nj=2                     # parallel jobs
 train_jobs=2             # trainings at the same time
+update_results=false     # also copy this run's results (exp/results/results/) over the committed results/
 
 help_message="Usage: $0 [options]   (<conf_dir>/scale.sh sets this script's options; the command line wins)"
 pass_options_to=./enh.sh   # every other option
@@ -48,7 +51,7 @@ read -r -a _backends <<< "${backends}"
 common=(--fs 16000 --nj "${nj}" --local_data_opts "${local_data_opts}" "${kd_opts[@]}"
         --metrics "${metrics}" --score_with_asr true --asr_backend "${_backends[0]}"
         --results results/enh_results.md --results_dir results --results_note conf/results_note.md
-        --train_jobs "${train_jobs}")
+        --train_jobs "${train_jobs}" --update_results "${update_results}")
 
 ./enh.sh "${common[@]}" --stop_stage 3 ${passed_options[@]+"${passed_options[@]}"}
 
@@ -90,5 +93,10 @@ if [ ! -f exp/deploy/deploy.md ] || [ "${deploy_dirs[0]}/best.pth" -nt exp/deplo
 fi
 
 python local/make_tables.py --exp exp --models "noisy wiener ${kd_models/ wiener/} clean" --set test \
-  --backends "${backends}" --out results/tables.md
-log "tables: results/tables.md; the template's results: results/enh_results.md"
+  --backends "${backends}" --out exp/results/results/tables.md
+if [ "${update_results}" = true ]; then
+  cp exp/results/results/tables.md results/tables.md
+  log "tables: exp/results/results/tables.md, copied to the committed results/tables.md"
+else
+  log "tables: exp/results/results/tables.md; the template's results: exp/results/results/enh_results.md"
+fi
