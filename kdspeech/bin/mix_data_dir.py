@@ -1,7 +1,7 @@
 """Make an enhancement mixture dir (noisy speech at given SNRs) from a clean and a noise data dir.
 
     python -m kdspeech.bin.mix_data_dir --clean data/clean --noise data/noise --out dump/mix \
-        --snrs -5,0,5 [--mixtures_per_utt 1 | --num_mixtures N] --seed 1 --sr 16000 \
+        --snrs -5,0,5 [--mixtures_per_utt 1 | --num_mixtures N | --grid all|N] --seed 1 --sr 16000 \
         [--plan | --job k --nj N | --merge --nj N]
 
 Two phases so that parallel jobs agree.  The plan (``<out>/plan.tsv``: mixture id, clean utterance,
@@ -11,6 +11,9 @@ an error rather than being mixed into the same dir.  Each job renders its slice 
 ``<out>/wav/{mix,spk1,noise1}/<id>.wav`` and pieces ``<out>/split/<scp>.<job>``; ``--merge`` writes
 wav.scp (mixture), spk1.scp (clean), noise1.scp (scaled noise), utt2snr, utt2noise, utt2spk and
 text.  SNRs and noises are drawn balanced (each as often as possible equally), offsets uniformly.
+``--grid`` makes a balanced test grid instead (``kdspeech.data.mix_grid``): every noise recording at
+every SNR, with every clean utterance (``all``) or N distinct ones per noise x SNR cell, seeded;
+without it the plan and every output are what they were before the option existed.
 Without --plan/--job/--merge everything runs in this process.  Audio at a rate other than --sr is
 an error: resample first (kdspeech.bin.resample_data_dir).
 """
@@ -28,6 +31,7 @@ from kdspeech.cli import run_main
 from kdspeech.data.audio import audio_info, is_complete_wav, load_audio, save_audio
 from kdspeech.data.datadir import DataDir, merge_pieces, piece_path, read_kv, split_ids, write_kv
 from kdspeech.data.mix import avoid_clipping, fit_length, mix_at_snr, plan_matches, random_offset
+from kdspeech.data.mix_grid import grid_arg, grid_sources
 from kdspeech.errors import KdError
 
 OUTPUTS = {"wav.scp": "mix", "spk1.scp": "spk1", "noise1.scp": "noise1"}
@@ -71,8 +75,9 @@ def lengths_at_rate(data, sr, what):
     return out
 
 
-def make_plan(clean, noise, snrs, per_utt, num_mixtures, seed, sr):
-    """Rows ``(mix_id, clean_utt, noise_id, offset, snr)`` sorted by id, from the seed only."""
+def make_plan(clean, noise, snrs, per_utt, num_mixtures, seed, sr, grid=None):
+    """Rows ``(mix_id, clean_utt, noise_id, offset, snr)`` sorted by id, from the seed only
+    (``grid``: ``'all'`` or N per noise x SNR cell, see ``kdspeech.data.mix_grid``)."""
     for data in (clean, noise):
         if data.has("segments"):
             raise KdError("segments are not supported here; extract the segments first",
@@ -80,14 +85,18 @@ def make_plan(clean, noise, snrs, per_utt, num_mixtures, seed, sr):
     clean_len = lengths_at_rate(clean, sr, "clean")
     noise_len = lengths_at_rate(noise, sr, "noise")
     rng = np.random.default_rng(seed)
-    if num_mixtures is None:
-        sources = [u for u in clean.utts for _ in range(per_utt)]
+    if grid is not None:
+        triples = grid_sources(clean.utts, noise.utts, snrs, grid, rng)
     else:
-        sources = balanced(clean.utts, num_mixtures, rng)
-    noises = balanced(noise.utts, len(sources), rng)
-    snr_draws = balanced(snrs, len(sources), rng)
+        if num_mixtures is None:
+            sources = [u for u in clean.utts for _ in range(per_utt)]
+        else:
+            sources = balanced(clean.utts, num_mixtures, rng)
+        noises = balanced(noise.utts, len(sources), rng)
+        snr_draws = balanced(snrs, len(sources), rng)
+        triples = zip(sources, noises, snr_draws)
     rows, seen = [], set()
-    for utt, nid, snr in zip(sources, noises, snr_draws):
+    for utt, nid, snr in triples:
         offset = random_offset(noise_len[nid], clean_len[utt], rng)
         base = mid = mixture_id(utt, nid, snr)
         k = 1
@@ -103,7 +112,8 @@ def options_line(args):
     return (f"# kdspeech mix plan: clean={Path(args.clean).resolve()}"
             f" noise={Path(args.noise).resolve()}"
             f" snrs={','.join(map(snr_text, args.snrs))} mixtures_per_utt={args.mixtures_per_utt}"
-            f" num_mixtures={args.num_mixtures} seed={args.seed} sr={args.sr}")
+            f" num_mixtures={args.num_mixtures} seed={args.seed} sr={args.sr}"
+            + (f" grid={args.grid}" if args.grid is not None else ""))
 
 
 def read_plan(path):
@@ -127,7 +137,7 @@ def ensure_plan(args, clean, noise):
     if plan_matches(path, header):
         return read_plan(path)
     rows = make_plan(clean, noise, args.snrs, args.mixtures_per_utt, args.num_mixtures, args.seed,
-                     args.sr)
+                     args.sr, args.grid)
     lines = [header + "\n# " + "\t".join(COLUMNS) + "\n"]
     lines += [f"{mid}\t{utt}\t{nid}\t{offset}\t{snr_text(snr)}\n" for mid, utt, nid, offset, snr in rows]
     atomic_write_text(path, "".join(lines))
@@ -196,6 +206,9 @@ def main(argv=None):
     count.add_argument("--mixtures_per_utt", type=int, default=1,
                        help="mixtures per clean utterance")
     count.add_argument("--num_mixtures", type=int, help="total mixtures (clean utterances cycled)")
+    count.add_argument("--grid", type=grid_arg, metavar="all|N",
+                       help="a balanced grid: every noise at every SNR with every clean utterance (all) or "
+                       "N distinct ones per noise x SNR cell (seeded)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--sr", type=int, default=16000, help="required sample rate of both dirs")
     parser.add_argument("--peak", type=float, default=0.99, help="max |sample| after rescaling")
