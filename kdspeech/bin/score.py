@@ -15,7 +15,11 @@ sum(errors) / sum(reference words or characters), with the counts in the score f
 holding an utterance outside its job, or (with ``--text``) a hypothesis of an utterance without a
 transcript, is an error naming its line; the merge writes nothing until every job file is checked.
 Each utterance is decoded on its own (``kdspeech.asr``), so hypotheses do not depend on ``--nj``,
-on the order or on where a job resumed.
+on the order or on where a job resumed.  A job's files belong to what made them (``kdspeech.resume``):
+``split/scores.<k>.key`` records the key of the estimates, references, transcripts (their contents),
+metrics, rate, ASR backend and LM text, ``--nj`` and, under a recipe stage, its inputs; a job whose
+record names another key sets its files aside and scores afresh, so the scores of another model's
+audio are never resumed.
 
     python -m kdspeech.bin.score --ref_scp dump/mix_test/spk1.scp \\
         --est_scp exp/m/enhanced_test/wav.scp --out_dir exp/m/score_test \\
@@ -42,6 +46,7 @@ from kdspeech.metrics import registry
 from kdspeech.metrics.scores import (
     open_for_resume, read_scores, score_line, summarize, summary_text, write_scores, write_summary,
 )
+from kdspeech.resume import claim_job_files, file_digest, output_key
 
 log = logging.getLogger("score")
 DEFAULT_METRICS = "pesq_wb,stoi,si_sdr"
@@ -54,6 +59,20 @@ def job_file(out_dir, job):
 
 def hyp_file(out_dir, job):
     return os.path.join(out_dir, "split", f"hyp.{job}.txt")
+
+
+def key_file(out_dir, job):
+    """The record of the key of a job's files (``kdspeech.resume.claim_job_files``)."""
+    return os.path.join(out_dir, "split", f"scores.{job}.key")
+
+
+def job_key(args, names):
+    """What a job's scores are made from: the inputs' contents, the metrics and their settings."""
+    kinds = kinds_of(names)
+    asr = (args.asr_backend, file_digest(args.asr_lm_text)) if "transcript" in kinds else None
+    return output_key(estimates=file_digest(args.est_scp), metrics=list(names), sr=args.sr, nj=args.nj,
+                      references=file_digest(args.ref_scp) if "intrusive" in kinds else None,
+                      transcripts=file_digest(args.text) if "transcript" in kinds else None, asr=asr)
 
 
 def split_kinds(names):
@@ -177,6 +196,8 @@ def run_job(args, names):
     inputs = Inputs(args, names)
     mine = split_ids(sorted(inputs.ests), args.nj, args.job)
     path = job_file(args.out_dir, args.job)
+    claim_job_files(key_file(args.out_dir, args.job), job_key(args, names),
+                    [path, hyp_file(args.out_dir, args.job)])
     handle, done = open_for_resume(path, registry.columns(names))
     with handle:
         stray = sorted(set(done) - set(mine))
@@ -217,6 +238,16 @@ def check_job_files(out_dir, nj):
         match = re.fullmatch(r"scores\.(\d+)\.tsv", os.path.basename(stale))
         if match and not 1 <= int(match.group(1)) <= nj:
             raise KdError(f"job file beyond --nj {nj}: left from another run; delete it", stale)
+    keys = {}
+    for job in range(1, nj + 1):
+        record = key_file(out_dir, job)
+        if os.path.exists(record):
+            with open(record, encoding="utf-8") as handle:
+                keys.setdefault(handle.read().strip(), record)
+    if len(keys) > 1:
+        first, second = list(keys.values())[:2]
+        raise KdError(f"job files of different runs (other estimates, metrics or inputs; see {first}): "
+                      "run every job again", second)
 
 
 def merged_hyps(args, ids, job_rows):
