@@ -57,3 +57,14 @@ model_dep() {  # model_dep <model>: the --deps/--param word pair of a stage that
   fi
   echo "--param model_${m}=$(sha256sum < "${file}" | cut -d' ' -f1)"
 }
+
+compare_with_committed() {  # compare_with_committed <stage>: every template's last stage
+  # This run's results (${expdir}/results, laid out as the committed ones) against the committed
+  # ${results}, the reference, which only --update_results true rewrites (kdspeech.bin.compare_results).
+  local n=$1 ours=${expdir}/results update_opts=()
+  [ "${update_results}" = false ] || update_opts=(--update "${ours}")
+  stage_run "${n}" "compare with the committed ${results}" --out "${expdir}/compare" --deps "${ours}/${results_dir}" \
+    --inputs "${results}" --param "update_results=${update_results}" --log "${expdir}/compare/log/compare.log" -- \
+    python -m kdspeech.bin.compare_results --ours "${ours}/${results}" --reference "${results}" \
+      --out "${expdir}/compare/compare.md" ${update_opts[@]+"${update_opts[@]}"}
+}

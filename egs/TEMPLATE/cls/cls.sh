@@ -119,7 +119,7 @@ grid_dir=${grid_dir:-${expdir}/grid}
 . ./cmd.sh
 . utils/stage.sh
 . utils/parallel.sh
-. utils/template_lib.sh   # train_system, model_dep
+. utils/template_lib.sh   # train_system, model_dep, compare_with_committed
 declare -A sys_conf=()    # model_dep: the models of a run are trained by its stages, not listed
 
 full=16000
@@ -471,9 +471,4 @@ if [ "${stop_stage}" -ge 13 ] && [ "${stage}" -le 13 ]; then
 fi
 
 # Stage 14: against the committed results (the reference), which only --update_results true rewrites.
-update_opts=()
-[ "${update_results}" = false ] || update_opts=(--update "${run_results}")
-stage_run 14 "compare with the committed ${results}" --out "${expdir}/compare" --deps "${run_results}/${results_dir}" \
-  --inputs "${results}" --param "update_results=${update_results}" --log "${expdir}/compare/log/compare.log" -- \
-  python -m kdspeech.bin.compare_results --ours "${run_results}/${results}" --reference "${results}" \
-    --out "${expdir}/compare/compare.md" ${update_opts[@]+"${update_opts[@]}"}
+compare_with_committed 14

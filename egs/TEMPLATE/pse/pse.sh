@@ -89,7 +89,7 @@ pse_command=$(printf '%q ' "$0" "$@")
 . ./path.sh
 . ./cmd.sh
 . utils/stage.sh
-. utils/template_lib.sh   # entries, set_dir, model_dep
+. utils/template_lib.sh   # entries, set_dir, model_dep, compare_with_committed
 
 raw=${dumpdir}/raw
 pse=${dumpdir}/pse
@@ -269,9 +269,4 @@ stage_run 11 "results" --out "${run_results}/${results_dir}" "${result_deps[@]}"
 if in_range 11; then log "results: ${run_results}/${results} (plots in ${run_results}/${results_dir}/)"; fi
 
 # Stage 12: against the committed results (the reference), which only --update_results true rewrites.
-update_opts=()
-[ "${update_results}" = false ] || update_opts=(--update "${run_results}")
-stage_run 12 "compare with the committed ${results}" --out "${expdir}/compare" --deps "${run_results}/${results_dir}" \
-  --inputs "${results}" --param "update_results=${update_results}" --log "${expdir}/compare/log/compare.log" -- \
-  python -m kdspeech.bin.compare_results --ours "${run_results}/${results}" --reference "${results}" \
-    --out "${expdir}/compare/compare.md" ${update_opts[@]+"${update_opts[@]}"}
+compare_with_committed 12

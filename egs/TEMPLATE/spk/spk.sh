@@ -86,7 +86,7 @@ spk_command=$(printf '%q ' "$0" "$@")   # RESULTS.md's command when run.sh does 
 . ./path.sh
 . ./cmd.sh
 . utils/stage.sh
-. utils/template_lib.sh   # entries, set_dir, set_name, resample_dir, train_system, model_dep
+. utils/template_lib.sh   # entries, set_dir, set_name, resample_dir, train_system, model_dep, compare_with_committed
 
 raw=${dumpdir}/raw
 set_root=${raw}        # a data set of the lists is a dir of stage 2, or a path
@@ -307,9 +307,4 @@ if [ "${stop_stage}" -ge 10 ] && [ "${stage}" -le 10 ]; then
 fi
 
 # Stage 11: against the committed results (the reference), which only --update_results true rewrites.
-update_opts=()
-[ "${update_results}" = false ] || update_opts=(--update "${run_results}")
-stage_run 11 "compare with the committed ${results}" --out "${expdir}/compare" --deps "${run_results}/${results_dir}" \
-  --inputs "${results}" --param "update_results=${update_results}" --log "${expdir}/compare/log/compare.log" -- \
-  python -m kdspeech.bin.compare_results --ours "${run_results}/${results}" --reference "${results}" \
-    --out "${expdir}/compare/compare.md" ${update_opts[@]+"${update_opts[@]}"}
+compare_with_committed 11
