@@ -10,4 +10,5 @@ setup(
         "torch", "torchaudio", "numpy", "soundfile", "soxr", "pyyaml",
         "pesq", "pystoi", "jiwer", "tqdm", "tensorboard", "matplotlib",
     ],
+    entry_points={"console_scripts": ["kdspeech = kdspeech.console:console"]},
 )

@@ -1,0 +1,74 @@
+"""A ready model from a packed file, an exp dir or its ``best.pth``: ``kdspeech.load``.
+
+    model = kdspeech.load("model.zip")            # or "exp/student_s2", or "exp/student_s2/best.pth"
+    model.meta["sr"], model.meta["task"], model.meta["output"]
+    y = model(x)                                   # eval mode, on the CPU unless device= says otherwise
+
+The network is rebuilt by the one checkpoint loader (``kdspeech.train.checkpoint.load_model``) and put
+in eval mode; ``meta`` is its card (``kdspeech.packing.describe``): for a packed file the card it
+carries, for an exp dir the card read from it now.  A packed file of a newer format than this
+kdspeech reads, a zip that is not a packed model, or a damaged one is a KdError naming the file.
+"""
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+from kdspeech.errors import KdError
+from kdspeech.packing.pack import CARD, FORMAT, FORMAT_VERSION, WEIGHTS
+
+
+def read_card(path):
+    """The card of a packed file (format checked)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            card = json.loads(archive.read(CARD).decode("utf-8"))
+    except KeyError:
+        raise KdError(f"a zip without {CARD}: not a packed kdspeech model (make one with kdspeech pack)",
+                      path=path) from None
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise KdError(f"not a readable packed model ({err})", path=path) from None
+    if card.get("format") != FORMAT:
+        raise KdError(f"{CARD} is not a kdspeech model card (format '{card.get('format')}')", path=path)
+    version = card.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise KdError(f"packed with model format {version} by a newer kdspeech "
+                      f"({(card.get('packed') or {}).get('kdspeech', '?')}); this kdspeech reads format "
+                      f"{FORMAT_VERSION} and older: update kdspeech (git pull, then tools/install.sh)", path=path)
+    return card
+
+
+def is_packed(path):
+    return Path(path).is_file() and zipfile.is_zipfile(path)
+
+
+def load(path, device="cpu", conf_overrides=()):
+    """The model of ``path`` (packed file, exp dir or model file in an exp dir), in eval mode on
+    ``device``, with its card as ``model.meta``."""
+    from kdspeech.packing.describe import describe
+    from kdspeech.train.checkpoint import load_model
+
+    path = Path(path)
+    if not path.exists():
+        raise KdError("no such packed model, exp dir or model file", path=path)
+    if is_packed(path):
+        card = read_card(path)
+        with tempfile.TemporaryDirectory(prefix="kdspeech-load-") as tmp:
+            weights = os.path.join(tmp, WEIGHTS)
+            try:
+                with zipfile.ZipFile(path) as archive, open(weights, "wb") as out:
+                    out.write(archive.read(WEIGHTS))
+            except (KeyError, zipfile.BadZipFile, OSError) as err:
+                raise KdError(f"the packed model's weights cannot be read ({err})", path=path) from None
+            model = load_model(weights, device=device, conf_overrides=conf_overrides)
+    else:
+        exp_dir = path if path.is_dir() else path.parent
+        card = describe(exp_dir)
+        model = load_model(path, device=device, conf_overrides=conf_overrides)
+    if "meta" in vars(model) or hasattr(type(model), "meta"):
+        raise KdError(f"{type(model).__name__} has its own attribute 'meta'; cannot attach the model card",
+                      path=path)
+    model.meta = card
+    return model
