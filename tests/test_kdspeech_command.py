@@ -351,3 +351,14 @@ def test_transcribe_with_and_without_enhancement(packed, corpora, tmp_path):
     assert proc.returncode == 0, proc.stderr
     words = (tmp_path / "text" / "an104-mrcb-b.txt").read_text().strip()
     assert (tmp_path / "text" / "transcripts.tsv").read_text() == f"an104-mrcb-b\t{words}\n"
+
+
+def test_device_cuda_runs_there_or_says_no_gpu(packed, tmp_wav, tmp_path):
+    wav = tmp_wav("a.wav", seed=4)
+    proc = kd("enhance", "--model", packed, wav, "--out", tmp_path / "gpu.wav", "--device", "cuda")
+    if not torch.cuda.is_available():
+        assert proc.returncode == 1 and "no GPU is visible" in proc.stderr and "Traceback" not in proc.stderr
+        return
+    assert proc.returncode == 0, proc.stderr
+    assert kd("enhance", "--model", packed, wav, "--out", tmp_path / "cpu.wav", "--device", "cpu").returncode == 0
+    assert np.max(np.abs(read_wav(tmp_path / "gpu.wav")[0] - read_wav(tmp_path / "cpu.wav")[0])) <= 2 * LSB
