@@ -1,6 +1,9 @@
 """Cost of deterministic mode (``trainer.deterministic``, kdspeech.train.determinism) on a training step
 of each task's CPU-scale model: the same steps timed with torch's deterministic algorithms off and on,
-interleaved, and the ratio on / off printed per model (the aim: at most 1.10).
+interleaved, and the ratio on / off printed per model (the aim: at most 1.10).  Times are the process's
+CPU seconds per step (``time.process_time``), the minimum over the repeats: on a machine shared with
+other jobs, wall time swings by 2x or more from one repeat to the next; CPU time much less (run it with
+``OMP_NUM_THREADS=1`` so that CPU time is the step's time).
 
 Models and sizes come from the recipes' own configs (``model`` section), inputs are random tensors of
 the task's shape, and the loss is a mean square of the model's first output, so only the model's ops
@@ -48,14 +51,14 @@ def first_tensor(out):
 def step_seconds(model, batch, steps, deterministic):
     set_deterministic(deterministic)
     optimizer = torch.optim.Adam(model.parameters(), 1e-4)
-    start = time.perf_counter()
+    start = time.process_time()   # CPU seconds of this process: less swayed by other processes than wall time
     for _ in range(steps):
         out = first_tensor(call_model(model, batch, ()))
         loss = out.float().pow(2).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-    return (time.perf_counter() - start) / steps
+    return (time.process_time() - start) / steps
 
 
 def main():
@@ -67,7 +70,7 @@ def main():
     p.add_argument("--models", default=",".join(CONFIGS))
     args = p.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; batch {args.batch} x {args.seconds} s")
-    print("model | parameters | s/step off | s/step on | on / off")
+    print("model | parameters | CPU s/step off | CPU s/step on | on / off")
     for name in args.models.split(","):
         path, sr = CONFIGS[name]
         torch.manual_seed(0)
