@@ -46,6 +46,7 @@ def provenance_problem(name, path=None):
 
 
 def test_results_files_are_found():
+    assert "egs/mini_espeak/enh/RESULTS.md" in results_files()
 
 
 @pytest.mark.skipif(not (REPO / ".git").exists(), reason="needs the git history")
