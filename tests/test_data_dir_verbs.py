@@ -172,6 +172,32 @@ def test_from_folder_lists_every_bad_file(tmp_path):
     assert proc.returncode == 1 and "no audio files" in proc.stderr and str(tmp_path / "none") in proc.stderr
 
 
+def test_from_folder_with_enrolment_clips_beside_it(tmp_path):
+    """--enrol: DNS5's blind-set layout (noisy/ and enrol/ side by side) -> utt2enroll: the clip of the
+    same relative name, else (--spk_from dir) the one clip of the speaker's folder; every recording
+    without one listed in a single error, nothing written."""
+    for rel in ("alice/x.wav", "alice/y.wav", "bob/z.wav"):
+        wav(tmp_path / "blind" / "noisy" / rel)
+    wav(tmp_path / "blind" / "enrol" / "alice" / "ref.flac")
+    wav(tmp_path / "blind" / "enrol" / "bob" / "z.wav")
+    out = tmp_path / "d"
+    data_dir_from.main(["--audio", str(tmp_path / "blind/noisy"), "--enrol", str(tmp_path / "blind/enrol"),
+                        "--spk_from", "dir", "--out", str(out)])
+    enroll = DataDir(out).validate().read("utt2enroll")
+    enrol = (tmp_path / "blind" / "enrol").resolve()
+    assert enroll == {"alice__x": str(enrol / "alice/ref.flac"), "alice__y": str(enrol / "alice/ref.flac"),
+                      "bob__z": str(enrol / "bob/z.wav")}
+    wav(tmp_path / "blind" / "enrol" / "alice" / "ref2.wav")     # two of alice's: neither recording's name
+    wav(tmp_path / "blind" / "noisy" / "carol" / "w.wav")       # nobody's
+    proc = cli("data_dir_from", "--audio", tmp_path / "blind/noisy", "--enrol", tmp_path / "blind/enrol",
+               "--spk_from", "dir", "--out", tmp_path / "d2")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "3 of 4 files (enrolment) cannot be used" in proc.stderr
+    assert "alice/x.wav: speaker alice has 2 enrol clips" in proc.stderr
+    assert "carol/w.wav: no enrolment clip for this noisy clip (speaker carol" in proc.stderr
+    assert not (tmp_path / "d2").exists()
+
+
 def test_from_pairs_matches_relative_names(tmp_path):
     wav(tmp_path / "noisy/s1/u1.wav", seed=1)
     wav(tmp_path / "clean/s1/u1.flac", seed=2)

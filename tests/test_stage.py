@@ -435,6 +435,46 @@ def test_a_db_sh_path_pointing_elsewhere_reruns_the_data_stage(external):
     assert "input " + str(external.parent / "missing.csv") in out.stderr and len(runs(external)) == 6
 
 
+LISTED = """\
+stage_run 1 "data" --out data/all --inputs_listed "$1" -- local/data.sh
+"""
+
+
+@pytest.mark.parametrize("kind", ["csv", "data_dir"])
+def test_inputs_listed_are_the_list_and_the_files_it_names_only(tmp_path, kind):
+    """--inputs_listed: a CSV (or a data dir) and the files it lists, wherever they lie; nothing else
+    around them (issue 20: a CSV in the recipe's folder re-ran stage 1 on every call)."""
+    (tmp_path / "recipe").mkdir()
+    recipe = make_recipe(tmp_path / "recipe", LISTED)
+    (recipe / "local" / "data.sh").write_text("#!/usr/bin/env bash\necho 1 >> runs.txt\nmkdir -p data/all\n")
+    (recipe / "local" / "data.sh").chmod(0o755)
+    clips = tmp_path / "elsewhere"
+    clips.mkdir()
+    for name in ("a.wav", "b.wav"):
+        (clips / name).write_bytes(b"RIFF" + name.encode())
+    if kind == "csv":
+        listing = recipe / "my.csv"   # inside the recipe: its data/ and runs.txt change on every run
+        listing.write_text(f"path,label\n{clips / 'a.wav'},dog\n{clips / 'b.wav'},cat\n")
+    else:
+        listing = tmp_path / "mine"
+        listing.mkdir()
+        (listing / "wav.scp").write_text(f"a {clips / 'a.wav'}\nb {clips / 'b.wav'}\nc sox x.flac -t wav - |\n")
+    assert run(recipe, str(listing)).returncode == 0
+    (clips / "unlisted.wav").write_bytes(b"RIFF")
+    out = run(recipe, str(listing))
+    assert "data/all up to date, skipped" in out.stderr and runs(recipe) == ["1"], out.stderr
+    (clips / "b.wav").write_bytes(b"RIFF, replaced")
+    out = run(recipe, str(listing))
+    assert runs(recipe) == ["1", "1"], out.stderr
+    assert (f"Stage 1 (data): re-running: input {listing} or a file it lists changed (1 changed in size or "
+            f"time, e.g. {clips / 'b.wav'})") in out.stderr
+    edited = listing if kind == "csv" else listing / "wav.scp"   # an edited list (a row, a command)
+    edited.write_text(edited.read_text().replace("cat", "cow").replace("x.flac", "y.flac"))
+    out = run(recipe, str(listing))
+    assert runs(recipe) == ["1", "1", "1"], out.stderr
+    assert "or a file it lists changed" in out.stderr
+
+
 def test_a_stage_without_external_inputs_keeps_its_fingerprint(recipe):
     assert run(recipe).returncode == 0
     stamp = (recipe / "exp/feats/.done").read_text()

@@ -3,7 +3,7 @@
 #
 #   log "message"                       timestamped line on stderr, with the script name and line
 #   stage_run N "name" --out DIR [--out DIR ...] [--deps DIR ...] [--conf FILE ...] \
-#       [--param KEY=VALUE ...] [--inputs PATH ...] [--progress EXP_DIR ...] \
+#       [--param KEY=VALUE ...] [--inputs PATH ...] [--inputs_listed PATH ...] [--progress EXP_DIR ...] \
 #       [--nj N --cmd "$cmd" --log exp/x/log/name.JOB.log | --log exp/x/log/name.log] \
 #       -- command args...
 #
@@ -53,6 +53,11 @@
 # not exist counts as "missing" (the stage's command then reports it).  The manifests are kept in
 # <out dir>/.done.inputs, so that a re-run says which files were added, removed or changed.  A stage
 # without --inputs has the base it would have had before --inputs existed.
+# --inputs_listed PATH (repeatable): a data dir or a CSV that names files elsewhere (a test set of your
+# own recordings, a CSV of clips): the dir's files or the CSV by content, and every file it lists
+# (wav.scp, spk1.scp, noise1.scp, utt2enroll; a CSV's path and clean columns) by a stat
+# (kdspeech.bin.list_files), so that an edited list, or a listed file replaced, re-runs the stage, and
+# nothing beside them does (the recipe's own data/, dump/, exp/ around a CSV are not its inputs).
 #
 # --progress EXP_DIR (repeatable; not part of the fingerprint): while the stage runs, one console
 # line per finished training epoch of EXP_DIR/log/train.log (epoch i/N with N from
@@ -266,7 +271,7 @@ stage_run() {
     _kd_die "usage: stage_run N \"name\" --out DIR ... -- command args..."
   shift 2
   local _kd_label="$_kd_num ($_kd_name)"
-  local -a _kd_outs=() _kd_deps=() _kd_confs=() _kd_params=() _kd_command=() _kd_ext=() _kd_prog=()
+  local -a _kd_outs=() _kd_deps=() _kd_confs=() _kd_params=() _kd_command=() _kd_ext=() _kd_listed=() _kd_prog=()
   local _kd_nj="" _kd_cmd="" _kd_log=""
   while [[ $# -gt 0 ]]; do
     case $1 in
@@ -274,7 +279,8 @@ stage_run() {
       --deps) _kd_deps+=("${2:?}"); shift 2 ;;
       --conf) _kd_confs+=("${2:?}"); shift 2 ;;
       --param) _kd_params+=("${2:?}"); shift 2 ;;
-      --inputs) _kd_ext+=("${2:?}"); shift 2 ;;
+      --inputs) _kd_ext+=("${2:?}"); _kd_listed+=(""); shift 2 ;;
+      --inputs_listed) _kd_ext+=("${2:?}"); _kd_listed+=(listed); shift 2 ;;
       --progress) _kd_prog+=("${2:?}"); shift 2 ;;
       --nj) _kd_nj=${2:?}; shift 2 ;;
       --cmd) _kd_cmd=${2:?}; shift 2 ;;
@@ -354,7 +360,7 @@ stage_run() {
   if ((${#_kd_ext[@]})); then
     _kd_manifest=$(mktemp)
     for _kd_i in "${!_kd_ext[@]}"; do
-      _kd_ext_records+=$(_kd_input_record "$_kd_i" "${_kd_ext[_kd_i]}" "$_kd_manifest")$'\n'
+      _kd_ext_records+=$(_kd_input_record "$_kd_i" "${_kd_ext[_kd_i]}" "$_kd_manifest" "${_kd_listed[_kd_i]}")$'\n'
     done
   fi
   _kd_inputs=$(
@@ -606,23 +612,47 @@ _kd_rerun_reason() {
 # --- external inputs -------------------------------------------------------------------------------
 
 # db_input_opts: sets the array input_opts to "--inputs <path>" for each entry of the array
-# data_inputs that the recipe's db.sh declares (its corpus folders, CSV files), for stage 1's stage_run.
+# data_inputs that the recipe's db.sh declares (its corpus folders, CSV files), and to
+# "--inputs_listed <path>" for each entry of its array data_lists (a CSV or data dir that lists files
+# elsewhere: it and the files it lists), for stage 1's stage_run.
 db_input_opts() {
-  local path
+  local kind path
   input_opts=()
-  while IFS= read -r path; do
-    if [[ -n $path ]]; then input_opts+=(--inputs "$path"); fi
-  done < <(data_inputs=(); . ./db.sh > /dev/null; printf '%s\n' ${data_inputs[@]+"${data_inputs[@]}"})
+  while IFS=$'\t' read -r kind path; do
+    if [[ -n $path ]]; then input_opts+=("--${kind}" "$path"); fi
+  done < <(data_inputs=() data_lists=(); . ./db.sh > /dev/null
+           printf 'inputs\t%s\n' ${data_inputs[@]+"${data_inputs[@]}"}
+           printf 'inputs_listed\t%s\n' ${data_lists[@]+"${data_lists[@]}"})
   return 0
 }
 
 # One input's stamp record, "input<TAB>path<TAB>kind:hash<TAB>resolved path"; a folder's manifest
-# lines ("index<TAB>relative path<TAB>size<TAB>mtime") are appended to the file $3.
-# Args: index path manifest_file
+# lines ("index<TAB>relative path<TAB>size<TAB>mtime") are appended to the file $3.  With $4 =
+# listed (--inputs_listed), a data dir or CSV and the files it lists: its own files by content
+# ("index<TAB>name<TAB>sha256<TAB>-"), each listed file by a stat ("index<TAB>absolute path<TAB>size
+# <TAB>mtime", kdspeech.bin.list_files).
+# Args: index path manifest_file [listed]
 _kd_input_record() {
-  local index=$1 path=$2 manifest=$3 resolved kind hash
+  local index=$1 path=$2 manifest=$3 listed=${4:-} resolved kind hash listing
   resolved=$(realpath -m -- "$path")
-  if [[ -f $resolved ]]; then
+  if [[ -n $listed && -e $resolved ]]; then
+    kind=listing
+    listing=$(python -m kdspeech.bin.list_files "$resolved") ||
+      _kd_die "stage $_kd_label: cannot list the files of input $path (above)"
+    hash=$(
+      {
+        if [[ -d $resolved ]]; then
+          find "$resolved" -mindepth 1 -maxdepth 1 -type f ! -name '.*' -printf '%f\n' | LC_ALL=C sort |
+            while IFS= read -r _kd_name; do
+              printf '%s\t%s\t-\n' "$_kd_name" "$(_kd_sha256 < "$resolved/$_kd_name")"
+            done
+        else
+          printf '%s\t%s\t-\n' "$(basename -- "$resolved")" "$(_kd_sha256 < "$resolved")"
+        fi
+        [[ -z $listing ]] || printf '%s\n' "$listing" | sed 's/\tmissing$/\tmissing\t-/'
+      } | tee >(sed "s/^/$index\t/" >> "$manifest") | _kd_sha256
+    )
+  elif [[ -f $resolved ]]; then
     kind=file
     hash=$(_kd_sha256 < "$resolved")
   elif [[ -d $resolved ]]; then
@@ -657,6 +687,7 @@ _kd_input_reasons() {
         missing:*) echo "input $path is gone" ;;
         file:*) echo "input file $path changed" ;;
         folder:*) echo "input folder $path changed ($(_kd_manifest_diff "$stamp.inputs" "$index"))" ;;
+        listing:*) echo "input $path or a file it lists changed ($(_kd_manifest_diff "$stamp.inputs" "$index"))" ;;
       esac
     fi
     index=$((index + 1))

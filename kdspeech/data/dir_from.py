@@ -67,9 +67,54 @@ def _check_rates(infos, entries, where):
                        what="resampled by the recipe's resample stage")
 
 
-def from_folder(folder, spk_from="utt"):
+def enrolment_clips(noisy, enrol_dir, speaker_of, noisy_dir=None):
+    """``{utt: enrolment clip}`` for personalized test sets (DNS5's blind sets: ``noisy/`` and ``enrol/``
+    folders side by side).  ``noisy``: ``{utt: path relative to the noisy folder}``; a file's clip is
+    the enrolment clip of the same relative name (suffix aside: ``a/x.wav`` takes ``a/x.flac``), else the
+    one clip of its speaker (``speaker_of(relative path)``, for noisy files and clips alike; ``None``:
+    no speaker, the name alone decides).  Every file without a clip, or whose speaker has several and
+    none of its name, is listed in one KdError (each file as ``noisy_dir/<relative path>`` when given), as
+    is every unusable clip (unreadable, empty, not mono)."""
+    enrol_dir = Path(enrol_dir).resolve()
+    clips = find_audio(enrol_dir)
+    if not clips:
+        raise KdError("no audio files in the enrolment folder", path=enrol_dir)
+    by_name = {os.path.splitext(rel)[0]: rel for rel in clips}
+    by_speaker = {}
+    for rel in clips:
+        key = speaker_of(rel)
+        if key is not None:
+            by_speaker.setdefault(key, []).append(rel)
+    out, problems = {}, []
+    for utt, rel in noisy.items():
+        stem = os.path.splitext(rel)[0]
+        key = speaker_of(rel)
+        shown = Path(noisy_dir) / rel if noisy_dir else rel
+        mine = by_speaker.get(key, []) if key is not None else []
+        if stem in by_name:
+            out[utt] = by_name[stem]
+        elif len(mine) == 1:
+            out[utt] = mine[0]
+        elif mine:
+            problems.append(f"{shown}: speaker {key} has {len(mine)} enrol clips ({', '.join(mine[:3])}) and none is "
+                            f"named {stem}.*: which one is ambiguous (name it as the noisy file)")
+        else:
+            problems.append(f"{shown}: no enrolment clip for this noisy clip (" + (f"speaker {key}; " if key else "")
+                            + f"none named {stem}.*" + (f" or of speaker {key}" if key else "") + f" in {enrol_dir})")
+    raise_problems(problems, len(noisy), "files (enrolment)", enrol_dir)
+    for rel in sorted(set(out.values())):
+        info = header(enrol_dir / rel)
+        if isinstance(info, str):
+            problems.append(info)
+    raise_problems(problems, len(set(out.values())), "enrolment clips", enrol_dir)
+    return {utt: str(enrol_dir / rel) for utt, rel in out.items()}
+
+
+def from_folder(folder, spk_from="utt", enrol=None):
     """Every audio file under ``folder``: ``wav.scp`` and ``utt2spk`` (each utterance its own speaker,
-    or with ``spk_from='dir'`` the first folder of its relative path, e.g. LibriSpeech's speaker)."""
+    or with ``spk_from='dir'`` the first folder of its relative path, e.g. LibriSpeech's speaker); with
+    ``enrol`` (a folder of enrolment clips) also ``utt2enroll`` (``enrolment_clips``: the clip of the same
+    relative name, else with ``spk_from='dir'`` the one clip of the speaker's folder)."""
     if spk_from not in SPK_FROM:
         raise KdError(f"spk_from '{spk_from}' is not one of {', '.join(SPK_FROM)}")
     folder = Path(folder).resolve()
@@ -86,7 +131,11 @@ def from_folder(folder, spk_from="utt"):
         wav[utt], infos[utt] = str(folder / rel), info
     raise_problems(problems, len(ids), "audio files", folder)
     _check_rates(infos, wav, folder)
-    return {"wav.scp": wav, "utt2spk": {u: _speaker(u, ids[u], spk_from) for u in wav}}
+    tables = {"wav.scp": wav, "utt2spk": {u: _speaker(u, ids[u], spk_from) for u in wav}}
+    if enrol is not None:
+        tables["utt2enroll"] = enrolment_clips({u: ids[u] for u in wav}, enrol,
+                                               first_folder if spk_from == "dir" else (lambda rel: None), folder)
+    return tables
 
 
 def pair_problem(noisy, clean, noisy_info, clean_info):
@@ -138,7 +187,9 @@ def from_pairs(noisy, clean, spk_from="utt"):
     return {"wav.scp": wav, "spk1.scp": ref, "utt2spk": {u: _speaker(u, ids[u], spk_from) for u in wav}}
 
 
-def _read_rows(path):
+def read_csv_rows(path):
+    """``(columns, [(line, {column: value})])`` of a CSV of files (the one CSV reader: the header must
+    name a ``path`` column and only columns of ``CSV_COLUMNS`` beside it and ``utt``)."""
     try:
         handle = open(path, newline="", encoding="utf-8")
     except OSError as err:
@@ -159,14 +210,24 @@ def _read_rows(path):
     return columns, rows
 
 
-def from_csv(path, spk_from="utt"):
+def csv_paths(path):
+    """The files a CSV names (its ``path`` and ``clean`` columns), resolved against its folder; no
+    file is opened but the CSV (what a stage that reads them depends on: kdspeech.bin.list_files)."""
+    base = Path(path).resolve().parent
+    _, rows = read_csv_rows(path)
+    return [str((base / row[column]).resolve()) for _, row in rows for column in ("path", "clean")
+            if row.get(column)]
+
+
+def from_csv(path, spk_from="utt", required=(), durations=False):
     """One row per file: ``path`` (absolute or relative to the CSV's folder), optional ``utt`` (else
-    the id of the path relative to the CSV's folder), and any of ``CSV_COLUMNS``.  Every bad row
-    (no path, a missing or unusable file, a duplicate id, an id or value with spaces where none may
-    be) is listed in one error with its line."""
+    the id of the path relative to the CSV's folder; a file outside that folder: its file name), and
+    any of ``CSV_COLUMNS``.  Every bad row (no path, an empty ``required`` column, a missing or
+    unusable file, a duplicate id, an id or value with spaces where none may be) is listed in one
+    error with its line.  ``durations``: also ``utt2dur`` (seconds, from the headers)."""
     path = Path(path)
     base = path.resolve().parent
-    columns, rows = _read_rows(path)
+    columns, rows = read_csv_rows(path)
     tables = {"wav.scp": {}, "utt2spk": {}}
     for column in columns:
         if column in CSV_COLUMNS:
@@ -174,8 +235,9 @@ def from_csv(path, spk_from="utt"):
     lines, infos, problems = {}, {}, []
     for line, row in rows:
         where = f"line {line}"
-        if not row.get("path"):
-            problems.append(f"{where}: empty path")
+        empty = [c for c in ("path", *required) if not row.get(c)]
+        if empty:
+            problems.append(f"{where}: empty {', '.join(empty)}")
             continue
         audio = (base / row["path"]).resolve()
         rel = os.path.relpath(audio, base) if str(audio).startswith(str(base) + os.sep) else audio.name
@@ -214,6 +276,8 @@ def from_csv(path, spk_from="utt"):
             problems.append(f"{where}: {bad}")
             continue
         lines[utt], infos[utt] = line, info
+        if durations:
+            tables.setdefault("utt2dur", {})[utt] = f"{info[0] / info[1]:.3f}"
         tables["wav.scp"][utt] = str(audio)
         tables["utt2spk"][utt] = values.pop("utt2spk", None) or _speaker(utt, rel, spk_from)
         for name, value in values.items():

@@ -37,6 +37,7 @@ import sys
 from pathlib import Path
 
 from kdspeech.data.datadir import write_kv
+from kdspeech.data.dir_from import enrolment_clips
 from kdspeech.errors import KdError
 
 TRACKS = {"Track1_Headset": "blind_track1_headset", "Track2_Speakerphone": "blind_track2_speakerphone"}
@@ -87,30 +88,20 @@ def speaker_key(stem, pattern, path):
 
 
 def blind_track(track_dir, pattern):
-    """``(wav.scp, utt2spk, utt2enroll)`` of one blind-test track."""
-    noisy = wavs(Path(track_dir) / "noisy", "noisy")
-    enrol = wavs(Path(track_dir) / "enrol", "enrol")
-    by_name = {p.stem: p for p in enrol}
-    by_speaker = {}
-    for path in enrol:
-        key = speaker_key(path.stem, pattern, path)
-        by_speaker.setdefault(key, []).append(path)
-    scp, spk, enroll = {}, {}, {}
-    for path in noisy:
-        utt = file_id(path, Path(track_dir) / "noisy")
-        key = speaker_key(path.stem, pattern, path)
-        if path.stem in by_name:
-            clip = by_name[path.stem]
-        elif len(by_speaker.get(key, [])) == 1:
-            clip = by_speaker[key][0]
-        elif key in by_speaker:
-            raise KdError(f"speaker {key} has {len(by_speaker[key])} enrol clips "
-                          f"({', '.join(p.name for p in by_speaker[key][:3])}): which one is ambiguous", path=path)
-        else:
-            raise KdError(f"no enrolment clip for this noisy clip (speaker {key}; none named {path.stem}.wav "
-                          f"or of speaker {key} in {Path(track_dir) / 'enrol'})", path=path)
-        scp[utt], spk[utt], enroll[utt] = str(path.resolve()), key, str(clip.resolve())
-    return scp, spk, enroll
+    """``(wav.scp, utt2spk, utt2enroll)`` of one blind-test track: the enrolment clips matched by
+    ``kdspeech.data.dir_from.enrolment_clips`` (the same name, else the speaker's one clip)."""
+    noisy_dir, enrol_dir = Path(track_dir) / "noisy", Path(track_dir) / "enrol"
+    noisy = wavs(noisy_dir, "noisy")
+    wavs(enrol_dir, "enrol")
+
+    def speaker_of(rel):
+        return speaker_key(Path(rel).stem, pattern, rel)
+
+    rels = {file_id(path, noisy_dir): path.relative_to(noisy_dir).as_posix() for path in noisy}
+    enroll = enrolment_clips(rels, enrol_dir, speaker_of, noisy_dir)
+    scp = {utt: str((noisy_dir / rel).resolve()) for utt, rel in rels.items()}
+    spk = {utt: speaker_of(rel) for utt, rel in rels.items()}
+    return scp, spk, {utt: str(Path(clip).resolve()) for utt, clip in enroll.items()}
 
 
 def spk2utt(utt2spk):
