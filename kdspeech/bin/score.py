@@ -16,7 +16,7 @@ holding an utterance outside its job, or (with ``--text``) a hypothesis of an ut
 transcript, is an error naming its line; the merge writes nothing until every job file is checked.
 Each utterance is decoded on its own (``kdspeech.asr``), so hypotheses do not depend on ``--nj``,
 on the order or on where a job resumed.  A job's files belong to what made them (``kdspeech.resume``):
-``split/scores.<k>.key`` records the key of the estimates, references, transcripts (their contents),
+``split/.scores.<k>.key`` records the key of the estimates, references, transcripts (their contents),
 metrics, rate, ASR backend and LM text, ``--nj`` and, under a recipe stage, its inputs; a job whose
 record names another key sets its files aside and scores afresh, so the scores of another model's
 audio are never resumed.
@@ -63,7 +63,7 @@ def hyp_file(out_dir, job):
 
 def key_file(out_dir, job):
     """The record of the key of a job's files (``kdspeech.resume.claim_job_files``)."""
-    return os.path.join(out_dir, "split", f"scores.{job}.key")
+    return os.path.join(out_dir, "split", f".scores.{job}.key")   # bookkeeping, hidden like a stamp
 
 
 def job_key(args, names):
