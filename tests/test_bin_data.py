@@ -292,6 +292,26 @@ def test_dump_feats_warns_or_fails_on_another_rate(make_data_dir, tmp_path):
     assert not (tmp_path / "g" / "feats.npy").exists()
 
 
+def test_dump_feats_duration_auto_is_the_longest_clip_and_says_what_it_pads(tmp_path):
+    """--duration auto (cls.sh's default): the longest clip rounded up to 0.1 s, from utt2dur when the
+    dir has one; the clips it pads or cuts counted in a WARNING; an outlier named."""
+    data = tmp_path / "d"
+    wavs = {}
+    for utt, seconds in (("a", 0.5), ("b", 1.23), ("c", 0.3)):
+        wavs[utt] = tmp_path / f"{utt}.wav"
+        sf.write(wavs[utt], np.full(int(seconds * 16000), 0.1, np.float32), 16000)
+    write_kv(data / "wav.scp", wavs)
+    assert ok("dump_feats", "--data", data, "--print_duration").stdout.strip() == "1.3"
+    proc = ok("dump_feats", "--data", data, "--rate", 1000, "--out", tmp_path / "f", "--duration", "auto")
+    assert "1.3 s per clip (--duration auto): 3 of 3 clips zero-padded, 0 cut" in proc.stderr
+    proc = ok("dump_feats", "--data", data, "--rate", 1000, "--out", tmp_path / "g", "--duration", 1.0)
+    assert "1 s per clip (--duration 1.0): 2 of 3 clips zero-padded, 1 cut" in proc.stderr
+    write_kv(data / "utt2dur", {"a": "0.5", "b": "9.0", "c": "0.3"})   # utt2dur is read, not the audio
+    proc = ok("dump_feats", "--data", data, "--print_duration")
+    assert proc.stdout.strip() == "9" and "clip b is 9.0 s, over 3 times the median clip (0.5 s)" in proc.stderr
+    assert "--duration 0.5 would cut 1 of the 3 clips instead" in proc.stderr
+
+
 def test_resample_and_dump_feats_with_segments(tmp_path):
     """wav.scp of recordings, segments of utterances: recordings are converted, features are per
     utterance (segment)."""

@@ -3,6 +3,7 @@ best.pth with no stamp) is enhanced / embedded / scored; its stages depend on th
 (utils/template_lib.sh:model_dep): a re-run skips them, another best.pth re-runs them."""
 
 import itertools
+import json
 import shutil
 import subprocess
 
@@ -91,6 +92,21 @@ def test_enh_skip_train_enhances_and_scores_a_model_made_elsewhere(tmp_path):
     # Its audio is enhanced afresh (another key), not resumed from the first model's files.
     assert (recipe / "exp/elsewhere/enhanced_tiny_test/wav.scp").read_text() != enhanced
     assert len(list((recipe / "exp/elsewhere/enhanced_tiny_test/wav").iterdir())) == 1
+    # A test set of your own whose references are shorter than their inputs (and one unreadable file):
+    # one error at its import (stage 5) naming each file and what to do; nothing made of it.
+    mine = make_mix_dir(tmp_path / "mine", n=3, dur=0.4, seed=4)
+    clean = tmp_path / "mine/wav/utt001_clean.wav"
+    sf.write(clean, sf.read(clean)[0][:3000], SR)
+    (tmp_path / "mine/wav/utt002_mix.wav").write_bytes(b"RIFF, not audio")
+    args[args.index("--test_sets") + 1] = f"data/tiny_test {mine}"
+    proc = subprocess.run(["./enh.sh", *args, "--stage", "5"], cwd=recipe, capture_output=True, text=True,
+                          env=helpers.recipe_env(), timeout=600)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    err = proc.stderr
+    assert f"ERROR [stage 5 (test set {mine}: check it, import it)] {mine}: 2 audio entries cannot be used" in err
+    assert f"'utt001' ({clean}) has 3000 samples, shorter than its input in wav.scp (6400 samples" in err
+    assert "utt002_mix.wav" in err and "cut both to the same span, or leave the reference out" in err
+    assert not (recipe / "dump/test/mine/.done").exists() and not (recipe / "exp/elsewhere/enhanced_mine").exists()
 
 
 TEACHER_CONF = """\
@@ -119,6 +135,22 @@ def test_spk_skip_train_embeds_and_scores_a_model_made_elsewhere(tmp_path):
         assert (recipe / f"exp/elsewhere/trials_test/{proto}/summary.json").exists()
     again = run(recipe, "spk.sh", *args)
     assert "Stage 6 (embed test with elsewhere): exp/elsewhere/emb_test up to date, skipped" in again
+    # A test set of your own beside the recipe's (a data-dir path: checked, resampled, scored alike).
+    mine = tmp_path / "meeting"
+    utts = speech_dir(mine, speakers=2, per_speaker=2, seed=5)
+    (mine / "trials").write_text("".join(
+        f"{a} {b} {'target' if a[:2] == b[:2] else 'nontarget'}\n" for a, b in itertools.combinations(utts, 2)))
+    args[args.index("--test_sets") + 1] = f"test {mine}"
+    out = run(recipe, "spk.sh", *args, "--stage", "6")
+    assert f"Stage 6: test set {mine}: check it, import it" in out
+    assert "Stage 6 (embed test with elsewhere): exp/elsewhere/emb_test up to date, skipped" in out
+    for proto in ("asym", "ss"):
+        assert (recipe / f"exp/elsewhere/trials_meeting/{proto}/summary.json").exists()
+    (mine / "trials").unlink()
+    proc = subprocess.run(["./spk.sh", *args, "--stage", "6"], cwd=recipe, capture_output=True, text=True,
+                          env=helpers.recipe_env(), timeout=600)
+    assert proc.returncode == 1 and f"test set {mine} has no trials list" in proc.stderr
+    assert "kdspeech.bin.make_trials" in proc.stderr
 
 
 PDCCRN = {"emb_dim": 16, "channels": [4, 8], "lstm_units": 8, "lstm_layers": 1}
@@ -172,3 +204,22 @@ def test_cls_skip_train_scores_models_made_elsewhere(tmp_path):
         assert (recipe / "exp/fold1" / model / f"score_{rate}" / "summary.json").exists()
     again = run(recipe, "cls.sh", *args)
     assert "fold 1: score cssd_1000 at 1000 Hz): exp/fold1/cssd_1000/score_1000 up to date, skipped" in again
+    # A test set of your own: checked against the class list, featurised, scored by every model.
+    mine = tmp_path / "site2"
+    site = speech_dir(mine, speakers=2, per_speaker=2, seed=7)
+    write_kv(mine / "utt2label", {u: ("dog" if u.startswith("s0") else "rain") for u in site})
+    out = run(recipe, "cls.sh", *args, "--test_sets", str(mine), "--stage", "2")
+    assert f"Stage 2: test set {mine}: check it, import it" in out
+    assert "Stage 2 (features at 1000 Hz): dump/feats/1000 up to date, skipped" in out
+    for model, rate in (("init_16k", 16000), ("init_16k", 1000), ("cssd_1000", 1000)):
+        summary = recipe / "exp/fold1" / model / f"score_{rate}_site2" / "summary.json"
+        assert json.loads(summary.read_text())["num_utts"] == 4
+    from kdspeech.report.cls_runs import SYSTEMS, runs_of
+    from kdspeech.report.cls_test_sets import test_set_sections
+    (title, text), = test_set_sections(runs_of(recipe / "exp", [], []), ["1"], [1000], SYSTEMS, "macro_accuracy",
+                                       ["site2"])
+    assert title == "Test set site2: macro accuracy (%)" and "(4 clips)" in text and "| cssd: " in text
+    write_kv(mine / "utt2label", {u: ("cat" if u.startswith("s0") else "rain") for u in site})
+    proc = subprocess.run(["./cls.sh", *args, "--test_sets", str(mine), "--stage", "2"], cwd=recipe,
+                          capture_output=True, text=True, env=helpers.recipe_env(), timeout=600)
+    assert proc.returncode == 1 and "1 labels are not classes of data/all/classes.txt: 'cat'" in proc.stderr

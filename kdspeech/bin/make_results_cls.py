@@ -22,7 +22,8 @@ exist here; ``<plot_dir>/per_class_<rate>.tsv``), section 5.3 (the ablations' me
 differences of the second generation and of the lower-rate teacher), Table 3 (WER by rate of each ASR
 backend of ``kdspeech.bin.privacy_wer`` beside the paper's human WER; battery life: the paper's only)
 and the deployment table.  The paper YAML layout is described in ``egs/esc50/cls/conf/paper.yaml``.
-``--paper_only REASON`` writes the paper's tables alone, for a recipe whose corpus is not at hand
+``--test_sets "a b"``: a table per test set of your own (cls.sh ``--test_sets``), every fold's models
+scored on the whole set (``kdspeech.report.cls_test_sets``).  ``--paper_only REASON`` writes the paper's tables alone, for a recipe whose corpus is not at hand
 (kdspeech.report.cls_paper_only); a run's results replace the file.
 """
 
@@ -39,6 +40,7 @@ from kdspeech.report.cls_paired import section53_paired
 from kdspeech.report.cls_paper import artifacts_section, class_sections, privacy_section, section53
 from kdspeech.report.cls_paper_only import paper_sections
 from kdspeech.report.cls_runs import ABLATIONS, SYSTEMS, model_conf, runs_of
+from kdspeech.report.cls_test_sets import test_set_sections
 from kdspeech.results import markdown_table, write_results
 
 
@@ -60,6 +62,8 @@ def main(argv=None):
     p.add_argument("--privacy", help="wer.json of kdspeech.bin.privacy_wer")
     p.add_argument("--deploy", help="deploy.json of kdspeech.bin.deploy")
     p.add_argument("--command", help="the command the user ran (run.sh ...), recorded in RESULTS.md")
+    p.add_argument("--test_sets", default="", help="names of test sets of your own (cls.sh --test_sets): each "
+                   "fold's models scored on it in <fold dir>/<model>/score_<rate>_<name>")
     p.add_argument("--paper_only", metavar="REASON", help="no run: the paper's tables alone, REASON above them")
     args = p.parse_args(argv)
     if args.paper_only is not None:
@@ -90,6 +94,7 @@ def main(argv=None):
         note = args.note if not sections else ""   # the run's note once, above the first Table 1
         secs, per_arch[arch] = arch_sections(arch, arch_runs, args, folds, rates, systems, paper, name, note)
         sections += secs
+    sections += test_set_sections(runs, folds, rates, systems, args.metric, args.test_sets.split())
     t2_arch = ((paper or {}).get("table2") or {}).get("arch")
     class_arch = t2_arch if t2_arch in runs else next(iter(runs))
     sections += class_sections(class_arch, runs[class_arch], folds, rates, paper, plot_dir, args.out)

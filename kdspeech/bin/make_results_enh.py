@@ -23,6 +23,9 @@ confidence interval of it and the p-value of a Wilcoxon signed-rank test
 
 ``--noise_snr NAME=DATA_DIR`` adds, for system NAME, each metric by noise type (columns) and SNR
 (rows) from its per-utterance scores and the mixture dir's utt2snr / utt2noise (the paper's Table 1).
+``--test_set NAME=DATA_DIR`` (one per test set) describes the sets in a section "Test sets" when one
+of them lacks a clean reference (``spk1.scp``: scored by non-intrusive metrics only) or input SNRs
+(``utt2snr``: left out of the by-SNR tables), saying what was left out for it and why.
 ``--curves NAME=EXP_DIR`` plots the validation metrics a training recorded every
 ``trainer.eval_every`` epochs (history.json ``eval`` entries) against the epoch, one PNG per metric
 (the paper's Fig. 4); an exp dir without such entries is left out.
@@ -67,6 +70,7 @@ from kdspeech.report.enh_tables import build_sections, noise_snr_section
 from kdspeech.report.enh_training import curves_sections, selection_section
 from kdspeech.report.score_dirs import label, metric_names, read_summaries
 from kdspeech.report.specs import parse_pairs
+from kdspeech.report.test_sets import test_sets_section
 from kdspeech.results import write_results
 
 
@@ -121,6 +125,9 @@ def build_parser():
                         "(what was run, at what scale, how to read the numbers)")
     parser.add_argument("--noise_snr", action="append", default=[], metavar="NAME=DATA_DIR",
                         help="also tabulate system NAME by noise type x SNR (mixture dir with utt2snr, utt2noise)")
+    parser.add_argument("--test_set", action="append", default=[], metavar="NAME=DATA_DIR",
+                        help="a test set and its data dir, for the section 'Test sets' (written when a set "
+                             "lacks a clean reference or input SNRs); repeat")
     parser.add_argument("--curves", action="append", default=[], metavar="NAME=EXP_DIR",
                         help="this training's model selection (trainer.best) and its validation metrics by "
                              "epoch (history.json 'eval')")
@@ -166,6 +173,9 @@ def main(argv=None):
     if section:
         snr_sections.insert(0, section)
     sections[2:2] = snr_sections  # after the overall means
+    described = test_sets_section(parse_pairs(args.test_set, "--test_set"))
+    if described:
+        sections.insert(1 if sections and sections[0][0] == "Systems" else 0, described)
     spread = seed_spread_section({name: summary["overall"] for name, summary in ours.items()}, metrics, label)
     if spread:
         sections.append(spread)

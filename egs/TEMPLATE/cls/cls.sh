@@ -19,7 +19,9 @@
 #  1 data preparation   local/data.sh -> data/all, data/fold<k>/{train,valid,test} (corpus specific);
 #                       the paths of db.sh's data_inputs (CSV, corpus folders) are in its fingerprint:
 #                       a changed CSV, an added/removed/replaced corpus file or another path re-runs it
-#  2 features           log-mel of every clip per rate -> dump/feats/<rate>/feats.npy (computed once)
+#  2 features           log-mel of every clip per rate -> dump/feats/<rate>/feats.npy (computed once); a test
+#                       set of your own (--test_sets) checked -> dump/test/<name>, its features per rate
+#                       -> dump/feats/test_<name>/<rate>
 #  3 initial generation the 16 kHz model per fold (from ${pretrained} when given) -> exp/fold<k>/init_16k
 #                       (stages 3-10 of several architectures/seeds: exp/<arch>/seed<s>/fold<k>/...)
 #  4 fine-tune          cross-entropy at each low rate, from the 16 kHz model -> exp/fold<k>/ft_<rate>
@@ -35,7 +37,8 @@
 #  9 ablations          (ablations=true) a second BASD generation -> basd2_<rate>; the lowest rate's
 #                       fine-tuned model as teacher of each higher-rate student -> cssdlow_<rate>
 # 10 score              every model on the test fold at its rate (raw = the 16 kHz model at the low
-#                       rate) -> exp/fold<k>/<model>/score_<rate>
+#                       rate) -> exp/fold<k>/<model>/score_<rate>, and on each --test_sets set (the
+#                       whole set) -> exp/fold<k>/<model>/score_<rate>_<name>
 # 11 privacy            (privacy=true) WER of speech at 16 kHz and each low rate, decoded by each ASR
 #                       backend of ${privacy_backends} (pocketsphinx, moonshine) -> exp/privacy/wer.json
 # 12 deployment         (deploy=true) parameters, MACs, CPU real-time factor of one clip, ONNX export checked
@@ -47,6 +50,11 @@
 #                       cell, within the run-to-run spread it states -> exp/compare/compare.md (summary
 #                       printed); --update_results true then copies this run's results over the committed
 #                       ones (for maintainers)
+#
+# Test sets of your own: --test_sets takes data-dir paths (wav.scp and utt2label with classes of
+# data/all/classes.txt; python -m kdspeech.bin.data_dir_from --csv makes one from a CSV of path,label),
+# e.g. --test_sets "/data/mine/new_site" (utils/template_lib.sh: external_sets).  Every fold's models
+# score the whole set at every rate; RESULTS.md gives a table per set beside Table 1.
 set -euo pipefail
 
 stage=0                # first stage to run
@@ -66,12 +74,13 @@ local_data_opts=""     # options passed to local/data.sh
 folds=""               # cross-validation folds to run ("": every fold stage 1 dealt, data/all/folds.txt); test fold k, validation from the others
 fold_subset=false      # true: --folds may be a subset of the dealt folds (a quick run; the others' clips are never tested)
 rates="1000 2000"      # low microphone rates (Hz)
-duration=5.0           # seconds per clip (cut or zero-padded) in the feature cache
+duration=auto          # seconds per clip (cut or zero-padded) in the feature cache; auto: the longest clip's (stage 2 reports how many clips are padded or cut)
 strict_rate=false      # stage 2 fails when the clips are not all at one sample rate (false: warns, naming them)
 conf_dir=conf          # configs of one scale: train.yaml, grid.yaml and the option file cls.conf (e.g. conf/cpu)
 train_conf=""          # the one training config (model, data, optimiser, trainer) ("": <conf_dir>/train.yaml)
 init_args=""           # extra overrides of the initial 16 kHz generation, e.g. "trainer.max_epochs=30"
 train_args=""          # overrides of every training, e.g. "trainer.max_epochs=2"
+test_sets=""           # test sets of your own: data-dir paths (wav.scp, utt2label), scored by every fold's models at every rate
 skip_train=false       # skip stages 3-9 (trainings, teacher outputs, grid): score the models already in exp/fold<k>/<model>/ (a best.pth, e.g. made elsewhere)
 pretrained=""          # official PANNs AudioSet checkpoint (.pth) for the 16 kHz generation ("": from scratch); with --archs: "<arch>=<.pth> ..."
 pretrained_url=""      # download pretrained from here in stage 0 (to downloads/)
@@ -178,6 +187,14 @@ score_model() {  # score_model <model dir> <fold> <rate>
   infer "$1" "${datadir}/fold$2/test" "$3" "$1/score_$3/logits.npz" --score_dir "$1/score_$3"
 }
 
+score_test_set() {  # score_test_set <model dir> <rate> <test set data dir>: the whole set (--test_sets)
+  local name out
+  name=$(basename "$3")
+  out=$1/score_$2_${name}
+  python -m kdspeech.bin.infer_cls --model "$1" --data "$3" --feats "${feats}/test_${name}/$2" --out "${out}/logits.npz" \
+    --device "${device}" --score_dir "${out}"
+}
+
 grid_point() {  # grid_point <exp dir> <fold> <rate> <teacher dir> <teacher rate> <alpha> <T>: train, score on valid
   kd_model "$@"
   infer "$1" "${datadir}/fold$2/valid" "$3" "$1/valid_$3/logits.npz" --score_dir "$1/valid_$3"
@@ -230,7 +247,35 @@ check_folds() {
 }
 check_folds
 
+# --duration auto: the longest clip's duration (data/all/utt2dur when stage 1 wrote one, else the clips'
+# headers), said with the count of clips it pads; a clip far longer than the rest is named in a warning.
+if [ "${duration}" = auto ] && [ "${stop_stage}" -ge 2 ]; then
+  [ -f "${datadir}/all/wav.scp" ] || die "--duration auto needs ${datadir}/all (stage 1, data preparation): run it first"
+  duration=$(python -m kdspeech.bin.dump_feats --data "${datadir}/all" --print_duration) || die "--duration auto failed (above)"
+fi
+
+# Test sets of your own (data-dir paths): checked against the class list and copied at stage 2.
+import_cls_set() {  # import_cls_set <src data dir> <dst dir>
+  python -m kdspeech.bin.validate_data_dir "$1" --audio --any_rate --classes "${datadir}/all/classes.txt"
+  rm -rf "$2"
+  mkdir -p "$2"
+  find "$1" -maxdepth 1 -type f ! -name '.*' -exec cp {} "$2"/ \;
+  cp "${datadir}/all/classes.txt" "$2/classes.txt"
+}
+for t in ${test_sets}; do
+  [[ ${t} == */* ]] || die "--test_sets '${t}': a test set of your own is a data-dir path (e.g. data/${t}, or ./${t})"
+done
+external_sets 2 import_cls_set --deps "${datadir}/all" -- ${test_sets}
+test_names=""
+for t in ${test_sets}; do test_names+="${test_names:+ }$(set_name "${t}")"; done
+
 for r in ${all_rates}; do
+  for t in ${test_sets}; do
+    stage_run 2 "features of test set ${t} at ${r} Hz" --out "${feats}/test_$(set_name "${t}")/${r}" --deps "$(set_dir "${t}")" \
+      --param "duration=${duration}" --log "${feats}/test_$(set_name "${t}")/${r}/log/dump.log" -- \
+      python -m kdspeech.bin.dump_feats --data "$(set_dir "${t}")" --rate "${r}" --out "${feats}/test_$(set_name "${t}")/${r}" \
+        --duration "${duration}" --strict_rate "${strict_rate}"
+  done
   stage_run 2 "features at ${r} Hz" --out "${feats}/${r}" --deps "${datadir}/all" --param "duration=${duration}" \
     --cmd "${train_cmd}" --log "${feats}/${r}/log/dump.log" -- \
     python -m kdspeech.bin.dump_feats --data "${datadir}/all" --rate "${r}" --out "${feats}/${r}" --duration "${duration}" \
@@ -400,6 +445,12 @@ if [ "${multi}" = false ]; then
       # shellcheck disable=SC2086  # option words
       stage_run 10 "fold $1: score ${m} at ${r} Hz" --out "${expdir}/fold$1/${m}/score_${r}" \
         ${dep} --deps "${feats}/${r}" -- score_model "${expdir}/fold$1/${m}" "$1" "${r}"
+      for t in ${test_sets}; do
+        # shellcheck disable=SC2086  # option words
+        stage_run 10 "fold $1: score ${m} at ${r} Hz on test set ${t}" --out "${expdir}/fold$1/${m}/score_${r}_$(set_name "${t}")" \
+          ${dep} --deps "$(set_dir "${t}")" --deps "${feats}/test_$(set_name "${t}")/${r}" -- \
+          score_test_set "${expdir}/fold$1/${m}" "${r}" "$(set_dir "${t}")"
+      done
     done
   }
   for_folds stage10
@@ -408,7 +459,10 @@ fi
 result_deps=()
 for d in ${run_dirs}; do
   for k in ${folds}; do
-    for s in ${systems}; do result_deps+=(--deps "${d}/fold${k}/${s%%:*}/score_${s##*:}"); done
+    for s in ${systems}; do
+      result_deps+=(--deps "${d}/fold${k}/${s%%:*}/score_${s##*:}")
+      for t in ${test_names}; do result_deps+=(--deps "${d}/fold${k}/${s%%:*}/score_${s##*:}_${t}"); done
+    done
   done
 done
 
@@ -459,6 +513,7 @@ else
   result_args+=(--grid "${grid_dir}/best.yaml")
 fi
 [ "${ablations}" = true ] && result_args+=(--ablations)
+[ -n "${test_names}" ] && result_args+=(--test_sets "${test_names}")
 [ -n "${results_note}" ] && result_args+=(--note "${results_note}")
 [ -n "${paper_results}" ] && result_args+=(--paper "${paper_results}")
 [ "${privacy}" = true ] && result_args+=(--privacy "${expdir}/privacy/wer.json") && result_deps+=(--deps "${expdir}/privacy")

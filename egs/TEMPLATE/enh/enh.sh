@@ -11,12 +11,15 @@
 #                       distils from are trained; up to --train_jobs at once, in background jobs;
 #                       when one fails the others are stopped and the stage fails
 #  5 enhance            the --test_sets with every model (--models) -> exp/<model>/enhanced_<set>,
-#                       and each --extra_tests pair (one model on one set)
+#                       and each --extra_tests pair (one model on one set); a test set of your own (a
+#                       data-dir path, below) is first checked and resampled -> dump/test/<name>
 #  6 score              --metrics per utterance, by SNR and noise -> exp/<model>/score_<set>, and the
-#                       noisy input -> exp/noisy/score_<set>
+#                       noisy input -> exp/noisy/score_<set> (test sets with a clean reference only)
 #  7 score with ASR     (--score_with_asr true) decode the noisy input, the clean reference and every
 #                       enhanced set, WER/CER against the data dir's text -> exp/<model>/score_asr_<set>
-#  8 DNSMOS             (--dnsmos true) non-intrusive DNSMOS P.835/P.808 -> exp/<model>/score_dnsmos_<set>
+#                       (test sets with a text only)
+#  8 DNSMOS             (--dnsmos true) non-intrusive DNSMOS P.835/P.808 -> exp/<model>/score_dnsmos_<set>;
+#                       a test set without a clean reference is scored here whatever --dnsmos says
 #  9 deployment         (--deploy true) parameters, MACs, CPU real-time factor, ONNX check -> exp/deploy
 # 10 results            this run's RESULTS.md and plots -> exp/results/RESULTS.md, exp/results/results/*.png
 #                       (laid out as the committed --results and --results_dir, which a run never
@@ -30,6 +33,14 @@
 # Lists: --mix_sets, --snr_subsets and --systems take entries separated by ';' or newlines, fields by
 # blanks.  A data set named in them is a mixture set of stage 3 (dump/mix/<name>), or a data dir
 # path when it contains a '/'.  In a system's overrides, {expdir} stands for --expdir.
+#
+# Test sets of your own: --test_sets takes data-dir paths beside the recipe's set names, e.g.
+# --test_sets "test_seen /data/mine/noisy_test" (utils/template_lib.sh: external_sets).  wav.scp is the
+# input; spk1.scp, when there, the clean reference (ESPnet's name); text, utt2snr, utt2noise as the
+# mixture sets have them.  A set without a reference is scored by the non-intrusive metrics only
+# (DNSMOS, and WER/CER with --score_with_asr true where it has a text), a set without utt2snr is left
+# out of the by-SNR comparisons and tables; RESULTS.md says which (its section "Test sets").
+# --models selects the systems of every stage: only they and the systems they distil from are trained.
 set -euo pipefail
 
 stage=1                # first stage to run
@@ -53,8 +64,8 @@ systems=""             # stage 4, entries "<name> <config> <train set> <valid se
 train_jobs=1           # trainings that may run at the same time (independent systems only)
 train_args=""          # config overrides for every training, e.g. "trainer.max_epochs=2"
 skip_train=false       # skip stage 4: enhance and score models already in exp/ (see --models)
-models=""              # systems to enhance and score on --test_sets (empty: every system of --systems)
-test_sets="test_seen test_unseen"  # mixture sets every model enhances and is scored on
+models=""              # systems to train (with the systems they distil from), enhance and score (empty: every system of --systems)
+test_sets="test_seen test_unseen"  # sets every model enhances and is scored on: mixture sets, or data-dir paths of your own
 enhance_opts=""        # more options of kdspeech.bin.enhance (e.g. "--enroll_emb table.npz" for personalized models)
 extra_tests=""         # "<model>:<set>" pairs also enhanced and scored (e.g. a teacher on its SNR range), reported as <model>/<set, or the set a subset comes from>
 metrics=pesq_wb,stoi,si_sdr        # metrics of stage 6 (any intrusive metric of kdspeech.metrics)
@@ -172,6 +183,8 @@ done
 if [ -z "${models}" ]; then models="${sys_names[*]}"; fi
 [ -n "${models}" ] || [ "${stop_stage}" -lt 4 ] ||
   { log "ERROR: no systems: give --systems (stage 4) or --models (models already in ${expdir}/)"; exit 1; }
+# The systems to train: --models and the systems they distil from (transitively), in list order.
+mapfile -t train_names < <(selected_systems "${models}")
 
 declare -A subset_parent=()   # subset name -> the mixture set it is taken from
 subset_entries=()
@@ -227,17 +240,17 @@ start_training() {  # start_training <name>: stage 4 of one system (in the backg
 }
 system_deps() { echo "${sys_deps[$1]}"; }  # the systems a system distils from
 train_systems() {
-  if ! parallel_each --after system_deps "${train_jobs}" "${sys_names[*]}" start_training; then
+  if ! parallel_each --after system_deps "${train_jobs}" "${train_names[*]}" start_training; then
     log "ERROR: stage 4 failed (see ${expdir}/<name>/log/train.log)"
     exit 1
   fi
 }
 if [ "${skip_train}" = false ]; then
-  for name in "${sys_names[@]}"; do note_old_layout 4 "${expdir}/${name}"; done
+  for name in ${train_names[@]+"${train_names[@]}"}; do note_old_layout 4 "${expdir}/${name}"; done
   if ((4 >= stage && 4 <= stop_stage)); then
     train_systems
   else
-    for name in "${sys_names[@]}"; do start_training "${name}"; done   # records which stage makes what
+    for name in ${train_names[@]+"${train_names[@]}"}; do start_training "${name}"; done   # records which stage makes what
   fi
 fi
 
@@ -253,6 +266,9 @@ if ((stop_stage >= 5)); then
     [ -n "${model_deps[${m}]+set}" ] || model_deps[${m}]=$(model_dep "${m}") || exit 1
   done
 fi
+# Test sets of your own (data-dir paths that no stage makes): checked and resampled at stage 5.
+external_sets 5 import_set --param "fs=${fs}" -- ${test_sets} $(for pair in ${extra_tests}; do echo "${pair#*:}"; done)
+
 label_of() {  # label_of <model> <set>: the row of the results; a subset counts as its parent set
   local t
   t=$(set_name "$2")
@@ -273,7 +289,7 @@ score_stage() {  # score_stage <stage> <prefix> <what> <function> <param words..
   local n=$1 prefix=$2 what=$3 fn=$4 pair m t out
   shift 4
   for t in ${test_sets}; do
-    if [ "${prefix}" = score ] && ! has_reference "${t}"; then continue; fi
+    scored_by "${prefix}" "${t}" "${n}" || continue
     out=${expdir}/noisy/${prefix}_$(set_name "${t}")
     note_old_layout "${n}" "${out}"
     stage_run "${n}" "${what} noisy ${t}" --out "${out}" --deps "$(set_dir "${t}")" "$@" "${template_param[@]}" -- \
@@ -281,7 +297,7 @@ score_stage() {  # score_stage <stage> <prefix> <what> <function> <param words..
   done
   for pair in "${pairs[@]}"; do
     m=${pair%%:*} t=${pair#*:}
-    if [ "${prefix}" = score ] && ! has_reference "${t}"; then continue; fi
+    scored_by "${prefix}" "${t}" || continue
     out=${expdir}/${m}/${prefix}_$(set_name "${t}")
     note_old_layout "${n}" "${out}"
     stage_run "${n}" "${what} ${m} on ${t}" --out "${out}" --deps "${expdir}/${m}/enhanced_$(set_name "${t}")" \
@@ -289,11 +305,18 @@ score_stage() {  # score_stage <stage> <prefix> <what> <function> <param words..
       "${fn}" "$(set_dir "${t}")" "${expdir}/${m}/enhanced_$(set_name "${t}")/wav.scp" "${out}"
   done
 }
-# Intrusive metrics need the clean reference: a test set without one (a real recording) is left out of
-# stage 6 (and its rows of stage 10 have the other stages' figures only).
-has_reference() {  # has_reference <set>
-  [ -f "$(set_dir "$1")/spk1.scp" ] && return 0
-  if ((6 >= stage && 6 <= stop_stage)); then log "stage 6: $(set_dir "$1") has no spk1.scp (no clean reference): not scored by ${metrics}"; fi
+# Which sets a scoring stage scores.  Intrusive metrics need the clean reference: a test set without
+# one (a real recording) is left out of stage 6 and scored by DNSMOS at stage 8 instead (whatever
+# --dnsmos says); WER/CER need its text.  Its rows of stage 10 have the other stages' figures only.
+scored_by() {  # scored_by <score_dir prefix> <set> [<stage number>: say why a set is left out, once]
+  local why=""
+  case $1 in
+    score) set_has "$2" spk1.scp || why="no spk1.scp (no clean reference): not scored by ${metrics}" ;;
+    score_asr) if [ "${score_with_asr}" = true ]; then set_has "$2" text || why="no text: no WER/CER"; else why=-; fi ;;
+    score_dnsmos) [ "${dnsmos}" = true ] || ! set_has "$2" spk1.scp || why=- ;;
+  esac
+  [ -n "${why}" ] || return 0
+  if [ -n "${3:-}" ] && [ "${why}" != - ] && (($3 >= stage && $3 <= stop_stage)); then log "stage $3: $(set_source "$2") has ${why}"; fi
   return 1
 }
 score_stage 6 score "score" score_set --param "fs=${fs}" --param "metrics=${metrics}"
@@ -302,14 +325,13 @@ asr_params=(--param "fs=${fs}" --param "metrics=${asr_metrics}" --param "asr_bac
 if [ "${score_with_asr}" = true ]; then
   score_stage 7 score_asr "decode (${asr_backend}) and score ${asr_metrics}:" score_asr_set "${asr_params[@]}"
   for t in ${test_sets}; do   # the clean references: what the ASR backend does at best
+    set_has "${t}" spk1.scp && set_has "${t}" text || continue
     out=${expdir}/clean/score_asr_$(set_name "${t}")
     stage_run 7 "decode (${asr_backend}) and score ${asr_metrics}: clean ${t}" --out "${out}" --deps "$(set_dir "${t}")" \
       "${asr_params[@]}" "${template_param[@]}" -- score_asr_set "$(set_dir "${t}")" "$(set_dir "${t}")/spk1.scp" "${out}"
   done
 fi
-if [ "${dnsmos}" = true ]; then
-  score_stage 8 score_dnsmos "DNSMOS" score_dnsmos_set --param "fs=${fs}" --param "metrics=${dnsmos_metrics}"
-fi
+score_stage 8 score_dnsmos "DNSMOS" score_dnsmos_set --param "fs=${fs}" --param "metrics=${dnsmos_metrics}"
 
 if [ "${deploy}" = true ]; then
   deploy_models=() deploy_deps=()
@@ -331,35 +353,39 @@ result_deps=()
 snr_pair_labels() {  # snr_pair_labels <a>[+<a2>]:<b>[+<b2>] <set name>: each model as its system label
   sed -E "s#([^+:]+)#\\1/$2#g" <<< "$1"
 }
-add_system() {  # add_system <label> <system dir> <set name>
-  local dirs="" prefix
+add_system() {  # add_system <label> <system dir> <set>: the score dirs of every stage that scored it
+  local dirs="" prefix tn
+  tn=$(set_name "$3")
   for prefix in score score_asr score_dnsmos; do
-    case ${prefix} in
-      score_asr) [ "${score_with_asr}" = true ] || continue ;;
-      score_dnsmos) [ "${dnsmos}" = true ] || continue ;;
-    esac
+    scored_by "${prefix}" "$3" || continue
     [ "$2" != "${expdir}/clean" ] || [ "${prefix}" = score_asr ] || continue
-    dirs+=${dirs:+,}$2/${prefix}_$3
-    result_deps+=(--deps "$2/${prefix}_$3")
+    dirs+=${dirs:+,}$2/${prefix}_${tn}
+    result_deps+=(--deps "$2/${prefix}_${tn}")
   done
   result_args+=(--system "$1=${dirs}")
 }
 for t in ${test_sets}; do
   tn=$(set_name "${t}")
-  [ "${score_with_asr}" = false ] || add_system "clean/${tn}" "${expdir}/clean" "${tn}"
-  add_system "noisy/${tn}" "${expdir}/noisy" "${tn}"
+  if [ "${score_with_asr}" = true ] && set_has "${t}" spk1.scp && set_has "${t}" text; then
+    add_system "clean/${tn}" "${expdir}/clean" "${t}"
+  fi
+  add_system "noisy/${tn}" "${expdir}/noisy" "${t}"
   for m in ${models}; do
-    add_system "${m}/${tn}" "${expdir}/${m}" "${tn}"
+    add_system "${m}/${tn}" "${expdir}/${m}" "${t}"
     result_args+=(--compare "${m}/${tn}:noisy/${tn}")
   done
   for pair in ${compare}; do
     a=${pair%%:*} b=${pair#*:}
     [[ " ${models} " == *" ${a} "* && " ${models} " == *" ${b} "* ]] && result_args+=(--compare "${a}/${tn}:${b}/${tn}")
   done
+  # By input SNR: the sets with utt2snr (and noise x SNR with utt2noise too); RESULTS.md notes the others.
+  result_args+=(--test_set "${tn}=$(set_dir "${t}")")
+  set_has "${t}" utt2snr || continue
   for pair in ${compare_by_snr}; do
     for m in ${pair//[+:]/ }; do [[ " ${models} " == *" ${m} "* ]] || continue 2; done
     result_args+=(--compare_snr "$(snr_pair_labels "${pair}" "${tn}")=$(set_dir "${t}")")
   done
+  set_has "${t}" utt2noise || continue
   for m in ${noise_snr_tables}; do
     [[ " ${models} noisy " == *" ${m} "* ]] && result_args+=(--noise_snr "${m}/${tn}=$(set_dir "${t}")")
   done
@@ -367,7 +393,7 @@ done
 for pair in ${extra_tests}; do
   m=${pair%%:*} t=${pair#*:}
   label=$(label_of "${m}" "${t}")
-  add_system "${label}" "${expdir}/${m}" "$(set_name "${t}")"
+  add_system "${label}" "${expdir}/${m}" "${t}"
   result_args+=(--compare "${label}:noisy/${label#*/}")
 done
 # Validation metrics by epoch (history.json of the trainings with trainer.eval_every).

@@ -14,7 +14,8 @@
 #                       --mix_conf) -> dump/pse/valid; with --test_sources a synthetic test set with
 #                       clean references from unseen speakers, noises and rooms -> dump/pse/test; the
 #                       teacher's embedding of every test utterance's enrolment clip (utt2enroll of the
-#                       test set and of each --blind_sets dir) -> dump/pse/enroll_test/emb.npz
+#                       test set and of each --blind_sets dir) -> dump/pse/enroll_test/emb.npz; a blind
+#                       set of your own (a data-dir path) is first checked and resampled -> dump/test/<name>
 #  4 train              the --systems (trained on mixtures made on the fly from the training sources)
 #  5 enhance            the test sets with every model, the enrolment embeddings of stage 3 as input
 #  6 score              --metrics on the test sets that have a clean reference (the synthetic one)
@@ -33,7 +34,15 @@
 #                       ones (for maintainers)
 #
 # Lists: --systems as in enh.sh: "<name> <config> <train set> <valid set> <deps or -> [key.path=value ...]";
-# the sets `train` and `valid` here mean dump/pse/train_split/train and dump/pse/valid.
+# the sets `train` and `valid` here mean dump/pse/train_split/train and dump/pse/valid.  --models selects
+# the systems of every stage (only they are trained).
+#
+# Test sets of your own: --blind_sets takes data-dir paths beside stage-2 names (utils/template_lib.sh:
+# external_sets): wav.scp (the recordings), utt2spk and utt2enroll (each recording's enrolment clip);
+# make one from DNS5-style folders side by side with
+#   python -m kdspeech.bin.data_dir_from --audio mine/noisy --enrol mine/enrol --out data/mine
+# (the clip of the same name, else with --spk_from dir the one clip of the speaker's folder).  Without a
+# clean reference (spk1.scp) a set is scored by DNSMOS and personalized DNSMOS only.
 set -euo pipefail
 
 stage=1                # first stage to run
@@ -53,7 +62,7 @@ rirs=rir               # stage-2 dir of training room impulse responses (empty: 
 test_sources=""        # stage-2 dir of target speech of unseen speakers for a synthetic test set (empty: none)
 test_noises=""         # its noises (empty: --noises)
 test_rirs=""           # its RIRs (empty: --rirs)
-blind_sets=""          # stage-2 dirs of real test sets without clean reference (wav.scp, utt2spk, utt2enroll)
+blind_sets=""          # real test sets without clean reference (wav.scp, utt2spk, utt2enroll): stage-2 dir names, or data-dir paths of your own
 mix_conf=""            # YAML of the mixing settings (a training config's data.on_the_fly, or those keys)
 valid_mixtures=100     # mixtures of the fixed validation set
 test_mixtures=100      # mixtures of the synthetic test set
@@ -65,7 +74,7 @@ systems=""             # stage 4 entries (see above)
 train_jobs=1           # trainings that may run at the same time
 train_args=""          # config overrides for every training
 skip_train=false       # skip stage 4: enhance and score models already in exp/ (see --models)
-models=""              # systems to enhance and score (empty: every system)
+models=""              # systems to train, enhance and score (empty: every system)
 metrics=pesq_wb,stoi,si_sdr   # stage 6, on the test sets with a clean reference
 dnsmos_metrics=dnsmos_sig,dnsmos_bak,dnsmos_ovrl,pdnsmos_sig,pdnsmos_bak,pdnsmos_ovrl  # stage 8
 deploy=true            # stage 9
@@ -109,10 +118,15 @@ pse_systems() {  # the --systems entries with the sets `train` and `valid` made 
 systems=$(pse_systems)
 declare -A sys_conf=()   # the systems this run trains (model_dep)
 if [ "${skip_train}" = false ]; then
-  while read -r name _; do sys_conf[${name}]=1; done < <(entries "${systems}")
+  while read -r name _; do
+    [ -n "${models}" ] && [[ " ${models} " != *" ${name} "* ]] || sys_conf[${name}]=1
+  done < <(entries "${systems}")
+fi
+if [ -n "${models}" ]; then   # --models selects the systems of every stage, training included
+  systems=$(while read -r name rest; do [[ " ${models} " != *" ${name} "* ]] || echo "${name} ${rest}"; done < <(entries "${systems}"))
 fi
 test_sets="${test_sources:+${pse}/test}"
-for b in ${blind_sets}; do test_sets+=" ${raw}/${b}"; done
+for b in ${blind_sets}; do if [[ ${b} == */* ]]; then test_sets+=" ${b}"; else test_sets+=" ${raw}/${b}"; fi; done
 [ -n "${test_sets// /}" ] || { log "ERROR: no test set: give --test_sources or --blind_sets"; exit 1; }
 
 enh_common=(--nj "${nj}" --ngpu "${ngpu}" --seed "${seed}" --fs "${fs}" --dumpdir "${dumpdir}" --expdir "${expdir}"
@@ -180,6 +194,18 @@ if [ -n "${test_sources}" ]; then
     mix_set "${pse}/test_split/train" "${pse}/test_split/enroll" "${raw}/${tn}" "${tr:+${raw}/${tr}}" \
       "${pse}/test" "${test_mixtures}"
 fi
+# Blind sets of your own (data-dir paths no stage makes): checked and resampled here, at stage 3.
+external_sets 3 import_set --param "fs=${fs}" -- ${test_sets}
+for t in "${ext_sets[@]}"; do
+  [ -f "${t}/utt2enroll" ] || { log "ERROR: test set ${t} has no utt2enroll (each recording's enrolment clip):" \
+    "make the set with python -m kdspeech.bin.data_dir_from --audio <recordings> --enrol <enrolment clips> --out ${t}"; exit 1; }
+  if [ "${stop_stage}" -ge 4 ] && [ "${stage}" -gt 3 ] && [ ! -f "$(set_dir "${t}")/.done" ]; then
+    log "ERROR: test set ${t} is new: run from stage 3 (--stage 3), which checks it and embeds its enrolment clips"
+    exit 1
+  fi
+done
+test_sets=$(for t in ${test_sets}; do set_dir "${t}"; done | tr '\n' ' ')
+test_sets=${test_sets% }
 for t in ${test_sets}; do test_deps+=(--deps "${t}"); done
 stage_run 3 "teacher embeddings of the test enrolment clips" --out "${pse}/enroll_test" "${test_deps[@]}" \
   --conf "${teacher_conf}" --param "fs=${fs}" --param "min_enroll_seconds=${min_enroll_seconds}" -- \

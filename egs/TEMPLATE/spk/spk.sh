@@ -34,6 +34,13 @@
 # teacher systems) it needs first, comma-separated, `cache` for the teacher caches of stage 4, or `-`.
 # A data set is a dir of stage 2 (dump/raw/<name>), or a data dir path when it contains a '/'.
 # In overrides, {expdir} stands for --expdir.
+#
+# Test sets of your own: --test_sets (and --tsne_set) take data-dir paths beside stage-2 names, e.g.
+# --test_sets "test /data/mine/meeting" (utils/template_lib.sh: external_sets): wav.scp, utt2spk and a
+# `trials` list (<enrol utt> <test utt> target|nontarget; python -m kdspeech.bin.make_trials makes one
+# from utt2spk); checked and resampled at stage 6, then embedded and scored as the recipe's own sets
+# and shown beside them in RESULTS.md.  --models selects the systems of every stage: only they and
+# the systems they need (and the teacher systems, which embed every test set) are trained.
 set -euo pipefail
 
 stage=1                # first stage to run
@@ -60,8 +67,8 @@ seeds=""               # training seeds of every --systems entry, e.g. "1 2 3": 
                        # the others as <name>_seed<k> (utils/seeds.sh); a verdict between systems needs 3
 train_args=""          # config overrides for every training, e.g. "trainer.max_epochs=2"
 skip_train=false       # skip stages 3-5: embed and score models already in exp/ (see --models)
-models=""              # systems to embed and score (empty: every system of --systems)
-test_sets="test"       # data sets with a `trials` file, embedded and scored
+models=""              # systems to train (with the systems they need), embed and score (empty: every system of --systems)
+test_sets="test"       # data sets with a `trials` file, embedded and scored: stage-2 names, or data-dir paths of your own
 protocols="asym ss"    # per model: asym (teacher enrols, student verifies), ss (student-student)
 teacher_trials=true    # also score the teacher alone (tt)
 chunk_sweep=""         # chunk lengths T' (s) at inference, e.g. "0.5 1.0 2.0": each --chunk_models model
@@ -143,6 +150,9 @@ read_systems 3 "${teacher_systems}"
 . utils/seeds.sh
 read_systems 5 "$(systems_with_seeds "${seeds}" "${systems}")"
 if [ -z "${models}" ]; then models="${student_names[*]}"; fi
+declare -A selected=()   # the systems to train: --models and what they need (transitively)
+while read -r name; do [ -z "${name}" ] || selected[${name}]=1; done < <(selected_systems "${models}")
+selected_of() { local n; for n in "$@"; do [ -z "${selected[${n}]+set}" ] || echo "${n}"; done; }
 [ -n "${teacher_conf}" ] || [ "${stop_stage}" -lt 4 ] || { log "ERROR: give --teacher_conf (a config with the teacher set '${teacher_set}')"; exit 1; }
 
 # ---------------------------------------------------------------------------------------------------
@@ -172,7 +182,7 @@ train_one() {  # train_one <name>
 }
 
 if [ "${skip_train}" = false ]; then
-  for name in "${teacher_names[@]}"; do train_one "${name}"; done
+  for name in "${teacher_names[@]}"; do train_one "${name}"; done   # the teacher: every stage 4-7 needs it
 fi
 
 # The teacher: its config, and the teacher systems it may load (their stamps are its inputs).
@@ -188,7 +198,7 @@ for s in ${cache_sets}; do
 done
 
 if [ "${skip_train}" = false ]; then
-  for name in "${student_names[@]}"; do train_one "${name}"; done
+  for name in $(selected_of ${student_names[@]+"${student_names[@]}"}); do train_one "${name}"; done
 fi
 
 # The models to embed: a system trained here by its stamp, one made elsewhere by its file.
@@ -197,6 +207,12 @@ if ((stop_stage >= 6)); then
   for m in ${models} ${chunk_models}; do model_deps[${m}]=$(model_dep "${m}") || exit 1; done
 fi
 
+# Test sets of your own (data-dir paths that no stage makes): checked and resampled at stage 6.
+external_sets 6 import_set --param "fs=${fs}" -- ${test_sets} ${tsne_set}
+for t in ${test_sets}; do
+  [ -z "${_ext_import[${t}]+set}" ] || [ -f "${t}/trials" ] || { log "ERROR: test set ${t} has no trials list:" \
+    "make one from its utt2spk with python -m kdspeech.bin.make_trials --data ${t} --out ${t}/trials --num_target all --num_nontarget all"; exit 1; }
+done
 embed_sets=$(tr ' ' '\n' <<< "${test_sets} ${tsne_set}" | grep -v '^$' | awk '!seen[$0]++' | tr '\n' ' ')  # each set once
 for t in ${embed_sets}; do
   tn=$(set_name "${t}")

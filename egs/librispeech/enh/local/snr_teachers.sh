@@ -42,6 +42,7 @@ baseline_conf=""                         # its config (= --baseline_confs FILE)
 baseline_conf_dir=conf                   # where the config of a baseline without one is (train_<name>.yaml)
 score_teachers=true         # also score each teacher on the test mixtures of its SNR range
 student_seeds=""            # training seeds of S1 and S2, e.g. "1 2" (S2 against S1 by SNR pooled over them); empty: enh.sh's --seed
+test_sets="test_seen test_unseen"   # the test sets: the paper's two mixture sets, and data-dir paths of your own (see enh.sh)
 
 help_message="Usage: $0 [options]   (the SNR-based teachers-student lists for enh.sh; every other option goes to enh.sh)"
 pass_options_to=./enh.sh
@@ -109,13 +110,16 @@ for _s in "${_snr_kd[@]}"; do   # "<name>[ seed=N]"
   systems+=" teachers.snr.members=[$(IFS=,; echo "${_snr_members[*]}")] teachers.snr.bounds=[$(IFS=,; echo "${_snr_bounds[*]}")];"
 done
 
-# Teacher k on the test mixtures routed to it (SNR in [bound k-1, bound k)), as the paper's Table 2.
+# Teacher k on the test mixtures routed to it (SNR in [bound k-1, bound k)), as the paper's Table 2: on
+# the paper's test sets among --test_sets (a set of your own has no SNR ranges to route by).
+_own_tests=()
+for _t in ${test_sets}; do [[ ${_t} != test_seen && ${_t} != test_unseen ]] || _own_tests+=("${_t}"); done
 if [ "${score_teachers}" = true ]; then
   for _k in $(seq "${#_snr_groups[@]}"); do
     _low=-inf _high=inf
     [ "${_k}" -gt 1 ] && _low=${_snr_bounds[_k - 2]}
     [ "${_k}" -lt "${#_snr_groups[@]}" ] && _high=${_snr_bounds[_k - 1]}
-    for _t in test_seen test_unseen; do
+    for _t in ${_own_tests[@]+"${_own_tests[@]}"}; do
       snr_subsets+="${_t}_teacher_${_k} ${_t} ${_low} ${_high};"
       extra_tests+=" teacher_${_k}:${_t}_teacher_${_k}"
     done
@@ -123,7 +127,7 @@ if [ "${score_teachers}" = true ]; then
 fi
 
 exec ./enh.sh --mix_sets "${mix_sets}" --systems "${systems}" --snr_subsets "${snr_subsets}" \
-  --extra_tests "${extra_tests# }" --test_sets "test_seen test_unseen" --models "${_snr_models}" \
+  --extra_tests "${extra_tests# }" --test_sets "${test_sets}" --models "${_snr_models}" \
   --compare "${_snr_compare}" --compare_by_snr "${_snr_s2}:${_snr_s1}" \
   --noise_snr_tables "noisy student_s2" \
   --results_title "$(basename "$(dirname "$PWD")")/$(basename "$PWD"): SNR-based teachers-student enhancement" \
