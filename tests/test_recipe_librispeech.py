@@ -73,7 +73,7 @@ def test_librispeech_recipe_smoke(tmp_path, corpora):
     results = (exp / "results" / "RESULTS.md").read_text()   # the run's; RESULTS.md is the reference
     assert not (exp / "baseline_crn").exists()
     for text in ("student_s1/test_seen", "student_s2/test_unseen", "student_s2/test_seen: by noise type",
-                 "Validation STOI during training", "student_s2_seed2/test_seen - student_s1_seed2/test_seen",
+                 "Validation STOI during training", "student_s2/test_seen - student_s1/test_seen (2 seeds)",
                  "## student_s2/test_unseen + student_s2_seed2/test_unseen against student_s1/test_unseen + "
                  "student_s1_seed2/test_unseen by input SNR"):
         assert text in results, text
