@@ -207,7 +207,11 @@ def test_changed_config_does_not_resume_old_checkpoints(tmp_path, data):
     run_train(conf, data, tmp_path / "c", "trainer.max_epochs=2", "optim.lr=5e-4")
     history = json.loads((tmp_path / "c/history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]  # trained again from epoch 1, not skipped
-    assert list(tmp_path.glob("c/checkpoints.stale.*"))
+    first = list(tmp_path.glob("c/checkpoints.stale.*"))
+    assert len(first) == 1
+    run_train(conf, data, tmp_path / "c", "trainer.max_epochs=2", "optim.lr=2e-4")
+    stale = list(tmp_path.glob("c/checkpoints.stale.*"))   # at most the newest stale set is kept
+    assert len(stale) == 1 and (stale[0] / "last.pth").is_file()
 
 
 def test_deterministic_mode_is_on_by_default_and_workers_are_seeded():

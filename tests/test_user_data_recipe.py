@@ -58,12 +58,16 @@ def test_a_wrong_header_or_missing_clip_is_one_message_without_traceback(tmp_pat
     proc = prepare(bad, tmp_path / "all", KDSPEECH_STAGE="1 (data preparation)")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == (f"ERROR [stage 1 (data preparation)] {bad}:1: header must be "
-                                   "path,label,fold or path,label,participant (got file,label)")
+                                   "path,label,fold or path,label,participant (got file,label; unknown: file)")
+    # Every bad row in one message (issue 20: one per run), each with its line, nothing written.
     rows = csv.read_text().splitlines()
-    csv.write_text("\n".join(rows[:2] + ["clips/absent.wav,low,P0"] + rows[2:]) + "\n")
+    csv.write_text("\n".join(rows[:2] + ["clips/absent.wav,low,P0", "clips/p0/mid_0.wav,,P0"] + rows[2:]) + "\n")
     proc = prepare(csv, tmp_path / "all", KDSPEECH_STAGE="1 (data preparation)")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert f"{csv}:3: audio file not found: {tmp_path / 'clips' / 'absent.wav'}" in proc.stderr
+    assert proc.stderr.startswith(f"ERROR [stage 1 (data preparation)] {csv}: 2 of 5 rows cannot be used")
+    assert f"line 3: {tmp_path / 'clips' / 'absent.wav'}: audio file not found" in proc.stderr
+    assert "line 4: empty label" in proc.stderr
+    assert not (tmp_path / "all").exists()
 
 
 def test_a_stereo_or_empty_clip_names_its_csv_line_and_utterance(tmp_path):
@@ -71,13 +75,14 @@ def test_a_stereo_or_empty_clip_names_its_csv_line_and_utterance(tmp_path):
     clip(tmp_path / "clips" / "p0" / "mid_0.wav", 400, channels=2)
     proc = prepare(csv, tmp_path / "all")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert f"{csv}:3: clip clips__p0__mid_0 (" in proc.stderr and "has 2 channels, expected mono" in proc.stderr
-    sf.write(tmp_path / "clips" / "p0" / "mid_0.wav", np.zeros(0, np.float32), 16000)
+    mid = tmp_path / "clips" / "p0" / "mid_0.wav"
+    assert f"line 3: {mid}: 2 channels, expected mono" in proc.stderr
+    sf.write(mid, np.zeros(0, np.float32), 16000)
     proc = prepare(csv, tmp_path / "all")
-    assert f"{csv}:3: clip clips__p0__mid_0 (" in proc.stderr and "is empty (0 samples)" in proc.stderr
+    assert f"line 3: {mid}: empty (0 samples)" in proc.stderr
 
 
-def test_ids_of_absolute_paths_are_relative_to_the_common_folder(tmp_path):
+def test_clips_outside_the_csvs_folder_are_named_in_a_warning(tmp_path):
     audio = tmp_path / "elsewhere" / "corpus"
     for name in ("a/x.wav", "b/y.flac"):
         clip(audio / name, 300)
@@ -87,7 +92,10 @@ def test_ids_of_absolute_paths_are_relative_to_the_common_folder(tmp_path):
     proc = prepare(csv, tmp_path / "all")
     assert proc.returncode == 0, proc.stderr
     ids = [line.split()[0] for line in (tmp_path / "all" / "wav.scp").read_text().splitlines()]
-    assert ids == ["a__x", "b__y"] and f"utterance ids relative to {audio}" in proc.stderr
+    assert ids == ["x", "y"]
+    assert f"2 of 2 clips lie outside the CSV's folder {tmp_path / 'lists'} (e.g. {audio / 'a/x.wav'})" in proc.stderr
+    # The durations --duration auto reads, from the headers.
+    assert (tmp_path / "all" / "utt2dur").read_text() == "x 1.000\ny 1.000\n"
 
 
 def test_the_grid_selects_by_the_recipes_metric(tmp_path):
@@ -122,9 +130,10 @@ def run(recipe, *args, csv):
 
 
 def test_user_data_recipe(tmp_path):
-    csv = user_csv(tmp_path / "mine")
     recipe = copy_recipe(tmp_path / "recipe")
-    common = ["--rates", "1000", "--duration", "1.0", "--local_data_opts", "--num_folds 2 --valid_fraction 0.3"]
+    csv = user_csv(recipe)   # the CSV and its clips inside the recipe's folder (issue 20: stage 1 re-ran on every call)
+    clip(recipe / "clips" / "p0" / "low_0.wav", 200, dur=0.5)   # one short clip: padded to the others' 1 s
+    common = ["--rates", "1000", "--local_data_opts", "--num_folds 2 --valid_fraction 0.3"]
     # --conf_dir last: any position; its cls.conf sets --train_jobs 2 and --deploy false.
     proc = run(recipe, *common, "--conf_dir", "conf/test", csv=csv)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -144,7 +153,9 @@ def test_user_data_recipe(tmp_path):
     assert "(paper)" not in text and "TODO" not in text
     assert "| system | 1 kHz |" in text
     assert "## Table 1: macro f1 (%), mobilenetv2 (width 0.125); 16 kHz generation 1 epochs" in text
-    assert "```sh\n./run.sh --rates 1000 --duration 1.0 --local_data_opts --num_folds\\ 2" in text
+    assert "```sh\n./run.sh --rates 1000 --local_data_opts --num_folds\\ 2" in text
+    # --duration auto: the longest clip's 1 s, and the one clip it pads said at stage 2.
+    assert "1 s per clip (--duration 1): 1 of 24 clips zero-padded, 0 cut" in err
     assert "--conf_dir conf/test\n```" in text
 
     # --folds naming fewer folds than stage 1 dealt is refused, saying how many clips go untested.
@@ -153,15 +164,30 @@ def test_user_data_recipe(tmp_path):
     assert "--folds '1' leaves out fold 2 of the 2 that stage 1 dealt: " in proc.stderr
     assert "--fold_subset true" in proc.stderr
 
+    # The run's own data/, dump/, exp/ beside the CSV are not stage 1's inputs: a re-run skips it.
+    proc = run(recipe, *common, "--conf_dir", "conf/test", "--stop_stage", "1", csv=csv)
+    assert "Stage 1 (data preparation): data/all up to date, skipped" in proc.stderr
     # A corrected CSV row re-runs stage 1 and the features, saying why.
     csv.write_text(csv.read_text().replace("clips/p3/high_1.wav,high,P3", "clips/p3/high_1.wav,mid,P3"))
     proc = run(recipe, *common, "--conf_dir", "conf/test", "--stop_stage", "2", csv=csv)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert f"Stage 1 (data preparation): re-running: input file {csv} changed" in proc.stderr
+    assert f"Stage 1 (data preparation): re-running: input {csv} or a file it lists changed" in proc.stderr
     assert "Stage 2 (features at 16000 Hz): re-running: input data/all changed" in proc.stderr
-    # A clip added to the corpus folder re-runs stage 1 too; nothing changed: skipped.
-    clip(csv.parent / "clips" / "p9" / "new.wav", 500)
-    proc = run(recipe, *common, "--conf_dir", "conf/test", "--stop_stage", "1", csv=csv)
-    assert "changed (1 file added, e.g. clips/p9/new.wav)" in proc.stderr
+    # A clip the CSV does not list changes nothing; a listed clip replaced re-runs stage 1, naming it.
+    clip(recipe / "clips" / "p9" / "new.wav", 500)
     proc = run(recipe, *common, "--conf_dir", "conf/test", "--stop_stage", "1", csv=csv)
     assert "Stage 1 (data preparation): data/all up to date, skipped" in proc.stderr
+    clip(recipe / "clips" / "p2" / "mid_1.wav", 450)
+    proc = run(recipe, *common, "--conf_dir", "conf/test", "--stop_stage", "1", csv=csv)
+    assert f"1 changed in size or time, e.g. {recipe / 'clips' / 'p2' / 'mid_1.wav'}" in proc.stderr
+
+
+def test_help_lists_the_user_options_only(tmp_path):
+    recipe = copy_recipe(tmp_path / "recipe")
+    proc = subprocess.run(["./run.sh", "--help"], cwd=recipe, capture_output=True, text=True, env=helpers.recipe_env())
+    assert proc.returncode == 0, proc.stderr
+    for option in ("--conf_dir", "--rates", "--duration", "--folds", "--test_sets", "--pretrained"):
+        assert f"\n  {option} " in proc.stdout, option
+    for internal in ("--grid_dir", "--run_command", "--archs", "--precompute_teacher", "--results_dir"):
+        assert internal not in proc.stdout, internal
+    assert "Every other option of ./cls.sh is accepted too" in proc.stdout

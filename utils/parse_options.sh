@@ -27,7 +27,9 @@
 #     ./enh.sh --fs 16000 "${passed_options[@]}"
 #
 # Options the script puts in `passed_options` before sourcing this file (its own values of the next
-# script's options) stay in front of the command line's.  Its `--help` lists its own options, then
+# script's options) stay in front of the command line's.  A script for users rather than developers
+# may also set `pass_help_only="name1 name2 ..."`: its `--help` then lists, of the next script's
+# options, only these (with the values they would have), and says that the others are accepted too.  Its `--help` lists its own options, then
 # runs `<script> "${passed_options[@]}" --help` (the options so far), which lists the next script's
 # with the values they would have (and, for a chain of such scripts, each one's in turn).  Define
 # the script's other variables after sourcing this file: every variable set before it is an option.
@@ -74,7 +76,8 @@ _po_print_help() {
     [[ $_po_line =~ ^([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] || continue
     _po_name=${BASH_REMATCH[1]}
     _po_rest=${BASH_REMATCH[2]}
-    [[ $_po_name == help_message || $_po_name == pass_options_to || $_po_name == passed_options ]] && continue
+    [[ $_po_name == help_message || $_po_name == pass_options_to || $_po_name == passed_options ||
+       $_po_name == pass_help_only ]] && continue
     # A line inside a multi-line string can look like an assignment; only list real variables.
     [[ -n ${!_po_name+set} ]] || continue
     _po_comment=$(_po_split_comment "$_po_rest" | cut -f2-)
@@ -91,6 +94,13 @@ while [[ $# -gt 0 ]]; do
   case $1 in
     --help | -h)
       _po_print_help
+      if [[ -n $_po_pass && -n ${pass_help_only:-} ]]; then
+        printf '\nOptions of %s:\n' "$_po_pass"
+        "$_po_pass" ${passed_options[@]+"${passed_options[@]}"} --help |
+          awk -v names=" ${pass_help_only} " '{ n = $1; sub(/^--/, "", n) } /^  --/ && index(names, " " n " ") { print }'
+        printf '\nEvery other option of %s is accepted too (%s --help lists them all).\n' "$_po_pass" "$_po_pass"
+        exit 0
+      fi
       if [[ -n $_po_pass ]]; then
         printf '\nEvery other option goes to %s:\n\n' "$_po_pass"
         exec "$_po_pass" ${passed_options[@]+"${passed_options[@]}"} --help

@@ -7,9 +7,9 @@ Folds come from ``utt2fold`` (ESC-50's official folds, user ``fold`` column); wi
 no utt2fold) the clips are dealt into ``--num_folds`` class-stratified folds (each class shuffled with
 the seed and dealt round-robin, starting where the previous class stopped, so folds differ in size by
 at most one clip); with ``utt2group`` (e.g. participant ids) whole groups are dealt into folds, so a
-group never straddles train and test, balanced by clips and, where the groups allow, by class: the
-largest group first, each to the fold it unbalances least (clips per fold, then clips per class and
-fold), then single moves and swaps of groups between folds while they lower that imbalance.
+group never straddles train and test, each group where a hash of its id sends it within a capacity of
+1.1 times the mean clips per fold (``group_folds``): a fold depends on the group ids and sizes only, so
+one changed label moves no clip to another fold.
 ``<data>/folds.txt`` lists the folds dealt with their test clips (``<fold> <clips>`` lines), for the
 recipe's check of ``--folds``.  For test fold k, ``<out>/fold<k>/valid`` takes
 ``valid_fraction`` of every class of the training folds (at least one clip of a class with two or
@@ -17,6 +17,8 @@ more), never test clips.  Every dir gets ``classes.txt`` (sorted labels of ``<da
 """
 
 import argparse
+import hashlib
+import math
 import random
 from collections import defaultdict
 from pathlib import Path
@@ -43,87 +45,42 @@ def stratified_folds(labels, num_folds, seed):
     return folds
 
 
-def _imbalance(sizes, class_counts, size_target, class_target):
-    """(squared clip-count deviation, squared per-class deviation) of a dealing, summed over folds."""
-    by_size = sum((n - size_target) ** 2 for n in sizes)
-    by_class = sum((row.get(c, 0) - t) ** 2 for row in class_counts for c, t in class_target.items())
-    return by_size, by_class
+def _rank(seed, group, fold=None):
+    """A stable pseudo-random number of (seed, group[, fold]): sha256, not Python's salted hash()."""
+    text = f"{seed}\0{group}" + ("" if fold is None else f"\0{fold}")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def group_folds(groups, num_folds, seed, labels=None):
-    """utt -> fold (1-based): whole groups, balanced by clips first, then by clips of each class."""
+    """utt -> fold (1-based): whole groups, each where a hash of its id sends it, within a capacity.
+
+    Every group ranks the folds by a hash of (seed, group id, fold); the groups, in the order of a hash
+    of (seed, group id), each take their first-ranked fold whose clips stay within ``ceil(1.1 * clips /
+    folds)`` (else the fold with the fewest clips); a fold left empty then takes, from a fold of
+    several groups, the group that ranks it highest.  Nothing depends on the labels (``labels`` is
+    accepted for the callers' sake and unused): a changed label moves no clip to another fold, and
+    an added or removed group moves only the groups placed after it that its clips displace."""
     members = defaultdict(list)
     for utt, g in sorted(groups.items()):
         members[g].append(utt)
-    names = sorted(members)
+    names = sorted(members, key=lambda g: _rank(seed, g))
     if len(names) < num_folds:
         raise KdError(f"{len(names)} groups cannot fill {num_folds} folds")
-    labels = labels or {}
-    count = {g: defaultdict(int) for g in names}
+    capacity = math.ceil(1.1 * len(groups) / num_folds)
+    sizes, fold_of = [0] * num_folds, {}
     for g in names:
-        for utt in members[g]:
-            count[g][labels.get(utt)] += 1
-    totals = defaultdict(int)
-    for g in names:
-        for c, n in count[g].items():
-            totals[c] += n
-    size_target = len(groups) / num_folds
-    class_target = {c: n / num_folds for c, n in totals.items()}
-    rng = random.Random(seed)
-    rng.shuffle(names)                                  # the seed breaks ties between equal groups
-    names.sort(key=lambda g: -len(members[g]))          # largest first (stable: shuffled ties)
-    fold_of, sizes = {}, [0] * num_folds
-    class_counts = [defaultdict(int) for _ in range(num_folds)]
-
-    def cost_with(f, g, sign):
-        old_size, new_size = sizes[f], sizes[f] + sign * len(members[g])
-        d_size = (new_size - size_target) ** 2 - (old_size - size_target) ** 2
-        d_class = sum((class_counts[f][c] + sign * n - class_target[c]) ** 2
-                      - (class_counts[f][c] - class_target[c]) ** 2 for c, n in count[g].items())
-        return d_size, d_class
-
-    def place(g, f, sign=1):
-        sizes[f] += sign * len(members[g])
-        for c, n in count[g].items():
-            class_counts[f][c] += sign * n
-        if sign > 0:
-            fold_of[g] = f
-
-    for i, g in enumerate(names):
-        empty = [f for f in range(num_folds) if sizes[f] == 0]
-        if len(empty) >= len(names) - i:                # every fold needs at least one group
-            best = empty[0]
-        else:
-            best = min(range(num_folds), key=lambda f: (cost_with(f, g, 1), f))
-        place(g, best)
-    # Local search: move one group, or swap two, while (clip, class) imbalance drops.
-    current = _imbalance(sizes, class_counts, size_target, class_target)
-    for _ in range(50):
-        improved = False
-        for g in names:
-            for f in range(num_folds):
-                src = fold_of[g]
-                if f == src or sizes[src] == len(members[g]):   # never empty a fold
-                    continue
-                place(g, src, -1); place(g, f)
-                new = _imbalance(sizes, class_counts, size_target, class_target)
-                if new < current:
-                    current, improved = new, True
-                    continue
-                place(g, f, -1); place(g, src)
-        for a in names if len(names) <= 400 else ():     # swaps: O(groups^2), for small sets
-            for b in names:
-                fa, fb = fold_of[a], fold_of[b]
-                if a >= b or fa == fb:
-                    continue
-                place(a, fa, -1); place(b, fb, -1); place(a, fb); place(b, fa)
-                new = _imbalance(sizes, class_counts, size_target, class_target)
-                if new < current:
-                    current, improved = new, True
-                    continue
-                place(a, fb, -1); place(b, fa, -1); place(a, fa); place(b, fb)
-        if not improved:
-            break
+        ranked = sorted(range(num_folds), key=lambda f: _rank(seed, g, f))
+        fits = [f for f in ranked if sizes[f] + len(members[g]) <= capacity]
+        fold_of[g] = fits[0] if fits else min(range(num_folds), key=lambda f: (sizes[f], ranked.index(f)))
+        sizes[fold_of[g]] += len(members[g])
+    for f in range(num_folds):
+        if sizes[f]:
+            continue
+        movable = [g for g in names if sum(1 for h in names if fold_of[h] == fold_of[g]) > 1]
+        g = min(movable, key=lambda h: _rank(seed, h, f))
+        sizes[fold_of[g]] -= len(members[g])
+        fold_of[g] = f
+        sizes[f] += len(members[g])
     return {utt: str(fold_of[g] + 1) for utt, g in groups.items()}
 
 

@@ -18,6 +18,7 @@ validation loss reads the same term modules, never copies (``kdspeech.train.loss
 import json
 import logging
 import math
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -61,6 +62,15 @@ TRAINER_DEFAULTS = {
 
 def _to_device(batch, device):
     return {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
+
+
+def drop_stale_checkpoints(out_dir):
+    """Remove the ``checkpoints.stale.*`` sets of ``out_dir`` (each run with another key sets its
+    predecessor's aside; only the newest set is kept, so that they do not pile up)."""
+    for old in Path(out_dir).glob("checkpoints.stale.*"):
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        log.info("removed the older stale checkpoints %s", old)
 
 
 class Trainer:
@@ -256,6 +266,7 @@ class Trainer:
             log.warning("checkpoints in %s were made from another config or input; moved to %s, "
                         "training from scratch", ckpt_dir, stale)
             if self.dist.is_main:
+                drop_stale_checkpoints(self.out_dir)   # at most one stale set: the newest, this one
                 ckpt_dir.replace(stale)
             state = None
         epoch, history, best, bad_epochs, stopped = 0, [], None, 0, False

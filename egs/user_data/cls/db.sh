@@ -1,8 +1,7 @@
 # Your data: a CSV with header path,label,fold or path,label,participant (see README.md).
 user_csv=${KDSPEECH_USER_CSV:-my_clips.csv}
-# The folder holding your clips ("": the CSV's folder), for stage 1's fingerprint only: stage 1 re-runs
-# (and everything after it) when the CSV's content changes, or a file under this folder is added,
-# removed or replaced (names, sizes and modification times are compared; nothing is read).  Set it
-# when the CSV lists clips elsewhere by absolute paths.
-user_audio=${KDSPEECH_USER_AUDIO:-}
-data_inputs=("${user_csv}" "${user_audio:-$(dirname -- "${user_csv}")}")
+# Stage 1's fingerprint: the CSV (its content and resolved path) and every clip it lists (a stat of
+# each: size and modification time; nothing is read), wherever the clips lie.  Stage 1 re-runs (and
+# everything after it) when a row changes, or a listed clip is replaced; nothing else (not the recipe's
+# own data/, dump/, exp/ beside a CSV kept in the recipe's folder) counts.
+data_lists=("${user_csv}")

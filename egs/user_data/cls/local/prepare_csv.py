@@ -3,79 +3,56 @@
 
     local/prepare_csv.py --csv my_clips.csv --out data/all
 
-``path`` is absolute or relative to the CSV's folder; any format soundfile reads, any rate (dump_feats
-brings it to 16 kHz), one channel and at least one sample: every clip's header is read here, so a
-stereo, empty or unreadable clip is reported with its CSV line (and its utterance id) before any
-feature is computed.  ``fold`` columns become utt2fold (your folds as they are); ``participant``
-columns become utt2group (kdspeech.bin.split_cls deals whole participants into folds, so nobody is
-in both training and test).
+The CSV is read by ``kdspeech.data.dir_from.from_csv`` (the CSV reader of ``kdspeech.bin.data_dir_from
+--csv``): ``path`` is absolute or relative to the CSV's folder; any format soundfile reads, any rate
+(dump_feats brings it to 16 kHz), one channel and at least one sample.  Every clip's header is read
+here, and every bad row (an empty path, label or fold/participant, a missing, unreadable, stereo or
+empty clip, a clip listed twice) is listed in one error with its CSV line, before any feature is
+computed.  ``fold`` becomes utt2fold (your folds as they are), ``participant`` utt2group
+(kdspeech.bin.split_cls deals whole participants into folds, so nobody is in both training and test);
+``utt2dur`` (each clip's seconds) is what ``--duration auto`` reads.
 
-Utterance ids: the clip's path relative to the CSV's folder when every clip lies under it, else
-relative to the longest folder common to all clips (absolute paths elsewhere), without extension,
-``/`` replaced by ``__`` and any character other than letters, digits and ``_.+-`` by ``_``:
-``clips/p01/a.wav`` -> ``clips__p01__a``.
+Utterance ids: the clip's path relative to the CSV's folder, without extension, ``/`` replaced by
+``__`` and any character other than letters, digits and ``_.+-`` by ``_`` (``clips/p01/a.wav`` ->
+``clips__p01__a``); a clip outside the CSV's folder gets its file name (a warning counts them).
 """
 
 import argparse
-import csv
+import logging
 import os
-import re
-import sys
 from pathlib import Path
 
-import soundfile as sf
-
 from kdspeech.cli import run_main
-from kdspeech.data.datadir import write_kv
+from kdspeech.data.dir_from import from_csv, read_csv_rows
+from kdspeech.data.dir_ops import write_dir
 from kdspeech.errors import KdError
 
-
-def utt_id(rel):
-    return re.sub(r"[^A-Za-z0-9_.+-]", "_", str(Path(rel).with_suffix("")).replace(os.sep, "__"))
+log = logging.getLogger("prepare_csv")
 
 
-def id_root(csv_dir, clips):
-    """The folder utterance ids are relative to: the CSV's folder, or the clips' common folder."""
-    csv_dir = os.path.normpath(os.path.abspath(csv_dir))
-    if all(os.path.commonpath([csv_dir, c]) == csv_dir for c in clips):
-        return csv_dir
-    return os.path.commonpath([os.path.dirname(c) for c in clips])
-
-
-def check_clip(audio, path, line, utt):
+def group_column(path):
+    """``fold`` or ``participant``: the column that places each clip; a header without ``label`` and
+    one of them is a KdError (line 1)."""
     try:
-        info = sf.info(str(audio))
-    except (RuntimeError, sf.LibsndfileError) as err:
-        raise KdError(f"clip {utt} ({audio}) cannot be read: {err}", path=path, line=line) from None
-    if info.channels != 1:
-        raise KdError(f"clip {utt} ({audio}) has {info.channels} channels, expected mono "
-                      "(mix it down, e.g. sox in.wav out.wav remix -)", path=path, line=line)
-    if info.frames == 0:
-        raise KdError(f"clip {utt} ({audio}) is empty (0 samples)", path=path, line=line)
+        columns, _ = read_csv_rows(path)
+    except KdError as err:
+        if err.line != 1:
+            raise
+        text = str(err)
+        detail = text[text.index("(got ") + 1:].rstrip(")") if "(got " in text else text
+        raise KdError(f"header must be path,label,fold or path,label,participant ({detail})", path=path,
+                      line=1) from None
+    groups = [c for c in ("fold", "participant") if c in columns]
+    if "label" not in columns or len(groups) != 1:
+        raise KdError(f"header must be path,label,fold or path,label,participant (got {','.join(columns)})",
+                      path=path, line=1)
+    return groups[0]
 
 
-def read_csv(path):
-    """``(group column, [(line, absolute clip path, label, group)])``, every row checked."""
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        cols = [c.strip() for c in reader.fieldnames or []]
-        if "path" not in cols or "label" not in cols or not ({"fold", "participant"} & set(cols)):
-            raise KdError(f"header must be path,label,fold or path,label,participant (got {','.join(cols)})",
-                          path=path, line=1)
-        reader.fieldnames = cols
-        group_col = "fold" if "fold" in cols else "participant"
-        rows = []
-        for line, row in enumerate(reader, 2):
-            rel, lab, grp = ((row.get(k) or "").strip() for k in ("path", "label", group_col))
-            if not rel or not lab or not grp:
-                raise KdError("empty path, label or " + group_col, path=path, line=line)
-            audio = os.path.normpath(os.path.join(os.path.abspath(path.parent), rel))
-            if not os.path.exists(audio):
-                raise KdError(f"audio file not found: {audio}", path=path, line=line)
-            rows.append((line, audio, lab, grp))
-    if not rows:
-        raise KdError("CSV lists no clips", path=path)
-    return group_col, rows
+def outside(path, wav):
+    """The clips of ``wav`` that are not under the CSV's folder."""
+    base = str(Path(path).resolve().parent) + os.sep
+    return sorted(p for p in wav.values() if not p.startswith(base))
 
 
 def main(argv=None):
@@ -86,22 +63,16 @@ def main(argv=None):
     path = Path(args.csv)
     if not path.is_file():
         raise KdError("CSV not found (db.sh: user_csv=..., or KDSPEECH_USER_CSV)", path=path)
-    group_col, rows = read_csv(path)
-    root = id_root(path.parent, [audio for _, audio, _, _ in rows])
-    wav, label, group, line_of = {}, {}, {}, {}
-    for line, audio, lab, grp in rows:
-        utt = utt_id(os.path.relpath(audio, root))
-        if utt in wav:
-            raise KdError(f"clip {audio} gives utterance id {utt}, as line {line_of[utt]} does "
-                          "(a clip listed twice, or two files differing only in extension)", path=path, line=line)
-        check_clip(audio, path, line, utt)
-        wav[utt], label[utt], group[utt], line_of[utt] = str(Path(audio).resolve()), lab, grp, line
-    out = Path(args.out)
-    write_kv(out / "wav.scp", wav)
-    write_kv(out / "utt2label", label)
-    write_kv(out / ("utt2fold" if group_col == "fold" else "utt2group"), group)
-    print(f"{len(wav)} clips, {len(set(label.values()))} classes, {len(set(group.values()))} {group_col}s; "
-          f"utterance ids relative to {root}", file=sys.stderr)
+    group = group_column(path)
+    tables = from_csv(path, required=("label", group), durations=True)
+    elsewhere = outside(path, tables["wav.scp"])
+    if elsewhere:
+        log.warning("%d of %d clips lie outside the CSV's folder %s (e.g. %s): their utterance ids are their file "
+                    "names; they are in stage 1's fingerprint all the same (the CSV and every clip it lists)",
+                    len(elsewhere), len(tables["wav.scp"]), path.resolve().parent, elsewhere[0])
+    out = write_dir(args.out, tables)
+    labels, groups = tables["utt2label"], tables["utt2fold" if group == "fold" else "utt2group"]
+    print(f"{len(out.utts)} clips, {len(set(labels.values()))} classes, {len(set(groups.values()))} {group}s")
     return 0
 
 
