@@ -189,5 +189,5 @@ def test_help_lists_the_user_options_only(tmp_path):
     for option in ("--conf_dir", "--rates", "--duration", "--folds", "--test_sets", "--pretrained"):
         assert f"\n  {option} " in proc.stdout, option
     for internal in ("--grid_dir", "--run_command", "--archs", "--precompute_teacher", "--results_dir"):
-        assert internal not in proc.stdout, internal
+        assert f"\n  {internal} " not in proc.stdout, internal
     assert "Every other option of ./cls.sh is accepted too" in proc.stdout
