@@ -155,8 +155,9 @@ external_sets() {  # external_sets <stage> <import function> [stage_run words...
     [ -z "${_ext_import[${t}]+set}" ] || continue
     if [ ! -f "${t}/wav.scp" ]; then
       log "ERROR: test set ${t}: $([ -d "${t}" ] && echo "no wav.scp in it" || echo "no such folder"):" \
-        "a test set is a data dir (make one from a folder of recordings with" \
-        "python -m kdspeech.bin.data_dir_from --audio <folder> --out ${t})"
+        "a test set of yours is a data dir (make one from a folder of recordings with" \
+        "python -m kdspeech.bin.data_dir_from --audio <folder> --out ${t}); a set a stage makes is" \
+        "there once that stage has run"
       exit 1
     fi
     dir=${dumpdir}/test/${name}

@@ -136,10 +136,11 @@ enh_range() {  # enh_range <first> <last>: enh.sh's stages within both ranges
   ((lo <= hi)) || return 0
   ./enh.sh "${enh_common[@]}" --stage "${lo}" --stop_stage "${hi}" --rerun_changed_code "${rerun_changed_code}" --mix_sets "" \
     --systems "${systems}" --train_jobs "${train_jobs}" --train_args "${train_args}" --skip_train "${skip_train}" --models "${models}" \
-    --test_sets "${test_sets}" --metrics "${metrics}" --dnsmos true --dnsmos_metrics "${dnsmos_metrics}" \
+    --test_sets "${enh_test_sets}" --metrics "${metrics}" --dnsmos true --dnsmos_metrics "${dnsmos_metrics}" \
     --deploy "${deploy}" --deploy_onnx "${deploy_onnx}" --deploy_opts "--parts enhancer,encoder" --enhance_opts "--enroll_emb ${pse}/enroll_test/emb.npz"
 }
 
+enh_test_sets=""   # stages 1-2 read no test set; stages 4-9 those of stage 3 (below)
 enh_range 1 2
 
 # ---------------------------------------------------------------------------------------------------
@@ -206,6 +207,7 @@ for t in "${ext_sets[@]}"; do
 done
 test_sets=$(for t in ${test_sets}; do set_dir "${t}"; done | tr '\n' ' ')
 test_sets=${test_sets% }
+enh_test_sets=${test_sets}
 for t in ${test_sets}; do test_deps+=(--deps "${t}"); done
 stage_run 3 "teacher embeddings of the test enrolment clips" --out "${pse}/enroll_test" "${test_deps[@]}" \
   --conf "${teacher_conf}" --param "fs=${fs}" --param "min_enroll_seconds=${min_enroll_seconds}" -- \
