@@ -22,7 +22,7 @@ set -euo pipefail
 out=data             # root of the data dirs
 seed=1               # seed of the draws below
 max_utts=0           # keep N utterances of each dir, drawn with --seed (0: all); the smallest scale sets it
-valid_utts=10        # utterances taken from clean_train for clean_valid when db.sh has no CLEAN_VALID
+valid_utts=10        # utterances taken from clean_train for clean_valid when db.sh has no CLEAN_VALID (a fifth when it has under twice as many)
 spk_from=dir         # speaker of a file: its first folder (dir) or the file itself (utt)
 help_message="Usage: $0 [options]   (run from the recipe dir; corpus folders in db.sh)"
 . utils/parse_options.sh
@@ -48,9 +48,12 @@ from_folder "${CLEAN_TRAIN}" clean_all
 if [ -n "${CLEAN_VALID}" ]; then
   from_folder "${CLEAN_VALID}" clean_valid
   mv "${tmp}/clean_all" "${tmp}/clean_train"
-else   # validation: --valid_utts of the training speech, drawn with --seed; training: the rest
+else   # validation: --valid_utts of the training speech (a fifth of a smaller corpus), drawn with --seed; training: the rest
+  total=$(wc -l < "${tmp}/clean_all/wav.scp")
+  n=${valid_utts}
+  [ "${total}" -gt $((2 * n)) ] || n=$(( total / 5 > 0 ? total / 5 : 1 ))
   python -m kdspeech.bin.subset_data_dir --src "${tmp}/clean_all" --dst "${tmp}/clean_valid" \
-    --random "${valid_utts}" --seed "${seed}"
+    --random "${n}" --seed "${seed}"
   python -m kdspeech.bin.subset_data_dir --src "${tmp}/clean_all" --dst "${tmp}/clean_train" \
     --utt_list "${tmp}/clean_valid/wav.scp" --exclude
 fi
