@@ -6,6 +6,7 @@ import itertools
 import json
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import soundfile as sf
@@ -92,6 +93,18 @@ def test_enh_skip_train_enhances_and_scores_a_model_made_elsewhere(tmp_path):
     # Its audio is enhanced afresh (another key), not resumed from the first model's files.
     assert (recipe / "exp/elsewhere/enhanced_tiny_test/wav.scp").read_text() != enhanced
     assert len(list((recipe / "exp/elsewhere/enhanced_tiny_test/wav").iterdir())) == 1
+    # A packed model (kdspeech pack) put in an exp dir as model.zip: enhanced and scored like a best.pth.
+    (recipe / "exp/elsewhere/config.yaml").write_text(
+        "task: enhancement\ndata: {sr: 16000, segment: 4096}\nmodel: {name: waveunet, conf: %s}\n" % WAVEUNET)
+    (recipe / "exp/packed").mkdir()
+    packed = subprocess.run([sys.executable, "-m", "kdspeech", "pack", "exp/elsewhere", "exp/packed/model.zip"],
+                            cwd=recipe, capture_output=True, text=True)
+    assert packed.returncode == 0, packed.stderr
+    packed_args = [*args]
+    packed_args[packed_args.index("--models") + 1] = "packed"
+    run(recipe, "enh.sh", *packed_args, "--stage", "5")
+    assert (recipe / "exp/packed/score_tiny_test/summary.json").read_text() == \
+        (recipe / "exp/elsewhere/score_tiny_test/summary.json").read_text()   # the same weights, the same scores
     # A test set of your own whose references are shorter than their inputs (and one unreadable file):
     # one error at its import (stage 5) naming each file and what to do; nothing made of it.
     mine = make_mix_dir(tmp_path / "mine", n=3, dur=0.4, seed=4)

@@ -27,7 +27,9 @@
 #                       train in this run: ${sys_conf[MODEL]} with ${skip_train} false), else, for a
 #                       model made elsewhere (--skip_train, or a model of --models that no system
 #                       trains), "--param model_MODEL=<sha256 of its best.pth>": one word, so that
-#                       the stage re-runs when that file's content changes, and only then
+#                       the stage re-runs when that file's content changes, and only then; a packed
+#                       model (kdspeech pack) put there as ${expdir}/MODEL/model.zip counts as its
+#                       best.pth (every stage that loads a model loads a packed one)
 #
 # Test sets of your own (every template's --test_sets, pse.sh's --blind_sets): a set is a name (a set the
 # recipe makes) or a data-dir path.  A path that no stage of this run makes and that holds no stamp
@@ -98,8 +100,10 @@ model_dep() {  # model_dep <model>: the --deps/--param word pair of a stage that
     return 0
   fi
   file=${expdir}/${m}/best.pth
+  [ -f "${file}" ] || [ ! -f "${expdir}/${m}/model.zip" ] || file=${expdir}/${m}/model.zip   # a packed model
   if [ ! -f "${file}" ]; then
-    log "ERROR: model ${m}: ${file} not found (train it in this run, or leave it out of the models to score)"
+    log "ERROR: model ${m}: ${file} not found (train it in this run, put a packed model there as" \
+      "${expdir}/${m}/model.zip, or leave it out of the models to score)"
     return 1
   fi
   echo "--param model_${m}=$(sha256sum < "${file}" | cut -d' ' -f1)"

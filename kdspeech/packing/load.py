@@ -41,7 +41,14 @@ def read_card(path):
 
 
 def is_packed(path):
-    return Path(path).is_file() and zipfile.is_zipfile(path)
+    """Whether ``path`` is a packed model: a zip holding the card (a torch ``.pth`` is a zip too)."""
+    if not (Path(path).is_file() and zipfile.is_zipfile(path)):
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return CARD in archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
 
 
 def load(path, device="cpu", conf_overrides=()):
@@ -53,7 +60,7 @@ def load(path, device="cpu", conf_overrides=()):
     path = Path(path)
     if not path.exists():
         raise KdError("no such packed model, exp dir or model file", path=path)
-    if is_packed(path):
+    if is_packed(path) or (path.is_file() and path.suffix == ".zip"):   # a .zip without a card: say so
         card = read_card(path)
         with tempfile.TemporaryDirectory(prefix="kdspeech-load-") as tmp:
             weights = os.path.join(tmp, WEIGHTS)

@@ -56,18 +56,25 @@ def load_training_state(ckpt_dir):
     return None
 
 
+#: A packed model (``kdspeech pack``) placed in an exp dir in place of a trained best.pth.
+PACKED_NAME = "model.zip"
+
+
 def resolve_model_file(path):
-    """An exp dir means its ``best.pth``; a file is taken as it is."""
+    """An exp dir means its ``best.pth`` (or, without one, the packed model ``model.zip`` put there); a
+    file is taken as it is."""
     path = Path(path)
     if path.is_dir():
-        path = path / "best.pth"
+        path = path / "best.pth" if (path / "best.pth").exists() or not (path / PACKED_NAME).exists() \
+            else path / PACKED_NAME
     if not path.exists():
         raise KdError("model file not found (is the training stage that makes it finished?)", path=path)
     return path
 
 
 def load_model(path, device="cpu", conf_overrides=()):
-    """Rebuild a model from a kdspeech model file (``best.pth``) or exp dir, in eval mode.
+    """Rebuild a model from a kdspeech model file (``best.pth``), a packed model (``kdspeech pack``) or
+    an exp dir, in eval mode.
 
     ``conf_overrides`` (``key=value`` words) change constructor options that leave the weights as they
     are (an inference-time setting such as TinyECAPA's ``chunk`` or pse_refine's ``alpha``); one that
@@ -76,6 +83,10 @@ def load_model(path, device="cpu", conf_overrides=()):
     from kdspeech.models import build_model
 
     path = resolve_model_file(path)
+    from kdspeech.packing.load import is_packed, load as load_packed
+
+    if is_packed(path):   # a packed model: every stage and verb that takes a model takes one
+        return load_packed(path, device=device, conf_overrides=conf_overrides)
     state = _try_load(path)
     if state is None or "model_name" not in state:
         raise KdError("not a kdspeech model file (no model_name/model_conf/model)", path=path)
