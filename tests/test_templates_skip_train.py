@@ -236,3 +236,18 @@ def test_cls_skip_train_scores_models_made_elsewhere(tmp_path):
     proc = subprocess.run(["./cls.sh", *args, "--test_sets", str(mine), "--stage", "2"], cwd=recipe,
                           capture_output=True, text=True, env=helpers.recipe_env(), timeout=600)
     assert proc.returncode == 1 and "1 labels are not classes of data/all/classes.txt: 'cat'" in proc.stderr
+
+
+def test_models_select_the_systems_every_stage_trains():
+    """--models selects the systems of every stage, training included (utils/template_lib.sh
+    selected_systems): a model and the systems it distils from, in list order; a model no system
+    trains (made elsewhere) selects nothing."""
+    script = f"""
+    . {helpers.REPO}/utils/stage.sh
+    . {helpers.REPO}/utils/template_lib.sh
+    declare -A sys_conf=([t1]=a [t2]=a [s1]=a [s2]=a [b]=a) sys_deps=([s2]="t1 t2" [t1]="" [t2]="" [s1]="" [b]="s2")
+    sys_names=(t1 t2 s1 s2 b)
+    for models in "s2" "s1 elsewhere" "b" "elsewhere"; do echo "$(selected_systems "$models" | tr '\\n' ' ')|"; done
+    """
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ["t1 t2 s2 |", "s1 |", "t1 t2 s2 b |", "|"]
