@@ -2,13 +2,16 @@
 recipe's committed RESULTS.md: a run leaves every tracked file alone (its results go to exp/results/,
 compared with the committed ones in exp/compare/), two runs from scratch give byte-identical scores,
 a run killed during training and re-run skips finished stages, resumes training from the checkpoint and
-ends with the scores of an uninterrupted run, and --update_results true rewrites the committed copy."""
+ends with the scores of an uninterrupted run, --update_results true rewrites the committed copy, and a
+folder of real recordings given as a test set is scored through run.sh."""
 
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -167,3 +170,33 @@ def test_killed_run_resumes_to_the_same_scores(first, tmp_path):
     assert third.returncode == 0
     assert "Stage 4 (train student_s1): exp/student_s1 up to date, skipped" in third.stderr
     assert "Stage 4 (train student_s2 (distilled from teacher_1, teacher_2)): exp/student_s2 up to date" in third.stderr
+
+
+def test_a_folder_of_real_recordings_is_scored_through_run_sh(second, corpora, tmp_path):
+    """Issue 20: `./run.sh --stage 5 --skip_train true --test_sets <dir>` on a finished recipe, the dir
+    made by data_dir_from from a folder of real noisy recordings (AN4: no SNR, no clean reference):
+    checked and resampled at stage 5, enhanced by the recipe's systems, scored by DNSMOS only (no
+    intrusive metric, no by-SNR comparison), and RESULTS.md says so."""
+    recipe = second
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    for path in sorted((corpora / "asr" / "an4").rglob("*.flac"))[:3]:
+        (folder / path.name).symlink_to(path)
+    mine = tmp_path / "an4_real"
+    made = subprocess.run([sys.executable, "-m", "kdspeech.bin.data_dir_from", "--audio", str(folder), "--out", str(mine)],
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    proc = run(recipe, "--stage", "5", "--skip_train", "true", "--test_sets", str(mine))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert f"Stage 5: test set {mine}: check it, import it" in proc.stderr
+    assert f"stage 6: {mine} has no spk1.scp (no clean reference): not scored by" in proc.stderr
+    exp = recipe / "exp"
+    for system in ("noisy", "student_s1", "student_s2"):
+        summary = json.loads((exp / system / "score_dnsmos_an4_real" / "summary.json").read_text())["overall"]
+        assert summary["n"] == 3 and 1 <= summary["dnsmos_ovrl"] <= 5
+        assert not (exp / system / "score_an4_real").exists()
+    text = (exp / "results" / "RESULTS.md").read_text()
+    assert "## Test sets" in text and "| an4_real | `dump/test/an4_real` | 3 | no | no | no |" in text
+    assert "- an4_real: no clean reference (spk1.scp): the intrusive metrics" in text
+    assert "| student_s2/an4_real - noisy/an4_real | DNSMOS OVRL |" in text
+    assert "by input SNR" not in text

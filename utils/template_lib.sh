@@ -158,6 +158,9 @@ external_sets() {  # external_sets <stage> <import function> [stage_run words...
     [ ! -f "${t}/.done" ] || continue                                # made by a stage of a recipe
     [ -z "${_ext_import[${t}]+set}" ] || continue
     if [ ! -f "${t}/wav.scp" ]; then
+      # Out of the stages run, a set not there yet may be another script's (pse.sh's synthetic set):
+      # a later stage that reads it says which stage makes it.
+      ((n >= stage && n <= stop_stage)) || continue
       log "ERROR: test set ${t}: $([ -d "${t}" ] && echo "no wav.scp in it" || echo "no such folder"):" \
         "a test set of yours is a data dir (make one from a folder of recordings with" \
         "python -m kdspeech.bin.data_dir_from --audio <folder> --out ${t}); a set a stage makes is" \
