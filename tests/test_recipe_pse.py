@@ -3,10 +3,13 @@ runs egs/TEMPLATE/enh/enh.sh for its training, enhancement and scoring stages) o
 files: data, resample, sets and enrolment embeddings, the plain pDeepFilterNet2 and the light
 similarity refinement (a random TinyECAPA stands in for the distilled one), enhancement, intrusive
 scores, DNSMOS and personalized DNSMOS, the alpha sweep and the results; a re-run skips every stage;
+a blind set of your own given as a path, with its enrolment clips beside it, is scored and reported;
 an enrolment clip shorter than one chunk fails stage 3 naming the file, without a stamp."""
 
 import json
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -30,6 +33,32 @@ def small(tiny):
 
 def run(recipe, env, args):
     return subprocess.run(["./run.sh", *args], cwd=recipe, capture_output=True, text=True, env=env, timeout=900)
+
+
+def blind_set(root, corpora):
+    """<root>/noisy/<reader>/<utt>.flac (a reader's utterance, 3 s, in a nonspeech noise at 5 dB) and
+    <root>/enrol/<reader>/<other utt>.flac, made a data dir <root>/../my_blind (wav.scp, utt2enroll)."""
+    import numpy as np
+    import soundfile as sf
+    from kdspeech.data.mix import mix_at_snr
+
+    noise, _ = sf.read(str(sorted((corpora / "noise" / "nonspeech").glob("*.flac"))[0]), dtype="float32")
+    noise = np.tile(noise, 48000 // len(noise) + 1)[:48000]
+    for reader in ("2033", "2414"):
+        utts = sorted((corpora / "librispeech" / "LibriSpeech" / "test-other" / reader).rglob("*.flac"))
+        x, sr = sf.read(str(utts[0]), dtype="float32")
+        mix, _ = mix_at_snr(x[:48000], noise[:len(x[:48000])], 5)
+        for folder, name, signal in (("noisy", utts[0].name, mix), ("enrol", utts[1].name, None)):
+            (root / folder / reader).mkdir(parents=True, exist_ok=True)
+            if signal is None:
+                signal, sr = sf.read(str(utts[1]), dtype="float32")
+            sf.write(str(root / folder / reader / name), signal / max(1.0, float(np.abs(signal).max())), sr)
+    out = root.parent / "my_blind"
+    proc = subprocess.run([sys.executable, "-m", "kdspeech.bin.data_dir_from", "--audio", str(root / "noisy"),
+                           "--enrol", str(root / "enrol"), "--spk_from", "dir", "--out", str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return out
 
 
 @pytest.fixture
@@ -68,6 +97,20 @@ def test_pse_recipe_small(recipe):
     assert again.returncode == 0, again.stderr[-3000:]
     ran = [line for line in again.stderr.splitlines() if ": Stage " in line and "skipped" not in line]
     assert not ran, ran
+
+    # A blind set of your own, given as a path: recordings of two unseen readers in noise, each with its
+    # enrolment clip beside them (DNS5's noisy/ and enrol/ layout), made a data dir by data_dir_from.
+    mine = blind_set(recipe.parent / "mine", Path(env["KDSPEECH_CORPORA"]))
+    third = run(recipe, env, small(tiny) + ["--blind_sets", str(mine), "--stage", "3"])
+    assert third.returncode == 0, third.stderr[-4000:]
+    assert f"Stage 3: test set {mine}: check it, import it" in third.stderr
+    for m in ("noisy", "pdfnet2", "light_scaled"):
+        mos = json.loads((exp / m / "score_dnsmos_my_blind" / "summary.json").read_text())["overall"]
+        assert 1 <= mos["pdnsmos_ovrl"] <= 5 and mos["n"] == 2
+    assert not (exp / "pdfnet2" / "score_my_blind").exists()           # no reference: no intrusive metrics
+    assert (exp / "pdfnet2" / "score_test" / "summary.json").is_file()  # the recipe's own set is still there
+    text = (exp / "results" / "RESULTS.md").read_text()
+    assert "my_blind" in text
 
 
 def test_enrolment_clip_shorter_than_one_chunk_fails_stage_3(recipe):
