@@ -85,6 +85,19 @@ def test_an_enh_recipe_for_a_folder_corpus_runs_to_results(corpora, tmp_path):
     for row in ("| noisy/test_unseen |", "| student_s1/test_seen |", "| student_s2/test_unseen |"):
         assert row in text, row
     assert "no committed results at `RESULTS.md`" in proc.stdout
+    # Mixtures of your own with input SNRs (a copy of the lists of test_seen, no stamp): the paper's
+    # per-teacher ranges and by-SNR comparison apply to them as to the recipe's own sets.
+    mine = tmp_path / "my_mixtures"
+    mine.mkdir()
+    for name in ("wav.scp", "spk1.scp", "utt2snr", "utt2spk"):
+        (mine / name).write_text((recipe / "dump" / "mix" / "test_seen" / name).read_text())
+    proc = run(recipe, "--nj", "1", "--stage", "5", "--skip_train", "true", "--test_sets", str(mine),
+               "--test_mix_per_utt", "2", "--metrics", "si_sdr", env=env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    for k in (1, 2):
+        assert (recipe / "exp" / f"teacher_{k}" / f"score_my_mixtures_teacher_{k}" / "summary.json").is_file()
+    text = (recipe / "exp" / "results" / "RESULTS.md").read_text()
+    assert "| teacher_1/my_mixtures (" in text and "student_s2/my_mixtures against student_s1/my_mixtures by input SNR" in text
     # Nothing changed: stage 1 (the corpus folders are its inputs) is skipped.
     again = run(recipe, "--nj", "1", "--local_data_opts", "--max_utts 6 --valid_utts 2", "--score_teachers", "false",
                 "--train_args", "trainer.max_epochs=1", "--test_mix_per_utt", "2", "--metrics", "si_sdr",

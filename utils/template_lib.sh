@@ -47,6 +47,7 @@
 #                       what IMPORT reads); set_dir then gives the import dir.  Stage N being the
 #                       first stage that reads test sets, `--stage N --test_sets "<dir>"` works on a
 #                       finished recipe.  Sets the array ext_sets (the external sets, as given).
+#   is_external_set SET whether SET is one (a path no stage of this run makes, without a stamp)
 #   set_source SET      the set's own dir (an external set: the path given; else set_dir)
 #   set_has SET FILE    whether the set has FILE (wav.scp, spk1.scp, utt2snr, text...): looked up in
 #                       set_source when it exists; a set no stage has made yet is a set of the recipe
@@ -125,6 +126,12 @@ compare_with_committed() {  # compare_with_committed <stage>: every template's l
 declare -gA _ext_import=()   # external set (the path given) -> its import dir
 ext_sets=()
 
+is_external_set() {  # is_external_set <set>: a path that no stage of this run makes, without a stamp
+  [[ $1 == */* ]] || return 1
+  [ -z "${_KD_PRODUCER[$(_kd_key "$1")]+set}" ] || return 1   # made by a stage of this run
+  [ ! -f "$1/.done" ] || return 1                              # made by a stage of a recipe
+}
+
 set_source() { if [ -n "${_ext_import[$1]+set}" ]; then echo "$1"; else set_dir "$1"; fi; }
 
 set_has() {  # set_has <set> <file>
@@ -153,9 +160,7 @@ external_sets() {  # external_sets <stage> <import function> [stage_run words...
       exit 1
     fi
     seen[${name}]=${t}
-    [[ ${t} == */* ]] || continue
-    [ -z "${_KD_PRODUCER[$(_kd_key "${t}")]+set}" ] || continue   # made by a stage of this run
-    [ ! -f "${t}/.done" ] || continue                                # made by a stage of a recipe
+    is_external_set "${t}" || continue
     [ -z "${_ext_import[${t}]+set}" ] || continue
     if [ ! -f "${t}/wav.scp" ]; then
       # Out of the stages run, a set not there yet may be another script's (pse.sh's synthetic set):

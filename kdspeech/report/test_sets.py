@@ -16,7 +16,8 @@ NEEDS = {
     "spk1.scp": ("clean reference", "no clean reference (spk1.scp): the intrusive metrics (PESQ, STOI, SI-SDR...) "
                                     "are not computed; scored by the non-intrusive DNSMOS (and WER/CER where it "
                                     "has a text)"),
-    "utt2snr": ("input SNR", "no input SNRs (utt2snr): left out of the by-SNR tables, plots and comparisons"),
+    "utt2snr": ("input SNR", "no input SNRs (utt2snr): left out of everything by input SNR (tables, plots, "
+                             "comparisons, a recipe's SNR ranges such as its teachers')"),
 }
 
 

@@ -217,12 +217,18 @@ while read -r name clean noise snrs per_utt extra; do
   stage_run 3 "mix ${name} (${snrs} dB)" --out "${mix}/${name}" --deps "${raw}/${clean}" --deps "${raw}/${noise}" "${mix_params[@]}" -- \
     mix_dir "${raw}/${clean}" "${raw}/${noise}" "${mix}/${name}" "${snrs}" "${per_utt}"
 done < <(entries "${mix_sets}")
-for entry in "${subset_entries[@]}"; do
-  read -r name src low high <<< "${entry}"
-  note_old_layout 3 "${mix}/${name}"
-  stage_run 3 "select ${name}: mixtures of ${src} with SNR in [${low}, ${high}) dB" --out "${mix}/${name}" \
+select_subset() {  # select_subset <stage> <name> <set> <low> <high>: the mixtures of a set in an SNR range
+  local n=$1 name=$2 src=$3 low=$4 high=$5
+  note_old_layout "${n}" "${mix}/${name}"
+  stage_run "${n}" "select ${name}: mixtures of ${src} with SNR in [${low}, ${high}) dB" --out "${mix}/${name}" \
     --deps "$(set_dir "${src}")" "${template_param[@]}" -- \
     python -m kdspeech.bin.subset_by_snr --src "$(set_dir "${src}")" --dst "${mix}/${name}" "--min=${low}" "--max=${high}"
+}
+late_subsets=()   # SNR ranges of a test set of your own: selected at stage 5, once it is imported
+for entry in "${subset_entries[@]}"; do
+  read -r name src low high <<< "${entry}"
+  if is_external_set "${src}"; then late_subsets+=("${entry}"); continue; fi
+  select_subset 3 "${name}" "${src}" "${low}" "${high}"
 done
 
 # Stage 4: the systems, each as soon as the systems it distils from are trained.
@@ -268,6 +274,10 @@ if ((stop_stage >= 5)); then
 fi
 # Test sets of your own (data-dir paths that no stage makes): checked and resampled at stage 5.
 external_sets 5 import_set --param "fs=${fs}" -- ${test_sets} $(for pair in ${extra_tests}; do echo "${pair#*:}"; done)
+for entry in ${late_subsets[@]+"${late_subsets[@]}"}; do
+  read -r name src low high <<< "${entry}"
+  select_subset 5 "${name}" "${src}" "${low}" "${high}"
+done
 
 label_of() {  # label_of <model> <set>: the row of the results; a subset counts as its parent set
   local t

@@ -111,17 +111,21 @@ for _s in "${_snr_kd[@]}"; do   # "<name>[ seed=N]"
 done
 
 # Teacher k on the test mixtures routed to it (SNR in [bound k-1, bound k)), as the paper's Table 2: on
-# the paper's test sets among --test_sets (a set of your own has no SNR ranges to route by).
+# the paper's test sets among --test_sets, and on each of your own that has input SNRs (utt2snr); a set
+# without them has no range to route by (its RESULTS.md section "Test sets" says so).
 _own_tests=()
-for _t in ${test_sets}; do [[ ${_t} != test_seen && ${_t} != test_unseen ]] || _own_tests+=("${_t}"); done
+for _t in ${test_sets}; do
+  if [[ ${_t} == test_seen || ${_t} == test_unseen || ( ${_t} == */* && -f ${_t}/utt2snr ) ]]; then _own_tests+=("${_t}"); fi
+done
 if [ "${score_teachers}" = true ]; then
   for _k in $(seq "${#_snr_groups[@]}"); do
     _low=-inf _high=inf
     [ "${_k}" -gt 1 ] && _low=${_snr_bounds[_k - 2]}
     [ "${_k}" -lt "${#_snr_groups[@]}" ] && _high=${_snr_bounds[_k - 1]}
     for _t in ${_own_tests[@]+"${_own_tests[@]}"}; do
-      snr_subsets+="${_t}_teacher_${_k} ${_t} ${_low} ${_high};"
-      extra_tests+=" teacher_${_k}:${_t}_teacher_${_k}"
+      _tn=$(basename "${_t}")
+      snr_subsets+="${_tn}_teacher_${_k} ${_t} ${_low} ${_high};"
+      extra_tests+=" teacher_${_k}:${_tn}_teacher_${_k}"
     done
   done
 fi
