@@ -57,6 +57,7 @@ def test_seed_resampled_comparison_by_snr_gives_a_verdict_per_snr(tmp_path):
 
 
 def test_two_seeds_are_not_a_verdict_however_clear(tmp_path):
+    (tmp_path / "history.json").write_text("[]")   # the score dirs' exp dir holds trainings
     rows = _rows(tmp_path, *_seed_runs(tmp_path, [2.0, 2.0], np.random.default_rng(1)))
     assert all(row.rstrip().endswith("| 2 seeds: not a verdict |") for row in rows.values())
 

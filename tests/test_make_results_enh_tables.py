@@ -149,3 +149,21 @@ def test_run_to_run_spread_is_the_largest_seed_range_of_any_system():
     heading, text = seed_spread_section(overall, ["pesq_wb"])
     assert heading == "Run-to-run spread" and "| pesq_wb | 0.04 |" in text
     assert seed_spread_section({"a": {"m": 1.0}, "noisy": {"m": 0.0}}, ["m"]) is None
+
+
+def test_a_baseline_trained_once_leaves_a_three_seed_system_without_a_verdict(tmp_path):
+    utts = [f"u{i}" for i in range(30)]
+    snr, noise = {u: "0" for u in utts}, {u: "pink" for u in utts}
+    rng = np.random.default_rng(0)
+    base = {u: [float(rng.normal(1.5, 0.3))] for u in utts}
+    args = ["--system", f"crn={score_dir(tmp_path / 'crn' / 'score', base, snr, noise)}"]
+    (tmp_path / "crn" / "history.json").write_text("[]")          # trained here, once
+    for name in ("enh", "enh_seed2", "enh_seed3"):                   # far better at every seed
+        values = {u: [base[u][0] + 0.5 + float(rng.normal(0, 0.01))] for u in utts}
+        args += ["--system", f"{name}={score_dir(tmp_path / name / 'score', values, snr, noise)}"]
+        (tmp_path / name / "history.json").write_text("[]")
+    out = tmp_path / "RESULTS.md"
+    make_results_enh.main(args + ["--compare", "enh:crn", "--out", str(out), "--plot_dir", str(tmp_path / "p")])
+    row = next(line for line in out.read_text().splitlines() if line.startswith("| enh - crn"))
+    assert row.startswith("| enh - crn (1 and 3 seeds) | STOI |")
+    assert row.rstrip().endswith("| one seed: not a verdict |")

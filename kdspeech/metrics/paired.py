@@ -147,8 +147,9 @@ def compare(system, baseline, resamples=RESAMPLES, seed=SEED, confidence=CONFIDE
 
     ``system``: 1-D per-utterance scores, or 2-D ``[seeds, utterances]`` (one row per training seed);
     ``baseline``: the same shape (its rows matched with the system's seed by seed), or 1-D when it was
-    not trained.  ``seeds``: how many training seeds stand behind a 1-D comparison (default 1; 0 when
-    neither side was trained here); a 2-D one has as many as its rows."""
+    not trained.  ``seeds``: how many training seeds stand behind the comparison: by default 1 for a 1-D
+    one and the number of rows for a 2-D one; 0 when neither side was trained here; a caller whose
+    baseline was trained fewer times than the system passes the smaller count."""
     system_runs, baseline_runs = _as_runs(system, "system"), _as_runs(baseline, "baseline")
     one_d = np.ndim(system) == 1 and np.ndim(baseline) == 1
     if system_runs.shape[1] != baseline_runs.shape[1] or (
@@ -159,7 +160,7 @@ def compare(system, baseline, resamples=RESAMPLES, seed=SEED, confidence=CONFIDE
     runs = max(system_runs.shape[0], baseline_runs.shape[0])
     system_runs = np.broadcast_to(system_runs, (runs, system_runs.shape[1]))
     baseline_runs = np.broadcast_to(baseline_runs, (runs, baseline_runs.shape[1]))
-    n_seeds = (1 if seeds is None else int(seeds)) if one_d else runs
+    n_seeds = int(seeds) if seeds is not None else 1 if one_d else runs
     valid = ~(np.isnan(system_runs) | np.isnan(baseline_runs)).any(axis=0)
     system_runs, baseline_runs = system_runs[:, valid], baseline_runs[:, valid]
     n = system_runs.shape[1]

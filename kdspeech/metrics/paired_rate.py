@@ -113,7 +113,7 @@ def compare_rate(system_errors, baseline_errors, lengths, groups=None, resamples
         raise KdError(f"the baseline has {baseline.shape[0]} seeds and the system {system.shape[0]}: "
                       "give it one row per system seed, or one row for all")
     one_d = np.ndim(system_errors) == 1 and np.ndim(baseline_errors) == 1
-    n_seeds = (1 if seeds is None else int(seeds)) if one_d else system.shape[0]
+    n_seeds = int(seeds) if seeds is not None else 1 if one_d else system.shape[0]
     valid = ~(np.isnan(system).any(axis=0) | np.isnan(baseline).any(axis=0) | np.isnan(lengths))
     system, baseline, lengths = system[:, valid], baseline[:, valid], lengths[valid]
     if groups is not None:

@@ -26,6 +26,13 @@ def trained(dirs):
     return any((Path(d).parent / "history.json").is_file() for d in dirs)
 
 
+def training_seeds(a_names, b_names, score_dirs):
+    """The training seeds behind a comparison: the fewer of the two sides' (a side counts only if it was
+    trained here); 0 when neither was, e.g. a classical filter against the noisy input."""
+    counts = [len(names) for names in (a_names, b_names) if any(trained(score_dirs[n]) for n in names)]
+    return min(counts) if counts else 0
+
+
 def comparison_rows(a_scores, b_scores, metrics, seeds=None):
     """``[(metric, Paired)]``: a - b of each metric both have, on the utterances both scored (WER and
     CER as the difference of corpus rates: ``paired_metric.compare_metric``).  ``a_scores`` /
@@ -62,11 +69,11 @@ def comparisons_section(pairs, score_dirs, metrics):
         if is_extra_seed(a, score_dirs) or is_extra_seed(b, score_dirs):
             continue   # in the row of its first seed
         a_names, b_names = seed_sides(a, b, score_dirs)
-        seeds = max(len(a_names), len(b_names))
-        title = f"{a} - {b}" + (f" ({seeds} seeds)" if seeds > 1 else "")
-        untrained = not any(trained(score_dirs[n]) for n in a_names + b_names)
+        counts = sorted({len(names) for names in (a_names, b_names)
+                         if len(names) > 1 or any(trained(score_dirs[n]) for n in names)})
+        title = f"{a} - {b}" + ("" if not counts or counts == [1] else f" ({' and '.join(map(str, counts))} seeds)")
         for metric, result in comparison_rows([scores(n) for n in a_names], [scores(n) for n in b_names], metrics,
-                                              seeds=0 if untrained else None):
+                                              seeds=training_seeds(a_names, b_names, score_dirs)):
             rows.append([title, label(metric), result.n, result.mean_baseline, result.mean_system,
                          paired.format_diff(result), paired.format_per_seed(result),
                          paired.format_p(result.p_value), result.verdict])

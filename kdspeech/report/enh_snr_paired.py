@@ -15,6 +15,7 @@ from kdspeech.data.datadir import read_kv
 from kdspeech.errors import KdError
 from kdspeech.metrics import paired
 from kdspeech.plot import plot_differences_by_snr
+from kdspeech.report.enh_paired import training_seeds
 from kdspeech.report.paired_metric import compare_metric, speaker_groups
 from kdspeech.report.score_dirs import GROUP_TITLES, label, ratio_counts, read_utterance_scores
 from kdspeech.results import link_from, markdown_table
@@ -76,6 +77,7 @@ def snr_comparison_section(a_names, b_names, data_dir, score_dirs, metrics):
     if len(a_names) != len(b_names) and 1 not in (len(a_names), len(b_names)):
         raise KdError(f"{a_title} against {b_title}: the sides have {len(a_names)} and {len(b_names)} seeds; "
                       f"give both the same seeds (in the same order), or one system on one side")
+    seeds = training_seeds(a_names, b_names, score_dirs)   # a side trained fewer times limits the verdict
     a_scores = [read_utterance_scores(score_dirs[n]) for n in a_names]   # each scores.tsv read once
     b_scores = [read_utterance_scores(score_dirs[n]) for n in b_names]
     speakers = speaker_groups(data_dir)   # WER / CER: resample speakers with all their utterances
@@ -93,7 +95,7 @@ def snr_comparison_section(a_names, b_names, data_dir, score_dirs, metrics):
             groups.setdefault(float(snr[u]), []).append(u)
         for key in [*sorted(groups), "all"]:
             group = utts if key == "all" else groups[key]
-            result = compare_metric(a_scores, b_scores, metric, utts=group, groups=speakers)
+            result = compare_metric(a_scores, b_scores, metric, utts=group, groups=speakers, seeds=seeds)
             if result is None:
                 break   # WER / CER scored without their counts
             if key != "all":
