@@ -4,8 +4,8 @@
 # egs/TEMPLATE/enh/enh.sh (the paper's mixture sets and systems: local/snr_teachers.sh), corpus paths
 # in db.sh, noise choice in local/data.sh.
 #   ./run.sh                      paper scale (conf/scale.sh: 950 utterances, 12.8M-parameter Wave-U-Nets)
-#   ./run.sh --conf_dir conf/cpu --student_seeds "1 2"   CPU scale on the shared/corpora subset, S1
-#                                 and S2 with two seeds each (see RESULTS.md)
+#   ./run.sh --conf_dir conf/cpu --student_seeds "1 2 3"   CPU scale on the shared/corpora subset, S1
+#                                 and S2 with three seeds each (see RESULTS.md)
 #   ./run.sh --stage 4 [--conf_dir D] ...   any option of local/snr_teachers.sh (the paper's) or of
 #                                 enh.sh, in any order (./run.sh --help lists this script's, the
 #                                 paper's, then enh.sh's)
