@@ -103,8 +103,8 @@ def bootstrap_ci(diff, resamples=RESAMPLES, seed=SEED, confidence=CONFIDENCE, ch
         n_seeds, n_utts = diff.shape
         for start in range(0, resamples, chunk):
             size = min(chunk, resamples - start)
-            seed_counts = _draw_counts(rng, size, n_seeds)        # [size, seeds]
-            utt_counts = _draw_counts(rng, size, n_utts)          # [size, utterances]
+            seed_counts = draw_counts(rng, size, n_seeds)        # [size, seeds]
+            utt_counts = draw_counts(rng, size, n_utts)          # [size, utterances]
             per_seed = utt_counts @ diff.T                        # [size, seeds]: sums over drawn utts
             means.append((seed_counts * per_seed).sum(axis=1) / (n_seeds * n_utts))
     means = np.concatenate(means)
@@ -113,7 +113,7 @@ def bootstrap_ci(diff, resamples=RESAMPLES, seed=SEED, confidence=CONFIDENCE, ch
     return float(low), float(high)
 
 
-def _draw_counts(rng, size, n):
+def draw_counts(rng, size, n):
     """``[size, n]`` multiplicities of ``size`` draws of ``n`` items with replacement."""
     picks = rng.integers(0, n, size=(size, n))
     counts = np.zeros((size, n))
@@ -131,13 +131,14 @@ def wilcoxon_p(diff):
     return float(wilcoxon(diff, zero_method="wilcox", alternative="two-sided").pvalue)
 
 
-def _as_runs(scores, name):
-    """``scores`` as a 2-D ``[seeds, utterances]`` array (a 1-D one is one row)."""
+def as_runs(scores, name, what="paired scores"):
+    """``scores`` as a 2-D ``[seeds, utterances]`` array (a 1-D one is one row); ``what`` names them
+    in the error."""
     array = np.asarray(scores, dtype=np.float64)
     if array.ndim == 1:
         array = array[None, :]
     if array.ndim != 2:
-        raise KdError(f"paired scores ({name}) must be 1-D [utterances] or 2-D [seeds, utterances], "
+        raise KdError(f"{what} ({name}) must be 1-D [utterances] or 2-D [seeds, utterances], "
                       f"got shape {array.shape}")
     return array
 
@@ -150,7 +151,7 @@ def compare(system, baseline, resamples=RESAMPLES, seed=SEED, confidence=CONFIDE
     not trained.  ``seeds``: how many training seeds stand behind the comparison: by default 1 for a 1-D
     one and the number of rows for a 2-D one; 0 when neither side was trained here; a caller whose
     baseline was trained fewer times than the system passes the smaller count."""
-    system_runs, baseline_runs = _as_runs(system, "system"), _as_runs(baseline, "baseline")
+    system_runs, baseline_runs = as_runs(system, "system"), as_runs(baseline, "baseline")
     one_d = np.ndim(system) == 1 and np.ndim(baseline) == 1
     if system_runs.shape[1] != baseline_runs.shape[1] or (
             baseline_runs.shape[0] not in (1, system_runs.shape[0])

@@ -30,17 +30,11 @@ Utterances whose errors (at any seed) or length are NaN are left out; ``n`` coun
 import numpy as np
 
 from kdspeech.errors import KdError
-from kdspeech.metrics.paired import CONFIDENCE, RESAMPLES, SEED, Paired, _draw_counts, wilcoxon_p
+from kdspeech.metrics.paired import CONFIDENCE, RESAMPLES, SEED, Paired, as_runs, draw_counts, wilcoxon_p
 
 
 def _rows(errors, name):
-    array = np.asarray(errors, dtype=np.float64)
-    if array.ndim == 1:
-        array = array[None, :]
-    if array.ndim != 2:
-        raise KdError(f"error counts ({name}) must be 1-D [utterances] or 2-D [seeds, utterances], "
-                      f"got shape {np.shape(errors)}")
-    return array
+    return as_runs(errors, name, what="error counts")
 
 
 def _rate(errors, lengths):
@@ -71,8 +65,8 @@ def bootstrap_rate_ci(system, baseline, lengths, groups=None, resamples=RESAMPLE
     diffs = []
     for start in range(0, resamples, chunk):  # bounded memory for long test sets
         size = min(chunk, resamples - start)
-        seed_counts = _draw_counts(rng, size, n_seeds) if n_seeds > 1 else np.ones((size, 1))
-        weights = _draw_counts(rng, size, n_units)[:, index]           # [size, utts]
+        seed_counts = draw_counts(rng, size, n_seeds) if n_seeds > 1 else np.ones((size, 1))
+        weights = draw_counts(rng, size, n_units)[:, index]           # [size, utts]
         words = n_seeds * (weights @ lengths)                           # drawn references, every seed
         with np.errstate(invalid="ignore", divide="ignore"):
             sys_rate = (seed_counts * (weights @ system.T)).sum(axis=1) / words
