@@ -9,6 +9,9 @@ if [ -z "${VIRTUAL_ENV:-}" ] && [ -f "${MAIN_ROOT}/tools/venv/bin/activate" ]; t
   # shellcheck disable=SC1091
   . "${MAIN_ROOT}/tools/venv/bin/activate"
 fi
+# This checkout's kdspeech first: the venv's editable install points at the checkout it was installed
+# from, so a recipe run in another clone (a copy at another commit) would otherwise run that code.
+export PYTHONPATH="${MAIN_ROOT}${PYTHONPATH:+:${PYTHONPATH}}"
 if ! python -c "import kdspeech" 2>/dev/null; then
   echo "path.sh: kdspeech is not installed; run ${MAIN_ROOT}/tools/install.sh first" >&2
   return 1
