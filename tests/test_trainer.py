@@ -146,6 +146,15 @@ def test_config_errors_name_the_problem(tmp_path, data):
                   "loss=[{name: mse_teacher, teacher: t}]")
 
 
+def _free_port():
+    """A TCP port nobody listens on now (a fixed port can be held by another run on the machine)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def _torchrun(conf, data, out_dir, port, *overrides):
     train_dir, valid_dir = data
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -165,7 +174,7 @@ def test_ddp_two_ranks_equal_one_rank_and_resume_after_a_kill(tmp_path, data):
     conf = tmp_path / "conf.yaml"
     conf.write_text(CONF.replace("batch_size: 4", "batch_size: 2").replace(
         "num_decimations: 3}", "num_decimations: 3, norm: none}"))
-    cmd, env = _torchrun(conf, data, tmp_path / "ddp", 29731, "trainer.max_epochs=3")
+    cmd, env = _torchrun(conf, data, tmp_path / "ddp", _free_port(), "trainer.max_epochs=3")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads((tmp_path / "ddp/env.json").read_text())["world_size"] == 2
@@ -178,7 +187,7 @@ def test_ddp_two_ranks_equal_one_rank_and_resume_after_a_kill(tmp_path, data):
     one_history = json.loads((tmp_path / "one/history.json").read_text())
     assert [h["valid_loss"] for h in ddp_history] == pytest.approx([h["valid_loss"] for h in one_history], rel=1e-4)
 
-    cmd, env = _torchrun(conf, data, tmp_path / "killed", 29732, "trainer.max_epochs=3")
+    cmd, env = _torchrun(conf, data, tmp_path / "killed", _free_port(), "trainer.max_epochs=3")
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     deadline = time.time() + 240
@@ -191,7 +200,7 @@ def test_ddp_two_ranks_equal_one_rank_and_resume_after_a_kill(tmp_path, data):
         time.sleep(0.05)
     proc.wait()
     done = load_training_state(tmp_path / "killed/checkpoints")["epoch"]
-    cmd, env = _torchrun(conf, data, tmp_path / "killed", 29733, "trainer.max_epochs=3")
+    cmd, env = _torchrun(conf, data, tmp_path / "killed", _free_port(), "trainer.max_epochs=3")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     if done < 3:
