@@ -32,3 +32,21 @@ def run_main(main, argv=None):
         print(prefix + str(err), file=sys.stderr)
         sys.exit(1)
     sys.exit(rc or 0)
+
+
+def positive_count(text, expected="a count of at least 1"):
+    """argparse ``type``: a whole count of at least 1."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got '{text}'")
+    return value
+
+
+def count_or_all(text):
+    """argparse ``type``: ``all`` or a whole count of at least 1."""
+    return "all" if text == "all" else positive_count(text, "'all' or a count of at least 1")

@@ -21,24 +21,11 @@ import logging
 import numpy as np
 
 from kdspeech.atomic import atomic_write_text
-from kdspeech.cli import run_main
+from kdspeech.cli import count_or_all, run_main
 from kdspeech.data.datadir import DataDir
 from kdspeech.errors import KdError
 
 log = logging.getLogger("kdspeech.make_trials")
-
-
-def count_arg(text):
-    """``all`` or a count of at least 1."""
-    if text == "all":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a count of at least 1 or 'all', got '{text}'")
-    return value
 
 
 def sample_pairs(low, high, count, rng, what):
@@ -100,8 +87,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="data dir whose utt2spk gives the utterances and speakers")
     p.add_argument("--out", required=True, help="trial list to write, e.g. <data>/trials")
-    p.add_argument("--num_target", type=count_arg, required=True, help="target trials to draw, or 'all'")
-    p.add_argument("--num_nontarget", type=count_arg, required=True, help="non-target trials to draw, or 'all'")
+    p.add_argument("--num_target", type=count_or_all, required=True, help="target trials to draw, or 'all'")
+    p.add_argument("--num_nontarget", type=count_or_all, required=True, help="non-target trials to draw, or 'all'")
     p.add_argument("--seed", type=int, default=1, help="seed of the draws (default: 1)")
     p.add_argument("--train_data", nargs="+", action="extend", default=[], metavar="DIR",
                    help="training data dirs whose speakers must not be in --data")

@@ -27,11 +27,11 @@ import numpy as np
 from tqdm import tqdm
 
 from kdspeech.atomic import atomic_write_text
-from kdspeech.cli import run_main
+from kdspeech.cli import count_or_all, run_main
 from kdspeech.data.audio import audio_info, is_complete_wav, load_audio, save_audio
 from kdspeech.data.datadir import DataDir, merge_pieces, piece_path, read_kv, split_ids, write_kv
 from kdspeech.data.mix import avoid_clipping, fit_length, mix_at_snr, plan_matches, random_offset
-from kdspeech.data.mix_grid import grid_arg, grid_sources
+from kdspeech.data.mix_grid import grid_sources
 from kdspeech.errors import KdError
 
 OUTPUTS = {"wav.scp": "mix", "spk1.scp": "spk1", "noise1.scp": "noise1"}
@@ -206,7 +206,7 @@ def main(argv=None):
     count.add_argument("--mixtures_per_utt", type=int, default=1,
                        help="mixtures per clean utterance")
     count.add_argument("--num_mixtures", type=int, help="total mixtures (clean utterances cycled)")
-    count.add_argument("--grid", type=grid_arg, metavar="all|N",
+    count.add_argument("--grid", type=count_or_all, metavar="all|N",
                        help="a balanced grid: every noise at every SNR with every clean utterance (all) or "
                        "N distinct ones per noise x SNR cell (seeded)")
     parser.add_argument("--seed", type=int, default=1)

@@ -21,22 +21,12 @@ import logging
 
 import numpy as np
 
-from kdspeech.cli import run_main
+from kdspeech.cli import positive_count, run_main
 from kdspeech.data.datadir import DataDir
 from kdspeech.data.dir_ops import subset_dir
 from kdspeech.errors import KdError
 
 log = logging.getLogger("kdspeech.subset_data_dir")
-
-
-def positive(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a count of at least 1, got '{text}'")
-    return value
 
 
 def read_list(path, known, what):
@@ -97,9 +87,9 @@ def main(argv=None):
     how = p.add_mutually_exclusive_group(required=True)
     how.add_argument("--utt_list", help="file of utterance ids to keep (first field of each line)")
     how.add_argument("--spk_list", help="file of speaker ids whose utterances to keep (utt2spk)")
-    how.add_argument("--first", type=positive, metavar="N", help="the first N utterances in id order")
-    how.add_argument("--random", type=positive, metavar="N", help="N utterances drawn with --seed")
-    how.add_argument("--per_spk", type=positive, metavar="N", help="the first N utterances of each speaker")
+    how.add_argument("--first", type=positive_count, metavar="N", help="the first N utterances in id order")
+    how.add_argument("--random", type=positive_count, metavar="N", help="N utterances drawn with --seed")
+    how.add_argument("--per_spk", type=positive_count, metavar="N", help="the first N utterances of each speaker")
     p.add_argument("--seed", type=int, default=1, help="seed of --random (default 1)")
     p.add_argument("--exclude", action="store_true", help="keep the utterances NOT selected")
     args = p.parse_args(argv)

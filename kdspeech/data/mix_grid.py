@@ -16,21 +16,6 @@ import numpy as np
 from kdspeech.errors import KdError
 
 
-def grid_arg(text):
-    """``all`` -> ``None`` (every utterance per cell), or a count of at least 1."""
-    if text == "all":
-        return "all"
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        import argparse
-
-        raise argparse.ArgumentTypeError(f"expected 'all' or a count of at least 1 per cell, got '{text}'")
-    return value
-
-
 def grid_sources(clean_utts, noise_ids, snrs, per_cell, rng):
     """``[(clean utt, noise id, snr)]``, cell by cell (see the module text)."""
     clean_utts, noise_ids = list(clean_utts), list(noise_ids)
