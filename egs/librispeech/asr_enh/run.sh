@@ -4,7 +4,7 @@
 # the enhanced speech decoded by two ASR backends (pocketsphinx, moonshine).  Stages of
 # egs/TEMPLATE/enh/enh.sh, lists in local/kd_asr.sh, corpus paths in db.sh.
 #
-#   ./run.sh [--conf_dir conf/cpu] [options of this script and of enh.sh, in any order]
+#   ./run.sh [--conf_dir conf/cpu] [--seeds "1 2 3"] [options of this script and of enh.sh, in any order]
 #
 # Steps (each resumable: enh.sh stamps; caches, model files and score dirs are written atomically and
 # reused when up to date):
@@ -28,9 +28,10 @@ test_mix_per_utt=2       # mixtures per test utterance
 local_data_opts="--num_train 60 --num_valid 10 --max_seconds 1"   # options of local/data.sh
 metrics=pesq_wb,stoi,si_sdr,sdr,seg_snr,csig,cbak,covl          # quality metrics of enh.sh's stage 6
 backends="moonshine pocketsphinx"   # the first decodes every system in enh.sh's stage 7, the others in step 5
-other_backend_models=""            # systems step 5 decodes (empty: noisy, clean and every system)
-deploy_models="conformer_teacher student_lr"   # systems of the deployment report (step 6)
+other_backend_models=""            # systems step 5 decodes, at every seed (empty: noisy, clean and every system)
+deploy_models="conformer_teacher student_lr"   # systems of the deployment report (step 6; their first seed)
 deploy_seconds=1         # seconds of audio per timed forward pass in step 6
+seeds=""                 # training seeds of every system, e.g. "1 2 3" (utils/seeds.sh; verdicts need 3)
 nj=2                     # parallel jobs
 train_jobs=2             # trainings at the same time
 update_results=false     # also copy this run's results (exp/results/results/) over the committed results/
@@ -44,7 +45,7 @@ first_pass "$@"
 . utils/parse_options.sh     # again: the command line over the scale's values
 . ./path.sh
 . local/kd_asr.sh
-other_backend_models=${other_backend_models:-noisy clean ${kd_models}}
+other_backend_models=$(models_with_seeds "${seeds}" "${other_backend_models:-noisy clean ${kd_names}}" "${kd_base_systems}")
 
 log() { echo "$(date '+%F %T') run.sh: $*" >&2; }
 read -r -a _backends <<< "${backends}"
@@ -92,8 +93,8 @@ if [ ! -f exp/deploy/deploy.md ] || [ "${deploy_dirs[0]}/best.pth" -nt exp/deplo
     --num_threads 1 --onnx --out_dir exp/deploy   # ONNX: the network between STFT and iSTFT (deploy's export hook)
 fi
 
-python local/make_tables.py --exp exp --models "noisy wiener ${kd_models/ wiener/} clean" --set test \
-  --backends "${backends}" --out exp/results/results/tables.md
+python local/make_tables.py --exp exp --models "noisy wiener ${kd_names/ wiener/} clean" --set test \
+  --seeds "${seeds}" --backends "${backends}" --out exp/results/results/tables.md
 if [ "${update_results}" = true ]; then
   cp exp/results/results/tables.md results/tables.md
   log "tables: exp/results/results/tables.md, copied to the committed results/tables.md"

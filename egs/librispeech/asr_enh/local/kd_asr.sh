@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # KD-trained speech enhancement for noise-robust ASR (Charishma, draft; ../../../../shared/papers/
 # charishma_kd_se_for_asr.txt) as lists for egs/TEMPLATE/enh/enh.sh.  Sourced by run.sh after it sets
-# conf_dir, the SNRs and the mixture counts; sets kd_opts (options of enh.sh) and kd_models.
+# conf_dir, the SNRs, the mixture counts and seeds; sets kd_opts (options of enh.sh), kd_models (with
+# every seed's copy), kd_names and kd_base_systems (without them).
 #
 #   mix_sets   train / valid: LibriSpeech x training noises at train_snrs; test: transcribed speech
 #              (AN4 test, SpeechBrain sentences, LJ Speech clips) x unseen noise types at test_snrs
@@ -22,7 +23,13 @@ for _v in le ld le_ld; do
 done
 systems+="student_df ${conf_dir}/student_df.yaml train valid - teachers.df.precomputed=[{expdir}/df_cache/train.npz,{expdir}/df_cache/valid.npz]"
 
-kd_models="conformer_teacher student_lr student_le student_ld student_le_ld student_df wiener"
+# --seeds (run.sh): every system once per training seed (utils/seeds.sh: <name>_seed<k> after the first,
+# each student distilled from its own seed's teacher); kd_names keeps the names without the copies.
+kd_names="conformer_teacher student_lr student_le student_ld student_le_ld student_df wiener"
+kd_base_systems=${systems}
+. utils/seeds.sh
+systems=$(systems_with_seeds "${seeds:-}" "${systems}")
+kd_models=$(models_with_seeds "${seeds:-}" "${kd_names}" "${kd_base_systems}")
 kd_opts=(--mix_sets "${mix_sets}" --systems "${systems}" --test_sets test --models "${kd_models}"
          --compare "student_le_ld:student_lr student_le:student_lr student_ld:student_lr student_df:student_lr student_lr:wiener"
          --noise_snr_tables "student_lr student_le_ld"

@@ -14,14 +14,20 @@ trained with L_r only (``kdspeech.report.paired_metric.compare_metric``): WER as
 corpus WERs with a bootstrap 95 % CI over the test speakers (utt2spk; over utterances when each
 speaker has one) and a Wilcoxon signed-rank test on per-utterance word errors, quality figures as
 mean per-utterance differences.
+
+With ``--seeds "1 2 3"`` (run.sh's ``--seeds``), a trained system's figure is the mean of its seeds'
+figures (seed k > first lives in ``exp/<model>_seed<k>``, utils/seeds.sh) and a paired test resamples
+the seeds, then the test speakers or utterances (``kdspeech.metrics.paired``: a verdict needs 3 seeds).
 """
 
 import argparse
 import math
 from pathlib import Path
 
+import numpy as np
+
 from kdspeech.data.datadir import read_kv
-from kdspeech.metrics.paired import format_diff, format_p
+from kdspeech.metrics.paired import format_diff, format_p, format_per_seed
 from kdspeech.report.paired_metric import compare_metric, speaker_groups
 from kdspeech.report.score_dirs import figure, read_utterance_scores
 
@@ -50,15 +56,35 @@ def scores_of(path):
     return read_utterance_scores([path]) if (path / "scores.tsv").is_file() else None
 
 
-def asr_dir(exp, model, backend, first, name):
-    return exp / model / (f"score_asr_{name}" if backend == first else f"score_asr_{backend}_{name}")
+def seed_runs(exp, model, seeds):
+    """The exp dirs of ``model``'s training seeds: ``model`` (the first seed) and each
+    ``model_seed<k>`` of the later ``seeds`` that exists (a model that is not trained has none)."""
+    return [model] + [f"{model}_seed{k}" for k in seeds[1:] if (exp / f"{model}_seed{k}").is_dir()]
+
+
+def run_scores(exp, model, seeds, score_dir):
+    """``[scores of each seed]`` from ``exp/<run>/<score_dir>``; ``None`` when a seed was not scored."""
+    runs = [scores_of(exp / run / score_dir) for run in seed_runs(exp, model, seeds)]
+    return None if any(r is None for r in runs) else runs
+
+
+def seed_mean(runs, fn):
+    """The mean over the seeds' ``runs`` of ``fn(scores)`` (``None`` when a seed has no figure)."""
+    values = [fn(r) for r in runs]
+    return None if any(v is None for v in values) else float(np.mean(values))
+
+
+def asr_name(backend, first, name):
+    """The score dir of ``backend``'s WER / CER (enh.sh's stage 7 writes the first backend's)."""
+    return f"score_asr_{name}" if backend == first else f"score_asr_{backend}_{name}"
 
 
 def common_utts(scored, column=None):
     """The utterances every scored system of a table has a score for (in ``column``, or in any column):
     every row of the table is computed on them, so that rows compare like with like."""
-    sets = [set(s[column]) if column else set().union(*s.values()) for s in scored
-            if s is not None and (column is None or column in s)]
+    runs = [r for s in scored if s is not None for r in s]
+    sets = [set(r[column]) if column else set().union(*r.values()) for r in runs
+            if column is None or column in r]
     return set.intersection(*sets) if sets else set()
 
 
@@ -73,92 +99,93 @@ def fmt(x, digits=2):
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
-def rate_rows(entries, backend_dir, groups):
-    """``(rows, n)``: CER and WER (%) per evaluation subset and over all, of each ``(model, first cells)``
-    in ``entries`` whose ASR scores exist, on the utterances all of them scored."""
-    scored = {m: scores_of(backend_dir(m)) for m, _ in entries}
-    utts = common_utts(scored.values(), "wer")
+def rate_rows(entries, scored, groups):
+    """``rows``: CER and WER (%) per evaluation subset and over all, of each ``(model, first cells)`` in
+    ``entries`` whose ASR scores exist (``scored[model]``: its seeds' scores), on the utterances all of
+    them scored; a trained system's figure is the mean of its seeds' corpus rates."""
+    utts = common_utts([scored[m] for m, _ in entries], "wer")
     rows = []
     for m, cells in entries:
         if scored[m] is None:
             continue
         for kind in ("cer", "wer"):
-            cells = cells + [fmt(pct(scored[m], kind, utts & set(groups[g]))) for g in SUBSETS]
-            cells.append(fmt(pct(scored[m], kind, utts)))
+            cells = cells + [fmt(seed_mean(scored[m], lambda r: pct(r, kind, utts & set(groups[g]))))
+                             for g in SUBSETS]
+            cells.append(fmt(seed_mean(scored[m], lambda r: pct(r, kind, utts))))
         rows.append(cells + [str(len(utts))])
-    return rows, len(utts)
+    return rows
 
 
 def table(head, rows):
     return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in rows]
 
 
-def asr_table(exp, models, backend, first, name, groups):
-    head = ["system"] + RATE_HEAD
-    rows, _ = rate_rows([(m, [LABELS.get(m, m)]) for m in models], lambda m: asr_dir(exp, m, backend, first, name),
-                        groups)
-    return table(head, rows)
+def asr_table(exp, models, seeds, score_dir, groups):
+    scored = {m: run_scores(exp, m, seeds, score_dir) for m in models}
+    return table(["system"] + RATE_HEAD, rate_rows([(m, [LABELS.get(m, m)]) for m in models], scored, groups))
 
 
-def by_snr_table(exp, models, backends, first, name, snr):
+def by_snr_table(exp, models, seeds, backends, first, name, snr):
     levels = sorted({float(v) for v in snr.values()})
     head = ["system"] + [f"WER {b} {lv:g} dB" for b in backends for lv in levels] + ["utts"]
-    per_backend = {b: {m: scores_of(asr_dir(exp, m, b, first, name)) for m in models} for b in backends}
+    per_backend = {b: {m: run_scores(exp, m, seeds, asr_name(b, first, name)) for m in models} for b in backends}
     common = {b: common_utts(per_backend[b].values(), "wer") for b in backends}
     rows = []
     for m in models:
         cells = [LABELS.get(m, m)]
         for b in backends:
-            scores = per_backend[b][m]
+            runs = per_backend[b][m]
             for lv in levels:
                 utts = {u for u in common[b] if float(snr[u]) == lv}
-                cells.append(fmt(pct(scores, "wer", utts)) if scores else "-")
+                cells.append(fmt(seed_mean(runs, lambda r: pct(r, "wer", utts))) if runs else "-")
         rows.append(cells + [" / ".join(str(len(common[b])) for b in backends)])
     return table(head, rows)
 
 
-def quality_table(exp, models, name, ablation=False):
+def quality_table(exp, models, seeds, name, ablation=False):
     head = (["system", "L_r", "L_e", "L_d"] if ablation else ["system"]) + [q[1] for q in QUALITY] + ["utts"]
     entries = ABLATION if ablation else [(m, None, None, None) for m in models]
-    scored = {m: scores_of(exp / m / f"score_{name}") for m, *_ in entries}
+    scored = {m: run_scores(exp, m, seeds, f"score_{name}") for m, *_ in entries}
     utts = sorted(common_utts(scored.values()))
     rows = []
     for m, *flags in entries:
         if scored[m] is None:
             continue
         cells = [LABELS.get(m, m)] + (list(flags) if ablation else [])
-        cells += [fmt(figure(scored[m], key, utts), digits) for key, _, digits in QUALITY]
+        cells += [fmt(seed_mean(scored[m], lambda r: figure(r, key, utts)), digits) for key, _, digits in QUALITY]
         rows.append(cells + [str(len(utts))])
     return table(head, rows)
 
 
-def ablation_asr(exp, backend, first, name, groups):
-    head = ["L_r", "L_e", "L_d"] + RATE_HEAD
-    rows, _ = rate_rows([(m, list(flags)) for m, *flags in ABLATION], lambda m: asr_dir(exp, m, backend, first, name),
-                        groups)
-    return table(head, rows)
+def ablation_asr(exp, seeds, score_dir, groups):
+    scored = {m: run_scores(exp, m, seeds, score_dir) for m, *_ in ABLATION}
+    return table(["L_r", "L_e", "L_d"] + RATE_HEAD, rate_rows([(m, list(flags)) for m, *flags in ABLATION],
+                                                               scored, groups))
 
 
-def paired_table(exp, backends, first, name, speakers, base="student_lr"):
+def paired_table(exp, seeds, backends, first, name, speakers, base="student_lr"):
     """Each distilled student minus the student without KD: WER as the difference of corpus WERs (%)
-    (``kdspeech.metrics.paired_rate.compare_rate``: bootstrap over speakers when the test speakers
-    have several utterances, Wilcoxon on per-utterance word errors), quality as mean differences."""
-    head = ["system - " + LABELS[base], "figure", "n", "B", "A", "A - B [95 % CI]", "Wilcoxon p", "verdict"]
-    figures = [(b, "wer", f"WER (%, {b})", 100.0) for b in backends] + \
-              [(None, k, label, 1.0) for k, label in (("pesq_wb", "PESQ"), ("stoi", "STOI"), ("si_sdr", "SI-SDR"))]
+    (``kdspeech.metrics.paired_rate.compare_rate``: bootstrap over the seeds, then over speakers when
+    the test speakers have several utterances; Wilcoxon on per-utterance word errors), quality as mean
+    differences; each seed's difference beside it."""
+    head = ["system - " + LABELS[base], "figure", "seeds", "n", "B", "A", "A - B [95 % CI]", "per seed",
+            "Wilcoxon p", "verdict"]
+    figures = [(asr_name(b, first, name), "wer", f"WER (%, {b})", 100.0) for b in backends] + \
+              [(f"score_{name}", k, label, 1.0) for k, label in (("pesq_wb", "PESQ"), ("stoi", "STOI"),
+                                                                 ("si_sdr", "SI-SDR"))]
     rows = []
     for m in PAIRED:
-        for backend, key, label, scale in figures:
-            if backend:
-                a = scores_of(asr_dir(exp, m, backend, first, name))
-                b = scores_of(asr_dir(exp, base, backend, first, name))
-            else:
-                a, b = scores_of(exp / m / f"score_{name}"), scores_of(exp / base / f"score_{name}")
+        for score_dir, key, label, scale in figures:
+            a, b = run_scores(exp, m, seeds, score_dir), run_scores(exp, base, seeds, score_dir)
+            if a and b and len(a) != len(b):
+                raise SystemExit(f"make_tables.py: {m} has {len(a)} trained seeds in {exp}, {base} {len(b)}: "
+                                 "a paired test matches them seed by seed")
             r = compare_metric(a, b, key, groups=speakers) if a and b else None
             if r is None or not r.n:
                 continue   # not scored (a metric left out of --metrics, a backend not run on this system)
-            rows.append([LABELS[m], label, str(r.n), fmt(scale * r.mean_baseline, 3), fmt(scale * r.mean_system, 3),
-                         format_diff(r, scale), format_p(r.p_value), r.verdict])
+            rows.append([LABELS[m], label, str(len(a)), str(r.n), fmt(scale * r.mean_baseline, 3),
+                         fmt(scale * r.mean_system, 3), format_diff(r, scale), format_per_seed(r, scale),
+                         format_p(r.p_value), r.verdict])
     return table(head, rows)
 
 
@@ -168,30 +195,34 @@ def main():
     p.add_argument("--mix", default="dump/mix")
     p.add_argument("--set", default="test")
     p.add_argument("--models", required=True)
+    p.add_argument("--seeds", default="", help="training seeds of the systems, e.g. '1 2 3' (run.sh's --seeds)")
     p.add_argument("--backends", default="pocketsphinx moonshine")
     p.add_argument("--out", required=True)
     args = p.parse_args()
     exp, name = Path(args.exp), args.set
-    models, backends = args.models.split(), args.backends.split()
+    models, backends, seeds = args.models.split(), args.backends.split(), args.seeds.split()
     first = backends[0]
     spk = read_kv(Path(args.mix) / name / "utt2spk")
     snr = read_kv(Path(args.mix) / name / "utt2snr")
     groups = {g: [u for u, s in spk.items() if s.startswith(g + "-")] for g in SUBSETS}
     lines = [f"<!-- written by local/make_tables.py from {exp}/*/score*_{name} -->", ""]
+    if len(seeds) > 1:
+        lines += [f"Trained systems: the mean of their figures at training seeds {', '.join(seeds)}; paired "
+                  "tests resample the seeds, then the test speakers or utterances.", ""]
     for b in backends:
         lines += [f"### WER / CER (%) by evaluation subset, ASR backend {b} (Table 1/3 layout)", ""]
-        lines += asr_table(exp, models, b, first, name, groups) + [""]
+        lines += asr_table(exp, models, seeds, asr_name(b, first, name), groups) + [""]
     lines += ["### WER (%) by SNR of the test mixtures", ""]
-    lines += by_snr_table(exp, models, backends, first, name, snr) + [""]
+    lines += by_snr_table(exp, models, seeds, backends, first, name, snr) + [""]
     lines += ["### Speech quality and noise reduction (Table 5/6 layout; means over the test mixtures)", ""]
-    lines += quality_table(exp, [m for m in models if m != "clean"], name) + [""]
+    lines += quality_table(exp, [m for m in models if m != "clean"], seeds, name) + [""]
     for b in backends:
         lines += [f"### Loss ablation, ASR ({b}; Table 7/8 layout)", ""]
-        lines += ablation_asr(exp, b, first, name, groups) + [""]
+        lines += ablation_asr(exp, seeds, asr_name(b, first, name), groups) + [""]
     lines += ["### Loss ablation, quality (Table 9/10 layout)", ""]
-    lines += quality_table(exp, models, name, ablation=True) + [""]
+    lines += quality_table(exp, models, seeds, name, ablation=True) + [""]
     lines += ["### Paired tests: distilled students against the student without KD", ""]
-    lines += paired_table(exp, backends, first, name, speaker_groups(Path(args.mix) / name)) + [""]
+    lines += paired_table(exp, seeds, backends, first, name, speaker_groups(Path(args.mix) / name)) + [""]
     deploy = exp / "deploy" / "deploy.md"
     if deploy.is_file():
         lines += ["### Teacher vs student: size and latency (kdspeech.bin.deploy)", "", deploy.read_text().strip(), ""]
