@@ -20,7 +20,9 @@ DEFAULT_CHUNK_S = 60.0
 
 
 def add_arguments(p):
-    p.add_argument("--model", required=True, help="packed model (.zip) or exp dir of a speaker encoder")
+    p.add_argument("--model", required=True,
+                   help="packed model (.zip) or exp dir of a speaker encoder, or pretrained:resemblyzer, "
+                   "pretrained:ecapa:<checkpoint>")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files, folders, lists, .scp files or data dirs")
     p.add_argument("--out", "-o", required=True, help="output folder (emb.npz inside) or .npz file")
     add_chunk_argument(p)

@@ -23,7 +23,7 @@ DEFAULT_OVERLAP_S = 1.0
 
 
 def add_arguments(p):
-    p.add_argument("--model", required=True, help="packed model (.zip) or exp dir")
+    p.add_argument("--model", required=True, help="packed model (.zip) or exp dir, or pretrained:deepfilternet3")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files, folders, lists, .scp files or data dirs")
     p.add_argument("--out", "-o", required=True, help="output folder (or, for one input, an output .wav/.flac)")
     p.add_argument("--chunk", type=float, default=DEFAULT_CHUNK_S,

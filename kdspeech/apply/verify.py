@@ -26,7 +26,9 @@ LABELS = {"target": 1, "1": 1, "nontarget": 0, "0": 0}
 def add_arguments(p):
     from kdspeech.apply.embed import add_chunk_argument
 
-    p.add_argument("--model", required=True, help="packed model (.zip) or exp dir of a speaker encoder")
+    p.add_argument("--model", required=True,
+                   help="packed model (.zip) or exp dir of a speaker encoder, or pretrained:resemblyzer, "
+                   "pretrained:ecapa:<checkpoint>")
     p.add_argument("inputs", nargs="*", metavar="INPUT",
                    help="two audio files (enrolment, test), or a data dir with trials")
     p.add_argument("--trials", help="file of '<enroll path> <test path> [label]' lines")

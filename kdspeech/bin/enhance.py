@@ -34,7 +34,8 @@ log = logging.getLogger("kdspeech.enhance")
 
 def get_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", help="exp dir (its best.pth) or model file")
+    p.add_argument("--model", help="exp dir (its best.pth or model.zip), model file or "
+                   "pretrained:<name>[:<file>] (kdspeech.packing.pretrained)")
     p.add_argument("--data", help="mixture data dir (wav.scp)")
     p.add_argument("--out_dir", required=True)
     p.add_argument("--sr", type=int, default=16000, help="sample rate the model expects")
@@ -144,9 +145,9 @@ def enhance_job(args):
 
 def audio_key(args, data):
     """The key of the enhanced audio: what makes it (``kdspeech.resume``)."""
-    from kdspeech.train.checkpoint import resolve_model_file
+    from kdspeech.train.checkpoint import model_digest
 
-    return output_key(model=file_digest(resolve_model_file(args.model)), sr=args.sr,
+    return output_key(model=model_digest(args.model), sr=args.sr,
                       model_conf=list(args.model_conf), enroll_emb=file_digest(args.enroll_emb),
                       mixtures=file_digest(data.file("wav.scp")))
 

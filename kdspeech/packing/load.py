@@ -52,16 +52,27 @@ def is_packed(path):
 
 
 def load(path, device="cpu", conf_overrides=()):
-    """The model of ``path`` (packed file, exp dir or model file in an exp dir), in eval mode on
-    ``device``, with its card as ``model.meta``."""
+    """The model of ``path`` (packed file, exp dir, model file in an exp dir, or a pretrained network:
+    ``pretrained:<name>[:<file>]``, ``kdspeech.packing.pretrained``), in eval mode on ``device``, with
+    its card as ``model.meta``."""
+    from kdspeech.packing import pretrained
     from kdspeech.packing.describe import describe
-    from kdspeech.train.checkpoint import load_model
+    from kdspeech.train.checkpoint import load_model, resolve_model_file
 
+    if pretrained.is_pretrained(str(path)) and not Path(path).exists():
+        _no_overrides(conf_overrides, path)
+        spec = pretrained.spec_of(str(path))
+        return _with_card(pretrained.load_spec(spec, device, where=path), pretrained.card_of(spec), path)
     path = Path(path)
     if not path.exists():
         raise KdError("no such packed model, exp dir or model file", path=path)
+    if path.is_dir() and is_packed(resolve_model_file(path)):   # an exp dir holding a packed model.zip
+        path = resolve_model_file(path)
     if is_packed(path) or (path.is_file() and path.suffix == ".zip"):   # a .zip without a card: say so
         card = read_card(path)
+        if "pretrained" in card:   # a packed pretrained network: its card names the loader and file
+            _no_overrides(conf_overrides, path)
+            return _with_card(pretrained.load_spec(card["pretrained"], device, where=path), card, path)
         with tempfile.TemporaryDirectory(prefix="kdspeech-load-") as tmp:
             weights = os.path.join(tmp, WEIGHTS)
             try:
@@ -74,8 +85,17 @@ def load(path, device="cpu", conf_overrides=()):
         exp_dir = path if path.is_dir() else path.parent
         card = describe(exp_dir)
         model = load_model(path, device=device, conf_overrides=conf_overrides)
+    return _with_card(model, card, path)
+
+
+def _with_card(model, card, path):
     if "meta" in vars(model) or hasattr(type(model), "meta"):
         raise KdError(f"{type(model).__name__} has its own attribute 'meta'; cannot attach the model card",
                       path=path)
     model.meta = card
     return model
+
+
+def _no_overrides(conf_overrides, path):
+    if conf_overrides:
+        raise KdError(f"a pretrained network takes no --model_conf ({' '.join(conf_overrides)})", path=path)

@@ -72,19 +72,33 @@ def resolve_model_file(path):
     return path
 
 
+def model_digest(path):
+    """The identity of a model for output keys (``kdspeech.resume``): the SHA-256 of its model file, or
+    for a pretrained network (``pretrained:<name>[:<file>]``) its loader spec with its file's SHA-256."""
+    from kdspeech.packing import pretrained
+    from kdspeech.resume import file_digest
+
+    if pretrained.is_pretrained(str(path)) and not Path(path).exists():
+        return pretrained.identity(str(path))
+    return file_digest(resolve_model_file(path))
+
+
 def load_model(path, device="cpu", conf_overrides=()):
-    """Rebuild a model from a kdspeech model file (``best.pth``), a packed model (``kdspeech pack``) or
-    an exp dir, in eval mode.
+    """Rebuild a model from a kdspeech model file (``best.pth``), a packed model (``kdspeech pack``), an
+    exp dir or a pretrained network (``pretrained:<name>[:<file>]``, kdspeech.packing.pretrained), in
+    eval mode.
 
     ``conf_overrides`` (``key=value`` words) change constructor options that leave the weights as they
     are (an inference-time setting such as TinyECAPA's ``chunk`` or pse_refine's ``alpha``); one that
     changes the weights' shapes or names is a KdError."""
     from kdspeech.config import parse_overrides
     from kdspeech.models import build_model
-
-    path = resolve_model_file(path)
     from kdspeech.packing.load import is_packed, load as load_packed
+    from kdspeech.packing.pretrained import is_pretrained
 
+    if is_pretrained(str(path)) and not Path(path).exists():   # pretrained:<name>[:<file>]
+        return load_packed(path, device=device, conf_overrides=conf_overrides)
+    path = resolve_model_file(path)
     if is_packed(path):   # a packed model: every stage and verb that takes a model takes one
         return load_packed(path, device=device, conf_overrides=conf_overrides)
     state = _try_load(path)
