@@ -37,7 +37,7 @@ from torch import nn
 
 from kdspeech.errors import KdError
 from kdspeech.models import MODELS
-from kdspeech.models.spectral import SpectralExport, Stft, as_batch
+from kdspeech.models.spectral import SpectralExport, Stft, as_batch, complex_of
 
 OUTPUTS = ("mask", "mapping")
 
@@ -178,7 +178,7 @@ class ConformerEnh(SpectralExport, nn.Module):
             mask = F.relu(y)
             est = noisy * mask
         else:
-            est = torch.complex(y[:, :self.bins], y[:, self.bins:])
+            est = complex_of(y[:, :self.bins], y[:, self.bins:])  # fp32 under autocast
         out_wav = self.stft.inverse(est, length)
         outs["wav"] = out_wav[:, None] if unsqueeze else out_wav
         outs["spec"] = torch.stack([est.real, est.imag], 1)

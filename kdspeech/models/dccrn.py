@@ -55,6 +55,7 @@ from torch import nn
 
 from kdspeech.errors import KdError
 from kdspeech.models import MODELS
+from kdspeech.train.precision import fp32_region
 from kdspeech.models.spectral import SpectralExport, Stft, as_batch, frame_condition, seeded_example_inputs
 from kdspeech.models.complex_nn import (ComplexBatchNorm, ComplexConv2d, ComplexConvTranspose2d,
                                         ComplexLSTM, complex_cat)
@@ -141,7 +142,11 @@ class DCCRN(SpectralExport, nn.Module):
         length = x.shape[-1]
         noisy = self.stft(x)  # [B, F, frames] complex
         feats = torch.cat([noisy.real[:, None, 1:], noisy.imag[:, None, 1:]], 1)  # [B, 2, F-1, frames]
-        out = self.network(feats, enroll_emb)
+        return self._masked(noisy, self.network(feats, enroll_emb), length, unsqueeze)
+
+    @fp32_region  # the complex mask and the iSTFT in fp32 under autocast (torch has no bf16 complex)
+    def _masked(self, noisy, out, length, unsqueeze):
+        """The network's mask ``out`` applied to the complex ``noisy``, and the iSTFT: the outputs."""
         mask = torch.complex(out[:, 0], out[:, 1])
         mask = torch.cat([torch.zeros_like(mask[:, :1]), mask], 1)  # the DC bin
         if self.masking == "E":

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from kdspeech.errors import KdError
+from kdspeech.train.precision import fp32_region
 
 
 def stft_window(kind, win_length):
@@ -44,13 +45,21 @@ class Stft(nn.Module):
         self.pad_mode = pad_mode
         self.register_buffer("window", stft_window(window, self.win_length), persistent=False)
 
+    @fp32_region  # STFT and iSTFT in fp32 under autocast (torch has no bf16 complex tensors)
     def forward(self, wav):
         return torch.stft(wav, self.n_fft, self.hop, self.win_length, window=self.window, center=True,
                           pad_mode=self.pad_mode, return_complex=True)
 
+    @fp32_region
     def inverse(self, spec, length):
         return torch.istft(spec, self.n_fft, self.hop, self.win_length, window=self.window, center=True,
                            length=length)
+
+
+@fp32_region  # a complex tensor from (real, imaginary) parts computed under autocast: complex64
+def complex_of(real, imag):
+    """``torch.complex(real, imag)``, in fp32 under autocast (there are no bf16 complex tensors)."""
+    return torch.complex(real, imag)
 
 
 def as_batch(wav):
@@ -101,7 +110,7 @@ class SpectralExport:
 
     def synthesis(self, spec, length):
         """The host's iSTFT: ``[B, 2, n_fft/2+1, frames]`` (real, imaginary) -> waveform ``[B, length]``."""
-        return self.stft.inverse(torch.complex(spec[:, 0], spec[:, 1]), int(length))
+        return self.stft.inverse(complex_of(spec[:, 0], spec[:, 1]), int(length))
 
     def spectral_core(self):
         """The network between STFT and iSTFT, real-valued (``core_class``, sharing these weights)."""
