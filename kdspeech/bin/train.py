@@ -41,7 +41,7 @@ from kdspeech.train.distributed import cleanup, init_distributed
 from kdspeech.train.loss_params import share_learned_terms
 from kdspeech.train.optim import build_optimizer, build_scheduler
 from kdspeech.train.selection import parse_best
-from kdspeech.train.trainer import TRAINER_DEFAULTS, Trainer
+from kdspeech.train.trainer import TRAINER_DEFAULTS, Trainer, check_trainer_options
 
 log = logging.getLogger("kdspeech.train")
 
@@ -98,6 +98,7 @@ def main(argv=None):
         torch.set_num_threads(threads)
     set_deterministic(tconf["deterministic"])
     info = init_distributed(tconf["device"])
+    check_trainer_options(tconf, info.device, where)   # precision, accum_grad...: before any data is read
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -214,8 +215,12 @@ def _run_key(conf, args):
     fingerprint, which also covers the config file's bytes (a comment must not restart training)."""
     conf = copy.deepcopy(conf)
     for key in ("max_epochs", "log_interval", "tensorboard", "num_threads", "device",  # may change on resume
-                "eval_every", "eval_metrics", "eval_data", "best", "keep_best", "average_best", "patience"):
+                "eval_every", "eval_metrics", "eval_data", "best", "keep_best", "average_best", "patience",
+                "compile", "nonfinite_limit"):
         conf["trainer"].pop(key, None)
+    for key, default in (("precision", "fp32"), ("accum_grad", 1)):  # newer than some checkpoints: at
+        if conf["trainer"].get(key) == default:                      # their defaults, the key is as before
+            conf["trainer"].pop(key)
     what = {"conf": conf, "train": os.path.abspath(args.train_data), "seed": args.seed,
             "valid": os.path.abspath(args.valid_data),
             "inputs": os.environ.get("KDSPEECH_STAGE_INPUTS")}

@@ -13,6 +13,13 @@ terms read), the outputs of frozen networks applied to them (teacher sets with `
 student``) joined as ``<set>.<key>``, the outputs of the teacher sets the terms read, the weighted sum
 of the terms.  Loss terms with parameters (a learned temperature) train with the student; the
 validation loss reads the same term modules, never copies (``kdspeech.train.loss_params``).
+
+Scale (config keys of ``trainer``): ``precision`` fp32 | bf16 | fp16 runs the forward passes under
+autocast, the loss terms in fp32 (``kdspeech.train.precision``); ``accum_grad`` micro-batches make one
+optimiser update (``kdspeech.train.accumulation``); an update with a NaN/inf loss or gradient is
+skipped and ``nonfinite_limit`` of them in a row stop the run (``kdspeech.train.guard``; the update
+itself, with fp16's grad scaler: ``kdspeech.train.update``); ``compile`` runs the model through
+torch.compile (``kdspeech.train.compiling``).
 """
 
 import json
@@ -29,15 +36,21 @@ from torch.utils.data import DataLoader, DistributedSampler, SequentialSampler
 from tqdm import tqdm
 
 from kdspeech.atomic import atomic_write_text
+from kdspeech.errors import KdError
 from kdspeech.distill.losses import loss_modules, tap_keys, total_loss
 from kdspeech.models.calling import call_model
+from kdspeech.train.accumulation import check_accum_grad, num_updates, sync_context, window_of
 from kdspeech.train.average import average_model_files
+from kdspeech.train.compiling import compile_model
 from kdspeech.train.determinism import worker_seed
 from kdspeech.train.checkpoint import atomic_save, load_training_state, save_training_state
 from kdspeech.train.contract import check_data_contract
 from kdspeech.train.distributed import DistInfo, all_reduce_sum
+from kdspeech.train.guard import check_limit
 from kdspeech.train.loss_params import add_term_parameters, share_learned_terms
 from kdspeech.train.optim import fit_schedule_to, scheduler_step
+from kdspeech.train.precision import autocast, check_precision, fp32_losses
+from kdspeech.train.update import Updater
 from kdspeech.train.selection import NBest, better, epoch_figure, parse_best
 
 log = logging.getLogger(__name__)
@@ -57,7 +70,24 @@ TRAINER_DEFAULTS = {
     "keep_best": 1,         # model files of the n best epochs kept in nbest/
     "average_best": False,  # at the end, best.pth = average of the kept n best (best_single.pth: the best)
     "deterministic": True,  # deterministic algorithms where torch has them (kdspeech.train.determinism)
+    "precision": "fp32",    # fp32 | bf16 | fp16 (CUDA only, with a grad scaler): autocast of the forward
+                            # passes, losses in fp32 (kdspeech.train.precision)
+    "accum_grad": 1,        # micro-batches per optimiser update (kdspeech.train.accumulation)
+    "nonfinite_limit": 10,  # updates in a row skipped for a NaN/inf loss or gradient before training
+                            # stops (None: never; kdspeech.train.guard)
+    "compile": False,       # torch.compile the model; eager where it does not compile (kdspeech.train.compiling)
 }
+
+
+def check_trainer_options(conf, device, where=None):
+    """A KdError naming the key and its allowed values for a bad ``precision`` (fp16 on a CPU
+    included), ``accum_grad``, ``nonfinite_limit`` or ``compile``: called before any data is read."""
+    conf = {**TRAINER_DEFAULTS, **(conf or {})}
+    check_precision(conf["precision"], device, where)
+    check_accum_grad(conf["accum_grad"], where)
+    check_limit(conf["nonfinite_limit"], where)
+    if not isinstance(conf["compile"], bool):
+        raise KdError(f"trainer.compile must be true or false, not {conf['compile']!r}", path=where)
 
 
 def _to_device(batch, device):
@@ -82,12 +112,17 @@ class Trainer:
         self.best_conf = parse_best(self.conf["best"])
         self.dist = dist_info or DistInfo()
         self.device = self.dist.device
+        check_trainer_options(self.conf, self.device)
+        self.precision, self.accum = self.conf["precision"], self.conf["accum_grad"]
         self.model = model.to(self.device)
+        if self.conf["compile"]:
+            compile_model(self.model, model_name)
         self.net = self.model
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         self.optimizer = optimizer
+        self.updater = Updater(self.model, optimizer, self.conf, self.dist, self.device)
         self.scheduler = scheduler
         self.loss_terms = loss_terms
         # Validation terms read the training terms' learned modules, never replace them.
@@ -145,37 +180,58 @@ class Trainer:
         teacher_outs = {name: self.teachers[name](batch) for name in needed if name in self.teachers}
         return out, teacher_outs
 
-    def train_step(self, batch):
-        batch = _to_device(batch, self.device)
-        out, teacher_outs = self._outputs(self.net, batch, self.loss_terms)
-        loss, parts = total_loss(self.loss_terms, out, batch, teacher_outs)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.conf["grad_clip"]:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.conf["grad_clip"])
-        self.optimizer.step()
+    def _micro_step(self, batch, size, last):
+        """Forward and backward of one micro-batch of an update of ``size``: its loss and terms."""
+        with sync_context(self.net, self.dist.enabled, last):   # DDP all-reduces on the update's last
+            with autocast(self.device, self.precision):
+                out, teacher_outs = self._outputs(self.net, batch, self.loss_terms)
+            loss, parts = fp32_losses(total_loss, self.loss_terms, out, batch, teacher_outs)
+            self.updater.backward(loss / size)
         return loss.detach(), parts
 
+    def _term_values(self, batch):
+        """Each training term's weighted value on ``batch``, with its graph (the guard's diagnosis)."""
+        with autocast(self.device, self.precision):
+            out, teacher_outs = self._outputs(self.model, batch, self.loss_terms)
+        return [(name, weight * fp32_losses(total_loss, [(name, 1.0, term)], out, batch, teacher_outs)[0])
+                for name, weight, term in self.loss_terms]
+
     def train_epoch(self, epoch):
+        """One epoch of updates of ``accum_grad`` micro-batches each; the mean loss and the seconds."""
         self.net.train()
         torch.manual_seed(self.seed * 100003 + epoch)
         loader = self._loader(self.train_set, epoch, train=True)
-        total, count, t0 = torch.zeros(()), 0, time.time()
+        batches, updates = len(loader), num_updates(len(loader), self.accum)
+        total, count, t0, window, update = torch.zeros(()), 0, time.time(), [], 0
         show = self.dist.is_main and sys.stderr.isatty()
-        for step, batch in enumerate(tqdm(loader, desc=f"epoch {epoch}", disable=not show, leave=False), 1):
-            loss, parts = self.train_step(batch)
-            n = len(batch["input"])
-            total += loss.cpu() * n
-            count += n
-            if step % self.conf["log_interval"] == 0 and self.dist.is_main:
-                terms = " ".join(f"{k}={v.item():.4g}" for k, v in parts.items())
-                log.info("epoch %d step %d/%d loss %.4g (%s) %.2f s/step", epoch, step, len(loader),
-                         loss.item(), terms, (time.time() - t0) / step)
-                if self.writer:
-                    self.writer.add_scalar("train/loss_step", loss.item(),
-                                           (epoch - 1) * len(loader) + step)
+        self.optimizer.zero_grad(set_to_none=True)
+        for index, batch in enumerate(tqdm(loader, desc=f"epoch {epoch}", disable=not show, leave=False)):
+            size, last = window_of(index, batches, self.accum)
+            batch = _to_device(batch, self.device)
+            loss, parts = self._micro_step(batch, size, last)
+            window.append((batch, parts))
+            if torch.isfinite(loss):   # a skipped update's non-finite loss stays out of the mean
+                n = len(batch["input"])
+                total += loss.cpu() * n
+                count += n
+            if not last:
+                continue
+            update += 1
+            self.updater.step(window, f"epoch {epoch} update {update}", self._term_values)
+            if update % self.conf["log_interval"] == 0 and self.dist.is_main:
+                self._log_update(epoch, update, updates, window, t0)
+            window = []
         summed, n = all_reduce_sum([total.item(), count], self.dist)
         return summed / max(n, 1), time.time() - t0
+
+    def _log_update(self, epoch, update, updates, window, t0):
+        parts = {k: sum(p[k] for _, p in window) / len(window) for k in window[-1][1]}
+        loss = sum(w * parts[name] for name, w, _ in self.loss_terms)
+        terms = " ".join(f"{k}={v.item():.4g}" for k, v in parts.items())
+        log.info("epoch %d step %d/%d loss %.4g (%s) %.2f s/step", epoch, update, updates, float(loss),
+                 terms, (time.time() - t0) / update)
+        if self.writer:
+            self.writer.add_scalar("train/loss_step", float(loss), (epoch - 1) * updates + update)
 
     @torch.no_grad()
     def validate(self):
@@ -184,8 +240,9 @@ class Trainer:
         total, count = 0.0, 0
         for batch in loader:
             batch = _to_device(batch, self.device)
-            out, teacher_outs = self._outputs(self.model, batch, self.valid_terms)
-            loss, _ = total_loss(self.valid_terms, out, batch, teacher_outs)
+            with autocast(self.device, self.precision):
+                out, teacher_outs = self._outputs(self.model, batch, self.valid_terms)
+            loss, _ = fp32_losses(total_loss, self.valid_terms, out, batch, teacher_outs)
             n = len(batch["input"])
             total += loss.item() * n
             count += n
@@ -194,7 +251,8 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self):
-        """The task's validation figures, each rank evaluating every world_size-th example."""
+        """The task's validation figures, each rank evaluating every world_size-th example (in fp32,
+        outside autocast, whatever ``precision``: metrics are computed on full-precision outputs)."""
         self.model.eval()
         metrics = list(self.conf["eval_metrics"] or self.task.default_metrics)
         indices = range(self.dist.rank, len(self.eval_set), self.dist.world_size)
@@ -214,7 +272,8 @@ class Trainer:
         return {**self._model_file(), "epoch": epoch, "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "losses": self.losses.state_dict(),
                 "history": history, "best": best, "best_key": self.best_conf["key"],
-                "bad_epochs": bad_epochs, "stopped": stopped, "run_key": self.run_key}
+                "bad_epochs": bad_epochs, "stopped": stopped, "run_key": self.run_key,
+                "scaler": self.updater.scaler_state()}
 
     def _restore(self, state):
         self.model.load_state_dict(state["model"])
@@ -222,6 +281,7 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         if state.get("losses"):
             self.losses.load_state_dict(state["losses"])
+        self.updater.load_scaler_state(state.get("scaler"))   # fp16's loss scale (older checkpoints: none)
         fit_schedule_to(self.scheduler, self.conf["max_epochs"], state["epoch"])
         best = state["best"]
         if state.get("best_key", "valid.loss") != self.best_conf["key"]:  # recompute from the history
@@ -288,6 +348,7 @@ class Trainer:
                                          "lower the learning rate or set trainer.grad_clip")
             entry = {"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss,
                      "lr": self.optimizer.param_groups[0]["lr"], "seconds": round(seconds, 2)}
+            self.updater.add_epoch_counts(entry)
             every = self.conf["eval_every"]
             if every and (epoch % every == 0 or epoch == self.conf["max_epochs"]):
                 entry["eval"] = self.evaluate()
