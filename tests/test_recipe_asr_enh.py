@@ -108,7 +108,8 @@ def test_asr_enh_recipe_smoke(tiny_run):
     assert (exp / "wiener" / "best.pth").exists()
 
     # both backends decoded every system, the noisy input and the clean speech
-    for m in ("noisy", "clean", "wiener", "conformer_teacher", "student_lr", "student_le_ld", "student_df"):
+    for m in ("noisy", "clean", "wiener", "deepfilternet3", "conformer_teacher", "student_lr", "student_le_ld",
+              "student_df"):
         assert (exp / m / "score_asr_test" / "summary.json").exists(), m
         assert (exp / m / "score_asr_moonshine_test" / "summary.json").exists(), m
     tables = (recipe / "exp" / "results" / "results" / "tables.md").read_text()
@@ -116,8 +117,10 @@ def test_asr_enh_recipe_smoke(tiny_run):
                     "Loss ablation, quality (Table 9/10 layout)", "Paired tests", "WER (%) by SNR",
                     "size and latency"):
         assert heading in tables, heading
-    assert "| DCCRN + L_e + L_d (proposed) | WER (%, moonshine) | 3 |" in tables   # difference of corpus WERs
+    assert "| DCCRN + L_e + L_d (proposed) | WER (%, moonshine) | 1 | 3 |" in tables   # one seed, 3 utterances
     assert "| x | x | x |" in tables          # the L_r + L_e + L_d ablation row
+    assert "| DeepFilterNet3 (pretrained teacher, 48 kHz inside) |" in tables   # the teacher itself, a row
+    assert (exp / "deepfilternet3" / "model.zip").is_file()                   # a packed card, no training
 
     # a second run is a no-op for every stage
     again = subprocess.run(["./run.sh", "--conf_dir", "conf/tiny", "--stage", "4"], cwd=recipe, env=env,
@@ -136,7 +139,7 @@ def test_a_second_run_from_scratch_gives_byte_identical_scores(tiny_run, tmp_pat
                    if p.is_file() and not p.name.startswith(".") and "log" not in p.relative_to(first).parts)
     kinds = {p.name.split(".")[0] for p in files}
     assert {"scores", "hyp", "summary"} <= kinds, kinds
-    assert sum(p.name == "hyp.txt" for p in files) == 18    # noisy, clean and 7 systems x 2 ASR backends
+    assert sum(p.name == "hyp.txt" for p in files) == 20    # noisy, clean and 8 systems x 2 ASR backends
     files += [p.relative_to(first) for p in (first / "exp" / "df_cache").glob("*.npz")]
     for name in files:
         assert (second / name).read_bytes() == (first / name).read_bytes(), f"{name} differs between two runs"

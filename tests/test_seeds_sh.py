@@ -59,10 +59,10 @@ def test_asr_enh_lists_every_seed_copy_and_pairs_students_with_their_seeds_teach
     out = subprocess.run(["bash", "-c", script], cwd=recipe, capture_output=True, text=True, check=True)
     lines = out.stdout.splitlines()
     models, names, systems = lines[0].split(), lines[1].split(), [line.split() for line in lines[2:]]
-    assert len(models) == 3 * 6 + 1 and models[-1] == "wiener" and "student_df_seed3" in models
-    assert names[0] == "conformer_teacher" and len(names) == 7
+    assert len(models) == 3 * 6 + 2 and models[-2:] == ["wiener", "deepfilternet3"] and "student_df_seed3" in models
+    assert names[0] == "conformer_teacher" and len(names) == 6
     by_name = {row[0]: row for row in systems}
-    assert set(by_name) == set(models) - {"wiener"}
+    assert set(by_name) == set(models) - {"wiener", "deepfilternet3"}
     assert by_name["student_le_ld_seed2"][4] == "conformer_teacher_seed2"
     assert "teachers.conformer.members=[{expdir}/conformer_teacher]" in by_name["student_le_ld"]
     assert "teachers.conformer.members=[{expdir}/conformer_teacher_seed2]" in by_name["student_le_ld_seed2"]

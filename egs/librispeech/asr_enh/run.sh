@@ -10,7 +10,8 @@
 # reused when up to date):
 #   1. enh.sh stages 1-3: data (local/data.sh), resample, mixtures
 #   2. DeepFilterNet3 over train/valid once -> exp/df_cache/{train,valid}.npz (kdspeech.bin.cache_teacher)
-#   3. the Wiener filter's model file -> exp/wiener/best.pth (kdspeech.bin.make_classical)
+#   3. the Wiener filter's model file -> exp/wiener/best.pth (kdspeech.bin.make_classical), and
+#      DeepFilterNet3 packed as a system -> exp/deepfilternet3/model.zip (kdspeech pack pretrained:...)
 #   4. enh.sh stages 4-7 and 10: train, enhance, score (quality + WER/CER with the first backend)
 #   5. WER/CER with the other backends -> exp/<model>/score_asr_<backend>_test
 #   6. deployment report of teacher vs students -> exp/deploy (kdspeech.bin.deploy)
@@ -45,7 +46,8 @@ first_pass "$@"
 . utils/parse_options.sh     # again: the command line over the scale's values
 . ./path.sh
 . local/kd_asr.sh
-other_backend_models=$(models_with_seeds "${seeds}" "${other_backend_models:-noisy clean ${kd_names}}" "${kd_base_systems}")
+other_backend_models=$(models_with_seeds "${seeds}" "${other_backend_models:-noisy clean ${kd_names} ${kd_untrained}}" \
+  "${kd_base_systems}")
 
 log() { echo "$(date '+%F %T') run.sh: $*" >&2; }
 read -r -a _backends <<< "${backends}"
@@ -70,6 +72,8 @@ stage=0 stop_stage=0
 . utils/stage.sh
 stage_run 0 "Wiener filter model file (no training)" --out exp/wiener -- \
   python -m kdspeech.bin.make_classical --model wiener --out exp/wiener
+stage_run 0 "DeepFilterNet3 itself as a system: its packed card (no training)" --out exp/deepfilternet3 -- \
+  python -m kdspeech pack pretrained:deepfilternet3 exp/deepfilternet3/model.zip --sr 16000
 
 ./enh.sh "${common[@]}" --stage 4 ${passed_options[@]+"${passed_options[@]}"}
 
@@ -93,7 +97,7 @@ if [ ! -f exp/deploy/deploy.md ] || [ "${deploy_dirs[0]}/best.pth" -nt exp/deplo
     --num_threads 1 --onnx --out_dir exp/deploy   # ONNX: the network between STFT and iSTFT (deploy's export hook)
 fi
 
-python local/make_tables.py --exp exp --models "noisy wiener ${kd_names/ wiener/} clean" --set test \
+python local/make_tables.py --exp exp --models "noisy ${kd_untrained} ${kd_names} clean" --set test \
   --seeds "${seeds}" --backends "${backends}" --out exp/results/results/tables.md
 if [ "${update_results}" = true ]; then
   cp exp/results/results/tables.md results/tables.md

@@ -41,6 +41,7 @@ LABELS = {
     "student_ld": "DCCRN + L_d",
     "student_le_ld": "DCCRN + L_e + L_d (proposed)",
     "student_df": "DCCRN distilled from DeepFilterNet3",
+    "deepfilternet3": "DeepFilterNet3 (pretrained teacher, 48 kHz inside)",
     "clean": "clean reference speech",
 }
 ABLATION = [("student_lr", "x", "", ""), ("student_le", "x", "x", ""), ("student_ld", "x", "", "x"),
