@@ -5,4 +5,4 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "${root}/tools/install.sh"
 cd "${root}"
-exec tools/venv/bin/python -m pytest -q "${@:-tests}"
+exec tools/venv/bin/python -m pytest -q --durations=25 "${@:-tests}"   # the 25 slowest: where CI time goes
