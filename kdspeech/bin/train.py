@@ -38,6 +38,8 @@ from kdspeech.plot import plot_learning_curves
 from kdspeech.tasks import get_task
 from kdspeech.train.determinism import set_deterministic
 from kdspeech.train.distributed import cleanup, init_distributed
+from kdspeech.train.buckets import BATCH_DEFAULTS, check_batch_options
+from kdspeech.train.loading import LOADER_DEFAULTS, check_loader_options
 from kdspeech.train.loss_params import share_learned_terms
 from kdspeech.train.optim import build_optimizer, build_scheduler
 from kdspeech.train.selection import parse_best
@@ -50,7 +52,10 @@ DEFAULTS = {
     "data": {},                     # task options, e.g. {segment: 16384, sr: 16000}
     "batch_size": 16,
     "valid_batch_size": None,
-    "num_workers": 0,
+    **BATCH_DEFAULTS,               # batch_seconds (null: batch_size examples per batch), num_buckets:
+                                    # length-bucketed batches (kdspeech.train.buckets)
+    **LOADER_DEFAULTS,              # num_workers (auto: from the job's core share), pin_memory,
+                                    # persistent_workers, prefetch_factor (kdspeech.train.loading)
     "model": {"name": None, "conf": {}},
     "teachers": {},                 # name -> teacher set (see kdspeech.distill.teachers)
     "loss": [{"name": "mse_target", "weight": 1.0}],
@@ -99,6 +104,8 @@ def main(argv=None):
     set_deterministic(tconf["deterministic"])
     info = init_distributed(tconf["device"])
     check_trainer_options(tconf, info.device, where)   # precision, accum_grad...: before any data is read
+    check_loader_options(conf, where)
+    check_batch_options(conf, where)
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -132,7 +139,9 @@ def main(argv=None):
                       teachers=teachers, valid_terms=valid_terms, batch_size=conf["batch_size"],
                       valid_batch_size=conf["valid_batch_size"], seed=args.seed, conf=tconf,
                       model_name=conf["model"]["name"], model_conf=_saved_model_conf(conf["model"]["conf"]),
-                      dist_info=info, num_workers=conf["num_workers"], task=task, eval_set=eval_set)
+                      dist_info=info, task=task, eval_set=eval_set,
+                      loader={k: conf[k] for k in LOADER_DEFAULTS}, batch_seconds=conf["batch_seconds"],
+                      num_buckets=conf["num_buckets"])
     history = trainer.fit(run_key=_run_key(conf, args))
     cleanup(info)  # on success only: a failed rank exits at once and torchrun stops the others
     if info.is_main and history:
@@ -221,6 +230,11 @@ def _run_key(conf, args):
     for key, default in (("precision", "fp32"), ("accum_grad", 1)):  # newer than some checkpoints: at
         if conf["trainer"].get(key) == default:                      # their defaults, the key is as before
             conf["trainer"].pop(key)
+    for key in LOADER_DEFAULTS:   # the batches are the same for any loader options (kdspeech.train.loading)
+        conf.pop(key, None)
+    for key, default in BATCH_DEFAULTS.items():   # newer than some checkpoints, as above
+        if conf.get(key) == default or (key == "num_buckets" and not conf.get("batch_seconds")):
+            conf.pop(key, None)
     what = {"conf": conf, "train": os.path.abspath(args.train_data), "seed": args.seed,
             "valid": os.path.abspath(args.valid_data),
             "inputs": os.environ.get("KDSPEECH_STAGE_INPUTS")}

@@ -149,6 +149,24 @@ class DataDir:
                           f"recording '{reco}' ({len(x) / rate:g} s)", path=self.file("segments"))
         return x[first:min(last, len(x))], rate
 
+    def durations(self, utts=None):
+        """``{utt: seconds}`` of ``utts`` (default: all): from ``utt2dur`` where the dir has it, else
+        from ``segments`` (end - start), else from the audio headers (a command entry is decoded)."""
+        from kdspeech.data.audio import audio_duration
+
+        utts = self.utts if utts is None else utts
+        if self.has("utt2dur"):
+            table = self.read("utt2dur")
+            missing = [u for u in utts if u not in table]
+            if missing:
+                raise KdError(f"utterance '{missing[0]}' has no duration ({len(missing)} missing)",
+                              path=self.file("utt2dur"))
+            return {u: float(table[u]) for u in utts}
+        if self.has("segments"):
+            segments = self.read("segments")
+            return {u: float(segments[u].split()[2]) - float(segments[u].split()[1]) for u in utts}
+        return {u: audio_duration(self.wav_scp[u], utt=u) for u in utts}
+
     def validate(self):
         """Check the whole dir; raise ``KdError`` naming file, line and id of the first problem."""
         if not self.path.is_dir():

@@ -148,6 +148,10 @@ class OnTheFlyPseDataset(Dataset):
     def __len__(self):
         return self.length
 
+    def item_seconds(self):
+        """``[(name, seconds)]``: every mixture is ``segment`` samples long."""
+        return [(f"item {i}", self.segment / self.sr) for i in range(self.length)]
+
     def __getitem__(self, index):
         epoch = self.epoch if self.train else 0
         ex = self.mixer(self.seed, epoch, index)

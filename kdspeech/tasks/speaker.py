@@ -79,6 +79,12 @@ class SpeakerDataset(Dataset):
     def __len__(self):
         return len(self.utts)
 
+    def item_seconds(self):
+        """``[(utt, seconds)]`` of the items as batched: the crop (``segment``) or whole utterances."""
+        if self.segment > 0:
+            return [(u, self.segment / self.sr) for u in self.utts]
+        return list(self.dir.durations(self.utts).items())
+
     def _crop(self, wav, index, view, fixed_key=None):
         n = self.segment
         if n <= 0:

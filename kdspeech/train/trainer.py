@@ -19,7 +19,11 @@ autocast, the loss terms in fp32 (``kdspeech.train.precision``); ``accum_grad`` 
 optimiser update (``kdspeech.train.accumulation``); an update with a NaN/inf loss or gradient is
 skipped and ``nonfinite_limit`` of them in a row stop the run (``kdspeech.train.guard``; the update
 itself, with fp16's grad scaler: ``kdspeech.train.update``); ``compile`` runs the model through
-torch.compile (``kdspeech.train.compiling``).
+torch.compile (``kdspeech.train.compiling``).  Loading (top-level keys ``num_workers``, ``pin_memory``,
+``persistent_workers``, ``prefetch_factor``): ``kdspeech.train.loading``, whose loaders live for the
+whole run and give the same batches for any number of workers; ``batch_seconds`` (with
+``num_buckets``) replaces ``batch_size`` by length-bucketed batches of that many padded seconds
+(``kdspeech.train.buckets``).
 """
 
 import json
@@ -32,7 +36,6 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, DistributedSampler, SequentialSampler
 from tqdm import tqdm
 
 from kdspeech.atomic import atomic_write_text
@@ -41,12 +44,14 @@ from kdspeech.distill.losses import loss_modules, tap_keys, total_loss
 from kdspeech.models.calling import call_model
 from kdspeech.train.accumulation import check_accum_grad, num_updates, sync_context, window_of
 from kdspeech.train.average import average_model_files
+from kdspeech.train.buckets import BucketBatches, check_batch_options, check_fits, item_seconds
 from kdspeech.train.compiling import compile_model
-from kdspeech.train.determinism import worker_seed
 from kdspeech.train.checkpoint import atomic_save, load_training_state, save_training_state
 from kdspeech.train.contract import check_data_contract
 from kdspeech.train.distributed import DistInfo, all_reduce_sum
 from kdspeech.train.guard import check_limit
+from kdspeech.train.loading import (LOADER_DEFAULTS, check_loader_options, epoch_loader, fixed_batches,
+                                    make_loader, pad_collate)
 from kdspeech.train.loss_params import add_term_parameters, share_learned_terms
 from kdspeech.train.optim import fit_schedule_to, scheduler_step
 from kdspeech.train.precision import autocast, check_precision, fp32_losses
@@ -107,7 +112,7 @@ class Trainer:
     def __init__(self, model, optimizer, scheduler, loss_terms, train_set, valid_set, out_dir, *,
                  teachers=None, valid_terms=None, batch_size=16, valid_batch_size=None, seed=1,
                  conf=None, model_name=None, model_conf=None, dist_info=None, num_workers=0,
-                 task=None, eval_set=None):
+                 task=None, eval_set=None, loader=None, batch_seconds=None, num_buckets=10):
         self.conf = {**TRAINER_DEFAULTS, **(conf or {})}
         self.best_conf = parse_best(self.conf["best"])
         self.dist = dist_info or DistInfo()
@@ -147,27 +152,40 @@ class Trainer:
             raise ValueError("trainer.eval_every is set but no task evaluation set was given")
         self.batch_size = batch_size
         self.valid_batch_size = valid_batch_size or batch_size
-        self.num_workers = num_workers
+        self.loader_conf = check_loader_options({**LOADER_DEFAULTS, "num_workers": num_workers,
+                                                 **(loader or {})})
         self.seed = seed
+        check_batch_options({"batch_seconds": batch_seconds, "num_buckets": num_buckets})
+        self.batch_seconds, self.num_buckets = batch_seconds, num_buckets
+        self._loaders, self._samplers = {}, {}
+        if batch_seconds:   # every example must fit a batch: an error now, not in the middle of epoch 3
+            self._samplers = {True: self._batches(train_set, True), False: self._batches(valid_set, False)}
         self.out_dir = Path(out_dir)
         self.model_name, self.model_conf = model_name, model_conf or {}
         self.writer = None
 
     # -- data -----------------------------------------------------------------------------------
+    def _batches(self, dataset, train):
+        """The batch sampler of a set: ``batch_size`` examples, or buckets of ``batch_seconds``."""
+        if not self.batch_seconds:
+            return fixed_batches(dataset, self.batch_size if train else self.valid_batch_size, train,
+                                 self.seed, self.dist)
+        role = "training" if train else "validation"
+        durations = item_seconds(dataset, role)
+        check_fits(durations, self.batch_seconds, role)
+        return BucketBatches([s for _, s in durations], self.batch_seconds, self.num_buckets, self.seed,
+                             shuffle=train, world_size=self.dist.world_size, rank=self.dist.rank)
+
     def _loader(self, dataset, epoch, train):
+        """The loader of a set at ``epoch``: built once, kept (persistent workers), set per epoch."""
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(epoch)
-        if train or self.dist.enabled:
-            # One shuffle for any number of processes: rank r of w takes every w-th example of the
-            # same permutation, so w processes with batch b see the batches of one process with w*b.
-            sampler = DistributedSampler(dataset, num_replicas=self.dist.world_size, rank=self.dist.rank,
-                                         shuffle=train, seed=self.seed)
-            sampler.set_epoch(epoch)
-        else:
-            sampler = SequentialSampler(dataset)
-        return DataLoader(dataset, batch_size=self.batch_size if train else self.valid_batch_size,
-                          sampler=sampler, num_workers=self.num_workers,
-                          worker_init_fn=worker_seed if self.num_workers else None)
+        if train not in self._loaders:
+            batches = self._samplers[train] if train in self._samplers else self._batches(dataset, train)
+            collate = getattr(dataset, "collate", None) or (pad_collate if self.batch_seconds else None)
+            self._loaders[train] = make_loader(dataset, batches, self.loader_conf, self.device, self.seed,
+                                               collate)
+        return epoch_loader(self._loaders[train], epoch)
 
     # -- one step -------------------------------------------------------------------------------
     def _outputs(self, net, batch, terms):
