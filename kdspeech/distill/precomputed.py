@@ -2,14 +2,15 @@
 
 A frozen teacher on deterministic inputs (cached features, fixed crops) always gives the same output
 for an example, so a recipe can run it once over the training and validation sets and distil from
-the table; an epoch then costs about as much as plain supervised training.  The files are ``.npz``
-with ``keys`` (one id per example: the utterance, with the crop where there is one), optionally
-``view`` (the batch key the teacher saw) and one array per output key (``logits``, ``emb``, ...;
-``kdspeech.bin.infer_cls`` writes such files).  Configured as a teacher set::
+the table; an epoch then costs about as much as plain supervised training.  A table is a sharded,
+memory-mapped cache directory (``kdspeech.distill.cache_store``: read lazily, any size) or a single
+``.npz`` read whole, with ``keys`` (one id per example: the utterance, with the crop where there is
+one), optionally ``view`` (the batch key the teacher saw) and one array per output key (``logits``,
+``emb``, ...; ``kdspeech.bin.infer_cls`` writes such files).  Configured as a teacher set::
 
     teachers:
       kd:
-        precomputed: [exp/ft/logits_train.npz, exp/ft/logits_valid.npz]
+        precomputed: [exp/ft/logits_train.npz, exp/ft/logits_valid.npz]   # or cache directories
         members: [exp/ft]          # optional: the live teacher the table is checked against
 
 With ``members``, the first batch is also run through the live teacher (up to ``VERIFY_EXAMPLES``
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from kdspeech.distill.cache_store import open_table
 from kdspeech.errors import KdError
 
 log = logging.getLogger(__name__)
@@ -37,28 +39,24 @@ class PrecomputedTeacher(nn.Module):
         self.live = live
         self.view = view
         self.verified = live is None
-        self.table = {}
+        self.table = {}   # key -> the table holding it (later files win, as they always did)
         for path in files if isinstance(files, (list, tuple)) else [files]:
             self._read(path)
         if not self.table:
             raise KdError(f"teacher set '{name}': the precomputed files hold no outputs")
 
     def _read(self, path):
-        try:
-            z = np.load(path)
-            keys = z["keys"]
-            outputs = {k: z[k] for k in z.files if k not in ("keys", "view")}
-            saved_view = str(z["view"]) if "view" in z.files else None
-        except (OSError, KeyError, ValueError) as err:
-            raise KdError(f"teacher set '{self.name}': not a precomputed-outputs file ({err})", path=path) from None
-        if not outputs:
+        table = open_table(path, self.name)
+        if not table.outputs:
             raise KdError(f"teacher set '{self.name}': the file holds keys but no outputs", path=path)
-        if saved_view is not None and saved_view != self.view:
-            raise KdError(f"teacher set '{self.name}': outputs were computed on view '{saved_view}', "
+        if table.view is not None and table.view != self.view:
+            raise KdError(f"teacher set '{self.name}': outputs were computed on view '{table.view}', "
                           f"the set reads '{self.view}'", path=path)
-        for i, k in enumerate(keys):
-            self.table[str(k)] = {name: torch.from_numpy(np.array(v[i], dtype=np.float32))
-                                  for name, v in outputs.items()}
+        self.table.update(dict.fromkeys(table.keys(), table))
+
+    def _row(self, key):
+        return {name: torch.from_numpy(np.array(v, dtype=np.float32))
+                for name, v in self.table[key].get(key).items()}
 
     def train(self, mode=True):
         return super().train(False)
@@ -75,8 +73,8 @@ class PrecomputedTeacher(nn.Module):
             raise KdError(f"teacher set '{self.name}': no precomputed output for '{missing[0]}' "
                           f"({len(missing)} of the batch missing)")
         device = batch["input"].device if torch.is_tensor(batch.get("input")) else "cpu"
-        first = self.table[keys[0]]
-        outs = {name: torch.stack([self.table[k][name] for k in keys]).to(device) for name in first}
+        rows = [self._row(k) for k in keys]
+        outs = {name: torch.stack([row[name] for row in rows]).to(device) for name in rows[0]}
         if not self.verified:
             self._verify(batch, outs)
         return outs
