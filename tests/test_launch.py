@@ -50,6 +50,23 @@ def test_under_slurm_the_first_node_and_a_job_port_are_used(tmp_path):
     assert words[words.index("--nnodes") + 1] == "2"
 
 
+def test_cpu_nodes_run_one_process_each_at_the_given_endpoint():
+    out = launch("--ngpu", "0", "--num_nodes", "2", "--rdzv_endpoint", "node1:29400", "--print", "--", *TRAIN)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[:10] == ["torchrun", "--nnodes", "2", "--nproc_per_node", "1", "--rdzv_backend",
+                                       "c10d", "--rdzv_endpoint", "node1:29400", "-m"]
+    out = launch("--ngpu", "0", "--num_nodes", "2", "--rdzv_endpoint", "node1", "--print", "--", *TRAIN)
+    assert out.returncode == 2 and "--rdzv_endpoint must be HOST:PORT, got 'node1'" in out.stderr
+
+
+def test_under_slurm_the_job_id_names_the_rendezvous():
+    out = launch("--ngpu", "1", "--num_nodes", "2", "--print", "--", *TRAIN, MASTER_ADDR="node1",
+                 SLURM_JOB_ID="77")
+    words = out.stdout.split()
+    assert words[words.index("--rdzv_endpoint") + 1] == "node1:29577"
+    assert words[words.index("--rdzv_id") + 1] == "77"
+
+
 def test_nproc_without_gpus_picks_a_local_port():
     out = launch("--ngpu", "0", "--nproc", "3", "--print", "--", *TRAIN)
     assert out.returncode == 0, out.stderr
@@ -61,7 +78,8 @@ def test_nproc_without_gpus_picks_a_local_port():
 
 @pytest.mark.parametrize("args, message", [
     (["--ngpu", "2", "--", "bash", "train.sh"], "python -m <module>"),
-    (["--ngpu", "2", "--num_nodes", "2", "--", *TRAIN], "needs MASTER_ADDR and MASTER_PORT"),
+    (["--ngpu", "2", "--num_nodes", "2", "--", *TRAIN],
+     "needs --rdzv_endpoint HOST:PORT, or MASTER_ADDR and MASTER_PORT"),
     (["--ngpu", "1"], "no command given"),
 ])
 def test_errors(args, message):

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Training launcher: one process as is, several through torchrun (see kdspeech/jobs/launch.py).
 
-    utils/launch.py --ngpu G --num_nodes M [--nproc P] [--print] -- python -m kdspeech.bin.train ...
+    utils/launch.py --ngpu G --num_nodes M [--nproc P] [--rdzv_endpoint HOST:PORT] [--print] \
+        -- python -m kdspeech.bin.train ...
 """
 
 import os

@@ -1,18 +1,24 @@
 """Training launcher behind ``utils/launch.py``: one process, or torchrun for several.
 
-    utils/launch.py --ngpu G --num_nodes M [--nproc P] [--print] -- python -m kdspeech.bin.train ...
+    utils/launch.py --ngpu G --num_nodes M [--nproc P] [--rdzv_endpoint HOST:PORT] [--print] \\
+        -- python -m kdspeech.bin.train ...
 
 With one process (G <= 1, M == 1, no --nproc) the command is exec'ed as it is.  Otherwise
 ``python -m <module> args`` becomes
 
-    torchrun --nnodes M --nproc_per_node max(G, P) --rdzv_backend c10d \\
-             --rdzv_endpoint HOST:PORT -m <module> args
+    torchrun --nnodes M --nproc_per_node max(G, P, 1) --rdzv_backend c10d \\
+             --rdzv_endpoint HOST:PORT [--rdzv_id $SLURM_JOB_ID] -m <module> args
 
-HOST is $MASTER_ADDR, else under Slurm the first host of $SLURM_JOB_NODELIST, else localhost.
-PORT is $MASTER_PORT, else under Slurm 29500 + $SLURM_JOB_ID % 1000 (the same on every node of
-the job), else, on one node, a free local port (so that two runs on one machine do not collide).
---nproc P starts P processes without GPUs (CPU DDP with gloo, for tests).  The final command is
-printed on stderr; --print prints it on stdout instead of running it.
+HOST:PORT is --rdzv_endpoint, else HOST is $MASTER_ADDR, else under Slurm the first host of
+$SLURM_JOB_NODELIST, else localhost, and PORT is $MASTER_PORT, else under Slurm 29500 +
+$SLURM_JOB_ID % 1000 (the same on every node of the job), else, on one node, a free local port (so
+that two runs on one machine do not collide).  Several nodes outside Slurm need the endpoint: start
+the same command on every node (``--num_nodes 2 --rdzv_endpoint node1:29400``, or MASTER_ADDR and
+MASTER_PORT); the c10d rendezvous ranks them, the first to reach the endpoint's host holding the store.
+Under Slurm the job id names the rendezvous, so two jobs never join each other's.  Each node runs
+max(G, P) processes, at least one (``--ngpu 0``: one CPU process per node, gloo).  --nproc P starts P
+processes without GPUs (CPU DDP with gloo, for tests).  The final command is printed on stderr;
+--print prints it on stdout instead of running it.
 
 ``--ngpu 0`` means the CPU: the command runs with ``CUDA_VISIBLE_DEVICES=`` (empty), so that a
 trainer on ``device: auto`` cannot pick a GPU that happens to be visible.
@@ -31,13 +37,16 @@ from kdspeech.errors import KdError
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="launch.py",
-        usage="launch.py [--ngpu G] [--num_nodes M] [--nproc P] [--print] -- command...",
+        usage="launch.py [--ngpu G] [--num_nodes M] [--nproc P] [--rdzv_endpoint HOST:PORT] [--print] -- command...",
         description="Run a training command as one process, or through torchrun for several.",
     )
     parser.add_argument("--ngpu", type=int, default=1, help="GPUs per node (default 1)")
     parser.add_argument("--num_nodes", "--num-nodes", type=int, default=1, help="nodes (default 1)")
     parser.add_argument("--nproc", type=int, default=None,
                         help="processes per node regardless of GPUs (CPU DDP tests)")
+    parser.add_argument("--rdzv_endpoint", "--rdzv-endpoint", default=None, metavar="HOST:PORT",
+                        help="rendezvous endpoint (default: $MASTER_ADDR:$MASTER_PORT, Slurm's first node, "
+                        "or a free local port on one node)")
     parser.add_argument("--print", dest="dry_run", action="store_true",
                         help="print the final command on stdout instead of running it")
     return parser
@@ -86,11 +95,20 @@ def master_port(env, num_nodes):
     if env.get("SLURM_JOB_ID", "").isdigit():
         return 29500 + int(env["SLURM_JOB_ID"]) % 1000
     if num_nodes > 1:
-        raise KdError("multi-node training outside Slurm needs MASTER_ADDR and MASTER_PORT")
+        raise KdError("multi-node training outside Slurm needs --rdzv_endpoint HOST:PORT, or MASTER_ADDR "
+                      "and MASTER_PORT")
     return _free_port()
 
 
-def final_command(ngpu, num_nodes, nproc, command, env):
+def endpoint_of(text):
+    """``HOST:PORT`` of --rdzv_endpoint, checked."""
+    host, _, port = (text or "").rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise KdError(f"--rdzv_endpoint must be HOST:PORT, got '{text}'")
+    return f"{host}:{port}"
+
+
+def final_command(ngpu, num_nodes, nproc, command, env, endpoint=None):
     """The command to exec for ``command`` (a list of words) on ``num_nodes`` x ``ngpu``."""
     if not command:
         raise KdError("no command given (put it after --)")
@@ -99,10 +117,11 @@ def final_command(ngpu, num_nodes, nproc, command, env):
     if single_process(ngpu, num_nodes, nproc):
         return list(command)
     module, args = split_python_module(command)
-    per_node = max(ngpu, nproc or 0)
-    endpoint = f"{master_host(env)}:{master_port(env, num_nodes)}"
+    per_node = max(ngpu, nproc or 0, 1)
+    endpoint = endpoint_of(endpoint) if endpoint else f"{master_host(env)}:{master_port(env, num_nodes)}"
+    rdzv_id = ["--rdzv_id", env["SLURM_JOB_ID"]] if env.get("SLURM_JOB_ID", "").isdigit() else []
     return ["torchrun", "--nnodes", str(num_nodes), "--nproc_per_node", str(per_node),
-            "--rdzv_backend", "c10d", "--rdzv_endpoint", endpoint, "-m", module, *args]
+            "--rdzv_backend", "c10d", "--rdzv_endpoint", endpoint, *rdzv_id, "-m", module, *args]
 
 
 def device_env(ngpu):
@@ -120,7 +139,7 @@ def main(argv=None):
     parser = build_parser()
     opts = parser.parse_args(ours)
     try:
-        final = final_command(opts.ngpu, opts.num_nodes, opts.nproc, command, os.environ)
+        final = final_command(opts.ngpu, opts.num_nodes, opts.nproc, command, os.environ, opts.rdzv_endpoint)
     except KdError as err:
         parser.error(str(err))
     line = shlex.join(final)
