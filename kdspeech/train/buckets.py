@@ -1,7 +1,7 @@
 """Length-bucketed dynamic batches: ``batch_seconds`` of padded audio per batch, not a fixed count.
 
     batch_seconds: 120     # padded seconds per batch: examples x the longest of the batch
-    num_buckets: 10        # duration buckets (equal numbers of examples, by duration)
+    num_buckets: 20        # duration buckets (equal numbers of examples, by duration)
 
 For the variable-length tasks (enhancement on whole utterances with ``data.segment: 0``, as asr_enh
 and PSE train on them, speaker embedding, an ASR task): examples are sorted by duration and cut into
@@ -30,7 +30,7 @@ import numpy as np
 
 from kdspeech.errors import KdError
 
-BATCH_DEFAULTS = {"batch_seconds": None, "num_buckets": 10}
+BATCH_DEFAULTS = {"batch_seconds": None, "num_buckets": 20}
 
 
 def check_batch_options(conf, where=None):
@@ -92,7 +92,7 @@ class BucketBatches:
     [0, 1, 2, 3, 4]
     """
 
-    def __init__(self, seconds, batch_seconds, num_buckets=10, seed=1, shuffle=True, world_size=1, rank=0):
+    def __init__(self, seconds, batch_seconds, num_buckets=20, seed=1, shuffle=True, world_size=1, rank=0):
         self.seconds = np.asarray(seconds, dtype=np.float64)
         self.batch_seconds, self.seed, self.shuffle = float(batch_seconds), int(seed), shuffle
         self.world_size, self.rank = int(world_size), int(rank)

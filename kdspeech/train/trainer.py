@@ -112,7 +112,7 @@ class Trainer:
     def __init__(self, model, optimizer, scheduler, loss_terms, train_set, valid_set, out_dir, *,
                  teachers=None, valid_terms=None, batch_size=16, valid_batch_size=None, seed=1,
                  conf=None, model_name=None, model_conf=None, dist_info=None, num_workers=0,
-                 task=None, eval_set=None, loader=None, batch_seconds=None, num_buckets=10):
+                 task=None, eval_set=None, loader=None, batch_seconds=None, num_buckets=20):
         self.conf = {**TRAINER_DEFAULTS, **(conf or {})}
         self.best_conf = parse_best(self.conf["best"])
         self.dist = dist_info or DistInfo()
