@@ -169,3 +169,24 @@ def test_batch_seconds_below_the_longest_utterance_fails_before_training(tmp_pat
         _train(tmp_path, var_dir, "bad", "batch_seconds=-2")
     with pytest.raises(KdError, match="num_workers"):
         _train(tmp_path, var_dir, "bad", "num_workers=many")
+
+
+def test_loader_options_leave_the_run_key_as_before(tmp_path):
+    """Checkpoints made before these keys existed (num_workers 0 in their key) still resume."""
+    import argparse
+    import copy
+
+    from kdspeech.config import load_config
+
+    conf_file = tmp_path / "conf.yaml"
+    conf_file.write_text(CONF.replace("batch_seconds: 2.5\nnum_buckets: 3\n", ""))
+    args = argparse.Namespace(train_data="t", valid_data="v", seed=1)
+    conf = load_config(conf_file, [], train.DEFAULTS, train.FREE)
+    legacy = copy.deepcopy(conf)
+    for key in ("pin_memory", "persistent_workers", "prefetch_factor", "batch_seconds", "num_buckets"):
+        legacy.pop(key)
+    legacy["num_workers"] = 0
+    key = train._run_key(conf, args)
+    assert key == train._run_key(legacy, args)
+    assert key == train._run_key({**conf, "num_workers": 4, "pin_memory": True, "prefetch_factor": 8}, args)
+    assert key != train._run_key({**conf, "batch_seconds": 30}, args)

@@ -230,8 +230,9 @@ def _run_key(conf, args):
     for key, default in (("precision", "fp32"), ("accum_grad", 1)):  # newer than some checkpoints: at
         if conf["trainer"].get(key) == default:                      # their defaults, the key is as before
             conf["trainer"].pop(key)
-    for key in LOADER_DEFAULTS:   # the batches are the same for any loader options (kdspeech.train.loading)
-        conf.pop(key, None)
+    for key in LOADER_DEFAULTS:   # the batches are the same for any loader options (kdspeech.train.loading);
+        conf.pop(key, None)       # num_workers stays at 0, where keys made before it was proven so have it
+    conf["num_workers"] = 0
     for key, default in BATCH_DEFAULTS.items():   # newer than some checkpoints, as above
         if conf.get(key) == default or (key == "num_buckets" and not conf.get("batch_seconds")):
             conf.pop(key, None)
