@@ -205,7 +205,10 @@ def _evaluation_set(task, conf, args, where):
     if not tconf["eval_every"]:
         return None
     task.check_metrics(list(tconf["eval_metrics"] or task.default_metrics), where)
-    return task.build_dataset(args.valid_data, {**conf["data"], **(tconf["eval_data"] or {})}, False,
+    eval_data = tconf["eval_data"] or {}
+    if eval_data == TRAINER_DEFAULTS["eval_data"]:   # the default, whole utterances: only where the task crops
+        eval_data = {k: v for k, v in eval_data.items() if k in task.data_defaults()}
+    return task.build_dataset(args.valid_data, {**conf["data"], **eval_data}, False,
                               args.seed, where)
 
 
