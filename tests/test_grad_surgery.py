@@ -2,13 +2,17 @@
 linear losses have constant gradients, so the combined gradient of the remedy (Hu et al. 2023) and of
 PCGrad can be written down."""
 
+import json
 import math
 
 import pytest
 import torch
 
+from enh_fixtures import make_mix_dir
+from kdspeech.distill.losses import LOSSES, LossTerm
 from kdspeech.errors import KdError
 from kdspeech.train.grad_surgery import GradSurgery, check_grad_surgery, remedy
+from test_trainer import CONF, run_train, weights
 
 S2 = math.sqrt(2.0)
 
@@ -99,3 +103,43 @@ def test_groups_must_split_the_terms():
     with pytest.raises(KdError, match="has no option"):
         check_grad_surgery({"main": ["ctc"], "aux": ["si_snr"], "K": 5})
     assert check_grad_surgery(None) is None
+
+
+class NegMse(LossTerm):
+    """Minus 1/2 MSE to the target: its gradient is exactly the opposite of ``mse_target``'s."""
+
+    reads_target = True
+
+    def forward(self, out, batch, teacher_outs):
+        return -0.5 * torch.nn.functional.mse_loss(self.student(out), self.target(batch))
+
+
+if "test_neg_mse" not in LOSSES.names():
+    LOSSES.register("test_neg_mse")(NegMse)
+
+
+@pytest.fixture(scope="module")
+def mix(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mix")
+    return make_mix_dir(root / "train", n=4), make_mix_dir(root / "valid", n=2, seed=1)
+
+
+@pytest.mark.parametrize("method", ["remedy", "pcgrad"])
+def test_trainer_with_an_opposite_auxiliary_loss_trains_as_the_main_loss_alone(tmp_path, mix, method):
+    """An auxiliary gradient that is exactly -g_main: projected onto g_main's normal plane it is 0 (and 0
+    is pushed nowhere), so the update is the main loss's alone; summed without surgery, no update."""
+    conf = tmp_path / "conf.yaml"
+    conf.write_text(CONF.replace("max_epochs: 3", "max_epochs: 1"))
+    both = "loss=[{name: mse_target}, {name: test_neg_mse}]"
+    run_train(conf, mix, tmp_path / "main", "loss=[{name: mse_target}]")
+    run_train(conf, mix, tmp_path / "surgery", both, "valid_loss=[{name: mse_target}]",
+              f"trainer.grad_surgery={{main: [mse_target], aux: [test_neg_mse], method: {method}}}")
+    run_train(conf, mix, tmp_path / "sum", both, "valid_loss=[{name: mse_target}]", "trainer.max_epochs=1")
+    main, surgery, summed = (weights(tmp_path / d / "checkpoints/last.pth") for d in ("main", "surgery", "sum"))
+    assert all(torch.allclose(main[k], surgery[k], atol=1e-7) for k in main)
+    assert any(not torch.equal(main[k], summed[k]) for k in main)
+    history = json.loads((tmp_path / "surgery/history.json").read_text())
+    assert history[0]["grad_surgery"]["conflict_rate"] == 1.0
+    assert history[0]["grad_surgery"]["mean_cosine"] == pytest.approx(-1.0)
+    with pytest.raises(KdError, match=r"no such term: \['si_snr'\]; in neither group: \['test_neg_mse'\]"):
+        run_train(conf, mix, tmp_path / "bad", both, "trainer.grad_surgery={main: [mse_target], aux: [si_snr]}")

@@ -230,9 +230,10 @@ def _run_key(conf, args):
                 "eval_every", "eval_metrics", "eval_data", "best", "keep_best", "average_best", "patience",
                 "compile", "nonfinite_limit"):
         conf["trainer"].pop(key, None)
-    for key, default in (("precision", "fp32"), ("accum_grad", 1)):  # newer than some checkpoints: at
-        if conf["trainer"].get(key) == default:                      # their defaults, the key is as before
-            conf["trainer"].pop(key)
+    # keys newer than some checkpoints: at their defaults, the key is as it was before them
+    for key, default in (("precision", "fp32"), ("accum_grad", 1), ("grad_surgery", None)):
+        if conf["trainer"].get(key, default) == default:
+            conf["trainer"].pop(key, None)
     for key in LOADER_DEFAULTS:   # the batches are the same for any loader options (kdspeech.train.loading);
         conf.pop(key, None)       # num_workers stays at 0, where keys made before it was proven so have it
     conf["num_workers"] = 0

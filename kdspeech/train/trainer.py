@@ -19,9 +19,11 @@ autocast, the loss terms in fp32 (``kdspeech.train.precision``); ``accum_grad`` 
 optimiser update (``kdspeech.train.accumulation``); an update with a NaN/inf loss or gradient is
 skipped and ``nonfinite_limit`` of them in a row stop the run (``kdspeech.train.guard``; the update
 itself, with fp16's grad scaler: ``kdspeech.train.update``); ``compile`` runs the model through
-torch.compile (``kdspeech.train.compiling``).  Loading (top-level keys ``num_workers``, ``pin_memory``,
-``persistent_workers``, ``prefetch_factor``): ``kdspeech.train.loading``, whose loaders live for the
-whole run and give the same batches for any number of workers; ``batch_seconds`` (with
+torch.compile (``kdspeech.train.compiling``); ``grad_surgery`` takes the gradients of a main and an
+auxiliary group of terms apart and makes the auxiliary one assist the main one (the gradient remedy of
+Joint-Grad, or PCGrad: ``kdspeech.train.grad_surgery``).  Loading (top-level keys ``num_workers``,
+``pin_memory``, ``persistent_workers``, ``prefetch_factor``): ``kdspeech.train.loading``, whose loaders
+live for the whole run and give the same batches for any number of workers; ``batch_seconds`` (with
 ``num_buckets``) replaces ``batch_size`` by length-bucketed batches of that many padded seconds
 (``kdspeech.train.buckets``).
 """
@@ -49,6 +51,7 @@ from kdspeech.train.compiling import compile_model
 from kdspeech.train.checkpoint import atomic_save, load_training_state, save_training_state
 from kdspeech.train.contract import check_data_contract
 from kdspeech.train.distributed import DistInfo, all_reduce_sum
+from kdspeech.train.grad_surgery import GradSurgery, average_grads, check_grad_surgery
 from kdspeech.train.guard import check_limit
 from kdspeech.train.loading import (LOADER_DEFAULTS, check_loader_options, epoch_loader, fixed_batches,
                                     make_loader, pad_collate)
@@ -81,6 +84,8 @@ TRAINER_DEFAULTS = {
     "nonfinite_limit": 10,  # updates in a row skipped for a NaN/inf loss or gradient before training
                             # stops (None: never; kdspeech.train.guard)
     "compile": False,       # torch.compile the model; eager where it does not compile (kdspeech.train.compiling)
+    "grad_surgery": None,   # {main: [terms], aux: [terms], method: remedy|pcgrad, ...}: the auxiliary group's
+                            # gradient made to assist the main one (kdspeech.train.grad_surgery)
 }
 
 
@@ -91,6 +96,7 @@ def check_trainer_options(conf, device, where=None):
     check_precision(conf["precision"], device, where)
     check_accum_grad(conf["accum_grad"], where)
     check_limit(conf["nonfinite_limit"], where)
+    check_grad_surgery(conf["grad_surgery"], None, where)
     if not isinstance(conf["compile"], bool):
         raise KdError(f"trainer.compile must be true or false, not {conf['compile']!r}", path=where)
 
@@ -162,6 +168,10 @@ class Trainer:
             self._samplers = {True: self._batches(train_set, True), False: self._batches(valid_set, False)}
         self.out_dir = Path(out_dir)
         self.model_name, self.model_conf = model_name, model_conf or {}
+        if hasattr(model, "resolved_conf"):   # what the model read from files at build (a token list)
+            self.model_conf = model.resolved_conf(self.model_conf)
+        surgery = self.conf["grad_surgery"]
+        self.surgery = GradSurgery(surgery, self.loss_terms) if surgery else None
         self.writer = None
 
     # -- data -----------------------------------------------------------------------------------
@@ -200,12 +210,20 @@ class Trainer:
 
     def _micro_step(self, batch, size, last):
         """Forward and backward of one micro-batch of an update of ``size``: its loss and terms."""
-        with sync_context(self.net, self.dist.enabled, last):   # DDP all-reduces on the update's last
+        # DDP all-reduces on the update's last; with gradient surgery, never (its own average, per update)
+        with sync_context(self.net, self.dist.enabled, last and self.surgery is None):
             with autocast(self.device, self.precision):
                 out, teacher_outs = self._outputs(self.net, batch, self.loss_terms)
+            if self.surgery is not None:
+                return self.surgery.backward(
+                    self._params(), lambda terms: fp32_losses(total_loss, terms, out, batch, teacher_outs),
+                    self.updater.scaled, size)
             loss, parts = fp32_losses(total_loss, self.loss_terms, out, batch, teacher_outs)
             self.updater.backward(loss / size)
         return loss.detach(), parts
+
+    def _params(self):
+        return [p for group in self.optimizer.param_groups for p in group["params"] if p.requires_grad]
 
     def _term_values(self, batch):
         """Each training term's weighted value on ``batch``, with its graph (the guard's diagnosis)."""
@@ -235,6 +253,8 @@ class Trainer:
             if not last:
                 continue
             update += 1
+            if self.surgery is not None:
+                average_grads(self._params(), self.dist)
             self.updater.step(window, f"epoch {epoch} update {update}", self._term_values)
             if update % self.conf["log_interval"] == 0 and self.dist.is_main:
                 self._log_update(epoch, update, updates, window, t0)
@@ -367,6 +387,8 @@ class Trainer:
             entry = {"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss,
                      "lr": self.optimizer.param_groups[0]["lr"], "seconds": round(seconds, 2)}
             self.updater.add_epoch_counts(entry)
+            if self.surgery is not None:
+                entry["grad_surgery"] = self.surgery.take_stats()
             every = self.conf["eval_every"]
             if every and (epoch % every == 0 or epoch == self.conf["max_epochs"]):
                 entry["eval"] = self.evaluate()

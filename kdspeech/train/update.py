@@ -28,7 +28,11 @@ class Updater:
         self.scaler_skips = 0
 
     def backward(self, loss):
-        (self.scaler.scale(loss) if self.scaler else loss).backward()
+        self.scaled(loss).backward()
+
+    def scaled(self, loss):
+        """``loss`` as its gradients are taken: fp16's scaled loss, else the loss itself."""
+        return self.scaler.scale(loss) if self.scaler else loss
 
     def step(self, window, where, term_values):
         """Update from the gradients of ``window`` ([(batch, {term: value})]), or skip it; ``where``
