@@ -15,14 +15,15 @@ import torchaudio
 
 
 class LogMel(torch.nn.Module):
-    """Natural log of the mel power spectrogram, ``log(mel + eps)``."""
+    """Natural log of the mel power spectrogram, ``log(mel + eps)`` (``win_length``: a Hann window
+    shorter than ``n_fft``, zero-padded to it; default ``n_fft``)."""
 
     def __init__(self, sr=16000, n_fft=512, hop=160, n_mels=64, fmin=50.0, fmax=None,
-                 eps=1e-10, mel_scale="slaney"):
+                 eps=1e-10, mel_scale="slaney", win_length=None):
         super().__init__()
         self.sr, self.hop, self.n_mels, self.eps = sr, hop, n_mels, eps
         self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=sr, n_fft=n_fft, win_length=n_fft, hop_length=hop, f_min=fmin,
+            sample_rate=sr, n_fft=n_fft, win_length=win_length or n_fft, hop_length=hop, f_min=fmin,
             f_max=fmax if fmax is not None else sr / 2, n_mels=n_mels, power=2.0, center=True,
             pad_mode="reflect", norm="slaney" if mel_scale == "slaney" else None,
             mel_scale=mel_scale)

@@ -3,7 +3,8 @@
     kdspeech transcribe recordings/
     kdspeech transcribe --backend moonshine --enhance model.zip noisy/ --out text/
 
-``--backend``: ``pocketsphinx`` (offline, the default; ``--lm`` an ARPA language model) or
+``--backend``: ``pocketsphinx`` (offline, the default; ``--lm`` an ARPA language model),
+``trained:<exp dir>`` (a recogniser trained by a recipe, ``kdspeech.asr.trained``) or
 ``moonshine``.  Each input is brought to 16 kHz mono (one notice line per kind of conversion) and
 decoded on its own, whole.  ``--enhance``: a packed enhancement model or exp dir applied first, in
 chunks as ``kdspeech enhance`` does.  Output: ``<name>\\t<words>`` lines on stdout, or with ``--out``
@@ -23,7 +24,8 @@ def add_arguments(p):
     from kdspeech.apply.enhance import DEFAULT_CHUNK_S, DEFAULT_OVERLAP_S
 
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files, folders, lists, .scp files or data dirs")
-    p.add_argument("--backend", default="pocketsphinx", help="ASR backend: pocketsphinx (default) or moonshine")
+    p.add_argument("--backend", default="pocketsphinx", help="ASR backend: pocketsphinx (default), moonshine "
+                   "or trained:<exp dir or model file> (a recogniser a recipe trained, task asr)")
     p.add_argument("--lm", help="pocketsphinx: ARPA language model instead of the bundled one")
     p.add_argument("--enhance", metavar="MODEL", help="packed enhancement model or exp dir applied first")
     p.add_argument("--chunk", type=float, default=DEFAULT_CHUNK_S, help="--enhance: seconds per chunk")

@@ -68,8 +68,12 @@ def key_file(out_dir, job):
 
 def job_key(args, names):
     """What a job's scores are made from: the inputs' contents, the metrics and their settings."""
+    from kdspeech.asr import backend_identity
+
     kinds = kinds_of(names)
-    asr = (args.asr_backend, file_digest(args.asr_lm_text)) if "transcript" in kinds else None
+    asr = None
+    if "transcript" in kinds:   # a trained: recogniser by its model file's digest
+        asr = (backend_identity(args.asr_backend), file_digest(args.asr_lm_text))
     return output_key(estimates=file_digest(args.est_scp), metrics=list(names), sr=args.sr, nj=args.nj,
                       references=file_digest(args.ref_scp) if "intrusive" in kinds else None,
                       transcripts=file_digest(args.text) if "transcript" in kinds else None, asr=asr)
@@ -359,7 +363,8 @@ def build_parser():
     parser.add_argument("--data", help="data dir whose utt2snr / utt2noise group the summary (merge)")
     parser.add_argument("--text", help="reference transcripts '<utt> words...' (wer, cer)")
     parser.add_argument("--asr_backend", default=DEFAULT_BACKEND,
-                        help=f"ASR backend of kdspeech.asr for wer / cer (default: {DEFAULT_BACKEND})")
+                        help=f"ASR backend of kdspeech.asr for wer / cer: pocketsphinx, moonshine or "
+                             f"trained:<exp dir or model file> (default: {DEFAULT_BACKEND})")
     parser.add_argument("--asr_lm_text", help="Kaldi text file to build the ASR language model from "
                         f"(once, in <out_dir>/{LM_NAME}; default: the backend's own LM)")
     parser.add_argument("--trials", help="trial list '<enroll> <test> target|nontarget' (eer, min_dcf)")

@@ -78,7 +78,8 @@ class RelPositionAttention(nn.Module):
         nn.init.xavier_uniform_(self.bias_v)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x, pos_emb):
+    def forward(self, x, pos_emb, mask=None):
+        """``mask`` [B, T] (True: a frame of the utterance): padded frames are never attended to."""
         b, t, _ = x.shape
         h, d = self.heads, self.d_head
         q = self.q(x).view(b, t, h, d)
@@ -87,7 +88,10 @@ class RelPositionAttention(nn.Module):
         p = self.pos(pos_emb).view(-1, h, d).transpose(0, 1)  # [H, 2T-1, d]
         content = torch.matmul((q + self.bias_u).transpose(1, 2), k.transpose(-2, -1))  # [B, H, T, T]
         position = rel_shift(torch.matmul((q + self.bias_v).transpose(1, 2), p.transpose(-2, -1)))
-        weights = self.dropout(torch.softmax((content + position) / math.sqrt(d), dim=-1))
+        scores = (content + position) / math.sqrt(d)
+        if mask is not None:
+            scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))
+        weights = self.dropout(torch.softmax(scores, dim=-1))
         out = torch.matmul(weights, v).transpose(1, 2).reshape(b, t, h * d)
         return self.out(out)
 
@@ -113,8 +117,10 @@ class ConvModule(nn.Module):
         self.norm = nn.BatchNorm1d(dim)
         self.pointwise2 = nn.Conv1d(dim, dim, 1)
 
-    def forward(self, x):  # [B, T, D]
+    def forward(self, x, mask=None):  # [B, T, D]; mask [B, T]: padded frames are zeroed before the conv
         y = F.glu(self.pointwise1(x.transpose(1, 2)), dim=1)
+        if mask is not None:
+            y = y.masked_fill(~mask[:, None, :], 0.0)
         y = F.silu(self.norm(self.depthwise(y)))
         return self.pointwise2(y).transpose(1, 2)
 
@@ -129,10 +135,11 @@ class ConformerBlock(nn.Module):
             nn.LayerNorm(dim) for _ in range(5))
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x, pos_emb):
+    def forward(self, x, pos_emb, mask=None):
+        """``mask`` [B, T] (True: a frame of the utterance) for padded batches (the ASR encoder)."""
         x = x + 0.5 * self.dropout(self.ff1(self.norm_ff1(x)))
-        x = x + self.dropout(self.attn(self.norm_attn(x), pos_emb))
-        x = x + self.dropout(self.conv(self.norm_conv(x)))
+        x = x + self.dropout(self.attn(self.norm_attn(x), pos_emb, mask))
+        x = x + self.dropout(self.conv(self.norm_conv(x), mask))
         x = x + 0.5 * self.dropout(self.ff2(self.norm_ff2(x)))
         return self.norm_out(x)
 

@@ -73,7 +73,7 @@ def build_dataset(task, data_dir, conf, train, seed, where=None):
 
 
 def _import_all():
-    from kdspeech.tasks import classification, enhancement, speaker  # noqa: F401  (register themselves)
+    from kdspeech.tasks import asr, classification, enhancement, speaker  # noqa: F401  (register themselves)
 
 
 def output_of(outputs, key=None):

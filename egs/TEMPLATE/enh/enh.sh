@@ -71,7 +71,7 @@ extra_tests=""         # "<model>:<set>" pairs also enhanced and scored (e.g. a 
 metrics=pesq_wb,stoi,si_sdr        # metrics of stage 6 (any intrusive metric of kdspeech.metrics)
 score_with_asr=false   # stage 7: WER/CER of the decoded noisy, clean and enhanced speech
 asr_metrics=wer,cer    # metrics of stage 7
-asr_backend=pocketsphinx           # ASR backend of stage 7
+asr_backend=pocketsphinx           # ASR backend of stage 7 (pocketsphinx, moonshine, trained:<exp dir>)
 asr_lm_text=""         # text file the ASR language model is built from (empty: the backend's default)
 dnsmos=false           # stage 8: DNSMOS of the noisy and enhanced speech
 dnsmos_metrics=dnsmos_sig,dnsmos_bak,dnsmos_ovrl,dnsmos_p808  # metrics of stage 8
@@ -332,6 +332,10 @@ scored_by() {  # scored_by <score_dir prefix> <set> [<stage number>: say why a s
 score_stage 6 score "score" score_set --param "fs=${fs}" --param "metrics=${metrics}"
 asr_params=(--param "fs=${fs}" --param "metrics=${asr_metrics}" --param "asr_backend=${asr_backend}")
 [ -z "${asr_lm_text}" ] || asr_params+=(--conf "${asr_lm_text}")
+case ${asr_backend} in   # a recogniser trained by a recipe: its model file's content is what stage 7 is made from
+  trained:*) asr_model=${asr_backend#trained:}; [ -d "${asr_model}" ] && asr_model=${asr_model}/best.pth
+             asr_params+=(--conf "${asr_model}") ;;
+esac
 if [ "${score_with_asr}" = true ]; then
   score_stage 7 score_asr "decode (${asr_backend}) and score ${asr_metrics}:" score_asr_set "${asr_params[@]}"
   for t in ${test_sets}; do   # the clean references: what the ASR backend does at best
