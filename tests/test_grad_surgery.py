@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from enh_fixtures import make_mix_dir
-from kdspeech.distill.losses import LOSSES, LossTerm
 from kdspeech.errors import KdError
 from kdspeech.train.grad_surgery import GradSurgery, check_grad_surgery, remedy
-from test_trainer import CONF, run_train, weights
+from test_trainer import CONF, _free_port, _torchrun, run_train, weights
+
+BOTH = "loss=[{name: mse_target}, {name: mse_target, weight: -1.0}]"   # labels mse_target, mse_target.2
 
 S2 = math.sqrt(2.0)
 
@@ -105,19 +106,6 @@ def test_groups_must_split_the_terms():
     assert check_grad_surgery(None) is None
 
 
-class NegMse(LossTerm):
-    """Minus 1/2 MSE to the target: its gradient is exactly the opposite of ``mse_target``'s."""
-
-    reads_target = True
-
-    def forward(self, out, batch, teacher_outs):
-        return -0.5 * torch.nn.functional.mse_loss(self.student(out), self.target(batch))
-
-
-if "test_neg_mse" not in LOSSES.names():
-    LOSSES.register("test_neg_mse")(NegMse)
-
-
 @pytest.fixture(scope="module")
 def mix(tmp_path_factory):
     root = tmp_path_factory.mktemp("mix")
@@ -126,20 +114,38 @@ def mix(tmp_path_factory):
 
 @pytest.mark.parametrize("method", ["remedy", "pcgrad"])
 def test_trainer_with_an_opposite_auxiliary_loss_trains_as_the_main_loss_alone(tmp_path, mix, method):
-    """An auxiliary gradient that is exactly -g_main: projected onto g_main's normal plane it is 0 (and 0
-    is pushed nowhere), so the update is the main loss's alone; summed without surgery, no update."""
+    """An auxiliary gradient that is exactly -g_main (the main term with weight -1): projected onto
+    g_main's normal plane it is 0 (and 0 is pushed nowhere), so the update is the main loss's alone;
+    summed without surgery, no update."""
     conf = tmp_path / "conf.yaml"
     conf.write_text(CONF.replace("max_epochs: 3", "max_epochs: 1"))
-    both = "loss=[{name: mse_target}, {name: test_neg_mse}]"
     run_train(conf, mix, tmp_path / "main", "loss=[{name: mse_target}]")
-    run_train(conf, mix, tmp_path / "surgery", both, "valid_loss=[{name: mse_target}]",
-              f"trainer.grad_surgery={{main: [mse_target], aux: [test_neg_mse], method: {method}}}")
-    run_train(conf, mix, tmp_path / "sum", both, "valid_loss=[{name: mse_target}]", "trainer.max_epochs=1")
+    run_train(conf, mix, tmp_path / "surgery", BOTH, "valid_loss=[{name: mse_target}]",
+              f"trainer.grad_surgery={{main: [mse_target], aux: [mse_target.2], method: {method}}}")
+    run_train(conf, mix, tmp_path / "sum", BOTH, "valid_loss=[{name: mse_target}]", "trainer.max_epochs=1")
     main, surgery, summed = (weights(tmp_path / d / "checkpoints/last.pth") for d in ("main", "surgery", "sum"))
     assert all(torch.allclose(main[k], surgery[k], atol=1e-7) for k in main)
     assert any(not torch.equal(main[k], summed[k]) for k in main)
     history = json.loads((tmp_path / "surgery/history.json").read_text())
     assert history[0]["grad_surgery"]["conflict_rate"] == 1.0
     assert history[0]["grad_surgery"]["mean_cosine"] == pytest.approx(-1.0)
-    with pytest.raises(KdError, match=r"no such term: \['si_snr'\]; in neither group: \['test_neg_mse'\]"):
-        run_train(conf, mix, tmp_path / "bad", both, "trainer.grad_surgery={main: [mse_target], aux: [si_snr]}")
+    with pytest.raises(KdError, match=r"no such term: \['si_snr'\]; in neither group: \['mse_target.2'\]"):
+        run_train(conf, mix, tmp_path / "bad", BOTH, "trainer.grad_surgery={main: [mse_target], aux: [si_snr]}")
+
+
+def test_ddp_surgery_averages_the_ranks_combined_gradients(tmp_path, mix):
+    """2 processes with batch 2, each applying the surgery to its own gradients, then averaging them
+    once per update: with the opposite auxiliary loss, the main loss alone with batch 4 in one process."""
+    import subprocess
+
+    conf = tmp_path / "conf.yaml"
+    conf.write_text(CONF.replace("max_epochs: 3", "max_epochs: 2").replace("batch_size: 4", "batch_size: 2")
+                    .replace("num_decimations: 3}", "num_decimations: 3, norm: none}"))
+    cmd, env = _torchrun(conf, mix, tmp_path / "ddp", _free_port(), BOTH, "valid_loss=[{name: mse_target}]",
+                         "trainer.grad_surgery={main: [mse_target], aux: [mse_target.2]}")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads((tmp_path / "ddp/env.json").read_text())["world_size"] == 2
+    run_train(conf, mix, tmp_path / "one", "batch_size=4", "loss=[{name: mse_target}]")
+    a, b = weights(tmp_path / "ddp/checkpoints/last.pth"), weights(tmp_path / "one/checkpoints/last.pth")
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
