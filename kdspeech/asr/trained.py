@@ -14,7 +14,6 @@ output is lower-case words of the token list's characters (already normalised as
 """
 
 import numpy as np
-import torch
 
 from kdspeech.asr import BACKENDS
 from kdspeech.errors import KdError
@@ -28,6 +27,8 @@ class Trained:
     prefix beam search; ``device``: cpu or cuda)."""
 
     def __init__(self, model=None, beam=1, device="cpu"):
+        import torch   # imported when built: registering this backend loads nothing heavy
+
         from kdspeech.train.checkpoint import load_model
 
         if not model:
@@ -41,9 +42,10 @@ class Trained:
         self.beam, self.device, self.sr = int(beam), torch.device(device), int(getattr(self.net, "sr", 16000))
         self.model = model
 
-    @torch.no_grad()
     def transcribe(self, samples, sr):
         """The transcript of one utterance (empty when nothing but blanks is decoded)."""
+        import torch
+
         from kdspeech.asr.tokens import decode
         from kdspeech.tasks.asr import transcribe_one
 
@@ -57,7 +59,9 @@ class Trained:
         if len(x) < 1 + 6 * self.net.hop:
             return ""   # shorter than the encoder's receptive field: nothing can be recognised
         self.net.eval()
-        return decode(transcribe_one(self.net, torch.from_numpy(x), self.device, self.beam), self.net.tokens)
+        with torch.no_grad():
+            ids = transcribe_one(self.net, torch.from_numpy(x), self.device, self.beam)
+        return decode(ids, self.net.tokens)
 
 
 def split_spec(name):
