@@ -55,7 +55,11 @@ def get_parser():
 
 
 def select(configs, patterns):
-    return [pc for pc in configs if not patterns or any(fnmatch.fnmatch(pc.name, pat) for pat in patterns)]
+    """The configs whose ``<recipe>:<stem>`` (or that of a recipe sharing the conf dir) matches a pattern."""
+    def names(pc):
+        return [pc.name] + [f"{other}:{pc.path.stem}" for other in pc.also]
+    return [pc for pc in configs
+            if not patterns or any(fnmatch.fnmatch(n, pat) for n in names(pc) for pat in patterns)]
 
 
 def build_only(pc, work):

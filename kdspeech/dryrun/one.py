@@ -28,7 +28,7 @@ from kdspeech.dryrun.data import SR, make_data
 from kdspeech.errors import KdError
 
 
-def _fit_config(conf, made, task, steps, batch, seconds, device):
+def _fit_config(conf, made, task, batch, seconds, device):
     """The prepared config pointed at the dry-run data, with short crops and small batches."""
     from kdspeech.tasks import get_task
 
@@ -44,7 +44,7 @@ def _fit_config(conf, made, task, steps, batch, seconds, device):
     conf["batch_size"] = batch
     if conf.get("valid_batch_size"):
         conf["valid_batch_size"] = batch
-    conf["num_workers"] = 0
+    conf["num_workers"] = 0   # data in this process: its peak RSS is the whole run's
     trainer = conf.setdefault("trainer", {}) or {}
     conf["trainer"] = trainer
     trainer.update({"device": device, "tensorboard": False, "log_interval": 1, "patience": None,
@@ -87,7 +87,7 @@ def run(pc, work, steps=2, batch=1, seconds=1.0, device="cpu", corpora=None, rec
     model_conf = conf["model"].get("conf") or {}
     seconds, batch = _floors(model_conf, pc.task, seconds, batch, record["notes"])
     made = make_data(pc.task, corpora, work / "data", steps * batch, seconds, model_conf.get("emb_dim") or 256)
-    conf = _fit_config(conf, made, pc.task, steps, batch, seconds, device)
+    conf = _fit_config(conf, made, pc.task, batch, seconds, device)
     conf_path = work / "conf.yaml"
     save_config(conf, conf_path)
     exp = work / "exp"
