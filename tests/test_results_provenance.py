@@ -17,7 +17,6 @@ PENDING = {
     "egs/dns5/pse/RESULTS.md": "one seed per system; a 3-seed re-run takes about 4.5 h on 2 cores",
     "egs/esc50/cls/RESULTS.md": "3 seeds x 3 folds already; the re-run at a clean commit takes about 3.5 h",
     "egs/esc50/cls/results/ablations/RESULTS.md": "the ablation run (51 min) after the main run's",
-    "egs/librispeech/asr_enh/results/enh_results.md": "one seed per system; a 3-seed re-run is pending",
 }
 
 
