@@ -102,6 +102,19 @@ def test_trained_backend_decodes_in_any_order_alike(trained, tmp_path):
     assert backend_identity("pocketsphinx") == "pocketsphinx"
 
 
+def test_a_packed_recogniser_decodes_like_its_exp_dir(trained, tmp_path):
+    from kdspeech.data.datadir import DataDir
+    from kdspeech.packing.pack import pack
+
+    card = pack(trained / "exp", tmp_path / "asr.zip")
+    assert card["task"] == "asr" and card["output"] == {"kind": "transcript", "tokens": len(
+        read_token_list(trained / "tokens.txt"))}
+    data = DataDir(trained / "data")
+    packed, exp = build_backend(f"trained:{tmp_path / 'asr.zip'}"), build_backend(f"trained:{trained / 'exp'}")
+    for utt in data.utts:
+        assert packed.transcribe(*data.load_audio(utt)) == exp.transcribe(*data.load_audio(utt))
+
+
 def test_trained_backend_rejects_a_model_that_is_not_a_recogniser(tmp_path):
     from kdspeech.train.checkpoint import atomic_save
 

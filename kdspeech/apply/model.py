@@ -18,7 +18,8 @@ TASKS_OF = {
     "embed": ("speaker_embedding",),
 }
 SUBCOMMAND_OF = {"enhancement": "enhance", "personalized_enhancement": "enhance",
-                 "classification": "classify", "speaker_embedding": "embed or verify"}
+                 "classification": "classify", "speaker_embedding": "embed or verify",
+                 "asr": "transcribe --backend trained:<model>"}
 
 
 def open_model(path, subcommand, device):

@@ -19,7 +19,8 @@ Input and output by task:
   (``kdspeech.bin.dump_feats.low_rate_view``) in clips of ``duration`` seconds, in; class logits out
   (``classes``, in order).  The view rate and duration are read from the training's feature dump
   (``data.feats``: its folder's name is the rate, its frames the duration);
-- speaker_embedding: a mono waveform at ``sr`` in, an embedding (its ``emb`` output) out.
+- speaker_embedding: a mono waveform at ``sr`` in, an embedding (its ``emb`` output) out;
+- asr: a mono waveform at ``sr`` in, a transcript out (``--asr_backend trained:<packed file>``).
 """
 
 import json
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from kdspeech.errors import KdError
 
-CARD_TASKS = ("enhancement", "personalized_enhancement", "classification", "speaker_embedding")
+CARD_TASKS = ("enhancement", "personalized_enhancement", "classification", "speaker_embedding", "asr")
 PANNS_SR, PANNS_HOP = 16000, 160
 
 
@@ -126,6 +127,9 @@ def io_description(task, sr, model_conf, view=None):
         rate, duration, classes = view
         return ({"kind": "waveform", "sr": PANNS_SR, "channels": 1, "view_rate": rate, "duration": duration},
                 {"kind": "logits", "classes": classes})
+    if task == "asr":   # the model file carries its token list (conformer_ctc's options)
+        return ({"kind": "waveform", "sr": sr, "channels": 1},
+                {"kind": "transcript", "tokens": len(model_conf.get("tokens") or []) or None})
     return ({"kind": "waveform", "sr": sr, "channels": 1},
             {"kind": "embedding", "dim": model_conf.get("emb_dim")})
 
