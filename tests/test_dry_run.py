@@ -16,7 +16,7 @@ from kdspeech.errors import KdError
 
 REPO = Path(kdspeech.__file__).resolve().parents[1]
 RECIPES = {"librispeech/enh", "librispeech/asr_enh", "dns5/pse", "esc50/cls", "tau2019mobile/cls",
-           "user_data/cls", "shared_speakers/spk", "voxceleb/spk"}
+           "user_data/cls", "shared_speakers/spk", "voxceleb/spk", "TEMPLATE/asr"}
 
 
 def test_every_paper_config_builds_and_counts_its_parameters(tmp_path, capsys):
@@ -73,9 +73,10 @@ def test_paper_scale_is_conf_not_its_subdirs_and_shared_conf_dirs_run_once(tmp_p
 def test_dry_run_of_a_subset_trains_checkpoints_resumes_and_evaluates(corpora, tmp_path):
     """One config per kind of dependency and data path: routed teachers a recipe fills in (enh KD),
     another recipe's encoder (pDeepFilterNet2 + TinyECAPA), a feature dump (classification, with the
-    validation evaluation), precomputed teacher outputs dropped (speaker KD, EER)."""
+    validation evaluation), precomputed teacher outputs dropped (speaker KD, EER), transcripts and a
+    token list (the ASR template's Conformer-CTC, bf16 and accum_grad 8 as the paper config has them)."""
     configs = ("librispeech/enh:train_student_kd dns5/pse:train_light esc50/cls:train_mobilenetv2 "
-               "shared_speakers/spk:train_contrastive")
+               "shared_speakers/spk:train_contrastive TEMPLATE/asr:train_asr_conformer_ctc")
     out = tmp_path / "subset.json"
     env = {**os.environ, "KDSPEECH_CORPORA": str(corpora), "OMP_NUM_THREADS": "1",
            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
@@ -90,5 +91,6 @@ def test_dry_run_of_a_subset_trains_checkpoints_resumes_and_evaluates(corpora, t
         assert r["eval"], r   # the resumed epoch ran the task's validation evaluation
     assert set(records["esc50/cls:train_mobilenetv2"]["eval"]) >= {"accuracy", "macro_f1"}
     assert "eer" in records["shared_speakers/spk:train_contrastive"]["eval"]
+    assert "cer" in records["TEMPLATE/asr:train_asr_conformer_ctc"]["eval"]
     assert "fresh weights of shared_speakers/spk/conf/train_contrastive.yaml" in proc.stdout
-    assert "4 of 4 passed" in proc.stdout
+    assert "5 of 5 passed" in proc.stdout

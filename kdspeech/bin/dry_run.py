@@ -14,10 +14,74 @@ exit status is 1 when any config fails.  Columns: params (of the model trained; 
 models have the dry run's 2 classes), peak MiB, s/step (the resumed epoch's seconds per update at
 ``--batch`` x ``--seconds``), result, then the notes and the error of each config.
 
-A full run on a 2-core CPU shared with a recipe run (torch 2.11, batch 1, 1 s crops, 2 steps), at
-commit time; s/step is only indicative on a loaded machine::
+``utils/dry_run.sh`` (every config, 2 steps, batch 1, crops <= 1 s, CPU) on a 2-core CPU shared with
+a recipe run, torch 2.11, tools/env.sh's tcmalloc and passive OpenMP (an earlier run without them,
+``python -m`` with tests beside it, measured steps 2-60x slower); 5.5 min for the 34 configs, the
+TEMPLATE/asr row run right after with ``--recipes TEMPLATE/asr``; peak MiB is the RSS of the whole
+process (about 550 of it is Python, torch and kdspeech), s/step is indicative only on a loaded machine;
+"also the config of timit/enh" (librispeech/enh's rows) and "of chime4/asr_enh" (librispeech/asr_enh's)
+notes left out::
 
-    see the issue 21 note (the table printed by ``utils/dry_run.sh``)
+    # dry run of the paper-size configs (2 steps x batch 1, crops <= 1 s, cpu)
+    config                                       task                        params peak MiB  s/step  result
+    TEMPLATE/asr:train_asr_conformer_ctc         asr                         20.91M     1744    0.46  pass
+    librispeech/asr_enh:student_df               enhancement                  3.67M     1085    1.01  pass
+    librispeech/asr_enh:student_ld               enhancement                  3.67M     1164    0.72  pass
+        note: teachers.conformer.members: fresh weights of librispeech/asr_enh/conf/teacher.yaml (1 member(s), filled in by the recipe)
+    librispeech/asr_enh:student_le               enhancement                  3.67M     1159    0.77  pass
+        note: teachers.conformer.members: fresh weights of librispeech/asr_enh/conf/teacher.yaml (1 member(s), filled in by the recipe)
+    librispeech/asr_enh:student_le_ld            enhancement                  3.67M     1158    0.73  pass
+        note: teachers.conformer.members: fresh weights of librispeech/asr_enh/conf/teacher.yaml (1 member(s), filled in by the recipe)
+    librispeech/asr_enh:student_lr               enhancement                  3.67M     1067    0.62  pass
+    librispeech/asr_enh:teacher                  enhancement                 21.52M     1499    0.37  pass
+    dns5/pse:train_e3net                         personalized_enhancement     6.65M     1016    0.17  pass
+    dns5/pse:train_light                         personalized_enhancement     2.44M      930    0.42  pass
+        note: model.conf.encoder: fresh weights of shared_speakers/spk/conf/train_contrastive.yaml (instead of the trained exp/contrastive)
+    dns5/pse:train_oracle                        personalized_enhancement     3.69M      960    0.49  pass
+    dns5/pse:train_pdccrn                        personalized_enhancement     3.93M     1096    0.74  pass
+    dns5/pse:train_pdfnet2                       personalized_enhancement     2.27M      926    0.41  pass
+    esc50/cls:train                              classification              79.68M     3638    2.10  pass
+    esc50/cls:train_mobilenetv2                  classification               3.54M      860    0.07  pass
+    esc50/cls:train_resnet38                     classification              72.71M     3335    1.79  pass
+    librispeech/enh:train_crn                    enhancement                 17.58M     1436    0.38  pass
+    librispeech/enh:train_psm_blstm              enhancement                  2.76M      882    0.06  pass
+    librispeech/enh:train_student                enhancement                 12.83M     1282    0.47  pass
+    librispeech/enh:train_student_kd             enhancement                 12.83M     1486    0.41  pass
+        note: teachers.snr.members: fresh weights of librispeech/enh/conf/train_teacher.yaml (4 member(s), filled in by the recipe)
+    librispeech/enh:train_teacher                enhancement                 12.83M     1282    0.32  pass
+    librispeech/enh:train_wavenet_denoise        enhancement                  6.28M     1796    1.66  pass
+    shared_speakers/spk:train_contrastive        speaker_embedding            0.17M      782    0.04  pass
+        note: teachers.teacher: precomputed outputs dropped (the live teacher runs)
+        note: batch 2 (BatchNorm of the embedding needs 2 examples)
+    shared_speakers/spk:train_cos                speaker_embedding            0.17M      781    0.03  pass
+        note: teachers.teacher: precomputed outputs dropped (the live teacher runs)
+        note: batch 2 (BatchNorm of the embedding needs 2 examples)
+    shared_speakers/spk:train_mse                speaker_embedding            0.17M      782    0.03  pass
+        note: teachers.teacher: precomputed outputs dropped (the live teacher runs)
+        note: batch 2 (BatchNorm of the embedding needs 2 examples)
+    tau2019mobile/cls:train                      classification              79.68M     3637    1.31  pass
+    tau2019mobile/cls:train_mobilenetv2          classification               3.54M      860    0.12  pass
+    tau2019mobile/cls:train_resnet38             classification              72.71M     3334    1.00  pass
+    user_data/cls:train                          classification              79.68M     3639    0.73  pass
+    user_data/cls:train_mobilenetv2              classification               3.54M      860    0.13  pass
+    user_data/cls:train_resnet38                 classification              72.71M     3333    0.57  pass
+    voxceleb/spk:train_contrastive               speaker_embedding            0.17M      785    0.10  pass
+        note: teachers.teacher: precomputed outputs dropped (the live teacher runs)
+        note: batch 2 (BatchNorm of the embedding needs 2 examples)
+    voxceleb/spk:train_contrastive_ecapa         speaker_embedding            0.15M      806    0.07  pass
+        note: teachers.teacher: precomputed outputs dropped (the live teacher runs)
+        note: teachers.teacher.members[0]: fresh weights of voxceleb/spk/conf/train_ecapa_small.yaml (instead of the trained exp/ecapa_small)
+        note: batch 2 (BatchNorm of the embedding needs 2 examples)
+    voxceleb/spk:train_cos                       speaker_embedding            0.17M      781    0.10  pass
+        note: teachers.teacher: precomputed outputs dropped (the live teacher runs)
+        note: batch 2 (BatchNorm of the embedding needs 2 examples)
+    voxceleb/spk:train_ecapa_small               speaker_embedding            6.98M     1023    0.18  pass
+        note: batch 2 (BatchNorm of the embedding needs 2 examples)
+    voxceleb/spk:train_mse                       speaker_embedding            0.17M      781    0.10  pass
+        note: teachers.teacher: precomputed outputs dropped (the live teacher runs)
+        note: batch 2 (BatchNorm of the embedding needs 2 examples)
+    # mini_espeak/enh: not dry-run (the offline mini recipe: conf/ is its only, tiny, scale)
+    # 35 of 35 passed
 """
 
 import argparse
@@ -31,6 +95,7 @@ from pathlib import Path
 
 from kdspeech.cli import positive_count, run_main
 from kdspeech.dryrun.configs import find_paper_configs, prepare
+from kdspeech.dryrun.data import without_data
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,7 +134,8 @@ def build_only(pc, work):
     record = {"config": pc.name, "task": pc.task, "notes": []}
     try:
         conf, record["notes"] = prepare(pc, work, write_teachers=False)
-        model = build_model(conf["model"]["name"], conf["model"].get("conf") or {}, where=str(pc.path))
+        model_conf = {**(conf["model"].get("conf") or {}), **without_data(pc.task)}
+        model = build_model(conf["model"]["name"], model_conf, where=str(pc.path))
         record.update(params=count_parameters(model), ok=True, error=None)
     except Exception as err:  # noqa: BLE001 - every failure is a row of the table
         record.update(ok=False, error=f"{type(err).__name__}: {err}")

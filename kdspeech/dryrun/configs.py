@@ -1,8 +1,10 @@
 """The recipes, their paper-size training configs, and what those configs need from another run.
 
-A recipe is ``egs/<corpus>/<task>`` with a ``run.sh``.  Its paper scale is the YAML files directly in
-its ``conf/`` (``conf/cpu`` and any other sub-dir hold smaller scales); a recipe without a ``conf/`` of
-its own takes the ``conf_dir=`` default of its run.sh (egs/chime4/asr_enh: librispeech/asr_enh's).
+A recipe is ``egs/<corpus>/<task>`` with a ``run.sh``, or a task template ``egs/TEMPLATE/<task>`` with
+a ``conf/`` of its own (the configs its recipes link to: TEMPLATE/asr).  Its paper scale is the YAML
+files directly in its ``conf/`` (``conf/cpu`` and any other sub-dir hold smaller scales); a recipe
+without a ``conf/`` of its own takes the ``conf_dir=`` default of its run.sh (egs/chime4/asr_enh:
+librispeech/asr_enh's).
 Recipes that share one conf dir (egs/timit/enh/conf is a link to librispeech/enh's) are dry-run once,
 under the first name, the others listed as ``also``.  ``NO_PAPER_SCALE`` names the recipes whose
 ``conf/`` is not a paper's size.  A training config is a YAML file with ``model.name`` and ``loss``
@@ -66,7 +68,9 @@ class PaperConfig:
 
 
 def recipe_dirs(egs):
-    return sorted(p.parent for p in Path(egs).glob("*/*/run.sh") if p.parent.parent.name != "TEMPLATE")
+    recipes = {p.parent for p in Path(egs).glob("*/*/run.sh") if p.parent.parent.name != "TEMPLATE"}
+    templates = {p.parent for p in Path(egs).glob("TEMPLATE/*/conf") if p.is_dir()}
+    return sorted(recipes | templates)
 
 
 def paper_conf_dir(recipe_dir):
@@ -74,7 +78,8 @@ def paper_conf_dir(recipe_dir):
     own = recipe_dir / "conf"
     if own.is_dir():
         return own.resolve()
-    match = re.search(r"^conf_dir=(\S+)", (recipe_dir / "run.sh").read_text(), re.MULTILINE)
+    run_sh = recipe_dir / "run.sh"
+    match = re.search(r"^conf_dir=(\S+)", run_sh.read_text(), re.MULTILINE) if run_sh.is_file() else None
     if match and (recipe_dir / match.group(1)).is_dir():
         return (recipe_dir / match.group(1)).resolve()
     return None

@@ -12,7 +12,13 @@ returns the config changes that point at it (``{"train": dir, "valid": dir, "dat
   embeddings of stage 3);
 * ``speaker_embedding``: speech of 2+ speakers; the validation dir has target and non-target trials;
 * ``classification``: ESC-50 clips of 2 classes, their PANNs log-mel dump (``kdspeech.bin.dump_feats``
-  at 16 kHz, ``seconds`` long) and ``model.conf.num_classes``.
+  at 16 kHz, ``seconds`` long) and ``model.conf.num_classes``;
+* ``asr``: AN4 utterances (the shared LibriSpeech has no transcripts) with the first words of their
+  transcripts (as many characters as CTC can emit from ``seconds`` of audio: the words need not be
+  in the cut, which a few steps of a dry run do not mind) and their token list, as
+  ``data.token_list`` and ``model.conf.tokens``.
+
+``without_data(task)``: the model options a task's data would set, for building a model alone.
 """
 
 from pathlib import Path
@@ -145,11 +151,58 @@ def _classification(corpora, root, n_train, seconds):
             "model": {"num_classes": len(classes)}}
 
 
+# The characters of normalised LibriSpeech transcripts (kdspeech.asr.tokens' layout): building a
+# recogniser without data.
+CHARS = ["<blank>", "<space>", "'"] + [chr(c) for c in range(ord("a"), ord("z") + 1)]
+
+
+def without_data(task):
+    """Model options the task's data sets, for a model built without data (``--build_only``)."""
+    return {"tokens": CHARS} if task == "asr" else {}
+
+
+def _an4(corpora, count):
+    """``[(speaker, utt, path, transcript)]``: ``count`` transcribed AN4 utterances, speakers mixed."""
+    root = Path(corpora) / "asr" / "an4"
+    rows = [line.split(maxsplit=1) for line in (root / "text").read_text().splitlines()]
+    paths = dict(line.split(maxsplit=1) for line in (root / "wav.list").read_text().splitlines())
+    spk = dict(line.split(maxsplit=1) for line in (root / "utt2spk").read_text().splitlines())
+    if len(rows) < count:
+        raise KdError(f"{len(rows)} transcribed utterances, the dry run needs {count}", path=root / "text")
+    return [(spk[utt], utt, root / paths[utt], words) for utt, words in rows[::max(1, len(rows) // count)][:count]]
+
+
+def _asr(corpora, root, n_train, seconds, samples_per_frame=640):
+    from kdspeech.asr.tokens import write_token_list
+
+    most = max(1, int(seconds * SR) // samples_per_frame // 2)   # CTC: labels + repeats <= frames
+    rows = _an4(corpora, n_train + 2)
+    text = {}
+    for _, utt, _, words in rows:
+        kept = words.split()[:1]
+        for word in words.split()[1:]:
+            if len(" ".join(kept + [word])) > most:
+                break
+            kept.append(word)
+        text[utt] = " ".join(kept)[:most]
+    dirs = {}
+    for name, part in (("train", rows[:n_train]), ("valid", rows[n_train:])):
+        dirs[name] = _speech_dir(root / name, [r[:3] for r in part], seconds)
+        write_kv(dirs[name] / "text", {utt: text[utt] for _, utt, _, _ in part})
+    write_kv(root / "text", text)
+    tokens = root / "tokens.txt"
+    write_token_list(root / "text", tokens)
+    return {"train": dirs["train"], "valid": dirs["valid"], "data": {"token_list": str(tokens)},
+            "model": {"tokens": str(tokens)}}
+
+
 def make_data(task, corpora, root, n_train, seconds, emb_dim=256):
     """Write the task's tiny data under ``root``; the dirs and config changes (see module doc)."""
     root = Path(root)
     if task == "classification":
         return _classification(corpora, root, n_train, seconds)
+    if task == "asr":
+        return _asr(corpora, root, n_train, seconds)
     files = speech_files(corpora, speakers=max(2, min(4, n_train)), per_speaker=max(2, -(-n_train // 4) + 1))
     if task == "enhancement":
         noises = _noise_files(corpora)

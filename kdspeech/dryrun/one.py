@@ -36,12 +36,13 @@ def _fit_config(conf, made, task, batch, seconds, device):
     conf["data"] = data
     for key, value in made["data"].items():
         data[key] = {**(data.get(key) or {}), **value} if isinstance(value, dict) else value
-    if task != "classification":
+    if task not in ("classification", "asr"):   # whole utterances: the files are cut to `seconds`
         segment = data.get("segment", get_task(task).data_defaults().get("segment"))
         if segment and int(segment) > int(seconds * SR):
             data["segment"] = int(seconds * SR)
     conf["model"]["conf"] = {**(conf["model"].get("conf") or {}), **made["model"]}
     conf["batch_size"] = batch
+    conf["batch_seconds"] = None   # batches of `batch` examples, not of seconds
     if conf.get("valid_batch_size"):
         conf["valid_batch_size"] = batch
     conf["num_workers"] = 0   # data in this process: its peak RSS is the whole run's
