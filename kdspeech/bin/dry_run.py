@@ -195,7 +195,12 @@ def print_table(records, skipped, args, out=None):
 
 
 def main(argv=None):
-    args = get_parser().parse_args(argv)
+    parser = get_parser()
+    args = parser.parse_args(argv)
+    if args.device == "cuda" and not args.build_only:
+        import torch
+        if not torch.cuda.is_available():
+            parser.error("--device cuda: no GPU is visible")
     corpora = args.corpora or os.environ.get("KDSPEECH_CORPORA") or REPO.parent / "shared" / "corpora"
     configs, skipped = find_paper_configs(args.egs, args.recipes.split() or None)
     configs = select(configs, args.configs.split())
