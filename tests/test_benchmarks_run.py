@@ -20,6 +20,9 @@ TINY = {
     "bench_pse_refine.py": ["--seconds", "1", "--repeats", "1"],
     "bench_deterministic.py": ["--steps", "1", "--repeats", "1", "--batch", "2", "--seconds", "1",
                                "--models", "waveunet,tiny_ecapa,cnn14"],
+    "bench_asr_conformer_ctc.py": ["--batch", "2", "--steps", "1", "--num_utts", "2", "--beam", "2"],
+    "bench_gpu_step.py": ["--device", "cpu", "--configs", "esc50/cls:train_mobilenetv2", "--steps", "1", "--batch",
+                          "2", "--seconds", "0.5", "--precisions", "fp32,bf16", "--workers", "0"],
     "bench_precision.py": ["--seconds", "0.5", "--steps", "1", "--repeats", "1", "--models", "waveunet,dccrn"],
     "bench_scale.py": ["--items", "8", "--batch", "4", "--seconds", "1", "--workers", "0,1", "--epochs", "1",
                        "--updates", "1", "--segment", "2048", "--repeats", "1"],
@@ -32,6 +35,8 @@ EXPECTED = {  # a line each prints once it has measured
     "bench_speaker_kd.py": "resemblyzer GE2E",
     "bench_pse_refine.py": "oracle similarity",
     "bench_deterministic.py": "deterministic mode: done",
+    "bench_asr_conformer_ctc.py": "decoding, beam 2",
+    "bench_gpu_step.py": "bench_gpu_step: done",
     "bench_precision.py": "fails under bf16 (and not under fp32): none",
     "bench_scale.py": "bench_scale: done",
 }

@@ -142,11 +142,13 @@ def build_only(pc, work):
     return record
 
 
-def run_one(pc, work, args, corpora):
-    """``kdspeech.dryrun.one`` for ``pc`` in a child process; its record."""
+def run_one(pc, work, args, corpora, overrides=()):
+    """``kdspeech.dryrun.one`` for ``pc`` in a child process (``overrides``: its ``--set`` words); its
+    record."""
     cmd = [sys.executable, "-m", "kdspeech.dryrun.one", "--config", str(pc.path), "--recipe", pc.recipe,
            "--work", str(work), "--steps", str(args.steps), "--batch", str(args.batch),
-           "--seconds", str(args.seconds), "--device", args.device, "--corpora", str(corpora)]
+           "--seconds", str(args.seconds), "--device", args.device, "--corpora", str(corpora),
+           *(["--set", *overrides] if overrides else [])]
     work.mkdir(parents=True, exist_ok=True)
     log = work / "dry_run.log"
     try:

@@ -10,7 +10,9 @@ epoch of ``--steps`` updates that writes a checkpoint; then the same command wit
 resumes from it, trains ``--steps`` more and runs the task's validation evaluation.  The last line on
 stdout is a JSON record: ``params`` (of the model trained), ``peak_mb`` (peak RSS of this process on
 the CPU, ``torch.cuda.max_memory_allocated`` on CUDA), ``s_per_step`` (the resumed epoch's seconds per
-update), ``ok``, ``error``, ``notes`` (what got fresh weights or was left out).
+update), ``ok``, ``error``, ``notes`` (what got fresh weights or was left out), ``gpu_busy`` (CUDA: the
+fraction of the resumed run's wall time with a kernel running, by the torch profiler).  ``--set KEY=VALUE``
+changes the config of both runs (precision, workers: benchmarks/bench_gpu_step.py).
 """
 
 import argparse
@@ -75,9 +77,31 @@ def _peak_mb(device):
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux
 
 
-def run(pc, work, steps=2, batch=1, seconds=1.0, device="cpu", corpora=None, record=None):
+def _profiled(fn, device):
+    """``fn()`` and the fraction of its wall time the GPU was busy (CUDA kernels, by the torch
+    profiler; None on the CPU)."""
+    import torch
+
+    if not device.startswith("cuda"):
+        fn()
+        return None
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.cuda.synchronize()
+    t0 = time.time()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    wall_us = (time.time() - t0) * 1e6
+    busy_us = sum(e.self_device_time_total for e in prof.key_averages())
+    return round(min(busy_us / max(wall_us, 1.0), 1.0), 3)
+
+
+def run(pc, work, steps=2, batch=1, seconds=1.0, device="cpu", corpora=None, record=None, overrides=()):
     """The JSON record of the module docstring, filled into ``record`` as it goes (raises on failure:
-    the caller records the error beside the notes made so far)."""
+    the caller records the error beside the notes made so far).  ``overrides``: ``key=value`` config
+    changes of both runs (``trainer.precision=bf16``, ``num_workers=2``: benchmarks/bench_gpu_step.py);
+    the resumed run's GPU busy fraction goes to ``gpu_busy``."""
     from kdspeech.bin import train
     from kdspeech.train.checkpoint import load_training_state
 
@@ -93,12 +117,13 @@ def run(pc, work, steps=2, batch=1, seconds=1.0, device="cpu", corpora=None, rec
     save_config(conf, conf_path)
     exp = work / "exp"
     args = ["--config", str(conf_path), "--train_data", str(made["train"]), "--valid_data",
-            str(made["valid"]), "--out_dir", str(exp), "--seed", "1"]
+            str(made["valid"]), "--out_dir", str(exp), "--seed", "1", *overrides]
     train.main(args + ["trainer.max_epochs=1"])
     first = load_training_state(exp / "checkpoints")
     if first is None or first["epoch"] != 1:
         raise KdError("no checkpoint after the first epoch", path=exp / "checkpoints")
-    train.main(args + ["trainer.max_epochs=2", "trainer.eval_every=1"])
+    record["gpu_busy"] = _profiled(lambda: train.main(args + ["trainer.max_epochs=2", "trainer.eval_every=1"]),
+                                   device)
     state = load_training_state(exp / "checkpoints")
     history = json.loads((exp / "history.json").read_text())
     if state["epoch"] != 2 or len(history) != 2 or history[0] != first["history"][0]:
@@ -121,6 +146,7 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=1.0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--corpora", required=True)
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides of both runs")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     path = Path(args.config)
@@ -128,7 +154,7 @@ def main(argv=None):
     t0 = time.time()
     record = {"config": pc.name, "task": pc.task, "notes": []}
     try:
-        run(pc, args.work, args.steps, args.batch, args.seconds, args.device, args.corpora, record)
+        run(pc, args.work, args.steps, args.batch, args.seconds, args.device, args.corpora, record, args.set)
         record.update(ok=True, error=None)
     except Exception as err:  # noqa: BLE001 - every failure is a row of the table
         traceback.print_exc()
