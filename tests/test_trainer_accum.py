@@ -7,10 +7,9 @@ import subprocess
 import pytest
 import torch
 
-from enh_fixtures import make_mix_dir
 from kdspeech.errors import KdError
 from kdspeech.train.accumulation import num_updates, window_of
-from test_trainer import _free_port, _torchrun, run_train, weights
+from test_trainer import _free_port, _torchrun, run_train, weights, data  # noqa: F401 (fixture: 8 + 4 mixtures)
 
 # Wave-U-Net without BatchNorm: no batch statistics, so the batch split is the only difference.
 CONF = """\
@@ -24,12 +23,6 @@ loss: [{name: mse_target, weight: 1.0}]
 optim: {name: adam, lr: 1e-3}
 trainer: {max_epochs: 2, tensorboard: false, num_threads: 1}
 """
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mix")
-    return make_mix_dir(root / "train", n=8), make_mix_dir(root / "valid", n=4, seed=1)
 
 
 @pytest.fixture

@@ -7,11 +7,10 @@ import logging
 import pytest
 import torch
 
-from enh_fixtures import make_mix_dir
 from kdspeech.distill.losses import LOSSES, LossTerm
 from kdspeech.errors import KdError
 from kdspeech.train.guard import NonFiniteGuard, grads_finite, nonfinite_terms
-from test_trainer import CONF, run_train, weights
+from test_trainer import CONF, run_train, weights, data  # noqa: F401 (fixture: 8 + 4 mixtures)
 
 
 class NanOn(LossTerm):
@@ -38,12 +37,6 @@ class InfGradient(LossTerm):
 for name, cls in (("test_nan_on", NanOn), ("test_inf_gradient", InfGradient)):
     if name not in LOSSES.names():
         LOSSES.register(name)(cls)
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mix")
-    return make_mix_dir(root / "train", n=8), make_mix_dir(root / "valid", n=4, seed=1)
 
 
 @pytest.fixture

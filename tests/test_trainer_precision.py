@@ -9,7 +9,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from enh_fixtures import make_mix_dir
 from kdspeech.distill.losses import build_loss_terms, total_loss
 from kdspeech.errors import KdError
 from kdspeech.models import build_model
@@ -19,13 +18,7 @@ from kdspeech.train import update as update_module
 from kdspeech.train.checkpoint import load_training_state
 from kdspeech.train.compiling import compile_model
 from kdspeech.train.precision import autocast, fp32_losses
-from test_trainer import CONF, run_train, weights
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mix")
-    return make_mix_dir(root / "train", n=8), make_mix_dir(root / "valid", n=4, seed=1)
+from test_trainer import CONF, run_train, weights, data  # noqa: F401 (fixture: 8 + 4 mixtures)
 
 
 @pytest.fixture
