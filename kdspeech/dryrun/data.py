@@ -188,6 +188,8 @@ def _asr(corpora, root, n_train, seconds, samples_per_frame=640):
     dirs = {}
     for name, part in (("train", rows[:n_train]), ("valid", rows[n_train:])):
         dirs[name] = _speech_dir(root / name, [r[:3] for r in part], seconds)
+        # the speech is its own clean reference (data.reference: spk1 of the joint SE+ASR configs)
+        (dirs[name] / "spk1.scp").write_text((dirs[name] / "wav.scp").read_text())
         write_kv(dirs[name] / "text", {utt: text[utt] for _, utt, _, _ in part})
     write_kv(root / "text", text)
     tokens = root / "tokens.txt"

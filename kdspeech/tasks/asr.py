@@ -1,7 +1,7 @@
 """Speech recognition: whole utterances of a data dir (``wav.scp``, ``text``) and their token ids.
 
     task: asr
-    data: {token_list: data/tokens.txt, sr: 16000, samples_per_frame: 640}
+    data: {token_list: data/tokens.txt, sr: 16000, samples_per_frame: 640, reference: null}
 
 ``token_list``: the character list of ``kdspeech.asr.tokens`` (``python -m kdspeech.bin.make_tokens``
 writes it from the training text).  Transcripts are normalised as WER/CER normalises them and
@@ -14,8 +14,15 @@ file (and line).
 (fewer frames than labels plus repeated pairs); the count and the first ids are logged with the
 ``text`` file.  ``0``: no check (the ``ctc`` term then leaves such utterances out of the loss).
 
+``reference``: the name of an audio list of the data dir whose utterances become the item key
+``reference`` (``spk1``: ``spk1.scp``, the clean speech of a mixture set), for a system trained on an
+enhancement loss beside CTC (Joint-ASO: ``{name: si_snr, student_key: wav, target_key: reference}``,
+``kdspeech.models.se_asr``); a reference of another length than its input is a KdError naming the
+utterance.  ``null`` (default): no reference is read.
+
 Items: ``input`` (the waveform), ``input_len``, ``target`` (token ids), ``target_len``, ``key`` (the
-utterance id); ``collate`` pads the waveforms and the token ids of a batch with zeros.  Items have no
+utterance id), and ``reference`` when asked; ``collate`` pads the waveforms and the token ids of a batch
+with zeros.  Items have no
 random crop: an utterance is the same in every epoch, in training and in validation (SpecAugment, in
 the model, is what varies).
 
@@ -35,7 +42,7 @@ from kdspeech.tasks import TASKS, Task
 
 log = logging.getLogger(__name__)
 
-OPTIONS = {"token_list": None, "sr": 16000, "samples_per_frame": 640}
+OPTIONS = {"token_list": None, "sr": 16000, "samples_per_frame": 640, "reference": None}
 
 
 def num_samples(data, utt, sr):
@@ -52,7 +59,9 @@ def num_samples(data, utt, sr):
 def pad_batch(items):
     """Zero-padded ``input`` and ``target``, stacked lengths, the list of keys."""
     out = {}
-    for name in ("input", "target"):
+    for name in ("input", "target", "reference"):
+        if name not in items[0]:
+            continue
         values = [item[name] for item in items]
         longest = max(len(v) for v in values)
         out[name] = torch.stack([torch.nn.functional.pad(v, (0, longest - len(v))) for v in values])
@@ -65,7 +74,8 @@ def pad_batch(items):
 class AsrDataset(Dataset):
     options = OPTIONS   # the data options and their defaults (config key data:)
 
-    def __init__(self, data_dir, token_list=None, sr=16000, samples_per_frame=640, train=True, seed=1):
+    def __init__(self, data_dir, token_list=None, sr=16000, samples_per_frame=640, reference=None, train=True,
+                 seed=1):
         from kdspeech.asr.tokens import encode, read_token_list
 
         if not token_list:
@@ -78,6 +88,13 @@ class AsrDataset(Dataset):
         if not texts:
             raise KdError("text is empty: an ASR data dir needs a transcript per utterance", path=text_file)
         self.dir.validate()
+        self.reference = None
+        if reference:
+            scp = f"{reference}.scp"
+            if not self.dir.has(scp):
+                raise KdError(f"data.reference: {reference}, but the data dir has no {scp} (a mixture set's "
+                              "clean speech is spk1.scp)", path=self.dir.file(scp))
+            self.reference, self.reference_file = self.dir.read(scp), self.dir.file(scp)
         self.tokens = read_token_list(token_list)
         self.sr, self.train = int(sr), train
         line_of = {u: i for i, u in enumerate(texts, start=1)}   # read_kv allows no blank line
@@ -122,8 +139,22 @@ class AsrDataset(Dataset):
         wav, _ = self.dir.load_audio(utt, sr=self.sr)
         wav = torch.from_numpy(np.ascontiguousarray(wav, np.float32))
         ids = torch.tensor(self.ids[utt], dtype=torch.long)
-        return {"input": wav, "input_len": torch.tensor(len(wav)), "target": ids,
+        item = {"input": wav, "input_len": torch.tensor(len(wav)), "target": ids,
                 "target_len": torch.tensor(len(ids)), "key": utt}
+        if self.reference is not None:
+            item["reference"] = self._reference(utt, len(wav))
+        return item
+
+    def _reference(self, utt, length):
+        from kdspeech.data.audio import load_audio
+
+        if utt not in self.reference:
+            raise KdError(f"utterance {utt} has no reference", path=self.reference_file)
+        ref, _ = load_audio(self.reference[utt], sr=self.sr, utt=utt)
+        if len(ref) != length:
+            raise KdError(f"utterance {utt}: its reference has {len(ref)} samples, its input {length}",
+                          path=self.reference[utt])
+        return torch.from_numpy(np.ascontiguousarray(ref, np.float32))
 
     collate = staticmethod(pad_batch)
 
