@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Enhancement + ASR template: the ASR training approaches of the Charishma paper (issue 22; configs in
+# egs/TEMPLATE/asr/conf, definitions in kdspeech/models/se_asr.py) trained and compared by WER/CER.  A
+# recipe makes its mixture sets (with text and spk1.scp) first, e.g. with egs/TEMPLATE/enh/enh.sh
+# --stop_stage 3 (they are then dump/mix/<name>; a set holding a '/' is a data-dir path), then calls
+# this script with its lists; every variable below is an option (--name value), --help lists them.
+#
+#  1 train front ends    the --frontends (enhancement systems, e.g. the KD student or a DCCRN trained on
+#                        SI-SNR alone), each in exp/<name>, in list order
+#  2 enhance             each --mct_sets entry's mixture set, and each --test_sets set for every front
+#                        end a --rows entry names -> exp/<front end>/enhanced_<set>
+#  3 token list, MCT-all the character list of the text of --token_sets -> ${token_list}; each
+#                        --mct_sets entry -> dump/asr/<name>: its mixtures, their enhanced speech and
+#                        their clean speech in one data dir (ids prefixed noisy-, enh-, clean-)
+#  4 train recognisers   the --recognisers (task asr: conformer_ctc, se_asr), each in exp/<name>, in
+#                        list order; a recogniser whose config reads a front end's exp dir names it
+#                        among its dependencies (model.conf.frontend_init={expdir}/<front end>)
+#  5 decode and score    each --rows entry on each test set: the noisy input, or a front end's enhanced
+#                        speech, decoded by a recogniser (--asr_backend trained:exp/<recogniser>),
+#                        WER/CER against the set's text -> exp/rows/<row>/score_asr_<set>
+#  6 results             a table of every row's WER/CER by test set -> exp/results/asr_rows.md
+#
+# Lists take entries separated by ';' or newlines, fields by blanks:
+#   --frontends, --recognisers: "<name> <config> <train set> <valid set> <exp dirs it reads: a,b or -> [key.path=value ...]"
+#   --mct_sets:                 "<name> <mixture set> <front end>"       (MCT-all's training set)
+#   --rows:                     "<row> <front end, or - for the noisy input> <recogniser>"
+# The approaches as rows (names are the recipe's):
+#   mct_noisy      - mct_noisy            conformer_ctc trained on the mixtures
+#   standardize_sr se mct_noisy           a separately trained front end before the MCT-noisy recogniser
+#   mct_all        - mct_all              conformer_ctc trained on dump/asr/<MCT-all set>
+#   joint_straight - joint_straight       se_asr (train_asr_joint_straight.yaml): decodes noisy input
+#   joint_aso      - joint_aso            se_asr, CTC + w SI-SNR (train_asr_joint_aso.yaml)
+#   joint_grad     - joint_grad           joint_aso with the gradient remedy (train_asr_joint_grad.yaml)
+#   proposed       - proposed             se_asr with the frozen KD student (train_asr_proposed.yaml)
+set -euo pipefail
+
+stage=1                # first stage to run
+stop_stage=100         # last stage to run
+rerun_changed_code=false   # re-run the stages whose library code changed since they ran (false: a warning names them)
+nj=2                   # parallel jobs of enhancement and scoring
+ngpu=0                 # GPUs per training, and enhancement on a GPU when > 0
+num_nodes=1            # nodes per training
+seed=1                 # seed of model initialisation and shuffling
+fs=16000               # sample rate of the data sets
+dumpdir=dump           # mixture sets (dump/mix) and MCT-all sets (dump/asr)
+expdir=exp             # models, enhanced speech, scores
+frontends=""           # stage 1, entries "<name> <config> <train set> <valid set> <deps a,b or -> [overrides]"
+recognisers=""         # stage 4, entries as --frontends
+mct_sets=""            # stages 2-3, entries "<name> <mixture set> <front end>"
+token_list=data/token_list/char/tokens.txt   # the character token list the ASR configs read
+token_sets=""          # sets whose text makes the token list (empty: the train sets of --recognisers)
+train_args=""          # config overrides for every training, e.g. "trainer.max_epochs=2"
+rows=""                # stage 5, entries "<row> <front end or -> <recogniser>"
+test_sets="test"       # sets every row is decoded on (with text)
+asr_metrics=wer,cer    # metrics of stage 5
+
+help_message="Usage: $0 [options]   (stages are listed at the top of $(basename "$0"))"
+. utils/parse_options.sh
+. ./path.sh
+. ./cmd.sh
+. utils/stage.sh
+. utils/template_lib.sh   # entries, set_dir, set_name, train_system
+
+set_root=${dumpdir}/mix
+device=cpu
+[ "${ngpu}" -gt 0 ] && device=cuda
+params=(--param "seed=${seed}" --param "fs=${fs}" --param "train_args=${train_args}")
+
+declare -A fe_needed=()   # "<front end> <set>" pairs of stage 2
+front_ends=() recogniser_names=()
+
+set_dep() {  # set_dep <set>: the stage_run words of a data set: --deps when a stage makes it, else (a
+  # data dir of the recipe's own, e.g. mixtures made before this script) --inputs_listed: its files and
+  # the audio they list are in the stage's fingerprint
+  local dir
+  dir=$(set_dir "$1")
+  if is_external_set "${dir}"; then echo "--inputs_listed ${dir}"; else echo "--deps ${dir}"; fi
+}
+
+train_entry() {  # train_entry <stage> <entry>: one training of --frontends or --recognisers
+  local n=$1 name conf train valid deps args dep
+  read -r name conf train valid deps args <<< "$2"
+  [ -n "${deps}" ] || { log "ERROR: entry '$2': expected <name> <config> <train set> <valid set> <deps or -> [overrides]"; exit 1; }
+  local dep_opts
+  read -r -a dep_opts <<< "$(set_dep "${train}") $(set_dep "${valid}")"
+  for dep in ${deps//,/ }; do [ "${dep}" = - ] || dep_opts+=(--deps "${expdir}/${dep}"); done
+  [ "${n}" -ne 4 ] || dep_opts+=(--deps "$(dirname "${token_list}")")
+  # shellcheck disable=SC2086  # the overrides are words
+  stage_run "${n}" "train ${name}" --out "${expdir}/${name}" "${dep_opts[@]}" --conf "${conf}" "${params[@]}" \
+    --progress "${expdir}/${name}" -- \
+    train_system "${conf}" "$(set_dir "${train}")" "$(set_dir "${valid}")" "${expdir}/${name}" ${args//\{expdir\}/${expdir}}
+}
+
+# Stage 1: front ends.
+while read -r entry; do
+  train_entry 1 "${entry}"
+  front_ends+=("${entry%% *}")
+done < <(entries "${frontends}")
+
+# Stage 2: enhanced speech of the MCT-all mixture sets and of the test sets of the rows' front ends.
+while read -r name src fe; do
+  [ -n "${fe}" ] || { log "ERROR: --mct_sets entry '${name} ${src}': expected <name> <mixture set> <front end>"; exit 1; }
+  fe_needed["${fe} ${src}"]=1
+done < <(entries "${mct_sets}")
+while read -r row fe rec; do
+  [ -n "${rec}" ] || { log "ERROR: --rows entry '${row} ${fe}': expected <row> <front end or -> <recogniser>"; exit 1; }
+  [ "${fe}" = - ] || for t in ${test_sets}; do fe_needed["${fe} ${t}"]=1; done
+done < <(entries "${rows}")
+for pair in "${!fe_needed[@]}"; do
+  read -r fe t <<< "${pair}"
+  out=${expdir}/${fe}/enhanced_$(set_name "${t}")
+  read -r -a set_opts <<< "$(set_dep "${t}")"
+  stage_run 2 "enhance ${t} with ${fe}" --out "${out}" --deps "${expdir}/${fe}" "${set_opts[@]}" \
+    --param "fs=${fs}" --param "nj=${nj}" -- \
+    utils/enhance.sh --nj "${nj}" --fs "${fs}" --device "${device}" "${expdir}/${fe}" "$(set_dir "${t}")" "${out}"
+done
+
+# Stage 3: the MCT-all sets, then the token list.
+mct_all_dir() {  # mct_all_dir <mixture dir> <enhanced dir> <out dir>: noisy + enhanced + clean speech
+  local mix=$1 enh=$2 out=$3 f
+  rm -rf "${out}.parts" && mkdir -p "${out}.parts/noisy" "${out}.parts/enh" "${out}.parts/clean"
+  for f in text utt2spk spk1.scp; do   # what an ASR set needs (and Joint-ASO's reference)
+    [ ! -f "${mix}/${f}" ] || for part in noisy enh clean; do cp "${mix}/${f}" "${out}.parts/${part}/"; done
+  done
+  cp "${mix}/wav.scp" "${out}.parts/noisy/wav.scp"
+  cp "${enh}/wav.scp" "${out}.parts/enh/wav.scp"
+  cp "${mix}/spk1.scp" "${out}.parts/clean/wav.scp"   # clean speech: its own reference
+  python -m kdspeech.bin.combine_data_dirs --dst "${out}" --prefixes "noisy- enh- clean-" \
+    "${out}.parts/noisy" "${out}.parts/enh" "${out}.parts/clean"
+  rm -rf "${out}.parts"
+}
+while read -r name src fe; do
+  [ -n "${name}" ] || continue
+  read -r -a set_opts <<< "$(set_dep "${src}")"
+  stage_run 3 "MCT-all set ${name}: ${src}, enhanced by ${fe}, and clean" --out "${dumpdir}/asr/${name}" \
+    "${set_opts[@]}" --deps "${expdir}/${fe}/enhanced_$(set_name "${src}")" -- \
+    mct_all_dir "$(set_dir "${src}")" "${expdir}/${fe}/enhanced_$(set_name "${src}")" "${dumpdir}/asr/${name}"
+done < <(entries "${mct_sets}")
+
+# Stage 3 (then): the token list.
+if [ -z "${token_sets}" ]; then
+  while read -r _ _ train _; do [ -z "${train}" ] || token_sets="${token_sets} ${train}"; done < <(entries "${recognisers}")
+fi
+token_deps=()
+for t in ${token_sets}; do read -r -a set_opts <<< "$(set_dep "${t}")"; token_deps+=("${set_opts[@]}"); done
+make_token_list() {  # make_token_list <out file> <set dir>...: the characters of the sets' text
+  local out=$1 tmp
+  shift
+  tmp=$(dirname "${out}")/text.all
+  sort -u "${@/%//text}" > "${tmp}"
+  python -m kdspeech.bin.make_tokens --text "${tmp}" --out "${out}"
+}
+token_dirs=()
+for t in ${token_sets}; do token_dirs+=("$(set_dir "${t}")"); done
+[ -z "${recognisers}" ] || stage_run 3 "token list from ${token_sets}" --out "$(dirname "${token_list}")" \
+  ${token_deps[@]+"${token_deps[@]}"} -- make_token_list "${token_list}" "${token_dirs[@]}"
+
+# Stage 4: recognisers.
+while read -r entry; do
+  train_entry 4 "${entry}"
+  recogniser_names+=("${entry%% *}")
+done < <(entries "${recognisers}")
+
+# Stage 5: every row on every test set.
+score_row() {  # score_row <test set dir> <wav.scp to decode> <recogniser exp dir> <out dir>
+  utils/score.sh --nj "${nj}" --fs "${fs}" --metrics "${asr_metrics}" --asr_backend "trained:$3" "$1" "$2" "$4"
+}
+row_names=()
+while read -r row fe rec; do
+  [ -n "${row}" ] || continue
+  row_names+=("${row}")
+  for t in ${test_sets}; do
+    input=$(set_dir "${t}")/wav.scp
+    read -r -a deps <<< "$(set_dep "${t}") --deps ${expdir}/${rec}"
+    if [ "${fe}" != - ]; then
+      input=${expdir}/${fe}/enhanced_$(set_name "${t}")/wav.scp
+      deps+=(--deps "${expdir}/${fe}/enhanced_$(set_name "${t}")")
+    fi
+    stage_run 5 "decode ${t} for ${row} (${fe} -> ${rec})" --out "${expdir}/rows/${row}/score_asr_$(set_name "${t}")" \
+      "${deps[@]}" --param "nj=${nj}" --param "asr_metrics=${asr_metrics}" -- \
+      score_row "$(set_dir "${t}")" "${input}" "${expdir}/${rec}" "${expdir}/rows/${row}/score_asr_$(set_name "${t}")"
+  done
+done < <(entries "${rows}")
+
+# Stage 6: the table.
+table_deps=()
+for row in ${row_names[@]+"${row_names[@]}"}; do
+  for t in ${test_sets}; do table_deps+=(--deps "${expdir}/rows/${row}/score_asr_$(set_name "${t}")"); done
+done
+[ "${#row_names[@]}" -eq 0 ] || stage_run 6 "results table" --out "${expdir}/results" "${table_deps[@]}" -- \
+  python -m kdspeech.bin.asr_rows_table --exp "${expdir}" --rows "${row_names[*]}" \
+    --sets "$(for t in ${test_sets}; do set_name "${t}"; done | tr '\n' ' ')" --out "${expdir}/results/asr_rows.md"
+log "done"
