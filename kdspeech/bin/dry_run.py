@@ -25,6 +25,10 @@ notes left out::
     # dry run of the paper-size configs (2 steps x batch 1, crops <= 1 s, cpu)
     config                                       task                        params peak MiB  s/step  result
     TEMPLATE/asr:train_asr_conformer_ctc         asr                         20.91M     1744    0.46  pass
+    TEMPLATE/asr:train_asr_joint_aso             asr                         24.58M     1941    1.04  pass
+    TEMPLATE/asr:train_asr_joint_grad            asr                         24.58M     1943    1.58  pass
+    TEMPLATE/asr:train_asr_joint_straight        asr                         24.58M     1940    1.07  pass
+    TEMPLATE/asr:train_asr_proposed              asr                         24.58M     1869    0.53  pass
     librispeech/asr_enh:student_df               enhancement                  3.67M     1085    1.01  pass
     librispeech/asr_enh:student_ld               enhancement                  3.67M     1164    0.72  pass
         note: teachers.conformer.members: fresh weights of librispeech/asr_enh/conf/teacher.yaml (1 member(s), filled in by the recipe)
@@ -81,7 +85,7 @@ notes left out::
         note: teachers.teacher: precomputed outputs dropped (the live teacher runs)
         note: batch 2 (BatchNorm of the embedding needs 2 examples)
     # mini_espeak/enh: not dry-run (the offline mini recipe: conf/ is its only, tiny, scale)
-    # 35 of 35 passed
+    # 39 of 39 passed   (the four joint SE+ASR rows: --recipes TEMPLATE/asr, measured after the others)
 """
 
 import argparse
