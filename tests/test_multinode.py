@@ -15,20 +15,11 @@ import torch
 import kdspeech
 from enh_fixtures import make_mix_dir
 from test_jobs import FAKE_SBATCH
+from test_trainer_accum import CONF as ACCUM_CONF
 
 REPO = Path(kdspeech.__file__).resolve().parents[1]
-# batch 2 per rank, no BatchNorm (per-rank statistics are the one legitimate difference)
-CONF = """\
-task: enhancement
-data: {segment: 2048, sr: 16000}
-batch_size: 2
-model:
-  name: waveunet
-  conf: {num_layers: 3, base_channels: 4, growth: 4, num_decimations: 3, norm: none}
-loss: [{name: mse_target, weight: 1.0}]
-optim: {name: adam, lr: 1e-3}
-trainer: {max_epochs: 2, tensorboard: false, num_threads: 1, device: cpu}
-"""
+# batch 2 per rank, no BatchNorm (per-rank statistics are the one legitimate difference), on the CPU
+CONF = ACCUM_CONF.replace("num_threads: 1}", "num_threads: 1, device: cpu}")
 # Stand-in for srun in a K-node allocation on this one machine: the command once per node, all at
 # once, each with its SLURM_NODEID, the allocation's node list (scontrol below expands it).
 FAKE_SRUN = """\

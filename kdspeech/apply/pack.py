@@ -1,7 +1,6 @@
 """``kdspeech pack`` and ``kdspeech info``: a trained system as one file, and what such a file holds."""
 
 import json
-import os
 
 PACK_DOC = """Pack a trained system into one file (kdspeech.packing.pack).
 
@@ -63,7 +62,7 @@ def run_info(args):
 
     from kdspeech.packing import pretrained
 
-    if pretrained.is_pretrained(args.model) and not os.path.exists(args.model):
+    if pretrained.is_pretrained(args.model):
         card = pretrained.card_of(pretrained.spec_of(args.model))
     else:
         card = read_card(args.model) if is_packed(args.model) else describe(args.model)

@@ -38,6 +38,16 @@ from kdspeech.models import MODELS
 from kdspeech.models.conformer_enh import ConformerBlock, rel_positions
 
 
+def batch_lengths(wav, input_len=None):
+    """``(wav [B, T], input_len [B] long on wav's device)``: a 1-D input made a batch of one, and every
+    utterance as long as the batch when no lengths are given."""
+    if wav.dim() == 1:
+        wav = wav[None]
+    if input_len is None:
+        input_len = torch.full((wav.shape[0],), wav.shape[-1], dtype=torch.long, device=wav.device)
+    return wav, input_len.to(wav.device).long()
+
+
 def frames_of(num_samples, hop):
     """Front-end frames of ``num_samples`` (centred STFT)."""
     return 1 + num_samples // hop
@@ -127,11 +137,7 @@ class ConformerCtc(nn.Module):
         return ((feats - mean) / torch.sqrt(var + 1e-5)) * valid, lengths
 
     def forward(self, wav, input_len=None):
-        if wav.dim() == 1:
-            wav = wav[None]
-        if input_len is None:
-            input_len = torch.full((wav.shape[0],), wav.shape[-1], dtype=torch.long, device=wav.device)
-        input_len = input_len.to(wav.device).long()
+        wav, input_len = batch_lengths(wav, input_len)
         if int(input_len.min()) < 1 + 6 * self.hop:
             raise KdError(f"conformer_ctc: an input of {int(input_len.min())} samples is too short for "
                           f"the encoder (at least {1 + 6 * self.hop} samples, 7 frames)")

@@ -60,6 +60,7 @@ from torch import nn
 
 from kdspeech.errors import KdError
 from kdspeech.models import MODELS
+from kdspeech.models.conformer_ctc import batch_lengths
 
 log = logging.getLogger(__name__)
 
@@ -162,11 +163,7 @@ class SeAsr(nn.Module):
         return out * valid
 
     def forward(self, wav, input_len=None):
-        if wav.dim() == 1:
-            wav = wav[None]
-        if input_len is None:
-            input_len = torch.full((wav.shape[0],), wav.shape[-1], dtype=torch.long, device=wav.device)
-        input_len = input_len.to(wav.device).long()
+        wav, input_len = batch_lengths(wav, input_len)
         if self.freeze_frontend:
             with torch.no_grad():
                 enhanced = self.enhance(wav, input_len)

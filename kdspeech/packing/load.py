@@ -59,7 +59,7 @@ def load(path, device="cpu", conf_overrides=()):
     from kdspeech.packing.describe import describe
     from kdspeech.train.checkpoint import load_model, resolve_model_file
 
-    if pretrained.is_pretrained(str(path)) and not Path(path).exists():
+    if pretrained.is_pretrained(path):
         _no_overrides(conf_overrides, path)
         spec = pretrained.spec_of(str(path))
         return _with_card(pretrained.load_spec(spec, device, where=path), pretrained.card_of(spec), path)

@@ -46,7 +46,7 @@ def pack(exp_dir, out, overrides=None):
     from kdspeech.packing import pretrained
 
     weights = None
-    if pretrained.is_pretrained(str(exp_dir)) and not Path(exp_dir).exists():   # a card naming its loader
+    if pretrained.is_pretrained(exp_dir):   # a card naming its loader
         unused = sorted(set(overrides or {}) - {"sr"})
         if unused:
             raise KdError(f"a pretrained network takes --sr only, not --{', --'.join(unused)}", path=exp_dir)

@@ -42,7 +42,8 @@ PRETRAINED = {
 
 
 def is_pretrained(path):
-    return isinstance(path, str) and path.startswith(PREFIX)
+    """Whether ``path`` names a pretrained network: ``pretrained:...`` and no file or dir of that name."""
+    return str(path).startswith(PREFIX) and not Path(path).exists()
 
 
 def spec_of(ref, sr=None):

@@ -78,7 +78,7 @@ def model_digest(path):
     from kdspeech.packing import pretrained
     from kdspeech.resume import file_digest
 
-    if pretrained.is_pretrained(str(path)) and not Path(path).exists():
+    if pretrained.is_pretrained(path):
         return pretrained.identity(str(path))
     return file_digest(resolve_model_file(path))
 
@@ -96,7 +96,7 @@ def load_model(path, device="cpu", conf_overrides=()):
     from kdspeech.packing.load import is_packed, load as load_packed
     from kdspeech.packing.pretrained import is_pretrained
 
-    if is_pretrained(str(path)) and not Path(path).exists():   # pretrained:<name>[:<file>]
+    if is_pretrained(path):   # pretrained:<name>[:<file>]
         return load_packed(path, device=device, conf_overrides=conf_overrides)
     path = resolve_model_file(path)
     if is_packed(path):   # a packed model: every stage and verb that takes a model takes one
