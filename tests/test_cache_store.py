@@ -96,3 +96,53 @@ def test_sharded_cache_equals_the_npz_and_resumes_from_finished_shards(tmp_path,
     _cache(tmp_path, data, tmp_path / "sharded", "--shard_size", "3")
     assert sorted(p.name for p in (tmp_path / "sharded").glob("shard-*")) == ["shard-00000", "shard-00001"]
     assert sorted(open_table(tmp_path / "sharded").keys()) == sorted(old.keys())
+
+
+def test_training_reads_a_sharded_cache_in_the_loader_workers(tmp_path, monkeypatch):
+    """The loaders' workers read the cache (the training process opens no shard), and the weights are
+    those of num_workers 0, where the loader reads it in the training process, and those of the teacher
+    set reading its tables itself after collation (as the trainer did before)."""
+    import os
+
+    from kdspeech.bin import train
+    from kdspeech.train.trainer import Trainer
+
+    data = make_mix_dir(tmp_path / "mix", n=4, dur=0.25)
+    torch.manual_seed(0)
+    teacher = build_model("waveunet", MODEL)
+    atomic_save({"model_name": "waveunet", "model_conf": MODEL, "model": teacher.state_dict()}, tmp_path / "t.pth")
+    (tmp_path / "kd.yaml").write_text(f"""\
+task: enhancement
+data: {{segment: 0}}
+batch_size: 2
+model: {{name: waveunet, conf: {MODEL}}}
+teachers: {{t: {{members: [{tmp_path / 't.pth'}]}}}}
+loss: [{{name: mse_teacher, teacher: t}}, {{name: mse_target, weight: 0.5}}]
+trainer: {{max_epochs: 2, tensorboard: false, num_threads: 1}}
+""")
+    _cache(tmp_path, data, tmp_path / "cache", "--shard_size", "3")
+    opened = tmp_path / "opened.txt"
+    real = ShardedTable._arrays
+
+    def recording(self, shard):   # inherited by forked workers: every process that maps a shard says so
+        if shard not in self._maps or self._pid != os.getpid():
+            with open(opened, "a") as f:
+                f.write(f"{os.getpid()}\n")
+        return real(self, shard)
+
+    monkeypatch.setattr(ShardedTable, "_arrays", recording)
+    runs = {}
+    for run, workers in (("before", 0), ("loader", 0), ("workers", 2)):
+        with monkeypatch.context() as patch:
+            if run == "before":   # the teacher set reads its tables in the training process
+                patch.setattr(Trainer, "_cache_lookups", lambda self, train: [])
+            opened.unlink(missing_ok=True)
+            train.main(["--config", str(tmp_path / "kd.yaml"), "--train_data", str(data), "--valid_data",
+                        str(data), "--out_dir", str(tmp_path / run), f"num_workers={workers}",
+                        f"teachers.t.precomputed=[{tmp_path / 'cache'}]", "teachers.t.members=[]"])
+        runs[run] = torch.load(tmp_path / run / "checkpoints/last.pth", weights_only=False)["model"]
+        pids = set(opened.read_text().split())
+        # workers: 2 of the training loader and 2 of the validation loader, each with a batch to read
+        assert (str(os.getpid()) in pids) == (workers == 0) and len(pids) == (4 if workers else 1), run
+    for run in ("loader", "workers"):
+        assert all(torch.equal(runs["before"][k], runs[run][k]) for k in runs[run])

@@ -14,8 +14,11 @@ Every shard is written into a temporary directory beside it and renamed when com
 killed half-way leaves only finished shards; the next run with the same ``meta.json`` skips them and
 computes the rest (another ``meta.json``: the old shards are removed first, with a warning).  Readers
 (:class:`ShardedTable`) keep only the keys in memory and open each shard's arrays memory-mapped on
-first use, so a cache of any size costs the pages of the rows a batch reads; a table is picklable
-(its open maps are dropped and reopened), so a DataLoader worker can read it too.
+first use, so a cache of any size costs the pages of the rows a batch reads.  A table's maps belong to
+the process that opened them: pickled (a spawned DataLoader worker) or inherited (a forked one), a
+table drops them and every worker opens its own on its first read.  The trainer reads the tables in
+its loaders' collate, so with workers the training process never opens a shard
+(``kdspeech.distill.precomputed.CacheLookup``).
 
 :func:`open_table` opens either kind: an old ``.npz`` is read whole into memory, as before.
 """
@@ -113,10 +116,10 @@ class ShardedTable:
         if len(self.rows) != info["examples"]:
             raise KdError(f"teacher set '{name}': the shards hold {len(self.rows)} distinct keys, index.json "
                           f"says {info['examples']} examples", path=self.path)
-        self._maps = {}
+        self._maps, self._pid = {}, os.getpid()
 
     def __getstate__(self):
-        return {**self.__dict__, "_maps": {}}
+        return {**self.__dict__, "_maps": {}, "_pid": None}
 
     def __contains__(self, key):
         return key in self.rows
@@ -125,6 +128,8 @@ class ShardedTable:
         return self.rows.keys()
 
     def _arrays(self, shard):
+        if self._pid != os.getpid():   # a copy in another process (a worker): its own maps, opened lazily
+            self._maps, self._pid = {}, os.getpid()
         if shard not in self._maps:
             folder = self.path / shard_name(shard)
             self._maps[shard] = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in self.outputs}

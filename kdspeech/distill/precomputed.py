@@ -16,6 +16,15 @@ one), optionally ``view`` (the batch key the teacher saw) and one array per outp
 With ``members``, the first batch is also run through the live teacher (up to ``VERIFY_EXAMPLES``
 examples) and the table is trusted only if it agrees (a stale cache, made by another teacher or from
 another view, is an error, not a silent change of the distillation target).
+
+In training the tables are read by the loader, not by the training process: the trainer adds a
+:class:`CacheLookup` of every precomputed set the loss terms read to its loaders' collate
+(``kdspeech.train.loading.make_loader``), which puts each set's rows of the batch's keys into the
+batch as ``precomputed.<set>.<output>`` tensors, so the DataLoader workers read the (memory-mapped)
+tables, each opening its own maps on first use, and the batches come pinned and prefetched with
+their teacher outputs.  ``PrecomputedTeacher.forward`` takes those rows from the batch where they are
+(the same float32 values, stacked the same way: the same weights for any number of workers) and
+reads its tables itself only where they are not (a caller without the trainer's loaders).
 """
 
 import logging
@@ -30,6 +39,38 @@ from kdspeech.errors import KdError
 log = logging.getLogger(__name__)
 VERIFY_EXAMPLES = 2
 RTOL, ATOL = 1e-3, 1e-4
+BATCH_PREFIX = "precomputed."
+
+
+def read_rows(name, tables, keys):
+    """``{output: tensor [len(keys), ...]}`` of ``keys`` from ``tables`` (later tables win); a key in
+    none of them is a KdError naming the set."""
+    owners = []
+    for key in keys:
+        owner = next((t for t in reversed(tables) if key in t), None)
+        if owner is None:
+            missing = [k for k in keys if not any(k in t for t in tables)]
+            raise KdError(f"teacher set '{name}': no precomputed output for '{missing[0]}' "
+                          f"({len(missing)} of the batch missing)")
+        owners.append(owner)
+    rows = [{out: torch.from_numpy(np.array(v, dtype=np.float32)) for out, v in t.get(k).items()}
+            for t, k in zip(owners, keys)]
+    return {out: torch.stack([row[out] for row in rows]) for out in rows[0]}
+
+
+class CacheLookup:
+    """The loader's part of precomputed teachers: called on a collated batch, it adds each set's rows of
+    ``batch['key']`` as ``precomputed.<set>.<output>``.  Picklable (the tables' maps are not carried);
+    in a worker the tables open their shards there, on first use."""
+
+    def __init__(self, teachers):
+        self.tables = {t.name: list(t.tables) for t in teachers}
+
+    def __call__(self, batch):
+        for name, tables in self.tables.items():
+            for out, value in read_rows(name, tables, list(batch["key"])).items():
+                batch[f"{BATCH_PREFIX}{name}.{out}"] = value
+        return batch
 
 
 class PrecomputedTeacher(nn.Module):
@@ -39,10 +80,10 @@ class PrecomputedTeacher(nn.Module):
         self.live = live
         self.view = view
         self.verified = live is None
-        self.table = {}   # key -> the table holding it (later files win, as they always did)
+        self.tables = []   # in file order: a key of several tables is read from the last (later files win)
         for path in files if isinstance(files, (list, tuple)) else [files]:
             self._read(path)
-        if not self.table:
+        if not any(len(t.keys()) for t in self.tables):
             raise KdError(f"teacher set '{name}': the precomputed files hold no outputs")
 
     def _read(self, path):
@@ -52,11 +93,10 @@ class PrecomputedTeacher(nn.Module):
         if table.view is not None and table.view != self.view:
             raise KdError(f"teacher set '{self.name}': outputs were computed on view '{table.view}', "
                           f"the set reads '{self.view}'", path=path)
-        self.table.update(dict.fromkeys(table.keys(), table))
+        self.tables.append(table)
 
-    def _row(self, key):
-        return {name: torch.from_numpy(np.array(v, dtype=np.float32))
-                for name, v in self.table[key].get(key).items()}
+    def __contains__(self, key):
+        return any(key in t for t in self.tables)
 
     def train(self, mode=True):
         return super().train(False)
@@ -67,14 +107,12 @@ class PrecomputedTeacher(nn.Module):
 
     @torch.no_grad()
     def forward(self, batch):
-        keys = batch["key"]
-        missing = [k for k in keys if k not in self.table]
-        if missing:
-            raise KdError(f"teacher set '{self.name}': no precomputed output for '{missing[0]}' "
-                          f"({len(missing)} of the batch missing)")
         device = batch["input"].device if torch.is_tensor(batch.get("input")) else "cpu"
-        rows = [self._row(k) for k in keys]
-        outs = {name: torch.stack([row[name] for row in rows]).to(device) for name in rows[0]}
+        prefix = f"{BATCH_PREFIX}{self.name}."
+        outs = {k[len(prefix):]: v for k, v in batch.items() if k.startswith(prefix)}   # read by the loader
+        if not outs:
+            outs = read_rows(self.name, self.tables, list(batch["key"]))
+        outs = {k: v.to(device) for k, v in outs.items()}
         if not self.verified:
             self._verify(batch, outs)
         return outs

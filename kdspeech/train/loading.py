@@ -29,7 +29,10 @@ The batches are the same for any number of workers, and the same on every run:
 
 On-the-fly mixing and cropping happen in the dataset's ``__getitem__`` (``kdspeech.tasks``:
 ``EnhancementDataset`` crops, ``OnTheFlyPseDataset`` mixes through ``kdspeech.data.pse_mixer``,
-``SpeakerDataset`` crops and adds noise/reverberation), so with workers they run in the workers.
+``SpeakerDataset`` crops and adds noise/reverberation), so with workers they run in the workers; so
+do the lookups of precomputed teacher outputs (``make_loader``'s ``after``: a
+``kdspeech.distill.precomputed.CacheLookup`` called on every collated batch), so the training process
+never reads a teacher cache when there are workers.
 """
 
 import torch
@@ -150,13 +153,31 @@ def pad_collate(items):
     return out
 
 
-def make_loader(dataset, batches, conf, device, seed, collate=None):
+class CollateThen:
+    """``collate`` followed by each of ``after`` on the collated batch (picklable: it runs in the
+    workers)."""
+
+    def __init__(self, collate, after):
+        self.collate, self.after = collate, list(after)
+
+    def __call__(self, items):
+        batch = self.collate(items)
+        for step in self.after:
+            batch = step(batch)
+        return batch
+
+
+def make_loader(dataset, batches, conf, device, seed, collate=None, after=()):
     """A DataLoader over ``dataset`` with the batch sampler ``batches`` (wrapped in
-    :class:`EpochBatches`) and the loader options ``conf``; its own generator seeds the workers."""
+    :class:`EpochBatches`) and the loader options ``conf``; its own generator seeds the workers.
+    ``after``: callables applied to every collated batch where the batches are made (the workers)."""
     generator = torch.Generator()
     generator.manual_seed(int(seed) * 7919 + 17)
+    collate = collate or default_collate
+    if after:
+        collate = CollateThen(collate, after)
     return DataLoader(EpochItems(dataset), batch_sampler=EpochBatches(batches), generator=generator,
-                      collate_fn=collate or default_collate, **loader_kwargs(conf, device))
+                      collate_fn=collate, **loader_kwargs(conf, device))
 
 
 def epoch_loader(loader, epoch):

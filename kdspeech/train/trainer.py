@@ -194,8 +194,17 @@ class Trainer:
             batches = self._samplers[train] if train in self._samplers else self._batches(dataset, train)
             collate = getattr(dataset, "collate", None) or (pad_collate if self.batch_seconds else None)
             self._loaders[train] = make_loader(dataset, batches, self.loader_conf, self.device, self.seed,
-                                               collate)
+                                               collate, self._cache_lookups(train))
         return epoch_loader(self._loaders[train], epoch)
+
+    def _cache_lookups(self, train):
+        """The loader's reads of the precomputed teacher sets that the training (or validation) terms
+        read: done where the batches are made, in the workers (kdspeech.distill.precomputed)."""
+        from kdspeech.distill.precomputed import CacheLookup, PrecomputedTeacher
+
+        used = {term.teacher for _, _, term in (self.loss_terms if train else self.valid_terms) if term.teacher}
+        sets = [t for n, t in sorted(self.teachers.items()) if n in used and isinstance(t, PrecomputedTeacher)]
+        return [CacheLookup(sets)] if sets else []
 
     # -- one step -------------------------------------------------------------------------------
     def _outputs(self, net, batch, terms):
