@@ -73,6 +73,7 @@ class WaveformSpectralTerm(LossTerm):
     """Base: the student's waveform and the target, checked, as ``[B, T]`` float tensors."""
 
     reads_target = True
+    time_dim = -1
 
     def __init__(self, c=0.3, sr=16000, normalized=True, eps=EPS, **keys):
         super().__init__(**keys)

@@ -44,6 +44,7 @@ class NegSiSnr(LossTerm):
     (DCCRN's loss); ``zero_mean`` (default true) removes each signal's mean first."""
 
     reads_target = True
+    time_dim = -1
 
     def __init__(self, zero_mean=True, eps=1e-8, **keys):
         super().__init__(**keys)
@@ -100,6 +101,7 @@ class FrameKd(LossTerm):
     """
 
     needs_teacher = True
+    time_dim = -1
 
     def __init__(self, student_key="spec", teacher_key="spec", **keys):
         super().__init__(student_key=student_key, teacher_key=teacher_key, **keys)
@@ -133,6 +135,7 @@ class SeqKd(LossTerm):
     """
 
     needs_teacher = True
+    time_dim = -1
 
     def __init__(self, T=1.0, eps=1e-8, student_key="spec", teacher_key="spec", **keys):
         super().__init__(student_key=student_key, teacher_key=teacher_key, **keys)
@@ -179,6 +182,11 @@ class PosteriorKd(LossTerm):
             raise KdError(f"posterior_kd: temperature T must be > 0, not {T}")
         self.T, self.class_dim = float(T), int(class_dim)
 
+    @property
+    def time_dim(self):
+        """The frame axis of ``[B, N, C]`` (classes last) or ``[B, C, N]`` outputs."""
+        return 1 if self.class_dim in (-1, 2) else -1
+
     def forward(self, out, batch, teacher_outs):
         s, t = self.student(out), self.teacher_out(teacher_outs)
         _same_shape(s, t, "posterior_kd")
@@ -213,6 +221,7 @@ class PhaseSensitiveApproximation(LossTerm):
         self.truncate, self.input_key, self.eps = bool(truncate), input_key, float(eps)
 
     reads_target = True
+    time_dim = -1
 
     def batch_keys(self):
         return {self.input_key, self.target_key}
@@ -244,6 +253,7 @@ class L1Target(LossTerm):
     from real context on both sides are scored (the authors' target-field training)."""
 
     reads_target = True
+    time_dim = -1
 
     def __init__(self, margin=0, **keys):
         super().__init__(**keys)

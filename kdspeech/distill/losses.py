@@ -15,6 +15,12 @@ and saved in its checkpoints.  Paper losses are combinations, e.g.
 
 The squared norms are averaged over samples (not summed), so a loss value does not grow with the
 crop length; the factor 1/2 of the papers is kept.
+
+Padded batches (whole utterances of different lengths, with ``input_len``): a term whose class sets
+``time_dim`` (the time axis of the tensors it compares: waveforms, spectra, frame posteriors) is
+computed on each utterance's valid part and averaged over utterances, so padding counts in no loss;
+``total_loss`` does it for every term through ``kdspeech.distill.padding.term_value``, and on a batch
+without padding calls the term as it is.
 """
 
 import inspect
@@ -24,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kdspeech.distill.padding import pool_mean, term_value
 from kdspeech.errors import KdError
 from kdspeech.models.calling import as_outputs, primary
 from kdspeech.registry import Registry
@@ -35,10 +42,13 @@ class LossTerm(nn.Module):
     """Base: ``teacher`` names the teacher set this term reads, or None for a supervised term.
     ``reads_target``: the term reads the batch's ``target_key`` (``target``); ``batch_keys`` says
     which batch keys a term needs, for the data contract checked before the first batch
-    (``kdspeech.train.contract``)."""
+    (``kdspeech.train.contract``).  ``time_dim``: the time axis (samples or frames) of the tensors the
+    term compares, for a term computed per sample or frame; on a padded batch it is computed per
+    utterance on the valid part (``kdspeech.distill.padding``).  None: one value per example."""
 
     needs_teacher = False
     reads_target = False
+    time_dim = None
 
     def __init__(self, teacher=None, student_key=None, teacher_key=None, target_key="target"):
         super().__init__()
@@ -86,11 +96,12 @@ class EmbeddingTerm(LossTerm):
         self.pool = pool
         self.proj = _projection(proj)
 
-    def pair(self, out, teacher_outs):
+    def pair(self, out, teacher_outs, batch=None):
+        """The student's and the teacher's embeddings (pooled over frames: not over the padding of a
+        padded ``batch``, ``kdspeech.distill.padding.pool_mean``; projected)."""
         s, t = self.student(out), self.teacher_out(teacher_outs)
         if self.pool:
-            s = s.flatten(2).mean(-1) if s.dim() > 2 else s
-            t = t.flatten(2).mean(-1) if t.dim() > 2 else t
+            s, t = pool_mean(s, batch or {}), pool_mean(t, batch or {})
         if self.proj is not None:
             s = self.proj(s)
         return s, t
@@ -110,6 +121,7 @@ class MseTarget(LossTerm):
     """1/2 mean squared error between the student output and the supervised target."""
 
     reads_target = True
+    time_dim = -1
 
     def forward(self, out, batch, teacher_outs):
         return 0.5 * F.mse_loss(self.student(out), self.target(batch))
@@ -120,6 +132,7 @@ class MseTeacher(LossTerm):
     """1/2 mean squared error between a student output and its (routed) teacher's output."""
 
     needs_teacher = True
+    time_dim = -1
 
     def forward(self, out, batch, teacher_outs):
         return 0.5 * F.mse_loss(self.student(out), self.teacher_out(teacher_outs))
@@ -163,7 +176,7 @@ class MseEmbedding(EmbeddingTerm):
         self.normalize = bool(normalize)
 
     def forward(self, out, batch, teacher_outs):
-        s, t = self.pair(out, teacher_outs)
+        s, t = self.pair(out, teacher_outs, batch)
         if self.normalize:
             s, t = F.normalize(s, dim=-1), F.normalize(t, dim=-1)
         return F.mse_loss(s, t)
@@ -174,7 +187,7 @@ class CosineEmbedding(EmbeddingTerm):
     """Embedding regression: mean over the batch of 1 - cos(P s, t)."""
 
     def forward(self, out, batch, teacher_outs):
-        s, t = self.pair(out, teacher_outs)
+        s, t = self.pair(out, teacher_outs, batch)
         return (1.0 - F.cosine_similarity(s, t, dim=-1)).mean()
 
 
@@ -197,7 +210,7 @@ class Contrastive(EmbeddingTerm):
         self.max_log_scale = math.log(float(max_scale))
 
     def forward(self, out, batch, teacher_outs):
-        s, t = self.pair(out, teacher_outs)
+        s, t = self.pair(out, teacher_outs, batch)
         if len(s) < 2:
             raise KdError("contrastive loss needs at least 2 examples per batch")
         scale = self.log_scale.clamp(max=self.max_log_scale).exp()
@@ -293,7 +306,7 @@ def total_loss(terms, out, batch, teacher_outs):
     total = 0.0
     parts = {}
     for name, weight, term in terms:
-        value = term(out, batch, teacher_outs)
+        value = term_value(term, out, batch, teacher_outs)   # per utterance on a padded batch
         parts[name] = value.detach()
         total = total + weight * value
     return total, parts

@@ -9,8 +9,9 @@ and PSE train on them, speaker embedding, an ASR task): examples are sorted by d
 each bucket greedily into batches whose padded size (examples x the longest one) stays within
 ``batch_seconds``, and shuffles the batches of all buckets together, every draw seeded from
 ``(seed, epoch)``.  Batches are collated by ``kdspeech.train.loading.pad_collate`` (zero-padded to the
-longest example, ``input_len`` in the batch for a model that takes it by name; a dataset with its own
-``collate``, such as the ``asr`` task's, pads its own way).  Under DDP every rank
+longest example, ``input_len`` in the batch for a model that takes it by name and for the loss terms,
+which leave the padding out by it: ``kdspeech.distill.padding``; a dataset with its own ``collate``,
+such as the ``asr`` task's, pads its own way and gives ``input_len`` too).  Under DDP every rank
 builds the same list; it is extended to a multiple of the world size by repeating its first batches
 (as ``DistributedSampler`` repeats examples) and rank r takes batches r, r+w, ...: every rank has the
 same number of batches, so no rank waits at an all-reduce the others never reach.  Validation keeps

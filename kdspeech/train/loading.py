@@ -33,6 +33,10 @@ On-the-fly mixing and cropping happen in the dataset's ``__getitem__`` (``kdspee
 do the lookups of precomputed teacher outputs (``make_loader``'s ``after``: a
 ``kdspeech.distill.precomputed.CacheLookup`` called on every collated batch), so the training process
 never reads a teacher cache when there are workers.
+
+Padded batches (``pad_collate``, or a task's own ``collate``) carry ``input_len``, each example's
+length before padding; the loss terms that compare signals sample by sample or frame by frame leave
+the padding out through it (``kdspeech.distill.padding``).
 """
 
 import torch
@@ -140,7 +144,9 @@ def fixed_batches(dataset, batch_size, train, seed, dist):
 def pad_collate(items):
     """Collate items whose 1-D (or [..., T]) tensors differ in length: zero-padded at the end to the
     longest of the batch; ``input_len`` holds each example's ``input`` length before padding (as the
-    ``asr`` task's own ``collate`` gives it).  A dataset with a ``collate`` of its own is collated by it."""
+    ``asr`` task's own ``collate`` gives it), for a model that takes it and for the loss terms, which
+    leave the padding out by it (``kdspeech.distill.padding``).  A dataset with a ``collate`` of its
+    own is collated by it."""
     lengths = torch.tensor([item["input"].shape[-1] for item in items])
     out = {}
     for key in items[0]:
