@@ -56,7 +56,7 @@ LOSSES = {
 
 
 def copy_recipe(dst):
-    helpers.copy_recipe("librispeech/asr_enh", dst, "enh/enh.sh")
+    helpers.copy_recipe("librispeech/asr_enh", dst, "enh/enh.sh", "enh_asr/enh_asr.sh")
     tiny = dst / "conf" / "tiny"
     tiny.mkdir()
     (tiny / "scale.sh").write_text(TINY_SCALE)
@@ -148,3 +148,52 @@ def test_a_second_run_from_scratch_gives_byte_identical_scores(tiny_run, tmp_pat
         text = (recipe / "exp" / "results" / "results" / "tables.md").read_text()
         return text[:text.index("### Teacher vs student: size and latency")]
     assert tables(second) == tables(first)
+
+
+def tiny_asr_configs(recipe):
+    """The template's CPU configs of the approaches, shrunk (tiny Conformer, the tiny students' DCCRN, one
+    epoch), in conf/tiny/asr: what step 8 reads through --asr_conf_dir."""
+    src, out = helpers.REPO / "egs" / "TEMPLATE" / "asr" / "conf" / "cpu", recipe / "conf" / "tiny" / "asr"
+    out.mkdir()
+    tiny_asr = {"dim": 16, "heads": 2, "blocks": 1, "units": 16, "kernel": 7, "mels": 40, "dropout": 0.0,
+                "attention_dropout": 0.0, "specaug": {"time_masks": 0}}
+    for path in src.glob("train_asr_*.yaml"):
+        conf = yaml.safe_load(path.read_text())
+        model = conf["model"]["conf"]
+        if conf["model"]["name"] == "se_asr":
+            model["frontend"] = yaml.safe_load(DCCRN)["model"]
+            model["asr"]["conf"].update(tiny_asr)
+        else:
+            model.update(tiny_asr)
+        conf["batch_size"] = 2
+        conf["trainer"].update({"max_epochs": 1, "num_threads": 1, "keep_best": 1, "average_best": False})
+        (out / path.name).write_text(yaml.safe_dump(conf))
+
+
+def test_step_8_trains_and_compares_the_asr_approaches(tiny_run):
+    recipe, env = tiny_run
+    tiny_asr_configs(recipe)
+    args = ["./run.sh", "--conf_dir", "conf/tiny", "--asr_approaches", "true", "--asr_conf_dir", "conf/tiny/asr",
+            "--asr_data_opts", "--num_valid_speakers 2 --num_test_speakers 2 --max_per_set 4"]
+    proc = subprocess.run(args, cwd=recipe, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    exp, data = recipe / "exp", recipe / "data"
+    # Speech Commands words, speaker-disjoint, their text carried into the mixtures
+    speakers = {s: set((data / f"clean_asr_{s}" / "utt2spk").read_text().split()[1::2]) for s in ("train", "test")}
+    assert speakers["train"] and not speakers["train"] & speakers["test"]
+    mix_text = (recipe / "dump" / "mix" / "asr_test" / "text").read_text().split()[1::2]
+    assert len(mix_text) == 4 and all(w.isupper() and w.isalpha() for w in mix_text)
+    # MCT-all: noisy + student_lr-enhanced + clean; Joint-ASO from student_lr; the proposed from the KD student
+    prefixes = [line.split("-")[0] for line in (recipe / "dump" / "asr" / "mct_all" / "wav.scp").read_text().splitlines()]
+    assert sorted(set(prefixes)) == ["clean", "enh", "noisy"] and len(prefixes) == 3 * 8   # 4 words x 2 mixtures
+    for rec, front in (("joint_aso", "student_lr"), ("joint_grad", "student_lr"), ("proposed", "student_le_ld")):
+        assert yaml.safe_load((exp / rec / "config.yaml").read_text())["model"]["conf"]["frontend_init"] == f"exp/{front}"
+    table = (exp / "results" / "asr_rows.md").read_text()
+    for row in ("mct_noisy", "standardize_sr", "mct_all", "joint_straight", "joint_aso", "joint_grad", "proposed"):
+        assert f"| {row} |" in table, row
+    assert "## WER against mct_noisy, asr_test" in table and "one seed: not a verdict" in table
+    again = subprocess.run(args, cwd=recipe, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    started = [l for l in again.stderr.splitlines() if " Stage " in l and "skipped" not in l]
+    up_to_date = [l for l in again.stderr.splitlines() if " up to date" in l]   # skipped (or kept, warned)
+    assert len(started) == len(up_to_date), again.stderr[-3000:]

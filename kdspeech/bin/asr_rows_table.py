@@ -1,60 +1,108 @@
 """The WER/CER table of the rows of egs/TEMPLATE/enh_asr/enh_asr.sh (stage 6): one line per row (an ASR
 training approach: a front end or none, and a recogniser), one column per test set and metric, each
-cell the pooled rate over the set's utterances (errors over reference words or characters, as
-``summary.json`` of ``kdspeech.bin.score`` has it), in percent.
+cell the corpus rate (errors over reference words or characters, ``kdspeech.metrics.transcript``) in
+percent; then each row against a baseline row, paired on the same utterances.
 
     python -m kdspeech.bin.asr_rows_table --exp exp --rows "mct_noisy joint_straight" --sets "test" \\
-        --out exp/results/asr_rows.md
+        --out exp/results/asr_rows.md [--seeds "1 2 3"] [--baseline mct_noisy] [--set_dirs "dump/mix/test"]
 
-Reads ``<exp>/rows/<row>/score_asr_<set>/summary.json``; a missing one is a KdError naming the file
-and the stage that makes it.
+Reads ``<exp>/rows/<row>/score_asr_<set>/{summary.json,scores.tsv}``; a missing one is a KdError naming
+the file and the stage that makes it.  With ``--seeds "1 2 3"`` the rows of seed k after the first are
+``<row>_seed<k>`` (utils/seeds.sh naming): a cell is the mean of the seeds' corpus rates with their
+range, and the paired test (``kdspeech.report.paired_metric.compare_metric``: the difference of corpus
+rates, a bootstrap over seeds and then speakers or utterances, a Wilcoxon test on per-utterance error
+counts) gives ``Paired.verdict``: "confirmed" needs 3 seeds or more, the CI excluding 0 and p < 0.05.
+``--set_dirs`` (one per set, in order) gives each test set's utt2spk: speakers with several
+utterances are resampled whole.
 """
 
 import argparse
 import json
 from pathlib import Path
 
+from kdspeech.atomic import atomic_write_text
 from kdspeech.cli import run_main
 from kdspeech.errors import KdError
+from kdspeech.metrics.paired import format_diff, format_p, format_per_seed
+from kdspeech.report.paired_metric import compare_metric, speaker_groups
+from kdspeech.report.score_dirs import ratio_counts, read_utterance_scores
+
+METRICS = ("wer", "cer")
 
 
-def rates(exp, row, test_set):
-    path = Path(exp) / "rows" / row / f"score_asr_{test_set}" / "summary.json"
-    if not path.exists():
-        raise KdError("no scores of this row (enh_asr.sh stage 5 writes them)", path=path)
-    summary = json.loads(path.read_text())
-    return {m: summary["overall"].get(m) for m in summary["metrics"]}, summary["n"]
+def score_dir(exp, row, test_set):
+    path = Path(exp) / "rows" / row / f"score_asr_{test_set}"
+    if not (path / "summary.json").exists() or not (path / "scores.tsv").exists():
+        raise KdError("no scores of this row (enh_asr.sh stage 5 writes them)", path=path / "summary.json")
+    return path
 
 
-def table(exp, rows, sets):
-    cells = {(r, s): rates(exp, r, s) for r in rows for s in sets}
-    metrics = [m for m in ("wer", "cer") if all(m in cells[k][0] for k in cells)]
+def seed_rows(row, seeds):
+    """The row names of ``row``'s training seeds: ``row``, then ``row_seed<k>`` for each later seed."""
+    return [row] + [f"{row}_seed{k}" for k in seeds[1:]]
+
+
+def corpus_rate(scores, metric):
+    errors, lengths = ratio_counts(metric)
+    total = sum(scores[lengths].values())
+    return sum(scores[errors].values()) / total if total else float("nan")
+
+
+def cell(rates):
+    """``12.34`` for one seed, ``12.34 (11.90-12.80)`` (mean, range) for several."""
+    mean = 100 * sum(rates) / len(rates)
+    return f"{mean:.2f}" if len(rates) == 1 else f"{mean:.2f} ({100 * min(rates):.2f}-{100 * max(rates):.2f})"
+
+
+def table(exp, rows, sets, seeds=(), baseline=None, set_dirs=None):
+    seeds = list(seeds) or ["1"]
+    runs = {(r, s): [read_utterance_scores([score_dir(exp, name, s)]) for name in seed_rows(r, seeds)]
+            for r in rows for s in sets}
+    metrics = [m for m in METRICS if all(all(c in run for c in ratio_counts(m)) for v in runs.values() for run in v)]
     head = ["row"] + [f"{s} {m.upper()} (%)" for s in sets for m in metrics]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        values = []
-        for s in sets:
-            found = cells[(r, s)][0]
-            values += ["-" if found[m] is None else f"{100 * found[m]:.2f}" for m in metrics]
-        lines.append("| " + " | ".join([r] + values) + " |")
-    counts = ", ".join(f"{s}: {cells[(rows[0], s)][1]}" for s in sets)
-    return "\n".join(["# ASR training approaches: WER/CER", "", f"Utterances per test set: {counts}.", ""]
-                     + lines) + "\n"
+        lines.append("| " + " | ".join([r] + [cell([corpus_rate(run, m) for run in runs[(r, s)]])
+                                               for s in sets for m in metrics]) + " |")
+    counts = ", ".join(f"{s}: {len(next(iter(runs[(rows[0], s)][0].values())))}" for s in sets)
+    spread = (f" Each trained row at {len(seeds)} seeds ({' '.join(seeds)}): mean of the seeds' rates "
+              "(their range)." if len(seeds) > 1 else "")
+    out = ["# ASR training approaches: WER/CER", "", f"Utterances per test set: {counts}.{spread}", ""] + lines
+    baseline = baseline or rows[0]
+    if baseline not in rows:
+        raise KdError(f"--baseline {baseline} is not one of the rows ({' '.join(rows)})")
+    groups = {s: speaker_groups(d) for s, d in zip(sets, set_dirs or [])}
+    for s in sets:
+        for m in metrics:
+            out += ["", f"## {m.upper()} against {baseline}, {s} (row - {baseline}, points)", "",
+                    f"| row | {baseline} | row | row - {baseline} [95 % CI] | per seed | p | verdict |",
+                    "|---|---|---|---|---|---|---|"]
+            for r in rows:
+                if r == baseline:
+                    continue
+                res = compare_metric(runs[(r, s)], runs[(baseline, s)], m, groups=groups.get(s))
+                out.append(f"| {r} | {100 * res.mean_baseline:.2f} | {100 * res.mean_system:.2f} | "
+                           f"{format_diff(res, 100, 2)} | {format_per_seed(res, 100, 2)} | {format_p(res.p_value)} | "
+                           f"{res.verdict} |")
+    return "\n".join(out) + "\n"
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--exp", required=True, help="the recipe's exp dir")
-    p.add_argument("--rows", required=True, help="row names, blank-separated")
+    p.add_argument("--rows", required=True, help="row names, blank-separated (without their seed copies)")
     p.add_argument("--sets", required=True, help="test set names, blank-separated")
     p.add_argument("--out", required=True, help="markdown file to write")
+    p.add_argument("--seeds", default="", help="training seeds of the rows, e.g. '1 2 3' (rows <row>_seed<k>)")
+    p.add_argument("--baseline", default="", help="the row the others are compared with (default: the first)")
+    p.add_argument("--set_dirs", default="", help="each test set's data dir (utt2spk: speaker bootstrap)")
     args = p.parse_args(argv)
-    text = table(args.exp, args.rows.split(), args.sets.split())
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(out)
+    set_dirs = args.set_dirs.split()
+    if set_dirs and len(set_dirs) != len(args.sets.split()):
+        raise KdError(f"--set_dirs names {len(set_dirs)} dirs for {len(args.sets.split())} --sets")
+    text = table(args.exp, args.rows.split(), args.sets.split(), args.seeds.split(), args.baseline or None,
+                 set_dirs)
+    atomic_write_text(args.out, text)
     print(text, end="")
 
 

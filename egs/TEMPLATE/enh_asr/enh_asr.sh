@@ -18,7 +18,9 @@
 #  5 decode and score    each --rows entry on each test set: the noisy input, or a front end's enhanced
 #                        speech, decoded by a recogniser (--asr_backend trained:exp/<recogniser>),
 #                        WER/CER against the set's text -> exp/rows/<row>/score_asr_<set>
-#  6 results             a table of every row's WER/CER by test set -> exp/results/asr_rows.md
+#  6 results             a table of every row's WER/CER by test set, and each row against the
+#                        --baseline_row paired on the same utterances (difference of corpus rates, CI,
+#                        Wilcoxon p, verdict; kdspeech.bin.asr_rows_table) -> exp/results/asr_rows.md
 #
 # Lists take entries separated by ';' or newlines, fields by blanks:
 #   --frontends, --recognisers: "<name> <config> <train set> <valid set> <exp dirs it reads: a,b or -> [key.path=value ...]"
@@ -53,6 +55,9 @@ train_args=""          # config overrides for every training, e.g. "trainer.max_
 rows=""                # stage 5, entries "<row> <front end or -> <recogniser>"
 test_sets="test"       # sets every row is decoded on (with text)
 asr_metrics=wer,cer    # metrics of stage 5
+table_rows=""          # stage 6: the rows of the table (empty: every --rows entry)
+table_seeds=""         # training seeds of the table's rows, e.g. "1 2 3": <row>_seed<k> is seed k of <row>
+baseline_row=""        # the row the others are compared with in stage 6 (empty: the first)
 
 help_message="Usage: $0 [options]   (stages are listed at the top of $(basename "$0"))"
 . utils/parse_options.sh
@@ -188,6 +193,8 @@ for row in ${row_names[@]+"${row_names[@]}"}; do
   for t in ${test_sets}; do table_deps+=(--deps "${expdir}/rows/${row}/score_asr_$(set_name "${t}")"); done
 done
 [ "${#row_names[@]}" -eq 0 ] || stage_run 6 "results table" --out "${expdir}/results" "${table_deps[@]}" -- \
-  python -m kdspeech.bin.asr_rows_table --exp "${expdir}" --rows "${row_names[*]}" \
-    --sets "$(for t in ${test_sets}; do set_name "${t}"; done | tr '\n' ' ')" --out "${expdir}/results/asr_rows.md"
+  python -m kdspeech.bin.asr_rows_table --exp "${expdir}" --rows "${table_rows:-${row_names[*]}}" \
+    --sets "$(for t in ${test_sets}; do set_name "${t}"; done | tr '\n' ' ')" --out "${expdir}/results/asr_rows.md" \
+    --seeds "${table_seeds}" --baseline "${baseline_row}" \
+    --set_dirs "$(for t in ${test_sets}; do set_dir "${t}"; done | tr '\n' ' ')"
 log "done"

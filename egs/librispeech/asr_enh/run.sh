@@ -18,6 +18,11 @@
 #   7. local/make_tables.py -> exp/results/results/tables.md (the paper's table layouts, every backend), beside
 #      the template's exp/results/results/enh_results.md; --update_results true copies both over the
 #      committed results/ (a run never touches tracked files)
+#   8. with --asr_approaches true, the ASR training approaches of the paper's Tables 1 and 3 (MCT-noisy,
+#      + standardize-SR, MCT-all, Joint-Straight, Joint-ASO, Joint-Grad, proposed; local/asr_approaches.sh)
+#      by egs/TEMPLATE/enh_asr/enh_asr.sh on ASR sets of --asr_data: at CPU scale Speech Commands words
+#      (local/prepare_speech_commands.py) mixed by enh.sh; front ends: this recipe's student_lr and
+#      student_le_ld -> exp/results/asr_rows.md (WER/CER, each row against MCT-noisy)
 set -euo pipefail
 
 conf_dir=conf/cpu      # configs of one scale; <conf_dir>/scale.sh sets the options below (they are conf/cpu's here)
@@ -36,6 +41,12 @@ seeds=""                 # training seeds of every system, e.g. "1 2 3" (utils/s
 nj=2                     # parallel jobs
 train_jobs=2             # trainings at the same time
 update_results=false     # also copy this run's results (exp/results/results/) over the committed results/
+asr_approaches=false     # step 8: train and compare the ASR training approaches (Tables 1 and 3)
+asr_data=speech_commands # step 8's ASR sets: speech_commands (CPU scale) | mixtures (the train/valid/test mixtures: their text)
+asr_conf_dir=../../TEMPLATE/asr/conf/cpu   # the recognisers' configs (../../TEMPLATE/asr/conf: the paper's sizes)
+asr_train_args=""        # config overrides of every recogniser, e.g. "trainer.max_epochs=10"
+asr_train_mix_per_utt=2  # mixtures per Speech Commands training word
+asr_data_opts=""         # options of local/prepare_speech_commands.py (speaker counts, --max_per_set)
 
 help_message="Usage: $0 [options]   (<conf_dir>/scale.sh sets this script's options; the command line wins)"
 pass_options_to=./enh.sh   # every other option
@@ -105,3 +116,17 @@ if [ "${update_results}" = true ]; then
 else
   log "tables: exp/results/results/tables.md; the template's results: exp/results/results/enh_results.md"
 fi
+
+# Step 8: the ASR training approaches (enh_asr.sh's stages; the front ends are this recipe's students).
+[ "${asr_approaches}" = true ] || exit 0
+. local/asr_approaches.sh
+if [ "${asr_data}" = speech_commands ]; then
+  . ./db.sh
+  stage_run 0 "Speech Commands words for the ASR approaches" --out data/clean_asr_train --out data/clean_asr_valid \
+    --out data/clean_asr_test --inputs "${SPEECH_COMMANDS}" -- \
+    python local/prepare_speech_commands.py --root "${SPEECH_COMMANDS}" --out data ${asr_data_opts}
+  ./enh.sh "${common[@]}" ${passed_options[@]+"${passed_options[@]}"} --stage 2 --stop_stage 3 \
+    --mix_sets "${asr_mix_sets}" --corpus_dirs "clean_asr_train clean_asr_valid clean_asr_test noise_train noise_test"
+fi
+./enh_asr.sh --nj "${nj}" --fs 16000 "${asr_opts[@]}"
+log "ASR approaches: exp/results/asr_rows.md"

@@ -8,3 +8,7 @@ local_data_opts="--num_train 2000 --num_valid 100 --max_seconds 4"
 nj=8
 train_jobs=1
 deploy_seconds=4
+# Step 8 (--asr_approaches true): the recognisers at the paper's size (ESPnet's LibriSpeech-100
+# Conformer encoder), trained on this scale's train/valid mixtures, whose LibriSpeech speech has text.
+asr_data=mixtures
+asr_conf_dir=../../TEMPLATE/asr/conf

@@ -9,3 +9,8 @@ local_data_opts="--num_train 60 --num_valid 10 --max_seconds 1"
 # CPU, only the systems of the main comparison (noisy input, student without and with KD).
 backends="moonshine pocketsphinx"
 other_backend_models="noisy student_lr student_le_ld"
+# Step 8 (--asr_approaches true): Speech Commands words (100 training speakers, 12 validation, 25 test)
+# x 2 mixtures at the training SNRs; the test words x 1 mixture with the unseen noises.
+asr_data=speech_commands
+asr_conf_dir=../../TEMPLATE/asr/conf/cpu
+asr_train_mix_per_utt=2

@@ -1,0 +1,61 @@
+"""kdspeech.bin.asr_rows_table: corpus rates of each row (mean and range over training seeds), each row
+against the baseline row paired on the same utterances with the seed rule's verdict, a missing score
+dir named."""
+
+import json
+
+import pytest
+
+from kdspeech.bin import asr_rows_table
+from kdspeech.errors import KdError
+from kdspeech.metrics.scores import write_scores
+
+COLUMNS = ["wer", "wer_errors", "wer_words", "cer", "cer_errors", "cer_chars"]
+UTTS = [f"spk{i % 10}-u{i:02d}" for i in range(40)]
+
+
+def write_row(exp, row, errors, words=2, chars=10):
+    out = exp / "rows" / row / "score_asr_test"
+    out.mkdir(parents=True)
+    rows = {u: [e / words, e, words, e / chars, e, chars] for u, e in zip(UTTS, errors)}
+    write_scores(out / "scores.tsv", COLUMNS, rows)
+    (out / "summary.json").write_text(json.dumps({"metrics": ["wer", "cer"], "n": len(UTTS), "overall": {}}))
+
+
+def test_rows_at_three_seeds_are_compared_with_the_baseline(tmp_path):
+    exp = tmp_path / "exp"
+    for k, name in enumerate(["base", "base_seed2", "base_seed3"]):
+        write_row(exp, name, [1 + (i + k) % 2 for i in range(40)])                 # ~1.5 errors of 2 words
+    for k, name in enumerate(["better", "better_seed2", "better_seed3"]):
+        write_row(exp, name, [(i + k) % 2 for i in range(40)])                     # one error fewer each
+    for k, name in enumerate(["same", "same_seed2", "same_seed3"]):
+        write_row(exp, name, [1 + (i + k + 1) % 2 for i in range(40)])
+    text = asr_rows_table.table(exp, ["base", "better", "same"], ["test"], seeds=["1", "2", "3"])
+    assert "| base | 75.00 (75.00-75.00) | 15.00 (15.00-15.00) |" in text
+    assert "| better | 25.00 (25.00-25.00) |" in text
+    assert "Each trained row at 3 seeds (1 2 3)" in text
+    wer = text.split("## WER against base, test")[1].split("##")[0]
+    better = next(line for line in wer.splitlines() if line.startswith("| better |"))
+    assert "-50.00 [-50.00, -50.00]" in better and "-50.00 / -50.00 / -50.00" in better and "| confirmed |" in better
+    same = next(line for line in wer.splitlines() if line.startswith("| same |"))
+    assert "+0.00" in same and "| not shown |" in same
+
+
+def test_one_seed_is_not_a_verdict_and_speakers_group_the_bootstrap(tmp_path):
+    exp = tmp_path / "exp"
+    write_row(exp, "mct_noisy", [2] * 40)
+    write_row(exp, "proposed", [i % 3 for i in range(40)])
+    data = tmp_path / "test"
+    data.mkdir()
+    (data / "utt2spk").write_text("".join(f"{u} {u.split('-')[0]}\n" for u in sorted(UTTS)))
+    text = asr_rows_table.table(exp, ["mct_noisy", "proposed"], ["test"], baseline="mct_noisy", set_dirs=[data])
+    assert "| proposed | 100.00 | 48.75 |" in text and "one seed: not a verdict" in text
+    with pytest.raises(KdError, match="--baseline x is not one of the rows"):
+        asr_rows_table.table(exp, ["mct_noisy", "proposed"], ["test"], baseline="x")
+
+
+def test_a_missing_row_names_its_file_and_stage(tmp_path):
+    write_row(tmp_path / "exp", "a", [1] * 40)
+    with pytest.raises(KdError, match="enh_asr.sh stage 5") as err:
+        asr_rows_table.table(tmp_path / "exp", ["a", "b"], ["test"])
+    assert "rows/b/score_asr_test" in str(err.value)
