@@ -21,6 +21,12 @@ tiny_ecapa 1.04-1.12, resnet38 1.12, cnn14 1.17, mobilenetv2 1.19, pse_refine (o
 1.28, crn 1.52, e3net 2.19, psm_blstm 3.25.  No model fails under bf16 since the STFT/iSTFT and the
 complex masks run in fp32 (before, every DCCRN config did); pse_refine of ``train_light.yaml`` cannot
 be built without the speaker recipe's trained model.
+
+These figures set the CPU preference each model class declares (``cpu_precision``), which
+``trainer.precision: auto`` follows on a CPU with native bf16 (``kdspeech.train.precision``): bf16 for
+waveunet, dccrn (pDCCRN), conformer_enh and wavenet_denoise (ratio < 0.9), fp32 for every other model
+(ratio > 1).  The table's last column shows the declared preference, so a new measurement that
+contradicts one is seen at once.
 """
 
 import argparse
@@ -31,7 +37,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from kdspeech.models import build_model, count_parameters
+from kdspeech.models import MODELS, build_model, count_parameters
 from kdspeech.models.calling import as_outputs
 from kdspeech.models.complexity import example_inputs, run_forward
 from kdspeech.train.precision import autocast
@@ -112,7 +118,7 @@ def main():
     keep_models = {m.strip() for m in args.models.split(",") if m.strip()}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; batch 1 x {args.seconds} s; "
           f"CPU s/step, min of {args.repeats} x {args.steps} steps")
-    print("model | configs | parameters | fp32 s/step | bf16 s/step | bf16 / fp32")
+    print("model | configs | parameters | fp32 s/step | bf16 s/step | bf16 / fp32 | declared cpu_precision")
     failing = []
     for (name, options, sr), configs in paper_configs().items():
         if keep_configs and not keep_configs & set(configs) or keep_models and name not in keep_models:
@@ -126,8 +132,9 @@ def main():
         fp32, bf16 = times.get("fp32"), times.get("bf16")
         ratio = f"{bf16 / fp32:.2f}" if isinstance(fp32, float) and isinstance(bf16, float) else "-"
         show = [f"{t:.3f}" if isinstance(t, float) else t for t in (fp32, bf16)]
+        declared = getattr(MODELS.get(name), "cpu_precision", "fp32")
         print(f"{name}{'' if batch == 1 else f' (batch {batch}: BatchNorm on embeddings)'} | {where} | "
-              f"{params} | {show[0]} | {show[1]} | {ratio}")
+              f"{params} | {show[0]} | {show[1]} | {ratio} | {declared}")
         if isinstance(fp32, float) and not isinstance(bf16, float):
             failing.append(name)
     print(f"fails under bf16 (and not under fp32): {', '.join(failing) if failing else 'none'}")

@@ -1,6 +1,6 @@
-"""trainer.precision (fp32 | bf16 | fp16) and trainer.compile: autocast on the CPU, losses and complex
-parts in fp32, the fp16 grad scaler in the checkpoint, errors before any data is read, compile's
-eager fallback."""
+"""trainer.precision (fp32 | bf16 | fp16 | auto) and trainer.compile: autocast on the CPU, losses and
+complex parts in fp32, the fp16 grad scaler in the checkpoint, auto resolved once from the device and
+the model class, errors before any data is read, compile's eager fallback."""
 
 import json
 import logging
@@ -8,11 +8,13 @@ import logging
 import pytest
 import torch
 import torch.nn.functional as F
+import yaml
 
 from kdspeech.distill.losses import build_loss_terms, total_loss
 from kdspeech.errors import KdError
 from kdspeech.models import build_model
 from kdspeech.models.calling import input_names
+from kdspeech.train import precision as precision_module
 from kdspeech.train import trainer as trainer_module
 from kdspeech.train import update as update_module
 from kdspeech.train.checkpoint import load_training_state
@@ -46,13 +48,56 @@ def test_bf16_trains_on_the_cpu_and_resumes_exactly(tmp_path, conf, data):
 
 
 @pytest.mark.parametrize("value, message", [
-    ("fp8", r"trainer\.precision must be one of fp32, bf16, fp16, not 'fp8'"),
-    ("fp16", r"trainer\.precision: fp16 needs a CUDA device .*allowed: fp32, bf16, fp16"),
+    ("fp8", r"trainer\.precision must be one of fp32, bf16, fp16, auto, not 'fp8'"),
+    ("fp16", r"trainer\.precision: fp16 needs a CUDA device .*allowed: fp32, bf16, fp16, auto"),
+    ("true", r"trainer\.precision must be one of fp32, bf16, fp16, auto, not True"),
 ])
 def test_unknown_precision_and_fp16_on_the_cpu_are_errors_before_data(tmp_path, conf, value, message):
     missing = tmp_path / "no_data"
     with pytest.raises(KdError, match=message):
         run_train(conf, (missing, missing), tmp_path / "e", f"trainer.precision={value}", "trainer.device=cpu")
+
+
+def test_auto_precision_is_resolved_from_the_device_and_the_model_class(monkeypatch):
+    from kdspeech.models import MODELS
+    from kdspeech.train.precision import resolve_precision
+
+    class Plain(torch.nn.Module):
+        pass
+
+    class Fast(torch.nn.Module):
+        cpu_precision = "bf16"
+
+    wrapped = torch.nn.Module()
+    wrapped.module = Fast()        # as DistributedDataParallel holds it
+    for native in (True, False):
+        monkeypatch.setattr(precision_module, "cpu_has_bf16", lambda: native)
+        assert resolve_precision("auto", "cpu", Fast())[0] == ("bf16" if native else "fp32")
+        assert resolve_precision("auto", "cpu", wrapped)[0] == ("bf16" if native else "fp32")
+        assert resolve_precision("auto", "cpu", Plain()) == ("fp32", "Plain declares cpu_precision fp32 "
+                                                             "(measured: benchmarks/bench_precision.py)")
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: native)
+        assert resolve_precision("auto", "cuda", Plain())[0] == ("bf16" if native else "fp32")
+        for given in ("fp32", "bf16", "fp16"):   # a given precision is kept as it is
+            assert resolve_precision(given, "cpu", Fast()) == (given, None)
+    # the declared CPU preferences: bf16 where bench_precision measured it faster (0.47-0.86 of fp32)
+    preferring = {name for name in MODELS.names() if getattr(MODELS.get(name), "cpu_precision", "fp32") == "bf16"}
+    assert preferring == {"waveunet", "dccrn", "conformer_enh", "wavenet_denoise"}
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_written_resolved_into_the_config_and_the_run_key(tmp_path, conf, data, monkeypatch,
+                                                                           caplog, native):
+    monkeypatch.setattr(precision_module, "cpu_has_bf16", lambda: native)
+    caplog.set_level(logging.INFO)
+    run_train(conf, data, tmp_path / "auto", "trainer.precision=auto", "trainer.max_epochs=1")
+    resolved = "bf16" if native else "fp32"
+    saved = yaml.safe_load((tmp_path / "auto/config.yaml").read_text())
+    assert saved["trainer"]["precision"] == resolved
+    assert f"trainer.precision auto: {resolved} (WaveUNet " in caplog.text
+    caplog.clear()   # the same run as one that names the precision: it resumes from auto's checkpoint
+    run_train(conf, data, tmp_path / "auto", f"trainer.precision={resolved}", "trainer.max_epochs=2")
+    assert "resumed after epoch 1" in caplog.text
 
 
 def test_loss_terms_run_in_fp32_under_autocast():

@@ -42,6 +42,7 @@ from kdspeech.train.buckets import BATCH_DEFAULTS, check_batch_options
 from kdspeech.train.loading import LOADER_DEFAULTS, check_loader_options
 from kdspeech.train.loss_params import share_learned_terms
 from kdspeech.train.optim import build_optimizer, build_scheduler
+from kdspeech.train.precision import resolve_precision
 from kdspeech.train.selection import parse_best
 from kdspeech.train.trainer import TRAINER_DEFAULTS, Trainer, check_trainer_options
 
@@ -111,6 +112,10 @@ def main(argv=None):
 
     torch.manual_seed(args.seed)
     model = build_model(conf["model"]["name"], conf["model"]["conf"], where=where)
+    # precision auto: resolved once, here, so config.yaml and the run key hold what the run uses
+    tconf["precision"], why = resolve_precision(tconf["precision"], info.device, model)
+    if why:
+        log.info("trainer.precision auto: %s (%s)", tconf["precision"], why)
     task = get_task(conf["task"])
     train_set = task.build_dataset(args.train_data, conf["data"], True, args.seed, where)
     valid_set = task.build_dataset(args.valid_data, conf["data"], False, args.seed, where)

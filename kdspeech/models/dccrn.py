@@ -66,6 +66,7 @@ MASKING = ("E", "C", "R")
 @MODELS.register("dccrn")
 class DCCRN(SpectralExport, nn.Module):
     main_input = "wav"
+    cpu_precision = "bf16"   # precision auto on a CPU with bf16: step 0.67 of fp32, pDCCRN 0.72 (bench_precision)
     def __init__(self, n_fft=512, win_length=400, hop=100, window="sqrt_hann",
                  channels=(32, 64, 128, 256, 256, 256), kernel_freq=5, kernel_time=2,
                  lstm_layers=2, lstm_units=256, masking="E", complex_bn=True, emb_dim=0):

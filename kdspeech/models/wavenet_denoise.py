@@ -66,6 +66,8 @@ class GatedResidualBlock(nn.Module):
 
 @MODELS.register("wavenet_denoise")
 class WavenetDenoise(nn.Module):
+    cpu_precision = "bf16"   # trainer.precision auto on a CPU with bf16: step 0.86 of fp32 (bench_precision)
+
     def __init__(self, stacks=3, max_dilation_exp=9, res_channels=128, skip_channels=128, kernel=3,
                  final_channels=(2048, 256), final_kernel=3):
         super().__init__()

@@ -15,7 +15,15 @@ of the terms.  Loss terms with parameters (a learned temperature) train with the
 validation loss reads the same term modules, never copies (``kdspeech.train.loss_params``).
 
 Scale (config keys of ``trainer``): ``precision`` fp32 | bf16 | fp16 runs the forward passes under
-autocast, the loss terms in fp32 (``kdspeech.train.precision``); ``accum_grad`` micro-batches make one
+autocast, the loss terms in fp32 (``kdspeech.train.precision``), and ``auto`` picks bf16 or fp32 once at
+start-up (bf16 on a CUDA GPU that has it; on the CPU the model class's declared ``cpu_precision``, set
+from measured step times, where the CPU has native bf16) and writes the choice into config.yaml and
+the run key.  The default stays ``fp32``, and ``auto`` is opt-in (a paper-size config or an override
+``trainer.precision=auto``), because a config must give the same numbers wherever it runs: the
+committed CPU recipes and their result tables are fp32 runs, and ``auto`` would turn the fastest of
+them (Wave-U-Net, DCCRN, pDCCRN, Conformer, WaveNet: bf16 0.47-0.86 of fp32's step time) into other
+runs, with other weights, on an AMX machine and not on another; pinning ``fp32`` in all of those
+configs would make ``auto`` a default in name only.  ``accum_grad`` micro-batches make one
 optimiser update (``kdspeech.train.accumulation``); an update with a NaN/inf loss or gradient is
 skipped and ``nonfinite_limit`` of them in a row stop the run (``kdspeech.train.guard``; the update
 itself, with fp16's grad scaler: ``kdspeech.train.update``); ``compile`` runs the model through
@@ -57,7 +65,7 @@ from kdspeech.train.loading import (LOADER_DEFAULTS, check_loader_options, epoch
                                     make_loader, pad_collate)
 from kdspeech.train.loss_params import add_term_parameters, share_learned_terms
 from kdspeech.train.optim import fit_schedule_to, scheduler_step
-from kdspeech.train.precision import autocast, check_precision, fp32_losses
+from kdspeech.train.precision import autocast, check_precision, fp32_losses, resolve_precision
 from kdspeech.train.update import Updater
 from kdspeech.train.selection import NBest, better, epoch_figure, parse_best
 
@@ -78,8 +86,9 @@ TRAINER_DEFAULTS = {
     "keep_best": 1,         # model files of the n best epochs kept in nbest/
     "average_best": False,  # at the end, best.pth = average of the kept n best (best_single.pth: the best)
     "deterministic": True,  # deterministic algorithms where torch has them (kdspeech.train.determinism)
-    "precision": "fp32",    # fp32 | bf16 | fp16 (CUDA only, with a grad scaler): autocast of the forward
-                            # passes, losses in fp32 (kdspeech.train.precision)
+    "precision": "fp32",    # fp32 | bf16 | fp16 (CUDA only, with a grad scaler) | auto (bf16 or fp32 by
+                            # device and model, resolved at start-up): autocast of the forward passes,
+                            # losses in fp32 (kdspeech.train.precision)
     "accum_grad": 1,        # micro-batches per optimiser update (kdspeech.train.accumulation)
     "nonfinite_limit": 10,  # updates in a row skipped for a NaN/inf loss or gradient before training
                             # stops (None: never; kdspeech.train.guard)
@@ -124,6 +133,9 @@ class Trainer:
         self.dist = dist_info or DistInfo()
         self.device = self.dist.device
         check_trainer_options(self.conf, self.device)
+        self.conf["precision"], why = resolve_precision(self.conf["precision"], self.device, model)
+        if why:
+            log.info("trainer.precision auto: %s (%s)", self.conf["precision"], why)
         self.precision, self.accum = self.conf["precision"], self.conf["accum_grad"]
         self.model = model.to(self.device)
         if self.conf["compile"]:
