@@ -4,7 +4,8 @@ cell the corpus rate (errors over reference words or characters, ``kdspeech.metr
 percent; then each row against a baseline row, paired on the same utterances.
 
     python -m kdspeech.bin.asr_rows_table --exp exp --rows "mct_noisy joint_straight" --sets "test" \\
-        --out exp/results/asr_rows.md [--seeds "1 2 3"] [--baseline mct_noisy] [--set_dirs "dump/mix/test"]
+        --out exp/results/asr_rows.md [--seeds "1 2 3"] [--baseline mct_noisy] [--set_dirs "dump/mix/test"] \\
+        [--title "..."] [--command "./run.sh ..."]
 
 Reads ``<exp>/rows/<row>/score_asr_<set>/{summary.json,scores.tsv}``; a missing one is a KdError naming
 the file and the stage that makes it.  With ``--seeds "1 2 3"`` the rows of seed k after the first are
@@ -13,7 +14,8 @@ range, and the paired test (``kdspeech.report.paired_metric.compare_metric``: th
 rates, a bootstrap over seeds and then speakers or utterances, a Wilcoxon test on per-utterance error
 counts) gives ``Paired.verdict``: "confirmed" needs 3 seeds or more, the CI excluding 0 and p < 0.05.
 ``--set_dirs`` (one per set, in order) gives each test set's utt2spk: speakers with several
-utterances are resampled whole.
+utterances are resampled whole.  The file opens with the environment block (git commit, versions,
+threads, the ``--command`` that made it) of every results file.
 """
 
 import argparse
@@ -22,10 +24,12 @@ from pathlib import Path
 
 from kdspeech.atomic import atomic_write_text
 from kdspeech.cli import run_main
+from kdspeech.env import environment
 from kdspeech.errors import KdError
 from kdspeech.metrics.paired import format_diff, format_p, format_per_seed
 from kdspeech.report.paired_metric import compare_metric, speaker_groups
 from kdspeech.report.score_dirs import ratio_counts, read_utterance_scores
+from kdspeech.results import environment_block
 
 METRICS = ("wer", "cer")
 
@@ -67,7 +71,7 @@ def table(exp, rows, sets, seeds=(), baseline=None, set_dirs=None):
     counts = ", ".join(f"{s}: {len(next(iter(runs[(rows[0], s)][0].values())))}" for s in sets)
     spread = (f" Each trained row at {len(seeds)} seeds ({' '.join(seeds)}): mean of the seeds' rates "
               "(their range)." if len(seeds) > 1 else "")
-    out = ["# ASR training approaches: WER/CER", "", f"Utterances per test set: {counts}.{spread}", ""] + lines
+    out = [f"Utterances per test set: {counts}.{spread}", ""] + lines
     baseline = baseline or rows[0]
     if baseline not in rows:
         raise KdError(f"--baseline {baseline} is not one of the rows ({' '.join(rows)})")
@@ -96,13 +100,15 @@ def main(argv=None):
     p.add_argument("--seeds", default="", help="training seeds of the rows, e.g. '1 2 3' (rows <row>_seed<k>)")
     p.add_argument("--baseline", default="", help="the row the others are compared with (default: the first)")
     p.add_argument("--set_dirs", default="", help="each test set's data dir (utt2spk: speaker bootstrap)")
+    p.add_argument("--title", default="ASR training approaches: WER/CER", help="the file's heading")
+    p.add_argument("--command", default=None, help="the recipe command to record (default: this one)")
     args = p.parse_args(argv)
     set_dirs = args.set_dirs.split()
     if set_dirs and len(set_dirs) != len(args.sets.split()):
         raise KdError(f"--set_dirs names {len(set_dirs)} dirs for {len(args.sets.split())} --sets")
     text = table(args.exp, args.rows.split(), args.sets.split(), args.seeds.split(), args.baseline or None,
                  set_dirs)
-    atomic_write_text(args.out, text)
+    atomic_write_text(args.out, f"# {args.title}\n\n{environment_block(environment(), args.command)}\n{text}")
     print(text, end="")
 
 

@@ -58,6 +58,7 @@ asr_metrics=wer,cer    # metrics of stage 5
 table_rows=""          # stage 6: the rows of the table (empty: every --rows entry)
 table_seeds=""         # training seeds of the table's rows, e.g. "1 2 3": <row>_seed<k> is seed k of <row>
 baseline_row=""        # the row the others are compared with in stage 6 (empty: the first)
+run_command=""         # the recipe command the table records (empty: the table maker's own)
 
 help_message="Usage: $0 [options]   (stages are listed at the top of $(basename "$0"))"
 . utils/parse_options.sh
@@ -195,6 +196,6 @@ done
 [ "${#row_names[@]}" -eq 0 ] || stage_run 6 "results table" --out "${expdir}/results" "${table_deps[@]}" -- \
   python -m kdspeech.bin.asr_rows_table --exp "${expdir}" --rows "${table_rows:-${row_names[*]}}" \
     --sets "$(for t in ${test_sets}; do set_name "${t}"; done | tr '\n' ' ')" --out "${expdir}/results/asr_rows.md" \
-    --seeds "${table_seeds}" --baseline "${baseline_row}" \
+    --seeds "${table_seeds}" --baseline "${baseline_row}" ${run_command:+--command "${run_command}"} \
     --set_dirs "$(for t in ${test_sets}; do set_dir "${t}"; done | tr '\n' ' ')"
 log "done"

@@ -128,5 +128,13 @@ if [ "${asr_data}" = speech_commands ]; then
   ./enh.sh "${common[@]}" ${passed_options[@]+"${passed_options[@]}"} --stage 2 --stop_stage 3 \
     --mix_sets "${asr_mix_sets}" --corpus_dirs "clean_asr_train clean_asr_valid clean_asr_test noise_train noise_test"
 fi
-./enh_asr.sh --nj "${nj}" --fs 16000 "${asr_opts[@]}"
-log "ASR approaches: exp/results/asr_rows.md"
+run_words=(./run.sh --conf_dir "${conf_dir}" --asr_approaches true)
+[ -z "${seeds}" ] || run_words+=(--seeds "${seeds}")
+./enh_asr.sh --nj "${nj}" --fs 16000 "${asr_opts[@]}" \
+  --run_command "$(printf '%q ' "${run_words[@]}" ${passed_options[@]+"${passed_options[@]}"})"
+if [ "${update_results}" = true ]; then
+  cp exp/results/asr_rows.md results/asr_rows.md
+  log "ASR approaches: exp/results/asr_rows.md, copied to the committed results/asr_rows.md"
+else
+  log "ASR approaches: exp/results/asr_rows.md"
+fi
