@@ -25,6 +25,7 @@
 #      student_le_ld -> exp/results/asr_rows.md (WER/CER, each row against MCT-noisy)
 set -euo pipefail
 
+command_words=("$0" "$@")   # the command as given, for the results files
 conf_dir=conf/cpu      # configs of one scale; <conf_dir>/scale.sh sets the options below (they are conf/cpu's here)
 train_snrs="-5,0,5,10"   # SNRs of the training and validation mixtures
 test_snrs="0,5,10"       # SNRs of the test mixtures
@@ -128,10 +129,7 @@ if [ "${asr_data}" = speech_commands ]; then
   ./enh.sh "${common[@]}" ${passed_options[@]+"${passed_options[@]}"} --stage 2 --stop_stage 3 \
     --mix_sets "${asr_mix_sets}" --corpus_dirs "clean_asr_train clean_asr_valid clean_asr_test noise_train noise_test"
 fi
-run_words=(./run.sh --conf_dir "${conf_dir}" --asr_approaches true)
-[ -z "${seeds}" ] || run_words+=(--seeds "${seeds}")
-./enh_asr.sh --nj "${nj}" --fs 16000 "${asr_opts[@]}" \
-  --run_command "$(printf '%q ' "${run_words[@]}" ${passed_options[@]+"${passed_options[@]}"})"
+./enh_asr.sh --nj "${nj}" --fs 16000 "${asr_opts[@]}" --run_command "$(printf '%q ' "${command_words[@]}")"
 if [ "${update_results}" = true ]; then
   cp exp/results/asr_rows.md results/asr_rows.md
   log "ASR approaches: exp/results/asr_rows.md, copied to the committed results/asr_rows.md"
