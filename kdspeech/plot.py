@@ -114,23 +114,31 @@ def plot_differences_by_snr(series, ylabel, path, title=None):
     return _save_png(fig, path)
 
 
-def plot_learning_curves(curves, ylabel, path, title=None):
-    """One line per curve: x = epoch, y = value; ``curves`` maps a name to ``[(epoch, value)]``."""
+def plot_learning_curves(curves, ylabel, path, title=None, right=(), right_ylabel=None):
+    """One line per curve: x = epoch, y = value; ``curves`` maps a name to ``[(epoch, value)]``.  The
+    curves named in ``right`` go on a second y axis at the right (``right_ylabel``), for losses of
+    different scales in one figure (the Charishma paper's Fig. 3)."""
     fig, axes = plt.subplots(figsize=(6.4, 4.4))
+    twin = axes.twinx() if any(name in curves for name in right) else None
     for index, (name, points) in enumerate(curves.items()):
         points = _finite_points(points)
         if not points:
             continue
         xs, ys = zip(*points)
         marker = MARKERS[index % len(MARKERS)] if len(points) <= 30 else None
-        axes.plot(xs, ys, marker=marker, label=name)
+        on_right = twin is not None and name in right
+        (twin if on_right else axes).plot(xs, ys, marker=marker, linestyle="--" if on_right else "-",
+                                          color=f"C{index}", label=f"{name} (right axis)" if on_right else name)
     axes.set_xlabel("epoch")
     axes.set_ylabel(ylabel)
+    if twin is not None:
+        twin.set_ylabel(right_ylabel or ylabel)
     if title:
         axes.set_title(title)
     axes.grid(True, alpha=0.3)
-    if axes.lines:
-        axes.legend()
+    lines = axes.lines + (twin.lines if twin is not None else [])
+    if lines:
+        axes.legend(lines, [line.get_label() for line in lines])
     return _save_png(fig, path)
 
 

@@ -59,3 +59,16 @@ def test_a_missing_row_names_its_file_and_stage(tmp_path):
     with pytest.raises(KdError, match="enh_asr.sh stage 5") as err:
         asr_rows_table.table(tmp_path / "exp", ["a", "b"], ["test"])
     assert "rows/b/score_asr_test" in str(err.value)
+
+
+def test_loss_curves_draw_the_histories_and_name_a_missing_one(tmp_path):
+    exp = tmp_path / "exp"
+    for rec, scale in (("joint_aso", 40.0), ("proposed", 4.0)):
+        (exp / rec).mkdir(parents=True)
+        (exp / rec / "history.json").write_text(json.dumps([{"epoch": e, "train_loss": scale / e} for e in (1, 2, 3)]))
+    out = tmp_path / "results" / "training_loss.png"
+    line = asr_rows_table.loss_curves(exp, ["joint_aso", "proposed"], ["proposed"], out)
+    assert out.stat().st_size > 0 and "(training_loss.png)" in line
+    with pytest.raises(KdError, match="stage 4") as err:
+        asr_rows_table.loss_curves(exp, ["joint_aso", "joint_grad"], [], out)
+    assert "joint_grad/history.json" in str(err.value)

@@ -5,7 +5,8 @@ percent; then each row against a baseline row, paired on the same utterances.
 
     python -m kdspeech.bin.asr_rows_table --exp exp --rows "mct_noisy joint_straight" --sets "test" \\
         --out exp/results/asr_rows.md [--seeds "1 2 3"] [--baseline mct_noisy] [--set_dirs "dump/mix/test"] \\
-        [--title "..."] [--command "./run.sh ..."]
+        [--title "..."] [--command "./run.sh ..."] \\
+        [--curves "joint_straight joint_aso joint_grad proposed" --curves_right proposed]
 
 Reads ``<exp>/rows/<row>/score_asr_<set>/{summary.json,scores.tsv}``; a missing one is a KdError naming
 the file and the stage that makes it.  With ``--seeds "1 2 3"`` the rows of seed k after the first are
@@ -15,7 +16,9 @@ rates, a bootstrap over seeds and then speakers or utterances, a Wilcoxon test o
 counts) gives ``Paired.verdict``: "confirmed" needs 3 seeds or more, the CI excluding 0 and p < 0.05.
 ``--set_dirs`` (one per set, in order) gives each test set's utt2spk: speakers with several
 utterances are resampled whole.  The file opens with the environment block (git commit, versions,
-threads, the ``--command`` that made it) of every results file.
+threads, the ``--command`` that made it) of every results file.  ``--curves`` names recognisers (exp
+dirs) whose training loss per epoch (``history.json``, the first seed) is drawn in one figure beside the
+table (``training_loss.png``; the paper's Fig. 3), those of ``--curves_right`` on a right-hand axis.
 """
 
 import argparse
@@ -27,6 +30,7 @@ from kdspeech.cli import run_main
 from kdspeech.env import environment
 from kdspeech.errors import KdError
 from kdspeech.metrics.paired import format_diff, format_p, format_per_seed
+from kdspeech.plot import plot_learning_curves
 from kdspeech.report.paired_metric import compare_metric, speaker_groups
 from kdspeech.report.score_dirs import ratio_counts, read_utterance_scores
 from kdspeech.results import environment_block
@@ -91,6 +95,20 @@ def table(exp, rows, sets, seeds=(), baseline=None, set_dirs=None):
     return "\n".join(out) + "\n"
 
 
+def loss_curves(exp, recognisers, right, out):
+    """Fig. 3: the training loss per epoch of ``recognisers`` -> ``out`` (a PNG); the markdown line."""
+    curves = {}
+    for rec in recognisers:
+        path = Path(exp) / rec / "history.json"
+        if not path.exists():
+            raise KdError("no training history of this recogniser (enh_asr.sh stage 4 writes it)", path=path)
+        curves[rec] = [(e["epoch"], e["train_loss"]) for e in json.loads(path.read_text())]
+    plot_learning_curves(curves, "training loss", out, title="Training loss of the approaches (Fig. 3 layout)",
+                         right=right, right_ylabel="training loss (" + ", ".join(right) + ")")
+    return (f"Training loss per epoch (the paper's Fig. 3; joint losses include their enhancement term): "
+            f"[{Path(out).name}]({Path(out).name})\n")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--exp", required=True, help="the recipe's exp dir")
@@ -102,12 +120,17 @@ def main(argv=None):
     p.add_argument("--set_dirs", default="", help="each test set's data dir (utt2spk: speaker bootstrap)")
     p.add_argument("--title", default="ASR training approaches: WER/CER", help="the file's heading")
     p.add_argument("--command", default=None, help="the recipe command to record (default: this one)")
+    p.add_argument("--curves", default="", help="recognisers whose training loss is plotted (Fig. 3)")
+    p.add_argument("--curves_right", default="", help="those of --curves on the right-hand axis")
     args = p.parse_args(argv)
     set_dirs = args.set_dirs.split()
     if set_dirs and len(set_dirs) != len(args.sets.split()):
         raise KdError(f"--set_dirs names {len(set_dirs)} dirs for {len(args.sets.split())} --sets")
     text = table(args.exp, args.rows.split(), args.sets.split(), args.seeds.split(), args.baseline or None,
                  set_dirs)
+    if args.curves:
+        text += "\n" + loss_curves(args.exp, args.curves.split(), args.curves_right.split(),
+                                   Path(args.out).with_name("training_loss.png"))
     atomic_write_text(args.out, f"# {args.title}\n\n{environment_block(environment(), args.command)}\n{text}")
     print(text, end="")
 

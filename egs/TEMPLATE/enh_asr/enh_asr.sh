@@ -20,7 +20,8 @@
 #                        WER/CER against the set's text -> exp/rows/<row>/score_asr_<set>
 #  6 results             a table of every row's WER/CER by test set, and each row against the
 #                        --baseline_row paired on the same utterances (difference of corpus rates, CI,
-#                        Wilcoxon p, verdict; kdspeech.bin.asr_rows_table) -> exp/results/asr_rows.md
+#                        Wilcoxon p, verdict; kdspeech.bin.asr_rows_table) -> exp/results/asr_rows.md,
+#                        and the --loss_curves figure -> exp/results/training_loss.png
 #
 # Lists take entries separated by ';' or newlines, fields by blanks:
 #   --frontends, --recognisers: "<name> <config> <train set> <valid set> <exp dirs it reads: a,b or -> [key.path=value ...]"
@@ -59,6 +60,8 @@ table_rows=""          # stage 6: the rows of the table (empty: every --rows ent
 table_seeds=""         # training seeds of the table's rows, e.g. "1 2 3": <row>_seed<k> is seed k of <row>
 baseline_row=""        # the row the others are compared with in stage 6 (empty: the first)
 run_command=""         # the recipe command the table records (empty: the table maker's own)
+loss_curves=""         # stage 6: recognisers whose training loss is plotted (the paper's Fig. 3)
+loss_curves_right=""   # those of --loss_curves drawn on a right-hand axis (the paper: the proposed one)
 
 help_message="Usage: $0 [options]   (stages are listed at the top of $(basename "$0"))"
 . utils/parse_options.sh
@@ -197,5 +200,6 @@ done
   python -m kdspeech.bin.asr_rows_table --exp "${expdir}" --rows "${table_rows:-${row_names[*]}}" \
     --sets "$(for t in ${test_sets}; do set_name "${t}"; done | tr '\n' ' ')" --out "${expdir}/results/asr_rows.md" \
     --seeds "${table_seeds}" --baseline "${baseline_row}" ${run_command:+--command "${run_command}"} \
+    --curves "${loss_curves}" --curves_right "${loss_curves_right}" \
     --set_dirs "$(for t in ${test_sets}; do set_dir "${t}"; done | tr '\n' ' ')"
 log "done"
