@@ -3,15 +3,22 @@
 # the systems of egs/librispeech/asr_enh (Conformer teacher, DCCRN students L_r / +L_e / +L_d /
 # +L_e+L_d, Wiener filter) trained on tr05_simu (noisy CH5 + clean), validated on dt05_simu, scored on
 # dt05_simu / et05_simu (quality + WER/CER) and dt05_real / et05_real (WER/CER: no clean reference).
+# With --asr_approaches true, then the ASR training approaches of Table 3 (MCT-noisy, + standardize-SR,
+# MCT-all, Joint-Straight/ASO/Grad, proposed: ../../librispeech/asr_enh/local/asr_approaches.sh) trained
+# on tr05_simu and decoded on the four test sets by egs/TEMPLATE/enh_asr/enh_asr.sh -> exp/results/asr_rows.md.
 # CHiME-4 is licensed: db.sh points at your copy.  The DeepFilterNet3 student is left out here: its
 # teacher cache needs every utterance within one training crop (CHiME-4 utterances run 2-15 s).
 #
 #   ./run.sh [--conf_dir ../../librispeech/asr_enh/conf] [options of this script and of enh.sh, in any order]
 set -euo pipefail
 
+command_words=("$0" "$@")   # the command as given, for the results
 conf_dir=../../librispeech/asr_enh/conf   # paper-size configs (conf/cpu there: the CPU scale)
 backends="pocketsphinx moonshine"   # ASR backends: the first in enh.sh's stage 7, each one on the real recordings
 nj=8                   # parallel jobs (enh.sh's and the real recordings')
+asr_approaches=false   # then train and compare the ASR training approaches of Table 3 (enh_asr.sh)
+asr_conf_dir=../../TEMPLATE/asr/conf   # the recognisers' configs (paper size; asr/conf/cpu: CPU size)
+asr_train_args=""      # config overrides of every recogniser
 
 help_message="Usage: $0 [options]   (every other option is enh.sh's)"
 pass_options_to=./enh.sh
@@ -55,3 +62,11 @@ for t in dt05_real et05_real; do
     done
   done
 done
+
+# The ASR training approaches (Table 3): front ends student_lr and student_le_ld of the systems above.
+[ "${asr_approaches}" = true ] || exit 0
+asr_data=given seeds="" asr_train=${raw}/tr05_simu asr_valid=${raw}/dt05_simu
+asr_tests="${raw}/dt05_simu ${raw}/et05_simu ${raw}/dt05_real ${raw}/et05_real"
+. ../../librispeech/asr_enh/local/asr_approaches.sh
+./enh_asr.sh --nj "${nj}" --fs 16000 "${asr_opts[@]}" --run_command "$(printf '%q ' "${command_words[@]}")"
+log "ASR approaches: exp/results/asr_rows.md"

@@ -11,6 +11,9 @@
 #                             (asr_test): a word recogniser is what CPU training can learn
 #   asr_data=mixtures         (paper scale) the enhancement recipe's own train / valid / test mixtures,
 #                             whose clean speech has transcripts (LibriSpeech's *.trans.txt)
+#   asr_data=given            the caller's asr_train, asr_valid and asr_tests (data dirs with text;
+#                             spk1.scp for MCT-all and Joint-ASO), e.g. egs/chime4/asr_enh: tr05_simu,
+#                             dt05_simu, and the simulated and real dt05/et05 sets
 #
 # Front ends are the enhancement systems this recipe already trains (enh.sh): student_lr (DCCRN on
 # SI-SNR alone: the "separately trained" front end of + standardize-SR, MCT-all's enhanced third and
@@ -32,7 +35,9 @@ case ${asr_data} in
     asr_mix_sets+="asr_test clean_asr_test noise_test ${test_snrs} 1" ;;
   mixtures)
     asr_train=train asr_valid=valid asr_tests=test asr_mix_sets="" ;;
-  *) echo "local/asr_approaches.sh: --asr_data must be speech_commands or mixtures, got '${asr_data}'" >&2
+  given)
+    asr_mix_sets="" ;;
+  *) echo "local/asr_approaches.sh: --asr_data must be speech_commands, mixtures or given, got '${asr_data}'" >&2
      return 1 ;;
 esac
 

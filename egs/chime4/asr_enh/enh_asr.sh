@@ -1,0 +1,1 @@
+../../TEMPLATE/enh_asr/enh_asr.sh
