@@ -31,9 +31,11 @@ torch.compile (``kdspeech.train.compiling``); ``grad_surgery`` takes the gradien
 auxiliary group of terms apart and makes the auxiliary one assist the main one (the gradient remedy of
 Joint-Grad, or PCGrad: ``kdspeech.train.grad_surgery``).  Loading (top-level keys ``num_workers``,
 ``pin_memory``, ``persistent_workers``, ``prefetch_factor``): ``kdspeech.train.loading``, whose loaders
-live for the whole run and give the same batches for any number of workers; ``batch_seconds`` (with
+live for the whole run and give the same batches for any number of workers; they also read the
+precomputed teacher outputs the terms need (``kdspeech.distill.precomputed.CacheLookup``), so with
+workers the cache shards are mapped and read in the workers, never here.  ``batch_seconds`` (with
 ``num_buckets``) replaces ``batch_size`` by length-bucketed batches of that many padded seconds
-(``kdspeech.train.buckets``).
+(``kdspeech.train.buckets``); the padding counts in no loss (``input_len``, kdspeech.distill.padding).
 """
 
 import json
