@@ -72,3 +72,15 @@ def test_loss_curves_draw_the_histories_and_name_a_missing_one(tmp_path):
     with pytest.raises(KdError, match="stage 4") as err:
         asr_rows_table.loss_curves(exp, ["joint_aso", "joint_grad"], [], out)
     assert "joint_grad/history.json" in str(err.value)
+
+
+def test_cost_table_averages_the_seeds_and_names_a_missing_record(tmp_path):
+    exp = tmp_path / "exp"
+    for name, params, seconds in (("mct", 3_600_000, 60.0), ("mct_seed2", 3_600_000, 120.0)):
+        (exp / name).mkdir(parents=True)
+        (exp / name / "env.json").write_text(json.dumps({"num_parameters": params}))
+        (exp / name / "history.json").write_text(json.dumps([{"epoch": 1, "seconds": seconds}, {"epoch": 2, "seconds": seconds}]))
+    assert "| mct | 3.60 | 2 | 3.0 | 90.0 |" in asr_rows_table.cost_table(exp, ["mct"], ["1", "2"])
+    with pytest.raises(KdError, match="stage 4") as err:
+        asr_rows_table.cost_table(exp, ["mct"], ["1", "2", "3"])
+    assert "mct_seed3/env.json" in str(err.value)

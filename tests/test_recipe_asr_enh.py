@@ -192,6 +192,7 @@ def test_step_8_trains_and_compares_the_asr_approaches(tiny_run):
     for row in ("mct_noisy", "standardize_sr", "mct_all", "joint_straight", "joint_aso", "joint_grad", "proposed"):
         assert f"| {row} |" in table, row
     assert "## WER against mct_noisy, asr_test" in table and "one seed: not a verdict" in table
+    assert "## Size and training time" in table and "| joint_grad |" in table.split("## Size and training time")[1]
     assert "[training_loss.png](training_loss.png)" in table and (exp / "results" / "training_loss.png").stat().st_size
     again = subprocess.run(args, cwd=recipe, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]

@@ -19,6 +19,9 @@ utterances are resampled whole.  The file opens with the environment block (git 
 threads, the ``--command`` that made it) of every results file.  ``--curves`` names recognisers (exp
 dirs) whose training loss per epoch (``history.json``, the first seed) is drawn in one figure beside the
 table (``training_loss.png``; the paper's Fig. 3), those of ``--curves_right`` on a right-hand axis.
+``--recognisers`` names the exp dirs whose size and training time are listed (``env.json``'s
+``num_parameters``: the whole model, a frozen front end included; ``history.json``'s seconds per
+epoch, summed; with seeds, their mean).
 """
 
 import argparse
@@ -95,6 +98,24 @@ def table(exp, rows, sets, seeds=(), baseline=None, set_dirs=None):
     return "\n".join(out) + "\n"
 
 
+def cost_table(exp, recognisers, seeds):
+    """Parameters, epochs and training time of each recogniser (the mean over its seeds' exp dirs)."""
+    lines = ["| recogniser | parameters (M) | epochs | training time (min) | s/epoch |", "|---|---|---|---|---|"]
+    for rec in recognisers:
+        runs = []
+        for name in seed_rows(rec, list(seeds) or ["1"]):
+            env, history = Path(exp) / name / "env.json", Path(exp) / name / "history.json"
+            if not env.exists() or not history.exists():
+                raise KdError("no training record of this recogniser (enh_asr.sh stage 4 writes it)",
+                              path=history if env.exists() else env)
+            epochs = json.loads(history.read_text())
+            runs.append((json.loads(env.read_text())["num_parameters"], len(epochs),
+                         sum(e.get("seconds", 0.0) for e in epochs)))
+        params, epochs, seconds = (sum(r[i] for r in runs) / len(runs) for i in range(3))
+        lines.append(f"| {rec} | {params / 1e6:.2f} | {epochs:g} | {seconds / 60:.1f} | {seconds / max(epochs, 1):.1f} |")
+    return "\n".join(lines) + "\n"
+
+
 def loss_curves(exp, recognisers, right, out):
     """Fig. 3: the training loss per epoch of ``recognisers`` -> ``out`` (a PNG); the markdown line."""
     curves = {}
@@ -120,6 +141,7 @@ def main(argv=None):
     p.add_argument("--set_dirs", default="", help="each test set's data dir (utt2spk: speaker bootstrap)")
     p.add_argument("--title", default="ASR training approaches: WER/CER", help="the file's heading")
     p.add_argument("--command", default=None, help="the recipe command to record (default: this one)")
+    p.add_argument("--recognisers", default="", help="exp dirs whose size and training time are listed")
     p.add_argument("--curves", default="", help="recognisers whose training loss is plotted (Fig. 3)")
     p.add_argument("--curves_right", default="", help="those of --curves on the right-hand axis")
     args = p.parse_args(argv)
@@ -128,6 +150,8 @@ def main(argv=None):
         raise KdError(f"--set_dirs names {len(set_dirs)} dirs for {len(args.sets.split())} --sets")
     text = table(args.exp, args.rows.split(), args.sets.split(), args.seeds.split(), args.baseline or None,
                  set_dirs)
+    if args.recognisers:
+        text += "\n## Size and training time\n\n" + cost_table(args.exp, args.recognisers.split(), args.seeds.split())
     if args.curves:
         text += "\n" + loss_curves(args.exp, args.curves.split(), args.curves_right.split(),
                                    Path(args.out).with_name("training_loss.png"))

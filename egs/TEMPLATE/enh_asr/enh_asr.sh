@@ -62,6 +62,7 @@ baseline_row=""        # the row the others are compared with in stage 6 (empty:
 run_command=""         # the recipe command the table records (empty: the table maker's own)
 loss_curves=""         # stage 6: recognisers whose training loss is plotted (the paper's Fig. 3)
 loss_curves_right=""   # those of --loss_curves drawn on a right-hand axis (the paper: the proposed one)
+table_recognisers=""   # stage 6: recognisers whose parameters and training time are listed (with their seeds)
 
 help_message="Usage: $0 [options]   (stages are listed at the top of $(basename "$0"))"
 . utils/parse_options.sh
@@ -200,6 +201,6 @@ done
   python -m kdspeech.bin.asr_rows_table --exp "${expdir}" --rows "${table_rows:-${row_names[*]}}" \
     --sets "$(for t in ${test_sets}; do set_name "${t}"; done | tr '\n' ' ')" --out "${expdir}/results/asr_rows.md" \
     --seeds "${table_seeds}" --baseline "${baseline_row}" ${run_command:+--command "${run_command}"} \
-    --curves "${loss_curves}" --curves_right "${loss_curves_right}" \
+    --curves "${loss_curves}" --curves_right "${loss_curves_right}" --recognisers "${table_recognisers}" \
     --set_dirs "$(for t in ${test_sets}; do set_dir "${t}"; done | tr '\n' ' ')"
 log "done"

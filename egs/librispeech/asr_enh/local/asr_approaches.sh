@@ -62,5 +62,5 @@ asr_row_names="mct_noisy standardize_sr mct_all joint_straight joint_aso joint_g
 asr_opts=(--recognisers "${_recognisers}" --mct_sets "${_mct}" --rows "${_rows}" --test_sets "${asr_tests}"
           --token_sets "${asr_train} ${asr_valid}" --table_rows "${asr_row_names}" --table_seeds "${seeds:-}"
           --baseline_row mct_noisy --loss_curves "joint_straight joint_aso joint_grad proposed"
-          --loss_curves_right proposed)
+          --loss_curves_right proposed --table_recognisers "mct_noisy mct_all joint_straight joint_aso joint_grad proposed")
 unset _recognisers _mct _rows _rec_names _asr_seeds _k _s _x _a _j _r
