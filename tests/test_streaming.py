@@ -1,10 +1,13 @@
-"""Streaming inference (kdspeech.models.streaming): hop-by-hop output equals the offline forward
-delayed by the stated delay, the state does not grow, and non-causal models refuse to stream.
+"""Streaming inference (kdspeech.models.streaming) of CRN and DCCRN: hop-by-hop output equals the
+offline forward delayed by the stated delay, the flush completes the file, the state does not grow,
+states are checked, and non-causal models refuse to stream.  (pDeepFilterNet2: test_streaming_pdfnet2;
+E3Net and TinyECAPA: test_streaming_e3net_ecapa; the on-the-fly refinement: test_streaming_pse.)
 
 Small configurations with random weights and random BatchNorm running statistics, eval mode, a
-3-second random signal at 16 kHz.  The comparison covers every output sample from the delay on, up to
-``n_fft`` samples before the end of the file: the offline STFT pads the file's right edge, which a
-stream cannot know (the left edge, zeros for DCCRN and mirrored for CRN, is reproduced exactly).
+3-second random signal at 16 kHz streamed as 1 s then 2 s, then flushed: the streamed and flushed
+output, its first ``delay`` samples dropped, equals the offline output over the whole file (the
+edges included: zeros for DCCRN, mirrored for CRN, the right one by the flush).  One torch thread:
+the per-hop steps are small and thread hand-offs dominate them on a loaded machine.
 """
 
 import pytest
@@ -18,7 +21,15 @@ from kdspeech.models.streaming import stream_model, state_numel
 SR = 16000
 
 
-def _randomise_norms(model, generator):
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def randomise_norms(model, generator):
     for module in model.modules():
         for name, buf in module.named_buffers(recurse=False):
             if name == "running_mean" or name in ("running_mr", "running_mi"):
@@ -44,7 +55,7 @@ def test_stream_matches_offline(case):
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(1)
     build, kwargs = CASES[case]
-    model = _randomise_norms(build(), generator).eval()
+    model = randomise_norms(build(), generator).eval()
     emb = None
     if kwargs:
         emb = torch.nn.functional.normalize(torch.randn(1, model.emb_dim, generator=generator), dim=-1)
@@ -57,26 +68,36 @@ def test_stream_matches_offline(case):
         one_s = SR - SR % stream.hop
         first, state = stream.run(wav[:, :one_s])
         rest, state3 = stream.run(wav[:, one_s:], state)
+        tail = stream.flush(state3)
     streamed = torch.cat([first, rest], -1)
-    delay, n_fft = stream.delay, model.stft.n_fft
-    assert delay == (stream.lag + stream.extra - 1) * stream.hop + n_fft // 2
-    diff = (streamed[:, delay:] - offline[:, :length - delay])[:, :length - delay - n_fft]
+    delay = stream.delay
+    assert delay == (stream.lag + stream.extra - 1) * stream.hop + model.stft.n_fft // 2
+    assert tail.shape == (1, delay)
+    check_stream(case, streamed, tail, offline, state, state3, delay)
+
+
+def check_stream(case, streamed, tail, offline, state, state3, delay, tol=1e-5):
+    """Streamed [B, T] then flushed [B, delay] == offline [B, T] delayed by ``delay``; the state the
+    same size after 1 s and after 3 s."""
+    length = streamed.shape[-1]
+    diff = (streamed[:, delay:] - offline[:, :length - delay]).abs().max().item()
+    whole = (torch.cat([streamed, tail], -1)[:, delay:] - offline).abs().max().item()
     scale = offline.abs().max().item()
-    print(f"{case}: delay {delay} samples, max |stream - offline| {diff.abs().max().item():.3g} "
-          f"(output max {scale:.3g}), state {state_numel(state3)} elements")
+    print(f"{case}: delay {delay} samples, max |stream - offline| {diff:.3g}, with the flush over the "
+          f"whole file {whole:.3g} (output max {scale:.3g}), state {state_numel(state3)} elements")
     assert scale > 1e-3
-    assert diff.abs().max().item() < 1e-5
+    assert diff < tol and whole < tol
     assert state_numel(state) == state_numel(state3)  # after 1 s and after 3 s
-    assert all(t.shape == u.shape for t, u in zip(_flat(state), _flat(state3)))
+    assert all(t.shape == u.shape for t, u in zip(flat(state), flat(state3)))
 
 
-def _flat(state):
+def flat(state):
     if torch.is_tensor(state):
         return [state]
     if isinstance(state, dict):
-        return [t for v in state.values() for t in _flat(v)]
+        return [t for v in state.values() for t in flat(v)]
     if isinstance(state, (list, tuple)):
-        return [t for v in state for t in _flat(v)]
+        return [t for v in state for t in flat(v)]
     return []
 
 
@@ -111,3 +132,46 @@ def test_non_streaming_models_and_bad_input():
         stream.step(torch.zeros(1, stream.hop), other.init_state())
     with pytest.raises(KdError, match="enroll_emb"):
         stream_model(DCCRN(channels=(8, 16), lstm_units=16, emb_dim=4).eval())
+
+
+def test_state_checks_name_what_differs():
+    crn = CRN(channels=(8, 16), lstm_layers=1).eval()
+    stream, chunk = stream_model(crn), torch.zeros(1, 160)
+    assert stream.sample_rate == 16000 and "sr=16000" in stream.tag and "model=CRN" in stream.tag
+    dccrn_state = stream_model(DCCRN(channels=(8, 16), lstm_units=16).eval()).init_state()
+    with pytest.raises(KdError, match=r"model DCCRN \(this stream: CRN\)"):
+        stream.step(chunk, dccrn_state)
+    with pytest.raises(KdError, match=r"sr 8000 \(this stream: 16000\)"):
+        stream.step(chunk, stream_model(crn, sample_rate=8000).init_state())
+    old = stream.init_state()
+    old["tag"] = old["tag"].replace("stream=", "stream=1")
+    with pytest.raises(KdError, match="another model or version"):
+        stream.step(chunk, old)
+    with pytest.raises(KdError, match="batch of 1"):
+        stream.step(chunk, stream.init_state(2))
+    missing = stream.init_state()
+    del missing["ola"]
+    with pytest.raises(KdError, match="ola"):
+        stream.step(chunk, missing)
+    with pytest.raises(KdError, match="no tag"):
+        stream.step(chunk, {"ola": torch.zeros(1)})
+    with pytest.raises(KdError, match="no tag"):
+        stream.flush(None)
+    with pytest.raises(KdError, match="16000 Hz.*8000 Hz"):
+        stream.check_rate(8000)
+    stream.check_rate(16000)
+
+
+def test_run_file_pads_a_partial_hop():
+    """``run_file`` of a length that is not a multiple of the hop: the input length back, aligned."""
+    crn = CRN(channels=(8, 16), lstm_layers=1).eval()
+    stream = stream_model(crn)
+    wav = torch.randn(2, 8000)
+    with torch.no_grad():
+        out = stream.run_file(wav[:, :7950])
+        full = stream.run_file(wav)
+        offline = crn(wav)
+    assert out.shape == (2, 7950)
+    assert (full - offline).abs().max().item() < 1e-5
+    # the padded last hop changes only the samples its frames reach
+    assert (out[:, :7950 - crn.n_fft] - offline[:, :7950 - crn.n_fft]).abs().max().item() < 1e-5

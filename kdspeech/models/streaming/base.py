@@ -1,0 +1,147 @@
+"""The streaming protocol (``StreamingModel``), its state checks and the end-of-stream flush.
+
+A state is a flat dict: ``"tag"`` (a string) and tensors under dotted names (``"net.enc0"``), whose
+shapes are fixed by the configuration and the batch size.  The tag names the stream format
+(``STATE_VERSION``), the model class, its sample rate and the sizes that decide the state's layout, as
+``key=value`` fields joined by ``;``.  ``check_state`` refuses (KdError) a state whose tag differs,
+naming the fields that differ, or whose tensors are missing, extra or of other shapes.
+"""
+
+import torch
+
+from kdspeech.errors import KdError
+
+#: version of the state layout; a state written by another version is refused
+STATE_VERSION = 2
+
+
+def state_numel(state):
+    """Total number of elements of a state (a dict of tensors, nested dicts/lists allowed)."""
+    if torch.is_tensor(state):
+        return state.numel()
+    if isinstance(state, dict):
+        return sum(state_numel(v) for v in state.values())
+    if isinstance(state, (list, tuple)):
+        return sum(state_numel(v) for v in state)
+    return 0
+
+
+def _fields(tag):
+    return dict(part.split("=", 1) for part in tag.split(";") if "=" in part)
+
+
+def prefixed(prefix, state):
+    """``{prefix + key: tensor}``: a sub-state folded into its owner's flat state."""
+    return {f"{prefix}{k}": v for k, v in state.items()}
+
+
+def unprefixed(prefix, state):
+    """The sub-state under ``prefix`` (prefix removed)."""
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def check_emb(name, emb_dim, enroll_emb, frame_wise=False):
+    """The fixed speaker embedding of a personalized stream: ``[B, emb_dim]``, or None when the model
+    takes none or (``frame_wise``) every step brings its own; a KdError when it is missing or of
+    another size."""
+    if not emb_dim or (frame_wise and enroll_emb is None):
+        return None
+    if enroll_emb is None or not torch.is_tensor(enroll_emb) or enroll_emb.dim() != 2 \
+            or enroll_emb.shape[-1] != emb_dim:
+        got = list(enroll_emb.shape) if torch.is_tensor(enroll_emb) else enroll_emb
+        raise KdError(f"{name} stream: emb_dim is {emb_dim}, so the stream needs enroll_emb [B, {emb_dim}] "
+                      f"(got {got})")
+    return enroll_emb
+
+
+def pick_emb(stream, emb, batch):
+    """The embedding of this step's network frame: the step's own ``emb`` or the stream's fixed one."""
+    emb = stream.enroll_emb if emb is None else emb
+    if emb is None:
+        raise KdError(f"{stream.name} stream: built frame-wise, so every step needs emb [B, D]")
+    if emb.dim() != 2 or emb.shape[0] != batch:
+        raise KdError(f"{stream.name} stream: the speaker embedding must be [B, D] with B = {batch} (the "
+                      f"chunk's batch), got {list(emb.shape)}")
+    return emb
+
+
+class StreamingModel:
+    """One hop in, one hop out.  ``hop`` (samples per step), ``delay`` (samples: output sample
+    ``i + delay`` of the stream is sample ``i`` of the offline output), ``sample_rate`` (Hz),
+    ``init_state(batch)``, ``step(chunk [B, hop], state) -> (out [B, hop], state)``,
+    ``flush(state) -> tail [B, delay]`` (the last ``delay`` samples of a finite file; the state is not
+    changed), ``run`` (steps over a whole signal) and ``run_file`` (run + flush, aligned)."""
+
+    hop = None
+    delay = None
+    name = "model"
+    sample_rate = 16000
+    tag = None
+
+    def set_tag(self, **fields):
+        fields = {"stream": STATE_VERSION, "model": self.name, "sr": self.sample_rate, **fields}
+        self.tag = ";".join(f"{k}={v}" for k, v in fields.items())
+        self._shapes = {}
+
+    def init_state(self, batch=1):
+        raise NotImplementedError
+
+    def step(self, chunk, state):
+        raise NotImplementedError
+
+    def flush(self, state):
+        raise NotImplementedError
+
+    def check_rate(self, sample_rate):
+        """A KdError unless the input's ``sample_rate`` is the one the model runs at."""
+        if int(sample_rate) != int(self.sample_rate):
+            raise KdError(f"{self.name} stream: the model runs at {self.sample_rate} Hz, the input is at "
+                          f"{sample_rate} Hz (resample it first)")
+
+    def check_state(self, state, batch):
+        """A KdError naming what differs when ``state`` is not a state of this stream for ``batch``."""
+        if not isinstance(state, dict) or not isinstance(state.get("tag"), str):
+            raise KdError(f"{self.name} stream: not a stream state (no tag); make one with this model's "
+                          "init_state")
+        if state["tag"] != self.tag:
+            got, want = _fields(state["tag"]), _fields(self.tag)
+            diff = [f"{k} {got.get(k, '(none)')} (this stream: {want.get(k, '(none)')})"
+                    for k in sorted(set(got) | set(want)) if got.get(k) != want.get(k)]
+            raise KdError(f"{self.name} stream: the state was made for another model or version, not by "
+                          f"this model's init_state: {'; '.join(diff)}")
+        shapes = self._shapes.get(batch)
+        if shapes is None:
+            shapes = {k: tuple(v.shape) for k, v in self.init_state(batch).items() if torch.is_tensor(v)}
+            self._shapes[batch] = shapes
+        have = {k: tuple(v.shape) for k, v in state.items() if torch.is_tensor(v)}
+        if have != shapes:
+            bad = sorted(k for k in set(have) | set(shapes) if have.get(k) != shapes.get(k))
+            raise KdError(f"{self.name} stream: the state does not fit a batch of {batch} of this "
+                          f"configuration: {', '.join(f'{k} {have.get(k)} (expected {shapes.get(k)})' for k in bad[:4])}")
+
+    def check_chunk(self, chunk, state):
+        if not torch.is_tensor(chunk) or chunk.dim() != 2 or chunk.shape[-1] != self.hop:
+            raise KdError(f"{self.name} stream: a step takes one hop [B, {self.hop}], got "
+                          f"{list(chunk.shape) if torch.is_tensor(chunk) else type(chunk).__name__}")
+        self.check_state(state, chunk.shape[0])
+
+    def run(self, wav, state=None):
+        """Stream ``wav [B, T]`` (T a multiple of ``hop``) hop by hop: (output [B, T], final state)."""
+        if wav.dim() != 2 or wav.shape[-1] % self.hop:
+            raise KdError(f"{self.name} stream: run needs [B, T] with T a multiple of the hop {self.hop}, "
+                          f"got {list(wav.shape)}")
+        state = self.init_state(wav.shape[0]) if state is None else state
+        outs = []
+        for start in range(0, wav.shape[-1], self.hop):
+            out, state = self.step(wav[:, start:start + self.hop], state)
+            outs.append(out)
+        return torch.cat(outs, -1), state
+
+    def run_file(self, wav):
+        """A whole file streamed and flushed: ``[B, T]`` aligned with the offline output (the first
+        ``delay`` stream samples, which precede the signal, dropped; the flush's tail appended).  T
+        that is not a multiple of the hop is padded with zeros to one and cut back after."""
+        length = wav.shape[-1]
+        pad = -length % self.hop
+        out, state = self.run(torch.nn.functional.pad(wav, (0, pad)) if pad else wav)
+        return torch.cat([out, self.flush(state)], -1)[:, self.delay:self.delay + length]

@@ -1,0 +1,57 @@
+"""Streaming CRN (``kdspeech.models.crn``): layers on [B, C, time, freq], one frame a step.
+
+Causal: every (transposed) convolution is causal in time and the LSTM is unidirectional.  The STFT
+mirrors its edges (torch.stft's "reflect"), so the stream waits one more hop for frame 0 (delay 320
+samples = 20 ms at the defaults n_fft 320, hop 160, 160 of them the mirrored edge's price).  State:
+per (transposed) convolution the last ``time_kernel - 1`` input frames, and the LSTMs' (h, c).
+"""
+
+import torch
+import torch.nn.functional as F
+
+from kdspeech.models.streaming.spectral import SpectralStream, causal_conv_step
+
+
+class CrnStream(SpectralStream):
+    def __init__(self, model, sample_rate=16000):
+        super().__init__(model, model.stft, sample_rate,
+                         channels=",".join(str(b.conv.out_channels) for b in model.encoder))
+        self.kt = model.encoder[0].time_pad + 1
+
+    def init_net_state(self, batch):
+        model = self.model
+        state, size, c_in, sizes = {}, model.n_fft // 2 + 1, 1, []
+        for i, block in enumerate(model.encoder):
+            sizes.append(size)
+            state[f"enc{i}"] = torch.zeros(batch, c_in, self.kt - 1, size)
+            conv = block.conv
+            size = (size - conv.kernel_size[1]) // conv.stride[1] + 1
+            c_in = conv.out_channels
+        for i, (block, size_in) in enumerate(zip(model.decoder, [size] + list(reversed(sizes))[:-1])):
+            state[f"dec{i}"] = torch.zeros(batch, block.deconv.in_channels, block.time_kernel - 1, size_in)
+        lstm = model.lstm
+        state["lstm"] = torch.zeros(2, lstm.num_layers, batch, lstm.hidden_size)
+        return state
+
+    def frame(self, spec, net, m, emb, end):
+        model = self.model
+        mag = spec.abs()
+        x = mag[:, None, None, :]  # [B, 1, 1 frame, F]
+        new, skips, sizes = {}, [], []
+        for i, block in enumerate(model.encoder):
+            sizes.append(x.shape[-1])
+            y, new[f"enc{i}"] = causal_conv_step(block.conv, net[f"enc{i}"], x, 2)
+            x = F.elu(block.norm(y))
+            skips.append(x)
+        b, c, _, f = x.shape
+        y, (h, cell) = model.lstm(x.reshape(b, 1, c * f), (net["lstm"][0], net["lstm"][1]))
+        new["lstm"] = torch.stack([h, cell])
+        x = model.project(y).reshape(b, 1, c, f).permute(0, 2, 1, 3)
+        for i, (block, skip, size) in enumerate(zip(model.decoder, reversed(skips), reversed(sizes))):
+            inp = torch.cat([net[f"dec{i}"], torch.cat([x, skip], 1)], 2)
+            kt = block.time_kernel
+            y = block.deconv(inp, output_size=(2 * kt - 1, size))[:, :, kt - 1:kt]
+            x = F.softplus(y) if block.norm is None else F.elu(block.norm(y))
+            new[f"dec{i}"] = inp[:, :, 1:]
+        gain = x[:, 0, 0] / mag.clamp_min(1e-8)
+        return spec * gain, new

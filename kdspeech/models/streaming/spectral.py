@@ -1,0 +1,149 @@
+"""``SpectralStream``: a frame-level STFT and an overlap-add iSTFT inside the step, around a per-frame
+network (``init_net_state``, ``frame``), for the models built on ``kdspeech.models.spectral.Stft``.
+
+The offline models use a centred STFT (frame m at ``m * hop``, spanning ``[m hop - n_fft/2, m hop +
+n_fft/2)``, the edges padded).  The step keeps the last ``H - hop`` input samples, ``H = (lag + extra)
+hop + n_fft/2`` with ``lag = ceil(n_fft/2 / hop)``, so that after chunk k it holds frame ``m = k - lag -
+extra`` whole; steps with m < 0 emit zeros.  Zero padding (DCCRN, pDeepFilterNet2) matches a stream
+that starts from zeros (extra = 0).  Mirrored padding (CRN: torch.stft's "reflect") needs ``x[0 ..
+n_fft/2]`` for frame 0, one sample past what ``lag`` hops hold when ``n_fft/2`` is a multiple of the
+hop; such models wait one more hop (extra = 1) and mirror the left edge as torch.stft does.
+
+The network may look ``lookahead`` frames ahead (pDeepFilterNet2): ``frame`` then returns the estimate
+of frame ``m - lookahead`` (None while that is negative).  The iSTFT is an overlap-add of
+``irfft(frame) * window`` with a carried tail of ``n_fft - hop`` samples, divided by the overlap-added
+squared window (also carried), as torch.istft does; each step emits the ``hop`` samples no later frame
+touches.  Delay: ``(lag + extra - 1 + lookahead) hop + n_fft/2`` samples.
+
+Flush (the end of a finite file of T samples, T a multiple of the hop): the offline STFT has frames up
+to ``T / hop``, the last ones reaching past the end into the right padding.  ``flush`` feeds ``lag +
+extra`` hops of that padding (zeros, or the mirror of the last ``n_fft/2`` samples for "reflect": the
+right edge is known by then), runs the ``lookahead`` frames past the end as the offline model does
+(``frame(None, ..., end=j)``), and emits what is left of the overlap-add: the file's last ``delay``
+samples, so that streamed + flushed output equals the offline output over the whole file.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from kdspeech.errors import KdError
+from kdspeech.models.streaming.base import StreamingModel, prefixed, unprefixed
+
+
+class SpectralStream(StreamingModel):
+    """Frame-level STFT / overlap-add iSTFT around a per-frame network (``init_net_state``, ``frame``).
+    ``cond_lag``: steps between the step that ends at sample ``n hop`` and the one that runs network
+    frame n (where a frame-wise embedding is consumed)."""
+
+    lookahead = 0   # network frames of look-ahead (frame m's step returns the estimate of m - lookahead)
+    net_lag = 0     # network frame n runs at STFT frame n + net_lag
+
+    def __init__(self, model, stft, sample_rate=16000, **tag):
+        if model.training:
+            raise KdError(f"{type(model).__name__}: streaming needs eval mode (BatchNorm running "
+                          "statistics); call model.eval() first")
+        self.model, self.name, self.sample_rate = model, type(model).__name__, int(sample_rate)
+        self.n_fft, self.hop = stft.n_fft, stft.hop
+        self.reflect = stft.pad_mode == "reflect"
+        half = self.n_fft // 2
+        self.lag = math.ceil(half / self.hop)
+        self.extra = 1 if self.reflect and self.lag * self.hop <= half else 0
+        self.history = (self.lag + self.extra) * self.hop + half
+        self.delay = (self.lag + self.extra - 1 + self.lookahead) * self.hop + half
+        self.cond_lag = self.lag + self.extra + self.net_lag
+        left = (self.n_fft - stft.win_length) // 2
+        window = stft.window.detach().float()
+        self.window = F.pad(window, (left, self.n_fft - stft.win_length - left))
+        # the step counter is capped past the last step that treats the start differently: bounded state
+        self.cap = 2 * (self.lag + self.extra) + self.lookahead + 2
+        self.set_tag(n_fft=self.n_fft, hop=self.hop, **tag)
+
+    def init_state(self, batch=1):
+        state = {"tag": self.tag,
+                 "step": torch.zeros((), dtype=torch.long),
+                 "input": torch.zeros(batch, self.history - self.hop),
+                 "ola": torch.zeros(batch, self.n_fft - self.hop),
+                 "env": torch.zeros(self.n_fft - self.hop)}
+        state.update(prefixed("net.", self.init_net_state(batch)))
+        return state
+
+    def _frame_samples(self, hist, m):
+        """The samples of frame m from the history (its left edge mirrored in reflect mode)."""
+        half = self.n_fft // 2
+        if not (self.reflect and m * self.hop < half):
+            return hist[:, :self.n_fft]
+        start = m * self.hop - half                # the history starts at this sample (< 0)
+        src = torch.arange(start, start + self.n_fft).abs() - start
+        return hist[:, src]
+
+    def step(self, chunk, state, emb=None):
+        """One hop; ``emb [B, D]``: the speaker embedding of the network frame this step runs (for a
+        frame-wise conditioning, e.g. the on-the-fly refinement), instead of the stream's fixed one."""
+        self.check_chunk(chunk, state)
+        return self._advance(chunk, state, emb)
+
+    def _advance(self, chunk, state, emb):
+        hist = torch.cat([state["input"], chunk.to(state["input"].dtype)], -1)
+        k = int(state["step"]) + 1
+        m = k - self.lag - self.extra
+        new = dict(state)
+        new["input"] = hist[:, self.hop:]
+        new["step"] = torch.tensor(min(k, self.cap), dtype=torch.long)
+        if m < 0:
+            return chunk.new_zeros(chunk.shape), new
+        spec = torch.fft.rfft(self._frame_samples(hist, m) * self.window, n=self.n_fft)
+        return self._emit(spec, new, m, emb, 0)
+
+    def _emit(self, spec, new, m, emb, end):
+        est, net = self.frame(spec, unprefixed("net.", new), m, emb, end)
+        new.update(prefixed("net.", net))
+        if est is None:
+            return new["input"].new_zeros(new["input"].shape[0], self.hop), new
+        frame_out = torch.fft.irfft(est, n=self.n_fft) * self.window
+        ola = F.pad(new["ola"], (0, self.hop)) + frame_out
+        env = F.pad(new["env"], (0, self.hop)) + self.window.square()
+        new["ola"], new["env"] = ola[:, self.hop:], env[self.hop:]
+        return self._normalised(ola[:, :self.hop], env[:self.hop]), new
+
+    @staticmethod
+    def _normalised(ola, env):
+        return torch.where(env > 1e-11, ola / env.clamp_min(1e-11), torch.zeros_like(ola))
+
+    def flush(self, state, emb=None):
+        """The last ``delay`` output samples of a finite file (module docstring); ``emb``: None or a
+        function ``j -> [B, D]`` giving the embedding of the j-th flush step's network frame (j = 0,
+        1, ...: the steps that would follow the file's last one).  ``state`` is left unchanged."""
+        batch = state["input"].shape[0] if isinstance(state, dict) and "input" in state else 1
+        self.check_state(state, batch)
+        half, steps = self.n_fft // 2, self.lag + self.extra
+        pad = state["input"].new_zeros(batch, steps * self.hop)
+        if self.reflect:  # torch.stft's right edge: x[T - 2 - i] at T + i
+            pad[:, :half] = state["input"][:, -2 - torch.arange(half)]
+        outs, new = [], dict(state)
+        for j in range(steps):
+            out, new = self._advance(pad[:, j * self.hop:(j + 1) * self.hop], new,
+                                     emb(j) if emb is not None else None)
+            outs.append(out)
+        m = int(new["step"]) - self.lag - self.extra
+        for j in range(1, self.lookahead + 1):
+            out, new = self._emit(None, new, m + j, emb(steps + j - 1) if emb is not None else None, j)
+            outs.append(out)
+        rest = max(0, half - self.hop)
+        outs.append(self._normalised(new["ola"][:, :rest], new["env"][:rest]))
+        return torch.cat(outs, -1)[:, :self.delay]
+
+    def init_net_state(self, batch):
+        raise NotImplementedError
+
+    def frame(self, spec, net, m, emb, end):
+        """STFT frame m (complex ``[B, n_fft/2+1]``; None past the end of the file: ``end`` = 1, 2, ...)
+        -> (the estimate of frame ``m - lookahead`` or None, the new network state)."""
+        raise NotImplementedError
+
+
+def causal_conv_step(conv, buf, x, time_axis):
+    """A causal time convolution on one frame: (the one output frame, the new input buffer)."""
+    inp = torch.cat([buf, x], time_axis)
+    return conv(inp), inp.narrow(time_axis, 1, inp.shape[time_axis] - 1)
