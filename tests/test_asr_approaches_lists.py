@@ -25,7 +25,7 @@ def entries(text):
 
 
 BASE = dict(asr_conf_dir="C", asr_train_args="trainer.max_epochs=8", train_snrs="0,5", test_snrs="5",
-            asr_train_mix_per_utt=2)
+            asr_train_mix_per_utt=2, metrics="pesq_wb,stoi")
 
 
 def test_three_seeds_each_on_its_own_front_ends():
@@ -42,7 +42,7 @@ def test_three_seeds_each_on_its_own_front_ends():
     rows = entries(opts["--rows"])
     assert len(rows) == 21 and ["standardize_sr_seed2", "student_lr_seed2", "mct_noisy_seed2"] in rows
     assert opts["--table_seeds"] == "1 2 3" and opts["--baseline_row"] == "mct_noisy"
-    assert opts["--test_sets"] == "asr_test"
+    assert opts["--test_sets"] == "asr_test" and opts["--quality_metrics"] == "pesq_wb,stoi"
 
 
 def test_given_sets_for_chime4():

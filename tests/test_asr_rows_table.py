@@ -84,3 +84,15 @@ def test_cost_table_averages_the_seeds_and_names_a_missing_record(tmp_path):
     with pytest.raises(KdError, match="stage 4") as err:
         asr_rows_table.cost_table(exp, ["mct"], ["1", "2", "3"])
     assert "mct_seed3/env.json" in str(err.value)
+
+
+def test_quality_section_when_every_row_has_quality_scores(tmp_path):
+    exp = tmp_path / "exp"
+    for row, base in (("mct_noisy", 0.70), ("proposed", 0.80)):
+        out = exp / "rows" / row / "score_test"
+        out.mkdir(parents=True)
+        write_scores(out / "scores.tsv", ["stoi"], {u: [base + 0.002 * (i % 2)] for i, u in enumerate(UTTS)})
+    text = asr_rows_table.quality_section(exp, ["mct_noisy", "proposed"], "test", ["1"], "mct_noisy")
+    assert "| mct_noisy | 0.701 |" in text and "| proposed | 0.801 |" in text
+    assert "| proposed | +0.100 [+0.100, +0.100] | - |" in text and "one seed: not a verdict" in text
+    assert asr_rows_table.quality_section(exp, ["mct_noisy", "proposed"], "other", ["1"], "mct_noisy") == ""

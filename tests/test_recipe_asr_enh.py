@@ -192,6 +192,9 @@ def test_step_8_trains_and_compares_the_asr_approaches(tiny_run):
     for row in ("mct_noisy", "standardize_sr", "mct_all", "joint_straight", "joint_aso", "joint_grad", "proposed"):
         assert f"| {row} |" in table, row
     assert "## WER against mct_noisy, asr_test" in table and "one seed: not a verdict" in table
+    quality = table.split("## Speech quality of what each row decodes, asr_test")[1]
+    assert "| proposed |" in quality and "si_sdr, row - mct_noisy on asr_test" in quality
+    assert (exp / "joint_aso" / "enhanced_asr_test" / "wav.scp").exists()    # its own front end's output
     assert "## Size and training time" in table and "| joint_grad |" in table.split("## Size and training time")[1]
     assert "[training_loss.png](training_loss.png)" in table and (exp / "results" / "training_loss.png").stat().st_size
     again = subprocess.run(args, cwd=recipe, env=env, capture_output=True, text=True, timeout=600)

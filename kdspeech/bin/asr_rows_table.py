@@ -19,6 +19,8 @@ utterances are resampled whole.  The file opens with the environment block (git 
 threads, the ``--command`` that made it) of every results file.  ``--curves`` names recognisers (exp
 dirs) whose training loss per epoch (``history.json``, the first seed) is drawn in one figure beside the
 table (``training_loss.png``; the paper's Fig. 3), those of ``--curves_right`` on a right-hand axis.
+Rows scored for speech quality too (``rows/<row>/score_<set>``, enh_asr.sh --quality_metrics) get the
+Tables 5/6 section: each metric's mean and its paired difference from the baseline row.
 ``--recognisers`` names the exp dirs whose size and training time are listed (``env.json``'s
 ``num_parameters``: the whole model, a frozen front end included; ``history.json``'s seconds per
 epoch, summed; with seeds, their mean).
@@ -59,6 +61,37 @@ def corpus_rate(scores, metric):
     return sum(scores[errors].values()) / total if total else float("nan")
 
 
+def quality_section(exp, rows, test_set, seeds, baseline):
+    """Tables 5/6: each row's speech quality on ``test_set`` (``rows/<row>/score_<set>``, the seeds'
+    mean of per-utterance means), then each metric against ``baseline`` paired; "" when a row has no
+    quality scores there."""
+    dirs = {r: [Path(exp) / "rows" / name / f"score_{test_set}" for name in seed_rows(r, seeds)] for r in rows}
+    if not all((d / "scores.tsv").exists() for ds in dirs.values() for d in ds):
+        return ""
+    runs = {r: [read_utterance_scores([d]) for d in ds] for r, ds in dirs.items()}
+    metrics = [m for m in runs[rows[0]][0] if not m.endswith(("_errors", "_words", "_chars"))
+               and all(m in run for rs in runs.values() for run in rs)]
+
+    def mean(run, m):
+        values = [v for v in run[m].values() if v == v]
+        return sum(values) / len(values) if values else float("nan")
+
+    out = ["", f"## Speech quality of what each row decodes, {test_set} (the paper's Tables 5 and 6)", "",
+           "| row | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
+    for r in rows:
+        out.append(f"| {r} | " + " | ".join(f"{sum(mean(run, m) for run in runs[r]) / len(runs[r]):.3f}"
+                                             for m in metrics) + " |")
+    for m in metrics:
+        out += ["", f"{m}, row - {baseline} on {test_set}:", "",
+                f"| row | row - {baseline} [95 % CI] | per seed | p | verdict |", "|---|---|---|---|---|"]
+        for r in rows:
+            if r != baseline:
+                res = compare_metric(runs[r], runs[baseline], m)
+                out.append(f"| {r} | {format_diff(res)} | {format_per_seed(res)} | {format_p(res.p_value)} | "
+                           f"{res.verdict} |")
+    return "\n".join(out) + "\n"
+
+
 def cell(rates):
     """``12.34`` for one seed, ``12.34 (11.90-12.80)`` (mean, range) for several."""
     mean = 100 * sum(rates) / len(rates)
@@ -95,7 +128,7 @@ def table(exp, rows, sets, seeds=(), baseline=None, set_dirs=None):
                 out.append(f"| {r} | {100 * res.mean_baseline:.2f} | {100 * res.mean_system:.2f} | "
                            f"{format_diff(res, 100, 2)} | {format_per_seed(res, 100, 2)} | {format_p(res.p_value)} | "
                            f"{res.verdict} |")
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + "\n" + "".join(quality_section(exp, rows, s, seeds, baseline) for s in sets)
 
 
 def cost_table(exp, recognisers, seeds):

@@ -12,6 +12,9 @@ file's content, ``--sr``, ``--model_conf``, the ``--enroll_emb`` table, the mixt
 under a recipe stage, the fingerprints of its inputs; so a retrained model, another option or re-made
 mixtures are enhanced afresh, never resumed from the old files.
 
+``--output wav`` writes a named output instead of the primary one (the enhanced speech of a joint front
+end + recogniser, ``se_asr``, whose primary output is the recogniser's).
+
 Personalized models (``forward(mix, enroll_emb)``, kdspeech.models.calling decides by the parameter
 names) get ``--enroll_emb table.npz``: speaker embeddings (``keys``, ``emb``, as written by
 ``kdspeech.bin.embed``) keyed by utterance or by speaker through the data dir's ``utt2spk``.  A model
@@ -47,6 +50,8 @@ def get_parser():
     p.add_argument("--model_conf", nargs="+", default=[], metavar="KEY=VALUE",
                    help="constructor options of --model changed at inference (same weights), e.g. alpha=2 "
                    "(pse_refine's similarity scale)")
+    p.add_argument("--output", default=None, help="the model output to write (default: its primary one), "
+                   "e.g. wav for the enhanced speech inside a joint front end + recogniser (se_asr)")
     p.add_argument("--num_threads", type=int, default=1, help="torch threads per job")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="where the model runs (auto: a GPU when one is visible)")
@@ -117,7 +122,6 @@ def enhance_job(args):
     from tqdm import tqdm
 
     from kdspeech.data.audio import is_complete_wav, save_audio
-    from kdspeech.models.calling import main_output
     from kdspeech.train.checkpoint import load_model
     from kdspeech.train.distributed import pick_device
 
@@ -135,12 +139,26 @@ def enhance_job(args):
         if not is_complete_wav(path, args.sr):
             noisy, _ = data.load_audio(utt, sr=args.sr)
             with torch.no_grad():
-                est = main_output(model, torch.from_numpy(noisy)[None].to(device), **enrolment(utt))
+                est = model_output(model, torch.from_numpy(noisy)[None].to(device), args.output, **enrolment(utt))
                 est = est[0].cpu().numpy()
             save_audio(path, est.astype(np.float32), args.sr)
         piece[utt] = str(path.resolve())
     write_kv(piece_path(out_dir, "wav.scp", args.job), piece)
     log.info("job %d/%d: %d utterances enhanced into %s", args.job, args.nj, len(utts), out_dir / "wav")
+
+
+def model_output(model, x, output=None, **extra):
+    """The primary output of ``model`` on ``x``, or its output named ``output`` (a KdError naming the
+    outputs there are when it has none of that name)."""
+    from kdspeech.models.calling import MAIN_INPUT, call_model, primary
+
+    outputs = call_model(model, {MAIN_INPUT: x, **extra})
+    if output is None:
+        return primary(outputs)
+    if output not in outputs:
+        raise KdError(f"--output {output}: {type(getattr(model, 'module', model)).__name__} has the outputs "
+                      f"{', '.join(outputs)}")
+    return outputs[output]
 
 
 def audio_key(args, data):
@@ -149,7 +167,8 @@ def audio_key(args, data):
 
     return output_key(model=model_digest(args.model), sr=args.sr,
                       model_conf=list(args.model_conf), enroll_emb=file_digest(args.enroll_emb),
-                      mixtures=file_digest(data.file("wav.scp")))
+                      mixtures=file_digest(data.file("wav.scp")),
+                      **({"output": args.output} if args.output else {}))
 
 
 def merge(args):

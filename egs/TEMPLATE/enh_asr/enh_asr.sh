@@ -18,6 +18,9 @@
 #  5 decode and score    each --rows entry on each test set: the noisy input, or a front end's enhanced
 #                        speech, decoded by a recogniser (--asr_backend trained:exp/<recogniser>),
 #                        WER/CER against the set's text -> exp/rows/<row>/score_asr_<set>
+#                        with --quality_metrics, the quality of that speech (for a joint model, the
+#                        output of its own front end: kdspeech.bin.enhance --output wav) against the
+#                        clean reference -> exp/rows/<row>/score_<set> (sets with spk1.scp)
 #  6 results             a table of every row's WER/CER by test set, and each row against the
 #                        --baseline_row paired on the same utterances (difference of corpus rates, CI,
 #                        Wilcoxon p, verdict; kdspeech.bin.asr_rows_table) -> exp/results/asr_rows.md,
@@ -56,6 +59,8 @@ train_args=""          # config overrides for every training, e.g. "trainer.max_
 rows=""                # stage 5, entries "<row> <front end or -> <recogniser>"
 test_sets="test"       # sets every row is decoded on (with text)
 asr_metrics=wer,cer    # metrics of stage 5
+quality_metrics=""     # stage 5 also: these metrics (e.g. pesq_wb,stoi,si_sdr) of the speech each row decodes, on
+                       # the test sets with a clean reference (spk1.scp): the paper's Tables 5 and 6
 table_rows=""          # stage 6: the rows of the table (empty: every --rows entry)
 table_seeds=""         # training seeds of the table's rows, e.g. "1 2 3": <row>_seed<k> is seed k of <row>
 baseline_row=""        # the row the others are compared with in stage 6 (empty: the first)
@@ -175,6 +180,12 @@ done < <(entries "${recognisers}")
 score_row() {  # score_row <test set dir> <wav.scp to decode> <recogniser exp dir> <out dir>
   utils/score.sh --nj "${nj}" --fs "${fs}" --metrics "${asr_metrics}" --asr_backend "trained:$3" "$1" "$2" "$4"
 }
+score_quality() {  # score_quality <test set dir (spk1.scp)> <wav.scp of the speech> <out dir>
+  utils/score.sh --nj "${nj}" --fs "${fs}" --metrics "${quality_metrics}" "$1" "$2" "$3"
+}
+is_joint() {  # is_joint <recogniser exp dir>: its model has a front end inside (se_asr)
+  grep -q '^  name: se_asr$' "$1/config.yaml" 2>/dev/null
+}
 row_names=()
 while read -r row fe rec; do
   [ -n "${row}" ] || continue
@@ -189,13 +200,31 @@ while read -r row fe rec; do
     stage_run 5 "decode ${t} for ${row} (${fe} -> ${rec})" --out "${expdir}/rows/${row}/score_asr_$(set_name "${t}")" \
       "${deps[@]}" --param "nj=${nj}" --param "asr_metrics=${asr_metrics}" -- \
       score_row "$(set_dir "${t}")" "${input}" "${expdir}/${rec}" "${expdir}/rows/${row}/score_asr_$(set_name "${t}")"
+    [ -n "${quality_metrics}" ] && [ -f "$(set_dir "${t}")/spk1.scp" ] || continue
+    # the speech the row's recogniser hears: a joint model's own front end output (se_asr's wav), the
+    # front end's enhanced speech, or the noisy input
+    if [ "${fe}" = - ] && is_joint "${expdir}/${rec}"; then
+      input=${expdir}/${rec}/enhanced_$(set_name "${t}")/wav.scp
+      read -r -a set_opts <<< "$(set_dep "${t}")"
+      stage_run 5 "enhance ${t} with the front end inside ${rec}" --out "${expdir}/${rec}/enhanced_$(set_name "${t}")" \
+        --deps "${expdir}/${rec}" "${set_opts[@]}" --param "fs=${fs}" --param "nj=${nj}" -- \
+        utils/enhance.sh --nj "${nj}" --fs "${fs}" --device "${device}" --enhance_opts "--output wav" \
+          "${expdir}/${rec}" "$(set_dir "${t}")" "${expdir}/${rec}/enhanced_$(set_name "${t}")"
+      deps+=(--deps "${expdir}/${rec}/enhanced_$(set_name "${t}")")
+    fi
+    stage_run 5 "quality of ${row}'s speech on ${t}" --out "${expdir}/rows/${row}/score_$(set_name "${t}")" \
+      "${deps[@]}" --param "nj=${nj}" --param "quality_metrics=${quality_metrics}" -- \
+      score_quality "$(set_dir "${t}")" "${input}" "${expdir}/rows/${row}/score_$(set_name "${t}")"
   done
 done < <(entries "${rows}")
 
 # Stage 6: the table.
 table_deps=()
 for row in ${row_names[@]+"${row_names[@]}"}; do
-  for t in ${test_sets}; do table_deps+=(--deps "${expdir}/rows/${row}/score_asr_$(set_name "${t}")"); done
+  for t in ${test_sets}; do
+    table_deps+=(--deps "${expdir}/rows/${row}/score_asr_$(set_name "${t}")")
+    [ ! -f "${expdir}/rows/${row}/score_$(set_name "${t}")/.done" ] || table_deps+=(--deps "${expdir}/rows/${row}/score_$(set_name "${t}")")
+  done
 done
 [ "${#row_names[@]}" -eq 0 ] || stage_run 6 "results table" --out "${expdir}/results" "${table_deps[@]}" -- \
   python -m kdspeech.bin.asr_rows_table --exp "${expdir}" --rows "${table_rows:-${row_names[*]}}" \
