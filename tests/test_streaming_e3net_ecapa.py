@@ -39,7 +39,10 @@ def test_e3net_stream_matches_offline(emb_dim, win, hop):
 
 
 def test_e3net_stream_errors():
-    model = E3Net(emb_dim=8, **E3NET).eval()
+    model = E3Net(emb_dim=8, **E3NET)
+    with pytest.raises(KdError, match="eval"):
+        stream_model(model, enroll_emb=torch.zeros(1, 8))
+    model.eval()
     with pytest.raises(KdError, match=r"enroll_emb \[B, 8\]"):
         stream_model(model)
     stream = stream_model(model, enroll_emb=torch.zeros(1, 8))

@@ -65,12 +65,47 @@ def pick_emb(stream, emb, batch):
     return emb
 
 
+WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")   # of one layer of an nn.LSTM / nn.GRU
+
+
+def lstm_step(lstm, x, h, c):
+    """One time step of a unidirectional, batch-first ``nn.LSTM`` (``x [B, 1, in]``, ``h, c [layers, B,
+    H]``) -> ``(y [B, 1, H], h, c)``, by its cells: the module's own call re-packs the weights for
+    oneDNN on every call, several times the cost of the step itself."""
+    if lstm.proj_size or lstm.bidirectional:
+        y, (h, c) = lstm(x, (h, c))
+        return y, h, c
+    inp, hs, cs = x[:, 0], [], []
+    for layer in range(lstm.num_layers):
+        weights = [getattr(lstm, f"{w}_l{layer}", None) for w in WEIGHTS]
+        inp, cell = torch.lstm_cell(inp, (h[layer], c[layer]), *weights)
+        hs.append(inp)
+        cs.append(cell)
+    return inp[:, None], torch.stack(hs), torch.stack(cs)
+
+
+def gru_step(gru, x, h):
+    """One time step of a unidirectional, batch-first ``nn.GRU``: ``x [B, 1, in]``, ``h [layers, B, H]``
+    or None -> ``(y [B, 1, H], h)``, by its cells (as ``lstm_step``)."""
+    if gru.bidirectional:
+        return gru(x, h)
+    if h is None:
+        h = x.new_zeros(gru.num_layers, x.shape[0], gru.hidden_size)
+    inp, hs = x[:, 0], []
+    for layer in range(gru.num_layers):
+        weights = [getattr(gru, f"{w}_l{layer}", None) for w in WEIGHTS]
+        inp = torch.gru_cell(inp, h[layer], *weights)
+        hs.append(inp)
+    return inp[:, None], torch.stack(hs)
+
+
 class StreamingModel:
     """One hop in, one hop out.  ``hop`` (samples per step), ``delay`` (samples: output sample
     ``i + delay`` of the stream is sample ``i`` of the offline output), ``sample_rate`` (Hz),
     ``init_state(batch)``, ``step(chunk [B, hop], state) -> (out [B, hop], state)``,
     ``flush(state) -> tail [B, delay]`` (the last ``delay`` samples of a finite file; the state is not
-    changed), ``run`` (steps over a whole signal) and ``run_file`` (run + flush, aligned)."""
+    changed), ``run`` (steps over a whole signal) and ``run_file`` (run + flush, aligned).  Steps and
+    flushes run without autograd (a state never carries a graph)."""
 
     hop = None
     delay = None
@@ -116,8 +151,9 @@ class StreamingModel:
         have = {k: tuple(v.shape) for k, v in state.items() if torch.is_tensor(v)}
         if have != shapes:
             bad = sorted(k for k in set(have) | set(shapes) if have.get(k) != shapes.get(k))
+            what = ", ".join(f"{k} {have.get(k)} (expected {shapes.get(k)})" for k in bad[:4])
             raise KdError(f"{self.name} stream: the state does not fit a batch of {batch} of this "
-                          f"configuration: {', '.join(f'{k} {have.get(k)} (expected {shapes.get(k)})' for k in bad[:4])}")
+                          f"configuration: {what}")
 
     def check_chunk(self, chunk, state):
         if not torch.is_tensor(chunk) or chunk.dim() != 2 or chunk.shape[-1] != self.hop:
@@ -125,6 +161,7 @@ class StreamingModel:
                           f"{list(chunk.shape) if torch.is_tensor(chunk) else type(chunk).__name__}")
         self.check_state(state, chunk.shape[0])
 
+    @torch.no_grad()
     def run(self, wav, state=None):
         """Stream ``wav [B, T]`` (T a multiple of ``hop``) hop by hop: (output [B, T], final state)."""
         if wav.dim() != 2 or wav.shape[-1] % self.hop:

@@ -9,6 +9,7 @@ per (transposed) convolution the last ``time_kernel - 1`` input frames, and the 
 import torch
 import torch.nn.functional as F
 
+from kdspeech.models.streaming.base import lstm_step
 from kdspeech.models.streaming.spectral import SpectralStream, causal_conv_step
 
 
@@ -44,7 +45,7 @@ class CrnStream(SpectralStream):
             x = F.elu(block.norm(y))
             skips.append(x)
         b, c, _, f = x.shape
-        y, (h, cell) = model.lstm(x.reshape(b, 1, c * f), (net["lstm"][0], net["lstm"][1]))
+        y, h, cell = lstm_step(model.lstm, x.reshape(b, 1, c * f), net["lstm"][0], net["lstm"][1])
         new["lstm"] = torch.stack([h, cell])
         x = model.project(y).reshape(b, 1, c, f).permute(0, 2, 1, 3)
         for i, (block, skip, size) in enumerate(zip(model.decoder, reversed(skips), reversed(sizes))):

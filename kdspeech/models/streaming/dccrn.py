@@ -10,7 +10,7 @@ frames, the LSTMs' (h, c) of the real and imaginary parts.
 
 import torch
 
-from kdspeech.models.streaming.base import check_emb, pick_emb
+from kdspeech.models.streaming.base import check_emb, lstm_step, pick_emb
 from kdspeech.models.streaming.spectral import SpectralStream
 
 
@@ -42,8 +42,8 @@ class DccrnStream(SpectralStream):
     def _lstm_step(layer, x, hc):
         xr, xi = torch.chunk(x, 2, -1)
         both = torch.cat([xr, xi], 0)
-        yr, (hr, cr) = layer.real(both, (hc[0], hc[1]))
-        yi, (hi, ci) = layer.imag(both, (hc[2], hc[3]))
+        yr, hr, cr = lstm_step(layer.real, both, hc[0], hc[1])
+        yi, hi, ci = lstm_step(layer.imag, both, hc[2], hc[3])
         rr, ri = torch.chunk(yr, 2, 0)
         ir, ii = torch.chunk(yi, 2, 0)
         out_r, out_i = rr - ii, ri + ir

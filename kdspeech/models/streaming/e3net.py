@@ -23,12 +23,14 @@ import torch
 import torch.nn.functional as F
 
 from kdspeech.errors import KdError
-from kdspeech.models.streaming.base import StreamingModel, check_emb, pick_emb
+from kdspeech.models.streaming.base import StreamingModel, check_emb, lstm_step, pick_emb
 
 
 class E3NetStream(StreamingModel):
     def __init__(self, model, enroll_emb=None, sample_rate=16000, frame_wise=False):
         self.model, self.name, self.sample_rate = model, type(model).__name__, int(sample_rate)
+        if model.training:
+            raise KdError(f"{self.name}: streaming needs eval mode; call model.eval() first")
         self.hop, self.win = model.hop, model.win
         self.delay = self.win - self.hop
         self.cond_lag = 1          # frame n (nominal time n hop) runs in the step that ends at (n + 1) hop
@@ -45,11 +47,10 @@ class E3NetStream(StreamingModel):
             state[f"lstm{i}"] = torch.zeros(2, 1, batch, block.lstm.hidden_size)
         return state
 
+    @torch.no_grad()
     def step(self, chunk, state, emb=None):
         """One hop; ``emb [B, D]``: this step's speaker embedding instead of the fixed one."""
         self.check_chunk(chunk, state)
-        if self.model.training:
-            raise KdError(f"{self.name} stream: call model.eval() first")
         return self._advance(chunk, state, emb)
 
     def _advance(self, chunk, state, emb):
@@ -64,7 +65,7 @@ class E3NetStream(StreamingModel):
         for i, block in enumerate(model.blocks):
             x = block.ffn(h)
             hc = state[f"lstm{i}"]
-            y, (hn, cn) = block.lstm(x, (hc[0], hc[1]))
+            y, hn, cn = lstm_step(block.lstm, x, hc[0], hc[1])
             new[f"lstm{i}"] = torch.stack([hn, cn])
             if block.proj is not None:
                 y = block.proj(y)
@@ -81,6 +82,7 @@ class E3NetStream(StreamingModel):
             out = torch.cat([out.new_zeros(out.shape[0], min(before, self.hop)), out[:, before:]], -1)
         return out, new
 
+    @torch.no_grad()
     def flush(self, state, emb=None):
         """The last ``delay`` samples of a finite file (zeros fed as the offline right padding); ``emb``:
         None or ``j -> [B, D]`` for the j-th flush step.  ``state`` is left unchanged."""

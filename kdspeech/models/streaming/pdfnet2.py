@@ -25,7 +25,7 @@ the refinement of ``kdspeech.models.streaming.pse``).
 import torch
 from torch import nn
 
-from kdspeech.models.streaming.base import check_emb, pick_emb
+from kdspeech.models.streaming.base import check_emb, gru_step, pick_emb
 from kdspeech.models.streaming.spectral import SpectralStream
 
 
@@ -82,7 +82,7 @@ class PDfNet2Stream(SpectralStream):
     def _gru(key, mod, x, net, new):
         """A ``SqueezedGRU`` on one frame ``[B, 1, in]`` with its hidden state."""
         x = mod.linear_in(x)
-        y, new[f"gru.{key}"] = mod.gru(x, net.get(f"gru.{key}"))
+        y, new[f"gru.{key}"] = gru_step(mod.gru, x, net.get(f"gru.{key}"))
         if mod.skip:
             y = y + x
         return y if mod.linear_out is None else mod.linear_out(y)

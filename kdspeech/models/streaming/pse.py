@@ -81,6 +81,7 @@ class PseRefineStream(StreamingModel):
     def _emb(self, state, index):
         return torch.cat([self.enroll_emb, state["sim"][:, index, None].to(self.enroll_emb.dtype)], -1)
 
+    @torch.no_grad()
     def step(self, chunk, state):
         self.check_chunk(chunk, state)
         model, new = self.model, dict(state)
@@ -91,8 +92,7 @@ class PseRefineStream(StreamingModel):
         count = int(state["count"]) + self.hop
         latest = state["sim"][:, -1]
         if count >= model.chunk and (count - model.chunk) % model.hop == 0:
-            with torch.no_grad():
-                emb = primary(as_outputs(model.encoder(window)))
+            emb = primary(as_outputs(model.encoder(window)))
             new["cosine"] = cosine_sequence(emb[:, None], self.enroll_emb)[:, 0].to(latest.dtype)
             latest = scale_clip(new["cosine"], model.alpha)
         if count >= model.chunk:
@@ -103,6 +103,7 @@ class PseRefineStream(StreamingModel):
         new.update(prefixed("enh.", enh))
         return out, new
 
+    @torch.no_grad()
     def flush(self, state):
         batch = state["window"].shape[0] if isinstance(state, dict) and "window" in state else 1
         self.check_state(state, batch)

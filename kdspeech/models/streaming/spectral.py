@@ -78,6 +78,7 @@ class SpectralStream(StreamingModel):
         src = torch.arange(start, start + self.n_fft).abs() - start
         return hist[:, src]
 
+    @torch.no_grad()
     def step(self, chunk, state, emb=None):
         """One hop; ``emb [B, D]``: the speaker embedding of the network frame this step runs (for a
         frame-wise conditioning, e.g. the on-the-fly refinement), instead of the stream's fixed one."""
@@ -111,6 +112,7 @@ class SpectralStream(StreamingModel):
     def _normalised(ola, env):
         return torch.where(env > 1e-11, ola / env.clamp_min(1e-11), torch.zeros_like(ola))
 
+    @torch.no_grad()
     def flush(self, state, emb=None):
         """The last ``delay`` output samples of a finite file (module docstring); ``emb``: None or a
         function ``j -> [B, D]`` giving the embedding of the j-th flush step's network frame (j = 0,

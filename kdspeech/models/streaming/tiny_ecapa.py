@@ -76,6 +76,7 @@ class TinyEcapaStream(StreamingModel):
                 "d1": torch.zeros(batch, ceps, 2 * self.reach),
                 "window": torch.zeros(batch, front.dim, self.frames)}
 
+    @torch.no_grad()
     def step(self, chunk, state):
         self.check_chunk(chunk, state)
         return self._advance(chunk, state)
@@ -152,6 +153,7 @@ class TinyEcapaStream(StreamingModel):
             outs.append(out)
         return torch.cat(outs, 1), state
 
+    @torch.no_grad()
     def flush(self, state):
         """The embeddings of the windows that the end of the file completes ``[B, n, D]``: the last STFT
         frames over the mirrored right edge, the deltas' replicated edge; a file shorter than one
