@@ -27,7 +27,9 @@ encoder`` (a TinyECAPA with ``chunk``, the recipe's encoder, pooled over the who
 chunk embeddings are not causal either (Squeeze-Excitation over the whole mixture); the stream still
 embeds each window alone, so its cosines differ from the offline ones by that.
 
-Delay, hop and flush are the enhancer stream's; the flush adds no window (a partial window past the
+The windows are of the mixture, not of the enhanced output: Serre et al. (II-B, II-D: M = f_enc(Y))
+and ``pse_refine`` embed the input mixture, and so does the stream.  Delay, hop and flush are the
+enhancer stream's; the flush adds no window (a partial window past the
 last complete one is not embedded, as offline).
 """
 
