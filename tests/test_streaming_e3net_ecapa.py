@@ -13,7 +13,7 @@ from kdspeech.errors import KdError
 from kdspeech.models.e3net import E3Net
 from kdspeech.models.streaming import state_numel, stream_model
 from kdspeech.models.tiny_ecapa import TinyEcapa
-from test_streaming import SR, check_stream, one_thread, randomise_norms  # noqa: F401 (fixture)
+from test_streaming import SR, check_stream, one_thread, randomise_norms, zero_start  # noqa: F401 (fixture)
 
 E3NET = {"filters": 64, "fusion_dim": 32, "blocks": 2, "ffn_dim": 64, "lstm_units": 24}
 ECAPA = {"emb_dim": 16, "channels": (16, 16, 24), "se_channels": (4, 4, 6), "chunk": 1.0}
@@ -35,6 +35,7 @@ def test_e3net_stream_matches_offline(emb_dim, win, hop):
         tail = stream.flush(state3)
     streamed = torch.cat([first, rest], -1)
     assert streamed[:, :stream.delay].abs().max() == 0  # before the signal
+    assert zero_start(stream)
     check_stream(f"e3net emb {emb_dim} win {win}", streamed, tail, offline, state, state3, stream.delay)
 
 
@@ -68,7 +69,7 @@ def test_tiny_ecapa_chunk_stream_matches_offline(length):
     diff = (chunks - offline).abs().max().item()
     print(f"tiny_ecapa {length} samples: {chunks.shape[1]} chunk embeddings, max |stream - offline| "
           f"{diff:.3g}, state {state_numel(state_end)} elements")
-    assert chunks.shape == offline.shape and diff < 1e-5
+    assert chunks.shape == offline.shape and diff < 1e-5 and zero_start(stream)
     assert state_numel(state) == state_numel(state_end)
     if length == 3 * SR:  # window k is emitted 800 samples after its end, 16000 + 8000 k
         assert streamed.shape[1] == 0 and rest.shape[1] == (3 * SR - 800 - SR) // (SR // 2) + 1

@@ -11,7 +11,7 @@ import torch
 from kdspeech.errors import KdError
 from kdspeech.models.pdfnet2 import PDeepFilterNet2
 from kdspeech.models.streaming import stream_model
-from test_streaming import SR, check_stream, one_thread, randomise_norms  # noqa: F401 (fixture)
+from test_streaming import SR, check_stream, one_thread, randomise_norms, zero_start  # noqa: F401 (fixture)
 
 SMALL = {"conv_ch": 8, "emb_hidden": 32, "df_hidden": 32, "erb_bands": 16, "df_bins": 32}
 CASES = {
@@ -40,6 +40,7 @@ def test_pdfnet2_stream_matches_offline(case):
         tail = stream.flush(state3)
         again = model(wav, emb if model.emb_dim else None)["out"]
     assert torch.equal(offline, again)
+    assert zero_start(stream)
     check_stream(case, torch.cat([first, rest], -1), tail, offline, state, state3, stream.delay)
 
 

@@ -24,7 +24,7 @@ from kdspeech.models.similarity import split_chunks
 from kdspeech.models.streaming.pse import causal_frames
 from kdspeech.models.tiny_ecapa import mean_std
 from kdspeech.train.checkpoint import atomic_save
-from test_streaming import SR, check_stream, one_thread  # noqa: F401 (fixture)
+from test_streaming import SR, check_stream, one_thread, zero_start  # noqa: F401 (fixture)
 
 ENHANCERS = {
     "pdfnet2": ({"conv_ch": 8, "emb_hidden": 32, "df_hidden": 32, "erb_bands": 16, "df_bins": 32}, 3),
@@ -92,6 +92,7 @@ def test_refinement_stream_matches_offline(tmp_path, enhancer):
         tail = stream.flush(state_end)
     inside = sim[(sim > 0) & (sim < 1)]
     assert inside.unique().numel() >= 2                 # the similarity moves, unclipped
+    assert zero_start(stream)
     assert (state_end["cosine"] - offline["similarity_chunks"][:, -1]).abs().max() < 1e-5
     check_stream(f"pse_refine/{enhancer}", torch.cat([first, rest], -1), tail, expected, state,
                  state_end, stream.delay)

@@ -15,7 +15,8 @@ hop`` = 800 samples (50 ms) at the defaults (n_fft 320, hop 160).  Nothing is le
 file ``flush`` runs the last frames on zero features and zero masked frames past the end, as the
 offline model pads them, so a streamed and flushed file equals the offline output.
 
-State: the two normalisation states, the last ``conv_lookahead`` noisy spectra, per convolution with
+State (all zeros at the start, the normalisation states kept relative to their initial values, as
+the ONNX export of the step wants): the two normalisation states, the last ``conv_lookahead`` noisy spectra, per convolution with
 a time kernel ``kt`` > 1 its last ``kt - 1`` input frames (erb_conv0, df_conv0: 2; df_convp: 4), the
 three squeezed GRUs' hidden states, the last ``df_order - 1`` masked spectra and ``df_lookahead`` sets
 of filter coefficients.  Speaker: ``enroll_emb [B, emb_dim]`` fixed, or per step (``step(..., emb=)``:
@@ -58,8 +59,8 @@ class PDfNet2Stream(SpectralStream):
         with torch.no_grad():
             self._network(zero_erb, torch.zeros(batch, 2, 1, fdf), speaker, {}, probe)
         state = {k: torch.zeros_like(v) for k, v in probe.items()}
-        state["norm.erb"] = feats.erb_init.expand(batch, -1).clone()
-        state["norm.unit"] = feats.unit_init.expand(batch, -1).clone()
+        state["norm.erb"] = torch.zeros(batch, feats.erb_fb.shape[1])   # minus erb_init
+        state["norm.unit"] = torch.zeros(batch, fdf)                      # minus unit_init
         state["spec"] = torch.zeros(batch, model.conv_lookahead, bins, 2)
         state["masked"] = torch.zeros(batch, model.df_order - 1, bins, 2)
         state["coefs"] = torch.zeros(batch, model.df_lookahead, fdf, model.df_order, 2)
@@ -71,11 +72,12 @@ class PDfNet2Stream(SpectralStream):
         spec = spec * f.scale
         power = spec.real.square() + spec.imag.square()
         erb_db = 10 * torch.log10(power @ f.erb_fb + 1e-10)
-        new["norm.erb"] = f.alpha * net["norm.erb"] + (1 - f.alpha) * erb_db
+        erb_mean = f.alpha * (net["norm.erb"] + f.erb_init) + (1 - f.alpha) * erb_db
         magnitude = power[:, :fdf].clamp_min(1e-14).sqrt()
-        new["norm.unit"] = f.alpha * net["norm.unit"] + (1 - f.alpha) * magnitude
-        low = spec[:, :fdf] / new["norm.unit"].sqrt()
-        feat_erb = ((erb_db - new["norm.erb"]) / 40)[:, None, None, :]
+        unit = f.alpha * (net["norm.unit"] + f.unit_init) + (1 - f.alpha) * magnitude
+        new["norm.erb"], new["norm.unit"] = erb_mean - f.erb_init, unit - f.unit_init
+        low = spec[:, :fdf] / unit.sqrt()
+        feat_erb = ((erb_db - erb_mean) / 40)[:, None, None, :]
         return feat_erb, torch.stack([low.real, low.imag], 1)[:, :, None, :]
 
     @staticmethod

@@ -14,7 +14,8 @@ given ``[E, s]`` with s the value of the latest window that ended at or before `
 ``initial`` (default 1: the target taken as present) before the first window ends (frames n < T' /
 hop).  The value is recomputed once per T'/2, in the step that completes the window (that step also
 runs one encoder pass over T': a compute spike every 50th hop), and reaches the enhancer ``cond_lag``
-steps later, when the enhancer runs frame n (a delay line of ``cond_lag + 1`` values in the state).
+steps later, when the enhancer runs frame n (a delay line of ``cond_lag + 1`` values in the state,
+kept minus ``initial``: a state starts as zeros).
 
 Against the offline model.  ``pse_refine``'s forward (the PSE recipe's evaluation) places each chunk
 value at the chunk's centre and interpolates linearly between centres for the frames, holding the
@@ -75,13 +76,14 @@ class PseRefineStream(StreamingModel):
     def init_state(self, batch=1):
         state = {"tag": self.tag, "count": torch.zeros((), dtype=torch.long),
                  "window": torch.zeros(batch, self.model.chunk),
-                 "sim": torch.full((batch, self.cond_lag + 1), self.initial),
+                 "sim": torch.zeros(batch, self.cond_lag + 1),      # minus initial: all zeros at the start
                  "cosine": torch.zeros(batch)}
         state.update(prefixed("enh.", self.inner.init_state(batch)))
         return state
 
     def _emb(self, state, index):
-        return torch.cat([self.enroll_emb, state["sim"][:, index, None].to(self.enroll_emb.dtype)], -1)
+        sim = state["sim"][:, index, None] + self.initial
+        return torch.cat([self.enroll_emb, sim.to(self.enroll_emb.dtype)], -1)
 
     @torch.no_grad()
     def step(self, chunk, state):
@@ -92,7 +94,7 @@ class PseRefineStream(StreamingModel):
                           f"{chunk.shape[0]}")
         window = torch.cat([state["window"][:, self.hop:], chunk.to(state["window"].dtype)], -1)
         count = int(state["count"]) + self.hop
-        latest = state["sim"][:, -1]
+        latest = state["sim"][:, -1] + self.initial
         if count >= model.chunk and (count - model.chunk) % model.hop == 0:
             emb = primary(as_outputs(model.encoder(window)))
             new["cosine"] = cosine_sequence(emb[:, None], self.enroll_emb)[:, 0].to(latest.dtype)
@@ -100,7 +102,7 @@ class PseRefineStream(StreamingModel):
         if count >= model.chunk:
             count = model.chunk + (count - model.chunk) % model.hop
         new["window"], new["count"] = window, torch.tensor(count, dtype=torch.long)
-        new["sim"] = torch.cat([state["sim"][:, 1:], latest[:, None]], 1)
+        new["sim"] = torch.cat([state["sim"][:, 1:], latest[:, None] - self.initial], 1)
         out, enh = self.inner.step(chunk, unprefixed("enh.", state), emb=self._emb(new, 0))
         new.update(prefixed("enh.", enh))
         return out, new
