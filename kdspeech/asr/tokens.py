@@ -16,15 +16,28 @@ references it is scored against, and a decoded hypothesis is already normalised 
 A character that is not in the list after normalisation is a KdError naming it (``encode``'s ``where``
 names the utterance, the file and its line); ``<unk>`` is not used, so an unsuitable list cannot
 train quietly on placeholders.
+
+BPE (``write_bpe_list``, ``make_tokens --token_type bpe``): a sentencepiece model (``model_type=bpe``,
+every character covered, no BOS/EOS, one thread: the same text gives the same model) trained on the
+normalised training text, written as ``bpe.model`` beside the list; the list is ``<blank>`` then the
+model's pieces (``▁`` marks a word start, as in ESPnet's ``tokens.txt``) without its ``<unk>``.  A
+transcript is encoded by that model (``encode(..., bpe_model=path)``, the asr task's
+``data.bpe_model``); a piece outside the list (an unseen character) is the same KdError.  ``decode``
+needs no model: pieces are joined and ``▁`` becomes a space, so a model file carrying its list decodes
+alone.
 """
+
+import functools
+import io
 
 from pathlib import Path
 
-from kdspeech.atomic import atomic_write_text
+from kdspeech.atomic import atomic_path, atomic_write_text
 from kdspeech.errors import KdError
 
 BLANK = "<blank>"
 SPACE = "<space>"
+WORD_START = "\u2581"   # sentencepiece's word-start mark
 
 
 def normalized(text):
@@ -80,24 +93,70 @@ def read_token_list(source):
     return tokens
 
 
-def encode(text, tokens, where=None):
-    """The ids of the normalised characters of ``text`` (``where``: "utterance X (file:line)")."""
+@functools.lru_cache(maxsize=4)
+def bpe_processor(path):
+    """The sentencepiece model at ``path`` (loaded once per process)."""
+    try:
+        import sentencepiece as spm
+    except ImportError:
+        raise KdError("BPE tokens need the sentencepiece package (tools/install.sh installs it)") from None
+    if not Path(path).is_file():
+        raise KdError("BPE model not found (make_tokens --token_type bpe writes it beside the token list)",
+                      path=path)
+    return spm.SentencePieceProcessor(model_file=str(path))
+
+
+def write_bpe_list(text_file, out, units):
+    """Train a BPE model of about ``units`` pieces on the normalised transcripts of ``text_file``; write
+    it as ``bpe.model`` beside the token list ``out`` and the list; returns the tokens."""
+    import sentencepiece as spm
+
+    from kdspeech.data.datadir import read_kv
+
+    texts = [normalized(t) for t in read_kv(text_file).values()]
+    texts = [t for t in texts if t]
+    if not texts:
+        raise KdError("no transcript to train a BPE model on (empty, or nothing left after normalisation)",
+                      path=text_file)
+    least = len(set("".join(texts).replace(" ", ""))) + 2   # every character, the word-start mark, <unk>
+    if int(units) < least:
+        raise KdError(f"{units} BPE units cannot hold the {least} pieces the text needs (its characters, the "
+                      "word-start mark and <unk>): raise --bpe_units", path=text_file)
+    folder = Path(out).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    model = io.BytesIO()   # trained from memory: no path inside the model, the same bytes from the same text
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(texts), model_writer=model, vocab_size=int(units),
+                                   model_type="bpe", character_coverage=1.0, bos_id=-1, eos_id=-1, unk_id=0,
+                                   hard_vocab_limit=False, num_threads=1, minloglevel=2)
+    with atomic_path(folder / "bpe.model") as tmp:
+        tmp.write_bytes(model.getvalue())
+    bpe_processor.cache_clear()
+    sp = bpe_processor(str(folder / "bpe.model"))
+    tokens = [BLANK] + [sp.id_to_piece(i) for i in range(sp.get_piece_size()) if i != sp.unk_id()]
+    atomic_write_text(out, "".join(t + "\n" for t in tokens))
+    return tokens
+
+
+def encode(text, tokens, where=None, bpe_model=None):
+    """The ids of the normalised characters of ``text`` (``where``: "utterance X (file:line)"), or of
+    its BPE pieces by ``bpe_model``."""
     index = {t: i for i, t in enumerate(tokens)}
     ids, unknown = [], []
-    for c in normalized(text):
+    units = bpe_processor(str(bpe_model)).encode(normalized(text), out_type=str) if bpe_model else normalized(text)
+    for c in units:
         token = SPACE if c == " " else c
         if token in index:
             ids.append(index[token])
         elif c not in unknown:
             unknown.append(c)
     if unknown:
-        raise KdError(f"{where or 'transcript'}: characters {unknown} are not in the token list "
+        raise KdError(f"{where or 'transcript'}: {'pieces' if bpe_model else 'characters'} {unknown} are not in the token list "
                       f"({len(tokens)} tokens); remake the list from the training text or normalise the "
                       "transcript")
     return ids
 
 
 def decode(ids, tokens):
-    """The text of token ids (blanks dropped, ``<space>`` as a space, spaces collapsed)."""
+    """The text of token ids (blanks dropped, ``<space>`` and ``▁`` as spaces, spaces collapsed)."""
     chars = [" " if tokens[i] == SPACE else tokens[i] for i in ids if tokens[i] != BLANK]
-    return " ".join("".join(chars).split())
+    return " ".join("".join(chars).replace(WORD_START, " ").split())

@@ -4,8 +4,9 @@
     data: {token_list: data/tokens.txt, sr: 16000, samples_per_frame: 640, reference: null}
 
 ``token_list``: the character list of ``kdspeech.asr.tokens`` (``python -m kdspeech.bin.make_tokens``
-writes it from the training text).  Transcripts are normalised as WER/CER normalises them and
-encoded; a character outside the list is a KdError naming the utterance, ``text`` and its line.  An
+writes it from the training text); ``bpe_model``: the sentencepiece model of a BPE list (``make_tokens
+--token_type bpe`` writes ``bpe.model`` beside it), null for characters.  Transcripts are normalised as
+WER/CER normalises them and encoded; a character outside the list is a KdError naming the utterance, ``text`` and its line.  An
 empty ``text`` file, or a transcript with nothing left after normalisation, is a KdError naming the
 file (and line).
 
@@ -42,7 +43,7 @@ from kdspeech.tasks import TASKS, Task
 
 log = logging.getLogger(__name__)
 
-OPTIONS = {"token_list": None, "sr": 16000, "samples_per_frame": 640, "reference": None}
+OPTIONS = {"token_list": None, "bpe_model": None, "sr": 16000, "samples_per_frame": 640, "reference": None}
 
 
 def num_samples(data, utt, sr):
@@ -75,7 +76,7 @@ class AsrDataset(Dataset):
     options = OPTIONS   # the data options and their defaults (config key data:)
 
     def __init__(self, data_dir, token_list=None, sr=16000, samples_per_frame=640, reference=None, train=True,
-                 seed=1):
+                 seed=1, bpe_model=None):
         from kdspeech.asr.tokens import encode, read_token_list
 
         if not token_list:
@@ -102,7 +103,7 @@ class AsrDataset(Dataset):
         short = []
         for utt in self.dir.utts:
             where = f"utterance {utt} ({text_file}:{line_of[utt]})"
-            ids = encode(texts[utt], self.tokens, where)
+            ids = encode(texts[utt], self.tokens, where, bpe_model=bpe_model)
             if not ids:
                 raise KdError(f"{where}: transcript '{texts[utt]}' has no character left after normalisation")
             n = num_samples(self.dir, utt, self.sr)

@@ -9,7 +9,8 @@
 #                        SI-SNR alone), each in exp/<name>, in list order
 #  2 enhance             each --mct_sets entry's mixture set, and each --test_sets set for every front
 #                        end a --rows entry names -> exp/<front end>/enhanced_<set>
-#  3 token list, MCT-all the character list of the text of --token_sets -> ${token_list}; each
+#  3 token list, MCT-all the character list (or --token_type bpe: a BPE model and its pieces) of the
+#                        text of --token_sets -> ${token_list}; each
 #                        --mct_sets entry -> dump/asr/<name>: its mixtures, their enhanced speech and
 #                        their clean speech in one data dir (ids prefixed noisy-, enh-, clean-)
 #  4 train recognisers   the --recognisers (task asr: conformer_ctc, se_asr), each in exp/<name>, in
@@ -53,7 +54,9 @@ expdir=exp             # models, enhanced speech, scores
 frontends=""           # stage 1, entries "<name> <config> <train set> <valid set> <deps a,b or -> [overrides]"
 recognisers=""         # stage 4, entries as --frontends
 mct_sets=""            # stages 2-3, entries "<name> <mixture set> <front end>"
-token_list=data/token_list/char/tokens.txt   # the character token list the ASR configs read
+token_list=data/token_list/char/tokens.txt   # the token list the ASR configs read (data.token_list, the model's tokens)
+token_type=char        # char | bpe (a sentencepiece BPE model beside the list: every recogniser gets data.bpe_model)
+bpe_units=300          # BPE vocabulary size (--token_type bpe; point --token_list and the configs at e.g. data/token_list/bpe300/tokens.txt)
 token_sets=""          # sets whose text makes the token list (empty: the train sets of --recognisers)
 train_args=""          # config overrides for every training, e.g. "trainer.max_epochs=2"
 rows=""                # stage 5, entries "<row> <front end or -> <recogniser>"
@@ -100,6 +103,7 @@ train_entry() {  # train_entry <stage> <entry>: one training of --frontends or -
   read -r -a dep_opts <<< "$(set_dep "${train}") $(set_dep "${valid}")"
   for dep in ${deps//,/ }; do [ "${dep}" = - ] || dep_opts+=(--deps "${expdir}/${dep}"); done
   [ "${n}" -ne 4 ] || dep_opts+=(--deps "$(dirname "${token_list}")")
+  [ "${n}" -ne 4 ] || [ "${token_type}" != bpe ] || args+=" data.bpe_model=$(dirname "${token_list}")/bpe.model"
   # shellcheck disable=SC2086  # the overrides are words
   stage_run "${n}" "train ${name}" --out "${expdir}/${name}" "${dep_opts[@]}" --conf "${conf}" "${params[@]}" \
     --progress "${expdir}/${name}" -- \
@@ -163,12 +167,13 @@ make_token_list() {  # make_token_list <out file> <set dir>...: the characters o
   shift
   tmp=$(dirname "${out}")/text.all
   sort -u "${@/%//text}" > "${tmp}"
-  python -m kdspeech.bin.make_tokens --text "${tmp}" --out "${out}"
+  python -m kdspeech.bin.make_tokens --text "${tmp}" --out "${out}" --token_type "${token_type}" --bpe_units "${bpe_units}"
 }
 token_dirs=()
 for t in ${token_sets}; do token_dirs+=("$(set_dir "${t}")"); done
-[ -z "${recognisers}" ] || stage_run 3 "token list from ${token_sets}" --out "$(dirname "${token_list}")" \
-  ${token_deps[@]+"${token_deps[@]}"} -- make_token_list "${token_list}" "${token_dirs[@]}"
+[ -z "${recognisers}" ] || stage_run 3 "token list (${token_type}) from ${token_sets}" --out "$(dirname "${token_list}")" \
+  ${token_deps[@]+"${token_deps[@]}"} --param "token_type=${token_type}" --param "bpe_units=${bpe_units}" -- \
+  make_token_list "${token_list}" "${token_dirs[@]}"
 
 # Stage 4: recognisers.
 while read -r entry; do
