@@ -26,6 +26,8 @@ TINY = {
     "bench_precision.py": ["--seconds", "0.5", "--steps", "1", "--repeats", "1", "--models", "waveunet,dccrn"],
     "bench_scale.py": ["--items", "8", "--batch", "4", "--seconds", "1", "--workers", "0,1", "--epochs", "1",
                        "--updates", "1", "--segment", "2048", "--repeats", "1"],
+    "bench_streaming.py": ["--models", "crn,waveunet", "--conf", "crn.channels=[8,16]", "crn.lstm_layers=1",
+                           "crn.lstm_hidden=32", "--seconds", "0.3", "--repeats", "1"],
 }
 EXPECTED = {  # a line each prints once it has measured
     "bench_snr_kd.py": "routing: ",
@@ -39,6 +41,7 @@ EXPECTED = {  # a line each prints once it has measured
     "bench_gpu_step.py": "bench_gpu_step: done",
     "bench_precision.py": "fails under bf16 (and not under fp32): none",
     "bench_scale.py": "bench_scale: done",
+    "bench_streaming.py": "bench_streaming: done",
 }
 
 

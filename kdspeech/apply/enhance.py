@@ -12,6 +12,10 @@ than 1.5 ``--chunk`` seconds is enhanced in chunks with ``--overlap`` seconds cr
 one chunk; ``--chunk 0`` enhances every file whole.  Each output is written under a temporary name and
 renamed when complete.  A file that cannot be read (unreadable, empty, truncated) is named in one
 error line and the others are enhanced; the command then exits with status 1.
+
+``--streaming`` runs a causal model hop by hop over a file or standard input (``-``, a WAV stream or
+``-t raw -r 16000 -e signed -b 16 -c 1`` PCM as sox writes it) and writes as it goes (``--out -``: raw
+PCM to standard output): ``kdspeech.apply.streaming``.
 """
 
 from pathlib import Path
@@ -30,6 +34,8 @@ def add_arguments(p):
                    help=f"seconds per chunk for long recordings (default {DEFAULT_CHUNK_S:g}; 0: whole files)")
     p.add_argument("--overlap", type=float, default=DEFAULT_OVERLAP_S,
                    help=f"seconds cross-faded between chunks (default {DEFAULT_OVERLAP_S:g}, at most chunk/2)")
+    from kdspeech.apply.streaming import add_stream_arguments
+    add_stream_arguments(p)
 
 
 def enhancer(model, device):
@@ -55,6 +61,13 @@ def output_paths(items, out):
 
 
 def run(args, device):
+    from kdspeech.apply.streaming import STDIN, run_streaming
+    from kdspeech.errors import KdError
+
+    if getattr(args, "streaming", False):
+        return run_streaming(args, device)
+    if STDIN in args.inputs or getattr(args, "type", None) or getattr(args, "rate", None):
+        raise KdError("standard input ('-') and -t/-r are read with --streaming only")
     from kdspeech.apply.chunking import overlap_add
     from kdspeech.apply.inputs import collect
     from kdspeech.apply.model import open_model

@@ -2,7 +2,7 @@
 
     python -m kdspeech.bin.deploy --models exp/a exp/b [--arch cnn14 mobilenetv2] [--arch_conf num_classes=10] \\
         [--seconds 1] [--sr 16000] [--num_threads 1] [--repeats 5] [--onnx [--onnx_rtol 1e-4]] \\
-        --out_dir exp/deploy
+        [--streaming [--stream_seconds 3]] --out_dir exp/deploy
 
 ``--models`` are trained models: exp dirs (their ``best.pth``) or kdspeech model files.  ``--arch``
 adds registered architectures built with their default (published) configuration, changed by
@@ -44,6 +44,17 @@ uses its own hook: ``pse_refine`` with a ``pdfnet2`` enhancer exports the enhanc
 encoder's forward, and for the whole the encoder, similarity and spectral core.  Models without any of
 those children get their usual single row; a model with only some of them is an error.
 
+Streaming latency (``--streaming``, ``kdspeech.deploy.stream_measure``): every model (whole, not its
+``--parts``) is streamed hop by hop through its adapter (``kdspeech.models.streaming``) over
+``--stream_seconds`` of audio: algorithmic latency (the adapter's delay, window + look-ahead, in ms),
+compute per hop in torch and in onnxruntime with ``--num_threads`` threads (mean and 99th
+percentile), real-time factor, state size, parameters and MACs per second; the step is exported to
+``<out_dir>/onnx/<name>.stream.onnx`` with its state as inputs and outputs
+(``kdspeech.deploy.stream_onnx``) and its onnxruntime stream checked against the torch stream within
+``--onnx_rtol`` x the largest output.  One table in deploy.md (a model that cannot stream is named
+under it with the reason), ``deploy_streaming.tsv`` and ``streaming`` in deploy.json; a failed export
+or check is ``FAIL: <why>`` and exit status 1, as for ``--onnx``.
+
 Writes ``deploy.tsv``, ``deploy.json`` and ``deploy.md`` (a Markdown table for a RESULTS.md) in
 ``--out_dir``.  A model whose export fails or exceeds the tolerance is marked ``FAIL: <why>`` in every
 report, and the command exits with status 1 after writing them.
@@ -62,6 +73,7 @@ from kdspeech.deploy.inputs import parts as model_parts
 from kdspeech.deploy.measure import measure_model
 from kdspeech.deploy.onnx_check import DEFAULT_RTOL
 from kdspeech.deploy.report import conditions, write_report
+from kdspeech.deploy.stream_measure import measure_stream
 from kdspeech.errors import KdError
 from kdspeech.models import build_model
 from kdspeech.train.checkpoint import load_model
@@ -83,6 +95,9 @@ def get_parser():
     p.add_argument("--onnx", action="store_true", help="export to ONNX, check onnxruntime against torch, time it")
     p.add_argument("--onnx_rtol", type=float, default=DEFAULT_RTOL,
                    help="tolerance of the ONNX check, relative to the largest absolute torch output")
+    p.add_argument("--streaming", action="store_true",
+                   help="also stream each model hop by hop (torch and an ONNX step): the latency table")
+    p.add_argument("--stream_seconds", type=float, default=3.0, help="audio length of the streaming measurement")
     p.add_argument("--parts", default="", metavar="CHILD[,CHILD]",
                    help="also measure these child modules of a model alone (e.g. enhancer,encoder); a model "
                    "without the first one is measured whole, one with it but not the others is an error")
@@ -137,26 +152,51 @@ def measure_one(args, name, model, part):
     return row
 
 
+def stream_one(args, name, model):
+    """One streaming row, printed as it is measured."""
+    onnx_path = Path(args.out_dir) / "onnx" / (onnx_file_name(name)[:-len(".onnx")] + ".stream.onnx")
+    row = measure_stream(name, model, args.stream_seconds, args.sr, onnx_path, args.num_threads, args.onnx_rtol,
+                         emb_dim=args.emb_dim, repeats=args.repeats)
+    if "hop_ms" not in row:
+        print(f"{name}: {row['stream_error']}", flush=True)
+        return row
+    text = (f"{name} streaming: hop {row['hop_ms']:g} ms, algorithmic latency {row['latency_ms']:.2f} ms, per hop "
+            f"{row['torch_hop_mean_ms']:.2f} / {row['torch_hop_p99_ms']:.2f} ms mean / p99 (torch, {args.num_threads} "
+            f"thread), RTF {row['torch_rtf']:.3f}")
+    if row.get("onnx_rtf") is not None:
+        text += (f"; onnxruntime {row['onnx_hop_mean_ms']:.2f} / {row['onnx_hop_p99_ms']:.2f} ms, RTF "
+                 f"{row['onnx_rtf']:.3f}, max abs diff {row['onnx_max_abs_diff']:.2g} (tolerance "
+                 f"{row['onnx_tolerance']:.2g})")
+    print(f"{text}; {row['stream_status']}", flush=True)
+    return row
+
+
 def main(argv=None):
     args = get_parser().parse_args(argv)
     todo = models_to_measure(args)
     if not todo:
         raise KdError("nothing to measure: give --models and/or --arch")
-    if args.seconds <= 0 or args.sr <= 0 or args.num_threads < 1 or args.repeats < 1:
-        raise KdError("--seconds, --sr, --num_threads and --repeats must be positive")
+    if args.seconds <= 0 or args.sr <= 0 or args.num_threads < 1 or args.repeats < 1 or args.stream_seconds <= 0:
+        raise KdError("--seconds, --sr, --num_threads, --repeats and --stream_seconds must be positive")
     torch.set_num_threads(args.num_threads)
     out_dir = Path(args.out_dir)
-    rows = []
+    rows, stream_rows = [], [] if args.streaming else None
     for index, (name, load) in enumerate(todo, 1):
         log.info("model %d/%d: %s", index, len(todo), name)
-        for row_name, module, part in measurements(name, load(), args.parts):
+        model = load()
+        for row_name, module, part in measurements(name, model, args.parts):
             rows.append(measure_one(args, row_name, module, part))
-    cond = conditions(args.seconds, args.sr, args.num_threads, args.repeats, args.onnx, args.onnx_rtol)
-    paths = write_report(out_dir, rows, cond)
-    print(f"wrote {paths['tsv']}, {paths['json']}, {paths['md']}")
-    failed = [r for r in rows if str(r.get("onnx_status", "ok")).startswith("FAIL")]
+        if args.streaming:
+            stream_rows.append(stream_one(args, name, model))
+    cond = conditions(args.seconds, args.sr, args.num_threads, args.repeats, args.onnx, args.onnx_rtol,
+                      args.stream_seconds if args.streaming else None)
+    paths = write_report(out_dir, rows, cond, stream_rows)
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    failed = [(r["model"], r["onnx_status"]) for r in rows if str(r.get("onnx_status", "ok")).startswith("FAIL")]
+    failed += [(f"{r['model']} streaming", r["stream_status"]) for r in stream_rows or []
+               if r["stream_status"].startswith("FAIL")]
     if failed:
-        raise KdError("ONNX check failed for " + "; ".join(f"{r['model']} ({r['onnx_status']})" for r in failed),
+        raise KdError("ONNX check failed for " + "; ".join(f"{name} ({status})" for name, status in failed),
                       path=paths["md"])
     return 0
 

@@ -1,6 +1,7 @@
 """The deployment report: ``deploy.tsv`` (one row per model), ``deploy.json`` (rows and conditions) and
 ``deploy.md`` (a Markdown table with the conditions under it, for a RESULTS.md to include); each
-written atomically."""
+written atomically.  With streaming rows (``kdspeech.deploy.stream_measure``): ``deploy_streaming.tsv``,
+a ``streaming`` list in deploy.json and a second table, the streaming latency, in deploy.md."""
 
 import json
 import platform
@@ -16,6 +17,11 @@ TSV_COLUMNS = ["model", "parameters", "macs_per_second", "macs", "rtf", "latency
                "onnx_status", "onnx_max_abs_diff", "onnx_tolerance", "onnx_rtf", "onnx_exported", "part"]
 
 
+STREAM_TSV_COLUMNS = ["model", "hop_ms", "latency_ms", "torch_hop_mean_ms", "torch_hop_p99_ms", "torch_rtf",
+                      "onnx_hop_mean_ms", "onnx_hop_p99_ms", "onnx_rtf", "state_numel", "state_bytes", "parameters",
+                      "macs_per_second", "onnx_max_abs_diff", "onnx_tolerance", "stream_status"]
+
+
 def cpu_name():
     """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows."""
     try:
@@ -27,12 +33,17 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
-def conditions(seconds, sr, num_threads, repeats, onnx, rtol):
-    """What every row was measured under (the top level of deploy.json)."""
+def conditions(seconds, sr, num_threads, repeats, onnx, rtol, stream_seconds=None):
+    """What every row was measured under (the top level of deploy.json); ``stream_seconds``: the
+    streaming rows' audio length, when there are any."""
     versions = {name: package_version(name) for name in ("torch", "onnx", "onnxruntime")}
-    return {"seconds": seconds, "duration_s": seconds, "sr": sr, "batch": 1, "num_threads": num_threads,
+    cond = {"seconds": seconds, "duration_s": seconds, "sr": sr, "batch": 1, "num_threads": num_threads,
             "repeats": repeats, "cpu": cpu_name(), "onnx": onnx, "onnx_rtol": rtol if onnx else None,
             "macs_not_counted": NOT_COUNTED, "versions": versions}
+    if stream_seconds is not None:
+        from kdspeech.deploy.stream_measure import WARMUP_HOPS
+        cond.update(stream_seconds=stream_seconds, stream_warmup_hops=WARMUP_HOPS, stream_onnx_rtol=rtol)
+    return cond
 
 
 def _tsv_cell(value):
@@ -43,9 +54,9 @@ def _tsv_cell(value):
     return str(value).replace("\t", " ").replace("\n", " ")
 
 
-def to_tsv(rows):
-    lines = ["\t".join(TSV_COLUMNS)]
-    lines += ["\t".join(_tsv_cell(row.get(c)) for c in TSV_COLUMNS) for row in rows]
+def to_tsv(rows, columns=TSV_COLUMNS):
+    lines = ["\t".join(columns)]
+    lines += ["\t".join(_tsv_cell(row.get(c)) for c in columns) for row in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -84,11 +95,56 @@ def to_markdown(rows, cond):
     return markdown_table(header, table) + "\n" + note + "\n"
 
 
-def write_report(out_dir, rows, cond):
-    """Write deploy.tsv, deploy.json and deploy.md under ``out_dir``; returns their paths."""
+def _ms(value):
+    return "-" if value is None else f"{value:.2f}"
+
+
+def stream_markdown(rows, cond):
+    """The streaming latency table (one row per model; a model that cannot stream says why under it)."""
+    threads = f"{cond['num_threads']} thread{'s' if cond['num_threads'] != 1 else ''}"
+    header = ["model", "hop (ms)", "algorithmic latency (ms)", "torch per hop mean / p99 (ms)", "RTF torch",
+              "onnxruntime per hop mean / p99 (ms)", "RTF onnxruntime", "state (KiB)", "parameters (M)",
+              "MMAC / s", "ONNX stream max abs diff (tolerance)", "check"]
+    table, cannot = [], []
+    for row in rows:
+        if row["stream_status"] == "cannot stream":
+            cannot.append(row.get("stream_error") or row["model"])
+            continue
+        onnx = row.get("onnx_hop_mean_ms") is not None
+        table.append([row["model"], f"{row['hop_ms']:g}", f"{row['latency_ms']:.2f}",
+                      f"{_ms(row['torch_hop_mean_ms'])} / {_ms(row['torch_hop_p99_ms'])}", f"{row['torch_rtf']:.3f}",
+                      f"{_ms(row.get('onnx_hop_mean_ms'))} / {_ms(row.get('onnx_hop_p99_ms'))}" if onnx else "-",
+                      f"{row['onnx_rtf']:.3f}" if onnx else "-", f"{row['state_bytes'] / 1024:.1f}",
+                      f"{row['parameters'] / 1e6:.3f}", f"{row['macs_per_second'] / 1e6:,.1f}",
+                      f"{_sci(row.get('onnx_max_abs_diff'))} ({_sci(row.get('onnx_tolerance'))})",
+                      row["stream_status"]])
+    seconds = sorted({f"{r['seconds']:g}" for r in rows if r.get("seconds")})
+    note = (f"Streaming, batch 1: one hop per step over {' / '.join(seconds) or '-'} s of audio at {cond['sr']} Hz, "
+            f"{threads} of {cond['cpu']}; per-hop compute after {cond['stream_warmup_hops']} untimed hops, mean "
+            "and 99th percentile; RTF = mean compute per hop / hop.  Algorithmic latency = the adapter's delay "
+            "(window + look-ahead; a live stream adds one hop of buffering and the compute).  State: the "
+            "adapter's state tensors.  MACs of one steady-state step per second of audio (FFTs not counted).  "
+            "ONNX: the step with its state as inputs and outputs (kdspeech.deploy.stream_onnx), run hop by hop "
+            "in onnxruntime and compared with the torch stream from the delay on; it passes when max |onnxruntime "
+            f"- torch| <= {cond['stream_onnx_rtol']:g} x max |torch output|.")
+    if cannot:
+        note += "  Cannot stream: " + "; ".join(cannot) + "."
+    return (markdown_table(header, table) if table else "") + "\n" + note + "\n"
+
+
+def write_report(out_dir, rows, cond, stream_rows=None):
+    """Write deploy.tsv, deploy.json and deploy.md under ``out_dir`` (and deploy_streaming.tsv with
+    ``stream_rows``); returns their paths."""
     out_dir = Path(out_dir)
     paths = {"tsv": out_dir / "deploy.tsv", "json": out_dir / "deploy.json", "md": out_dir / "deploy.md"}
+    report = {**cond, "models": rows}
+    markdown = to_markdown(rows, cond)
+    if stream_rows is not None:
+        paths["streaming_tsv"] = out_dir / "deploy_streaming.tsv"
+        atomic_write_text(paths["streaming_tsv"], to_tsv(stream_rows, STREAM_TSV_COLUMNS))
+        report["streaming"] = stream_rows
+        markdown += "\n" + stream_markdown(stream_rows, cond)
     atomic_write_text(paths["tsv"], to_tsv(rows))
-    atomic_write_text(paths["json"], json.dumps({**cond, "models": rows}, indent=1) + "\n")
-    atomic_write_text(paths["md"], to_markdown(rows, cond))
+    atomic_write_text(paths["json"], json.dumps(report, indent=1) + "\n")
+    atomic_write_text(paths["md"], markdown)
     return paths

@@ -1,0 +1,169 @@
+"""Streaming latency of one model: the row of the deploy report's streaming table
+(``kdspeech.bin.deploy --streaming``) and the figures of ``benchmarks/bench_streaming.py``.
+
+The model streams through its adapter (``kdspeech.models.streaming.stream_model``; a model that cannot
+stream gets a row saying why).  Batch 1, ``seconds`` of seeded noise at ``sr`` cut to whole hops (the
+model's first deploy input; a personalized model's enrolment embedding goes to its adapter):
+
+- algorithmic latency: the adapter's ``delay`` in ms (window + look-ahead: the output trails the input
+  by that much with infinitely fast compute; a live stream adds one hop of buffering and the compute);
+- compute per hop: wall-clock time of each ``step`` after ``WARMUP_HOPS`` untimed ones, in torch
+  (inference mode, torch's current thread count) and in onnxruntime (the export of
+  ``kdspeech.deploy.stream_onnx``, ``num_threads`` threads, the state fed back by the host); mean and
+  99th percentile; real-time factor = mean compute per hop / hop duration;
+- state: its elements (``state_numel``) and bytes; parameters; MACs of one steady-state step
+  (``kdspeech.models.complexity.count_macs``, FFTs not counted) and per second of audio;
+- the ONNX stream checked against the torch stream (``stream_onnx.compare_streams``);
+- the stream's total time over the audio (every hop, torch and onnxruntime) against one offline
+  forward of the same audio in torch (median of ``repeats``): ``stream_over_offline``,
+  ``onnx_stream_over_offline``.
+"""
+
+import logging
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from kdspeech.deploy.inputs import deploy_inputs
+from kdspeech.errors import KdError
+from kdspeech.models import count_parameters
+from kdspeech.models.complexity import count_macs, median_seconds, run_forward
+
+log = logging.getLogger(__name__)
+
+WARMUP_HOPS = 25
+
+
+def open_stream(model, inputs):
+    """The adapter of ``model`` (eval mode); a personalized model's ``enroll_emb`` from ``inputs``."""
+    from kdspeech.models.streaming import stream_model
+    model.eval()
+    extra = {"enroll_emb": inputs["enroll_emb"]} if "enroll_emb" in inputs else {}
+    return stream_model(model, **extra)
+
+
+def stream_audio(model, stream, seconds, sr, emb_dim=None):
+    """``[1, T]`` seeded noise, ``T`` the whole hops in ``seconds`` (at least ``WARMUP_HOPS + 1``)."""
+    hops = max(int(round(seconds * sr)) // stream.hop, WARMUP_HOPS + 1)
+    inputs = deploy_inputs(model, hops * stream.hop, emb_dim)
+    return next(iter(inputs.values()))[:, :hops * stream.hop].float()
+
+
+def torch_stream_timed(stream, wav):
+    """``(output [1, T], seconds per hop)`` of streaming ``wav`` through torch."""
+    state = stream.init_state(1)
+    outs, times = [], []
+    with torch.inference_mode():
+        for start in range(0, wav.shape[-1], stream.hop):
+            chunk = wav[:, start:start + stream.hop]
+            t0 = time.perf_counter()
+            out, state = stream.step(chunk, state)
+            times.append(time.perf_counter() - t0)
+            outs.append(out)
+    return torch.cat(outs, -1).numpy(), np.asarray(times)
+
+
+def ort_stream_timed(ort_stream, wav):
+    """``(output [1, T], seconds per hop)`` of streaming ``wav`` through an ``OrtStream``."""
+    wav = np.asarray(wav, np.float32)
+    ort_stream.init_state()
+    outs, times = [], []
+    for start in range(0, wav.shape[-1], ort_stream.hop):
+        chunk = wav[:, start:start + ort_stream.hop]
+        t0 = time.perf_counter()
+        outs.append(ort_stream.step(chunk))
+        times.append(time.perf_counter() - t0)
+    return np.concatenate(outs, -1), np.asarray(times)
+
+
+def hop_figures(times, hop_s, prefix):
+    """``{prefix}_hop_mean_ms``, ``_hop_p99_ms`` and ``_rtf`` of per-hop seconds (after the warm-up)."""
+    timed = times[WARMUP_HOPS:] if len(times) > WARMUP_HOPS else times
+    mean = float(np.mean(timed))
+    return {f"{prefix}_hop_mean_ms": 1000 * mean, f"{prefix}_hop_p99_ms": 1000 * float(np.percentile(timed, 99)),
+            f"{prefix}_rtf": mean / hop_s}
+
+
+class _OneStep(nn.Module):
+    """One step of ``stream`` from a fixed state, as a module (for ``count_macs``)."""
+
+    def __init__(self, stream, state):
+        super().__init__()
+        self.stream, self.state = stream, state
+        self.net = getattr(stream, "model", None)
+
+    def forward(self, chunk):
+        return self.stream.step(chunk, self.state)[0]
+
+
+def step_macs(stream, wav):
+    """MACs of one step after ``WARMUP_HOPS`` steps of ``wav`` (a steady state)."""
+    warm = WARMUP_HOPS * stream.hop
+    with torch.inference_mode():
+        _, state = stream.run(wav[:, :warm])
+    return count_macs(_OneStep(stream, state).eval(), {"chunk": wav[:, warm:warm + stream.hop]})
+
+
+def state_bytes(state):
+    from kdspeech.deploy.stream_onnx import flatten_state
+    return sum(t.numel() * t.element_size() for _, t in flatten_state(state))
+
+
+def offline_seconds(model, wav, inputs, repeats):
+    """Median seconds of one offline forward of ``wav`` (the model's other inputs from ``inputs``)."""
+    from kdspeech.models.complexity import first_input_name
+    inputs = {**inputs, first_input_name(model): wav}
+    with torch.inference_mode():
+        return median_seconds(lambda: run_forward(model, inputs), repeats, 1)
+
+
+def measure_stream(name, model, seconds, sr, onnx_path=None, num_threads=1, rtol=None, emb_dim=None, repeats=3):
+    """The streaming row of one model (a dict; ``stream_status``: ``ok``, ``FAIL: <why>`` or ``cannot
+    stream``, then ``stream_error`` says why).  ``onnx_path`` None: torch only."""
+    from kdspeech.deploy.measure import _first_line
+    from kdspeech.deploy.stream_onnx import OrtStream, compare_streams, export_stream_onnx
+    from kdspeech.models.streaming import state_numel
+
+    model.eval()
+    row = {"model": name, "class": type(model).__name__}
+    inputs = deploy_inputs(model, sr, emb_dim)
+    try:
+        stream = open_stream(model, inputs)
+    except KdError as err:
+        return {**row, "stream_status": "cannot stream", "stream_error": str(err)}
+    hop_s = stream.hop / sr
+    wav = stream_audio(model, stream, seconds, sr, emb_dim)
+    state = stream.init_state(1)
+    row.update(sr=sr, hop=stream.hop, hop_ms=1000 * hop_s, delay=stream.delay,
+               latency_ms=1000 * stream.delay / sr, state_numel=state_numel(state), state_bytes=state_bytes(state),
+               parameters=count_parameters(model), seconds=wav.shape[-1] / sr)
+    macs = step_macs(stream, wav)
+    row.update(macs_per_hop=macs, macs_per_second=macs / hop_s)
+    log.info("%s: streaming %d hops through torch", name, wav.shape[-1] // stream.hop)
+    reference, times = torch_stream_timed(stream, wav)
+    row.update(hop_figures(times, hop_s, "torch"))
+    offline = offline_seconds(model, wav, inputs, repeats)
+    row.update(torch_total_s=float(np.sum(times)), offline_total_s=offline,
+               stream_over_offline=float(np.sum(times)) / offline, stream_status="ok")
+    if onnx_path is None:
+        return row
+    log.info("%s: exporting the streaming step to %s", name, onnx_path)
+    try:
+        export_stream_onnx(stream, onnx_path, sr=sr)
+    except Exception as err:  # noqa: BLE001 - any exporter failure is this model's result
+        return {**row, "onnx_file": None, "stream_status": f"FAIL: export: {_first_line(err)}"}
+    try:
+        got, times = ort_stream_timed(OrtStream(onnx_path, num_threads), wav.numpy())
+    except Exception as err:  # noqa: BLE001 - an export onnxruntime cannot run fails the row
+        return {**row, "onnx_file": str(onnx_path), "stream_status": f"FAIL: onnxruntime: {_first_line(err)}"}
+    row.update(hop_figures(times, hop_s, "onnx"))
+    row.update(onnx_total_s=float(np.sum(times)), onnx_stream_over_offline=float(np.sum(times)) / offline)
+    check = compare_streams(reference, got, stream.delay, rtol)
+    row.update(onnx_file=str(onnx_path), onnx_max_abs_diff=check["max_abs_diff"], onnx_tolerance=check["tolerance"],
+               onnx_relative_diff=check["relative"])
+    if not check["passed"]:
+        row["stream_status"] = (f"FAIL: max |onnxruntime - torch| {check['max_abs_diff']:.3g} > tolerance "
+                                f"{check['tolerance']:.3g} ({check['rtol']:g} x max |torch output|)")
+    return row
