@@ -7,7 +7,9 @@ probability of its alignments ending in a blank and in its last token, so the pa
 labelling are summed instead of competing; ``beam`` prefixes survive each frame, and only the
 ``beam`` most probable tokens of a frame (plus the blank) extend them.  It finds the labelling whose
 summed probability is highest where greedy decoding keeps only the best single path (two frames of
-P(blank) 0.6, P(a) 0.4: greedy says nothing, probability 0.36; "a" has 0.64).
+P(blank) 0.6, P(a) 0.4: greedy says nothing, probability 0.36; "a" has 0.64).  ``nbest``: the
+prefixes that survive the last frame with their probabilities, the n-best list that attention
+rescoring reorders (``kdspeech.asr.rescore``).
 
 Why not torchaudio's ``ctc_decoder`` or pyctcdecode with KenLM: torchaudio's needs the
 ``flashlight-text`` package (not installed here, and torchaudio 2.9+ deprecates its decoders), and an
@@ -48,6 +50,15 @@ def beam_search(log_probs, beam=10):
     lp = np.asarray(log_probs, dtype=np.float64)
     if beam <= 1:
         return greedy(lp)
+    return list(nbest(lp, beam)[0][0])
+
+
+def nbest(log_probs, beam=10):
+    """The ``beam`` prefixes the CTC prefix beam search keeps after the last frame, best first, as
+    ``[(token ids tuple, log P(labelling))]`` (the n-best list of attention rescoring,
+    ``kdspeech.asr.rescore``); ties in probability: the lexicographically smaller ids first."""
+    lp = np.asarray(log_probs, dtype=np.float64)
+    beam = max(1, int(beam))
     beams = {(): (0.0, NEG_INF)}   # prefix -> (log P ending in blank, log P ending in its last token)
     for frame in lp:
         candidates = np.argsort(-frame, kind="stable")[:beam].tolist()
@@ -73,8 +84,8 @@ def beam_search(log_probs, beam=10):
                     nxt[longer] = (b, _add(nb, total + p))
         ranked = sorted(nxt.items(), key=lambda kv: (-_add(*kv[1]), kv[0]))
         beams = dict(ranked[:beam])
-    best = max(beams.items(), key=lambda kv: (_add(*kv[1]), tuple(-t for t in kv[0])))
-    return list(best[0])
+    ranked = sorted(beams.items(), key=lambda kv: (_add(*kv[1]), tuple(-t for t in kv[0])), reverse=True)
+    return [(prefix, _add(*p)) for prefix, p in ranked]
 
 
 def decode(log_probs, beam=1):

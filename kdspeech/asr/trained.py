@@ -9,8 +9,11 @@ else of the exp dir is read.  Each utterance is decoded on its own, whole, in ev
 SpecAugment, no dropout, batch norm from its running statistics, features normalised over the
 utterance itself): no state is carried from one call to the next, so a hypothesis does not depend on
 the order, the job split or a resume.  ``beam`` 1 decodes greedily; larger, by the CTC prefix beam
-search (``kdspeech.asr.ctc_decode``).  Input at another rate than the model's is resampled.  The
-output is lower-case words of the token list's characters (already normalised as WER/CER normalises).
+search (``kdspeech.asr.ctc_decode``).  A hybrid CTC/attention model (``conformer_ctc`` with a
+``decoder``) decodes by attention rescoring of the CTC search's ``beam``-best (``kdspeech.asr.rescore``,
+WeNet's; ``beam`` 10 and ``ctc_weight`` 0.3 unless given); ``decoding: ctc`` forces CTC alone.  Input
+at another rate than the model's is resampled.  The output is lower-case words of the token list's
+characters (already normalised as WER/CER normalises).
 """
 
 import numpy as np
@@ -24,9 +27,10 @@ PREFIX = "trained:"
 @BACKENDS.register("trained")
 class Trained:
     """Decode with a trained ASR model (``model``: exp dir or model file; ``beam``: 1 greedy, more:
-    prefix beam search; ``device``: cpu or cuda)."""
+    prefix beam search; ``device``: cpu or cuda; ``decoding``: auto (attention rescoring for a model
+    with a decoder, else CTC), ctc or rescore; ``ctc_weight``: of the rescoring score)."""
 
-    def __init__(self, model=None, beam=1, device="cpu"):
+    def __init__(self, model=None, beam=None, device="cpu", decoding="auto", ctc_weight=0.3):
         import torch   # imported when built: registering this backend loads nothing heavy
 
         from kdspeech.train.checkpoint import load_model
@@ -37,9 +41,13 @@ class Trained:
         if not hasattr(self.net, "tokens"):
             raise KdError(f"not a trained recogniser ({type(self.net).__name__} has no token list; train one "
                           "with task: asr)", path=model)
-        if int(beam) < 1:
+        if beam is not None and int(beam) < 1:
             raise KdError(f"the trained ASR backend's beam must be >= 1, not {beam}")
-        self.beam, self.device, self.sr = int(beam), torch.device(device), int(getattr(self.net, "sr", 16000))
+        from kdspeech.asr.rescore import decoding_options
+
+        self.method, self.beam, self.ctc_weight = decoding_options(decoding, beam, ctc_weight, self.net,
+                                                                   what="the trained ASR backend")
+        self.device, self.sr = torch.device(device), int(getattr(self.net, "sr", 16000))
         self.model = model
 
     def transcribe(self, samples, sr):
@@ -60,7 +68,8 @@ class Trained:
             return ""   # shorter than the encoder's receptive field: nothing can be recognised
         self.net.eval()
         with torch.no_grad():
-            ids = transcribe_one(self.net, torch.from_numpy(x), self.device, self.beam)
+            ids = transcribe_one(self.net, torch.from_numpy(x), self.device, self.beam, self.method,
+                                 self.ctc_weight)
         return decode(ids, self.net.tokens)
 
 

@@ -4,6 +4,9 @@ Inputs: a model's ``forward`` names what it takes.  Its FIRST parameter receives
 input (``batch["input"]``: the mixture, the clip) unless the batch has a key of the same name; every
 further parameter is filled from the batch key of its name (``enroll_emb``); a parameter with a
 default may be absent.  So ``forward(self, x)`` and ``forward(self, mix, enroll_emb)`` both work.
+A model may decide about its optional inputs by a method ``uses_input(name)`` (True, False, or None
+for no say): one it does not use is not passed even when the batch has it (``conformer_ctc`` takes
+``target``/``target_len`` only when it has an attention decoder).
 
 Outputs: a forward returns a tensor or a dict of tensors (``wav``, ``spec``, ``logits``, ``emb``).
 A tensor becomes ``{"out": tensor}``; the first key of a dict is the model's primary output, which a
@@ -40,6 +43,13 @@ def input_names(model):
     return [name for name, _ in _forward_params(model)]
 
 
+def _declared(model, name):
+    """A model's own say on its optional input ``name`` (its ``uses_input``): True, False or None."""
+    module = getattr(model, "module", model)
+    decide = getattr(module, "uses_input", None)
+    return None if decide is None else decide(name)
+
+
 def takes_input(model, name):
     """Whether ``model`` needs the input ``name``: a forward parameter without default, or one with a
     default that the model's configuration uses (``enroll_emb`` of a model with ``emb_dim`` > 0, e.g.
@@ -47,6 +57,9 @@ def takes_input(model, name):
     module = getattr(model, "module", model)
     for param, required in _forward_params(model):
         if param == name:
+            declared = None if required else _declared(model, name)
+            if declared is not None:
+                return bool(declared)
             return required or (name == "enroll_emb" and int(getattr(module, "emb_dim", 0) or 0) > 0)
     return False
 
@@ -65,6 +78,8 @@ def model_inputs(model, batch, main=MAIN_INPUT):
     kwargs = {}
     for i, (name, required) in enumerate(_forward_params(model)):
         if name in batch:
+            if not required and _declared(model, name) is False:
+                continue   # an optional input the model says it does not use
             kwargs[name] = batch[name]
         elif i == 0 and main in batch:
             kwargs[name] = batch[main]

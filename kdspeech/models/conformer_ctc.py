@@ -104,7 +104,7 @@ class Conv2dSubsampling(nn.Module):
 class ConformerCtc(nn.Module):
     def __init__(self, tokens=None, sr=16000, n_fft=512, win_length=400, hop=160, mels=80, dim=256,
                  heads=4, blocks=12, units=1024, kernel=31, dropout=0.1, attention_dropout=0.1,
-                 specaug=None):
+                 specaug=None, decoder=None):
         super().__init__()
         from kdspeech.asr.tokens import read_token_list
 
@@ -121,6 +121,16 @@ class ConformerCtc(nn.Module):
                                                    attention_dropout) for _ in range(int(blocks)))
         self.norm = nn.LayerNorm(self.dim)
         self.head = nn.Linear(self.dim, len(self.tokens))
+        self.decoder = None   # a plain attribute, no module: without a decoder the model is as it was
+        if decoder is not None:
+            from kdspeech.models.att_decoder import AttentionDecoder
+
+            self.decoder = AttentionDecoder.from_conf(decoder, len(self.tokens), self.dim)
+
+    def uses_input(self, name):
+        """``target``/``target_len`` are passed (``kdspeech.models.calling``) only to a model with a
+        decoder; None: no say on other inputs."""
+        return self.decoder is not None if name in ("target", "target_len") else None
 
     def resolved_conf(self, conf):
         """The options a model file keeps: the token list itself instead of its file."""
@@ -136,7 +146,7 @@ class ConformerCtc(nn.Module):
         var = (((feats - mean) * valid) ** 2).sum(1, keepdim=True) / count
         return ((feats - mean) / torch.sqrt(var + 1e-5)) * valid, lengths
 
-    def forward(self, wav, input_len=None):
+    def forward(self, wav, input_len=None, target=None, target_len=None):
         wav, input_len = batch_lengths(wav, input_len)
         if int(input_len.min()) < 1 + 6 * self.hop:
             raise KdError(f"conformer_ctc: an input of {int(input_len.min())} samples is too short for "
@@ -150,5 +160,23 @@ class ConformerCtc(nn.Module):
         h = self.dropout(h)
         for block in self.blocks:
             h = block(h, pos_emb, mask)
-        logits = self.head(self.dropout(self.norm(h)))
-        return {"log_probs": F.log_softmax(logits.float(), dim=-1), "enc_len": enc_len}
+        enc = self.norm(h)
+        logits = self.head(self.dropout(enc))
+        out = {"log_probs": F.log_softmax(logits.float(), dim=-1), "enc_len": enc_len}
+        if self.decoder is not None:
+            out["enc_out"] = enc
+            if target is not None:
+                out["att_logits"] = self.teacher_forced(enc, enc_len, target, target_len)
+        return out
+
+    def teacher_forced(self, enc, enc_len, target, target_len=None):
+        """The decoder's logits ``[B, L + 1, vocab]`` after ``<sos>`` and each prefix of the target
+        (``[B, L]`` token ids, zero-padded; ``target_len`` [B], all of L when None): position i
+        predicts token i, position ``target_len`` predicts ``<eos>``."""
+        from kdspeech.models.att_decoder import SOS
+
+        target = target.to(enc.device).long()
+        if target_len is None:
+            target_len = torch.full((target.shape[0],), target.shape[1], dtype=torch.long, device=enc.device)
+        ys_in = F.pad(target, (1, 0), value=SOS)
+        return self.decoder(enc, enc_len, ys_in, target_len.to(enc.device).long() + 1)

@@ -7,11 +7,13 @@
         asr: {name: conformer_ctc, conf: {tokens: data/token_list/char/tokens.txt, ...}}
         freeze_frontend: false
 
-forward(wav [B, N], input_len [B] = None) -> {"log_probs", "enc_len", "wav"}: the front end enhances the
-waveform, its output is cut (or zero-padded) to N samples and zeroed beyond each utterance's length,
-and the recogniser (``conformer_ctc``: log-mel features inside) decodes it.  ``log_probs`` is the
-primary output (the ``ctc`` term and the ``trained:`` ASR backend read it); ``wav`` is the enhanced
-speech, for an enhancement term (``{name: si_snr, student_key: wav, target_key: reference}`` with the
+forward(wav [B, N], input_len [B] = None, target=None, target_len=None) -> {"log_probs", "enc_len",
+"wav"} (with a recogniser that has an attention decoder, also its ``enc_out`` and, given the targets,
+which are passed through to it, ``att_logits``): the front end enhances the waveform, its output is cut
+(or zero-padded) to N samples and zeroed beyond each utterance's length, and the recogniser
+(``conformer_ctc``: log-mel features inside) decodes it.  ``log_probs`` is the primary output (the
+``ctc`` term and the ``trained:`` ASR backend read it); ``wav`` is the enhanced speech, for an
+enhancement term (``{name: si_snr, student_key: wav, target_key: reference}`` with the
 asr task's ``data.reference: spk1``).  The model has the recogniser's ``tokens``, ``sr`` and ``hop``,
 so its exp dir is a recogniser of noisy speech for ``--asr_backend trained:<exp dir>``.
 
@@ -162,12 +164,25 @@ class SeAsr(nn.Module):
         valid = torch.arange(out.shape[-1], device=out.device)[None] < input_len[:, None]
         return out * valid
 
-    def forward(self, wav, input_len=None):
+    @property
+    def decoder(self):
+        """The recogniser's attention decoder (``conformer_ctc``'s ``decoder``), or None."""
+        return getattr(self.asr, "decoder", None)
+
+    def uses_input(self, name):
+        """``target``/``target_len`` reach the recogniser when it has an attention decoder."""
+        return self.decoder is not None if name in ("target", "target_len") else None
+
+    def forward(self, wav, input_len=None, target=None, target_len=None):
         wav, input_len = batch_lengths(wav, input_len)
         if self.freeze_frontend:
             with torch.no_grad():
                 enhanced = self.enhance(wav, input_len)
         else:
             enhanced = self.enhance(wav, input_len)
-        out = self.asr(enhanced, input_len)
-        return {"log_probs": out["log_probs"], "enc_len": out["enc_len"], "wav": enhanced}
+        if self.decoder is None:
+            out = self.asr(enhanced, input_len)
+            return {"log_probs": out["log_probs"], "enc_len": out["enc_len"], "wav": enhanced}
+        out = self.asr(enhanced, input_len, target, target_len)
+        return {"log_probs": out["log_probs"], "enc_len": out["enc_len"], "wav": enhanced,
+                **{k: v for k, v in out.items() if k not in ("log_probs", "enc_len")}}

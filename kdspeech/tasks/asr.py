@@ -29,6 +29,9 @@ the model, is what varies).
 
 Validation evaluation: greedy CTC decoding of each utterance on its own, ``cer`` and ``wer`` as corpus
 rates (errors over reference length, ``kdspeech.metrics.transcript``, the one WER/CER definition).
+``valid_decoding``: null (default, greedy CTC) or ``{method: auto | ctc | rescore, beam, ctc_weight}``
+(``kdspeech.asr.rescore``): e.g. ``{method: rescore, beam: 10, ctc_weight: 0.3}`` scores a hybrid
+CTC/attention model (``conformer_ctc`` with ``decoder``) by attention rescoring of the CTC n-best.
 """
 
 import logging
@@ -43,7 +46,9 @@ from kdspeech.tasks import TASKS, Task
 
 log = logging.getLogger(__name__)
 
-OPTIONS = {"token_list": None, "bpe_model": None, "sr": 16000, "samples_per_frame": 640, "reference": None}
+OPTIONS = {"token_list": None, "bpe_model": None, "sr": 16000, "samples_per_frame": 640, "reference": None,
+           "valid_decoding": None}
+DECODING_KEYS = ("method", "beam", "ctc_weight")
 
 
 def num_samples(data, utt, sr):
@@ -76,9 +81,10 @@ class AsrDataset(Dataset):
     options = OPTIONS   # the data options and their defaults (config key data:)
 
     def __init__(self, data_dir, token_list=None, sr=16000, samples_per_frame=640, reference=None, train=True,
-                 seed=1, bpe_model=None):
+                 seed=1, bpe_model=None, valid_decoding=None):
         from kdspeech.asr.tokens import encode, read_token_list
 
+        self.valid_decoding = _decoding_conf(valid_decoding)
         if not token_list:
             raise KdError("the asr task needs data.token_list (python -m kdspeech.bin.make_tokens)")
         self.dir = DataDir(data_dir)
@@ -164,14 +170,31 @@ def _frames_needed(ids):
     return len(ids) + sum(1 for a, b in zip(ids, ids[1:]) if a == b)
 
 
-def transcribe_one(model, wav, device, beam=1):
-    """Token ids of one waveform (a 1-D tensor) decoded on its own (eval mode is the caller's)."""
-    from kdspeech.asr.ctc_decode import decode
+def _decoding_conf(conf):
+    """``data.valid_decoding``: None (greedy CTC) or a dict of ``kdspeech.asr.rescore``'s options."""
+    if conf is None:
+        return None
+    if not isinstance(conf, dict):
+        raise KdError(f"data.valid_decoding must be null or {{method, beam, ctc_weight}}, not {conf!r}")
+    unknown = set(conf) - set(DECODING_KEYS)
+    if unknown:
+        raise KdError(f"data.valid_decoding: unknown keys {sorted(unknown)} (known: {', '.join(DECODING_KEYS)})")
+    from kdspeech.asr.rescore import decoding_options
+
+    decoding_options(**conf, what="data.valid_decoding")   # its values checked before training
+    return dict(conf)
+
+
+def transcribe_one(model, wav, device, beam=1, method="ctc", ctc_weight=0.3):
+    """Token ids of one waveform (a 1-D tensor) decoded on its own (eval mode is the caller's):
+    ``method`` ``ctc`` (greedy for ``beam`` 1, else the prefix beam search) or ``rescore`` (attention
+    rescoring of the ``beam``-best, ``kdspeech.asr.rescore``)."""
+    from kdspeech.asr.rescore import decode_output
 
     x = torch.as_tensor(wav, dtype=torch.float32).to(device)[None]
-    out = model(x, torch.tensor([x.shape[-1]], device=device))
-    log_probs = out["log_probs"][0, :int(out["enc_len"][0])]
-    return decode(log_probs.detach().cpu().numpy(), beam)
+    with torch.no_grad():
+        out = model(x, torch.tensor([x.shape[-1]], device=device))
+    return decode_output(model, out, method, beam, ctc_weight)
 
 
 @TASKS.register("asr")
@@ -184,10 +207,18 @@ class AsrTask(Task):
         from kdspeech.asr.tokens import decode
         from kdspeech.metrics.transcript import char_errors, word_errors
 
+        decoding = {"method": "ctc", "beam": 1}
+        if getattr(dataset, "valid_decoding", None) is not None:
+            from kdspeech.asr.rescore import decoding_options
+
+            method, beam, ctc_weight = decoding_options(**dataset.valid_decoding, model=getattr(model, "module", model),
+                                                        what="data.valid_decoding")
+            decoding = {"method": method, "beam": beam, "ctc_weight": ctc_weight}
         records = []
         for index in indices:
             item = dataset[index]
-            hyp = decode(transcribe_one(model, item["input"], device), dataset.tokens)
+            hyp = decode(transcribe_one(getattr(model, "module", model), item["input"], device, **decoding),
+                         dataset.tokens)
             ref = dataset.texts[item["key"]]
             record = {"utt": item["key"], "hyp": hyp}
             record["cer_errors"], record["cer_chars"] = char_errors(ref, hyp)
