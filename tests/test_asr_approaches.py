@@ -193,8 +193,8 @@ def test_every_approach_config_builds(scale, tmp_path):
 
     folder = CONF / "cpu" if scale == "cpu" else CONF
     names = sorted(p.name for p in folder.glob("train_asr_*.yaml"))
-    assert names == ["train_asr_conformer_ctc.yaml", "train_asr_joint_aso.yaml", "train_asr_joint_grad.yaml",
-                     "train_asr_joint_straight.yaml", "train_asr_proposed.yaml"]
+    assert names == ["train_asr_conformer_ctc.yaml", "train_asr_conformer_hybrid.yaml", "train_asr_joint_aso.yaml",
+                     "train_asr_joint_grad.yaml", "train_asr_joint_straight.yaml", "train_asr_proposed.yaml"]
     for name in names:
         conf = yaml.safe_load((folder / name).read_text())
         assert conf["task"] == "asr"

@@ -176,3 +176,24 @@ def test_se_asr_passes_targets_to_its_recogniser():
     (_, _, att), = build_loss_terms([{"name": "att_ce"}])
     att(out, batch, {}).backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in hybrid.frontend.parameters())
+
+
+def test_the_hybrid_configs_build():
+    from pathlib import Path
+
+    import yaml
+
+    from kdspeech.dryrun.data import CHARS
+
+    conf_dir = Path(__file__).resolve().parents[1] / "egs" / "TEMPLATE" / "asr" / "conf"
+    sizes = {}
+    for scale, folder in (("paper", conf_dir), ("cpu", conf_dir / "cpu")):
+        conf = yaml.safe_load((folder / "train_asr_conformer_hybrid.yaml").read_text())
+        assert [t["name"] for t in conf["loss"]] == ["ctc", "att_ce"]
+        assert [t["weight"] for t in conf["loss"]] == [0.3, 0.7] and conf["loss"][1]["lsm_weight"] == 0.1
+        model = build_model("conformer_ctc", {**conf["model"]["conf"], "tokens": CHARS[:28]})
+        sizes[scale] = sum(p.numel() for p in model.parameters())
+        assert model.decoder is not None
+    assert conf_dir.joinpath("train_asr_conformer_hybrid.yaml").read_text().count("decoder: {layers: 6, heads: 4, "
+                                                                                  "units: 2048")
+    assert round(sizes["paper"] / 1e6, 1) == 30.4 and round(sizes["cpu"] / 1e6, 1) == 4.6   # as the headers say

@@ -5,7 +5,19 @@
 
 forward(wav [B, N], input_len [B] = None) -> {"log_probs": [B, T', vocab], "enc_len": [B]}, where
 ``T' = ((1 + N // hop - 1) // 2 - 1) // 2`` frames of the utterance (padded frames beyond ``enc_len`` are
-never attended to).  The front end is part of the graph, so an enhancement network placed before the
+never attended to).
+
+Hybrid CTC/attention (Watanabe et al. 2017, as ESPnet2's ``asr.yaml`` with ``decoder: transformer``):
+``decoder: {layers, heads, units, dropout}`` adds a Transformer attention decoder over the encoder
+output (``kdspeech.models.att_decoder``; <sos>/<eos> is <blank>, id 0).  The model then also returns
+``enc_out`` [B, T', d] (the normalised encoder output the CTC head and the decoder read) and, given
+``target`` [B, L] and ``target_len`` [B] (the asr task's batch keys, which ``kdspeech.models.calling``
+passes only to a model with a decoder: ``uses_input``), ``att_logits`` [B, L + 1, vocab], the
+teacher-forced logits of each target token and of <eos>.  Train it with ``loss: [{name: ctc, weight:
+0.3}, {name: att_ce, weight: 0.7, lsm_weight: 0.1}]`` (ESPnet's ctc_weight and lsm_weight); decode
+it by attention rescoring of the CTC n-best (``kdspeech.asr.rescore``, the ``trained:`` backend's
+default for such a model).  ``decoder: null`` (default): no decoder module, the model, its
+parameters (drawn in the same order) and its outputs exactly as without the option.  The front end is part of the graph, so an enhancement network placed before the
 recogniser receives the CTC loss's gradient through it (joint training, the Charishma paper's
 Joint-* systems).
 
@@ -15,9 +27,11 @@ Size: the defaults follow the encoder of ESPnet's LibriSpeech-100 Conformer reci
 (subsampling 4), 12 blocks of d 256, 4 heads, 1024 feed-forward units, kernel 31, macaron feed-forward,
 relative-position self-attention, Swish, dropout 0.1; SpecAugment with 2 frequency masks of 0-27 bins
 and 5 time masks of 0-5 % of the utterance.  That recipe trains hybrid CTC/attention with a 6-block
-Transformer decoder; here the head is CTC alone (its ``train_conformer_ctc.yaml`` is the CTC-only variant
-with 18 blocks: ``blocks: 18``).  With the 28 characters of AN4's transcripts the model has 20.9 M
-parameters (18 blocks: 30.4 M); ESPnet's hybrid adds its decoder and a 5000-BPE vocabulary.
+Transformer decoder (``decoder: {layers: 6, heads: 4, units: 2048, dropout: 0.1}``, 9.5 M parameters:
+egs/TEMPLATE/asr/conf/train_asr_conformer_hybrid.yaml); without it the head is CTC alone (its
+``train_conformer_ctc.yaml`` is the CTC-only variant with 18 blocks: ``blocks: 18``).  With the 28
+characters of AN4's transcripts the model has 20.9 M parameters (18 blocks: 30.4 M; with the decoder:
+30.4 M); ESPnet's hybrid has a 5000-BPE vocabulary.
 
 Departures from ESPnet, each for order-independent decoding without a statistics stage: features are
 normalised per utterance (mean and variance over its own frames, ESPnet: ``global_mvn`` from
