@@ -53,7 +53,9 @@ percentile), real-time factor, state size, parameters and MACs per second; the s
 (``kdspeech.deploy.stream_onnx``) and its onnxruntime stream checked against the torch stream within
 ``--onnx_rtol`` x the largest output.  One table in deploy.md (a model that cannot stream is named
 under it with the reason), ``deploy_streaming.tsv`` and ``streaming`` in deploy.json; a failed export
-or check is ``FAIL: <why>`` and exit status 1, as for ``--onnx``.
+or check is ``FAIL: <why>`` and exit status 1, as for ``--onnx``; a step the export does not take (a
+periodic counter such as pse_refine's windows, chunk embeddings) is measured in torch only, its
+status saying why.
 
 Writes ``deploy.tsv``, ``deploy.json`` and ``deploy.md`` (a Markdown table for a RESULTS.md) in
 ``--out_dir``.  A model whose export fails or exceeds the tolerance is marked ``FAIL: <why>`` in every

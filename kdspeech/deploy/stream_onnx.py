@@ -256,7 +256,7 @@ class WarmUp:
     value}``, ``first`` ``{path: first step that updates it}`` (None: never), ``out_first`` (per output
     sample, the first step where it is not zero) and ``steps`` (the probe's length)."""
 
-    def __init__(self, stream, template, limit=1000):
+    def __init__(self, stream, template, limit=256):
         flat = flatten_state(template)
         self.counters = {p: None for p, t in flat if not t.is_floating_point()}
         floats = [p for p, t in flat if t.is_floating_point()]
@@ -280,8 +280,9 @@ class WarmUp:
                 state = new
         self.steps = k
         if settled is None:
-            raise KdError(f"{stream.name} stream: its counters {sorted(self.counters)} did not settle in "
-                          f"{limit} steps; the ONNX export needs bounded counters")
+            raise KdError(f"{stream.name} stream: its counters {sorted(self.counters)} do not settle within "
+                          f"{limit} steps (a periodic one, e.g. a window every few hops, is a Python branch "
+                          "that one exported step cannot hold)")
         for p in self.counters:
             steady = values[-1][p]
             if any(v[p] != min(i + 1, steady) for i, v in enumerate(values)):
