@@ -346,8 +346,8 @@ class StepGraph(nn.Module):
             out, new = self.stream.step(chunk, unflatten_state(self.template, [steady[p] for p in self.paths]))
         new = dict(flatten_state(new))
         result = {}
-        if k is not None:
-            out = torch.where(k >= self.out_first, out, torch.zeros_like(out))
+        if k is not None:   # conditions expanded to the values' shapes: onnxruntime's broadcasting Where is slow
+            out = torch.where((k >= self.out_first).expand(out.shape), out, torch.zeros_like(out))
         for p in self.paths:
             if p in warm.counters:
                 result[p] = torch.clamp(given[p] + 1, max=warm.counters[p])
@@ -356,7 +356,7 @@ class StepGraph(nn.Module):
             elif warm.first[p] <= 1:
                 result[p] = new[p]
             else:
-                result[p] = torch.where(k >= warm.first[p], new[p], given[p])
+                result[p] = torch.where((k >= warm.first[p]).expand(new[p].shape), new[p], given[p])
         if self.mirror:
             result["input"] = shifted
         return {"out": out, **{f"next.{p}": result[p] for p in self.paths}}
