@@ -5,7 +5,8 @@ Parity: 3 s of real speech (LibriSpeech) streamed hop by hop through torch and t
 onnxruntime, from the first hop (the warm-up steps included, as tensor operations in the graph);
 from the model's delay on (the samples before it precede the signal) ``max |onnxruntime - torch|``
 must stay within 1e-4 x ``max |torch|`` (measured: CRN 1.7e-5, DCCRN 6e-7 of it; float32 DFT
-products in place of the FFT, and the random CRN's gains on near-silent bins magnify their rounding).  Small CRN and DCCRN configurations with random weights, one thread.
+products in place of the FFT, and the random CRN's gains on near-silent bins magnify their
+rounding).  Small CRN and DCCRN configurations with random weights, one thread.
 """
 
 import json

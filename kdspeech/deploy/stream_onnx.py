@@ -6,34 +6,40 @@ The graph is one ``step`` at batch 1: inputs ``chunk`` ``[1, hop]`` and the stat
 DeepFilterNet's ``df_process_frame`` and sherpa-onnx's streaming models do.
 
 State order (``flatten_state``): the state dict walked depth first in the order ``init_state`` builds
-it (dict insertion order, list items by index), tensors only: the ``tag`` string is left out and kept
-in the file's metadata instead.  Each tensor is named by its path joined with dots (``step``,
-``input``, ``ola``, ``env``, ``net.enc.0``, ``net.lstm``, ...); the graph's inputs are ``chunk`` then
-``state.<path>`` in that order, its outputs ``out`` then ``next.<path>`` in the same order, so
-``next.<path>`` of one call is ``state.<path>`` of the next.  The initial state is all zeros (checked at
-export; ``OrtStream`` starts from zeros of the inputs' shapes and dtypes).
+it (dict insertion order, nested dicts and lists by key / index), tensors only: the ``tag`` string is
+left out and kept in the file's metadata instead.  Each tensor is named by its path joined with dots
+(``step``, ``input``, ``ola``, ``env``, ``net.enc0``, ``net.lstm``, ...); the graph's inputs are
+``chunk`` then ``state.<path>`` in that order, its outputs ``out`` then ``next.<path>`` in the same
+order, so ``next.<path>`` of one call is ``state.<path>`` of the next.  The initial state is all zeros
+(checked at export; ``OrtStream`` starts from zeros of the inputs' shapes and dtypes).  The file's
+metadata (``kdspeech_stream_*``): tag, hop, delay, sr, the state paths, the counters' caps.
 
-Warm-up as tensor ops.  The torch step of an STFT-domain adapter (``SpectralStream``: attributes
-``lag``, ``extra``, ``cap``, ``hop``, ``n_fft``, ``reflect`` and state entries ``step`` and ``input``)
-has two Python branches that depend on its step counter: the first ``lag + extra`` hops emit zeros and
-leave the rest of the state as it is, and with mirrored STFT padding (CRN) the frames that reach back
-before the first sample read it mirrored.  The exported graph is the steady-state step (traced with
-the counter past ``cap``) inside ``StepGraph``, which turns both branches into tensor operations on the
-``step`` input: the mirrored frame is a gather of the history at indices ``|i + s| - s`` (``s`` the
-frame's first sample, negative only at the start; for ``s >= 0`` the identity), and a step whose frame
-lies before the signal (``step + 1 < lag + extra``) keeps the old state and emits zeros through
-``where``; the counter is ``min(step + 1, cap)``.  So the graph gives the torch stream's outputs from
-the first hop on.  Another adapter's step is exported as traced, and the check below says whether it
-holds Python branches that the trace froze.
+Warm-up as tensor ops (``WarmUp``, ``StepGraph``).  An adapter's first steps take Python branches on
+its step counter (SpectralStream: the first ``lag + extra`` hops emit zeros and keep the rest of the
+state; pDeepFilterNet2's look-ahead frames update the network state before the overlap-add; E3Net
+zeroes the output samples that precede the signal).  The export traces the steady-state step (every
+integer state entry, a counter, set to the value it settles at) and ``StepGraph`` puts the warm-up
+around it as tensor operations on the counter input.  What to gate is observed once, by streaming
+seeded noise from the initial state until the counters settle: per state tensor the first step that
+replaces it (before it, the adapter kept the very same tensor object), per output sample the first
+step where it is not zero.  The graph then keeps a tensor (``where``) and zeroes an output sample
+until the counter reaches that step, and the counter is ``min(counter + 1, cap)``.  With mirrored
+STFT padding (CRN) the first frames also read the history through a mirror of the signal's start:
+the graph gathers the history at indices ``|i + s| - s`` (``s`` the frame's first sample, negative
+only at the start: for ``s >= 0`` the identity) before the steady step.  A counter that does not run
+1, 2, ... up to a cap (a periodic one: pse_refine's windows), an entry switched on then off, a warm-up
+without a counter, or a step that does not return one hop of waveform (TinyECAPA's chunk
+embeddings) is a KdError naming it.  So the graph gives the torch stream's outputs from the first hop
+on; the check below verifies it over a whole file.
 
 Complex numbers as pairs.  The TorchScript exporter takes no complex tensors; ``ComplexAsPairs`` (a
 ``TorchFunctionMode`` active while the step is traced) runs the adapter's own step with ``rfft`` /
 ``irfft`` as products with real DFT matrices and every complex value as a ``Pair`` of real and
 imaginary tensors (``abs``, ``.real``, ``.imag``, ``torch.complex``, ``view_as_real`` /
 ``view_as_complex``, products, quotients by real tensors, sums, indexing, ``cat``, ``stack``,
-``zeros_like``); any other operation on a ``Pair`` is an error
-naming it.  The DFT products cost ``2 n_fft (n_fft/2 + 1)`` MACs a hop each way, more than an FFT;
-they are not counted in the report's MACs (the torch step's FFTs are not either).
+``zeros_like``); any other operation on a ``Pair`` is an error naming it.  The DFT products cost
+``2 n_fft (n_fft/2 + 1)`` MACs a hop each way, more than an FFT; they are not counted in the report's
+MACs (the torch step's FFTs are not either).
 
 Check (``check_stream_onnx``): the same file streamed hop by hop through torch and through
 onnxruntime; it passes when ``max |onnxruntime - torch| <= rtol x max |torch|`` over the whole file
@@ -44,7 +50,6 @@ them) and are left out.
 """
 
 import json
-import math
 from functools import lru_cache
 
 import numpy as np
@@ -102,6 +107,9 @@ class Pair:
             return Pair(self.real - other.real, self.imag - other.imag)
         return Pair(self.real - other, self.imag)
 
+    def __rsub__(self, other):
+        return -self + other
+
     def __neg__(self):
         return Pair(-self.real, -self.imag)
 
@@ -158,7 +166,7 @@ def _as_pair(value):
 
 _PAIR_FUNCS = {
     "mul": lambda a, b: _as_pair(a) * b if isinstance(a, Pair) else b * a,
-    "div": lambda a, b: a / b,
+    "div": lambda a, b: _as_pair(a) / b,
     "add": lambda a, b: _as_pair(a) + b,
     "sub": lambda a, b: _as_pair(a) - b,
     "abs": lambda a: a.abs(),
@@ -203,7 +211,8 @@ class ComplexAsPairs(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         name = _ALIASES.get(getattr(func, "__name__", ""), "")
-        if name in ("rfft", "irfft") or func in (torch.complex, torch.view_as_complex) or _has_pair(args) or _has_pair(kwargs.values()):
+        if name in ("rfft", "irfft") or func in (torch.complex, torch.view_as_complex) \
+                or _has_pair(args) or _has_pair(kwargs.values()):
             return _pair_op(func, args, kwargs)
         return func(*args, **kwargs)
 
