@@ -69,6 +69,10 @@ def test_exported_step_streams_a_file_as_torch_does(name, corpora, tmp_path):
         first, _ = stream.run(wav[:, :stream.hop * 4])
     got = np.concatenate([ort.step(wav[:, i:i + stream.hop].numpy()) for i in range(0, stream.hop * 4, stream.hop)], -1)
     assert np.array_equal(got == 0, first.numpy() == 0)
+    # another model's stream is not this export's: the check fails and says by how much
+    other = stream_model(build_model(name, CONFS[name]).eval())
+    wrong = check_stream_onnx(other, path, wav[:, :stream.hop * 40])
+    assert not wrong["passed"] and "tolerance" in wrong["reason"]
 
 
 def test_complex_pairs_match_torch_fft():

@@ -462,17 +462,19 @@ class OrtStream:
 
 def compare_streams(reference, got, delay, rtol=None):
     """Compare two streams' outputs ``[1, T]`` from sample ``delay`` on (the samples before it precede the
-    signal): ``{"max_abs_diff", "scale", "relative", "tolerance", "rtol", "passed"}``, passed when
-    ``max |got - reference| <= rtol x max |reference|`` (``onnx_check.DEFAULT_RTOL`` by default)."""
-    from kdspeech.deploy.onnx_check import DEFAULT_RTOL
+    signal) by ``onnx_check.compare_outputs``: passed when ``max |got - reference| <= rtol x max
+    |reference|``; adds ``scale`` (max |reference|), ``relative`` (the difference over it) and ``rtol``."""
+    from kdspeech.deploy.onnx_check import DEFAULT_RTOL, compare_outputs
     rtol = DEFAULT_RTOL if rtol is None else rtol
-    ref = np.asarray(reference, np.float64)[..., delay:]
-    got = np.asarray(got, np.float64)[..., delay:]
-    if ref.shape != got.shape or not ref.size:
-        raise KdError(f"stream outputs of shapes {ref.shape} and {got.shape} past the delay {delay} cannot be compared")
-    diff, scale = float(np.max(np.abs(got - ref))), float(np.max(np.abs(ref)))
-    return {"max_abs_diff": diff, "scale": scale, "relative": diff / scale if scale else float("inf"),
-            "tolerance": rtol * scale, "rtol": rtol, "passed": bool(scale > 0 and diff <= rtol * scale)}
+    ref = np.asarray(reference, np.float32)[..., delay:]
+    got = np.asarray(got, np.float32)[..., delay:]
+    if not ref.size:
+        raise KdError(f"a stream of {np.shape(reference)[-1]} samples has nothing past its delay {delay} to compare")
+    result = compare_outputs({"out": torch.from_numpy(ref)}, {"out": got}, rtol)
+    scale = float(np.max(np.abs(ref)))
+    result.update(scale=scale, rtol=rtol, relative=result["max_abs_diff"] / scale if scale else float("inf"))
+    result["passed"] = bool(result["passed"] and scale > 0)
+    return result
 
 
 def check_stream_onnx(stream, path, wav, num_threads=1, rtol=None):
