@@ -4,9 +4,9 @@
 Parity: 3 s of real speech (LibriSpeech) streamed hop by hop through torch and through the export in
 onnxruntime, from the first hop (the warm-up steps included, as tensor operations in the graph);
 from the model's delay on (the samples before it precede the signal) ``max |onnxruntime - torch|``
-must stay within 1e-4 x ``max |torch|`` (measured: CRN 1.7e-5, DCCRN 6e-7 of it; float32 DFT
+must stay within 1e-4 x ``max |torch|`` (measured: CRN 1.7e-5, DCCRN 6e-7, E3Net 1.7e-7 of it; float32 DFT
 products in place of the FFT, and the random CRN's gains on near-silent bins magnify their
-rounding).  Small CRN and DCCRN configurations with random weights, one thread.
+rounding).  Small CRN, DCCRN and E3Net configurations with random weights, one thread.
 """
 
 import json
@@ -26,7 +26,9 @@ from kdspeech.train.checkpoint import atomic_save
 
 SR = 16000
 CONFS = {"crn": {"channels": [8, 16, 32], "lstm_layers": 2, "lstm_hidden": 64},
-         "dccrn": {"channels": [8, 16, 32], "lstm_units": 32}}
+         "dccrn": {"channels": [8, 16, 32], "lstm_units": 32},
+         # its first steps zero only the output samples before the signal: gated sample by sample
+         "e3net": {"filters": 64, "fusion_dim": 32, "blocks": 2, "ffn_dim": 64, "lstm_units": 24, "emb_dim": 0}}
 FLAC = "librispeech/LibriSpeech/train-clean-100/909/131041/909-131041-0000.flac"
 
 
