@@ -58,7 +58,8 @@ def test_without_decoder_the_model_is_as_before():
     with torch.no_grad():
         out = call_model(model, batch)
     assert list(out) == ["log_probs", "enc_len"]
-    assert math.isclose(float(out["log_probs"].double().sum()), BEFORE["sum"], rel_tol=1e-9)
+    # float32 kernels sum in an order that depends on the thread count: equal within float32 rounding
+    assert math.isclose(float(out["log_probs"].double().sum()), BEFORE["sum"], rel_tol=1e-5)
     # with a decoder: the encoder and CTC head are the same parameters, drawn first, and give the same
     hybrid = small(DECODER).eval()
     hsd = hybrid.state_dict()
