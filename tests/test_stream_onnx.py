@@ -23,6 +23,7 @@ from kdspeech.errors import KdError
 from kdspeech.models import build_model
 from kdspeech.models.streaming import stream_model
 from kdspeech.train.checkpoint import atomic_save
+from test_streaming import one_thread  # noqa: F401 (the autouse fixture: one torch thread)
 
 SR = 16000
 CONFS = {"crn": {"channels": [8, 16, 32], "lstm_layers": 2, "lstm_hidden": 64},
@@ -30,14 +31,6 @@ CONFS = {"crn": {"channels": [8, 16, 32], "lstm_layers": 2, "lstm_hidden": 64},
          # its first steps zero only the output samples before the signal: gated sample by sample
          "e3net": {"filters": 64, "fusion_dim": 32, "blocks": 2, "ffn_dim": 64, "lstm_units": 24, "emb_dim": 0}}
 FLAC = "librispeech/LibriSpeech/train-clean-100/909/131041/909-131041-0000.flac"
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def speech(corpora, seconds, hop):
