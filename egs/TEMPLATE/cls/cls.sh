@@ -97,6 +97,8 @@ privacy_backends=pocketsphinx  # ASR backends of stage 11 (kdspeech.asr), e.g. "
 deploy=true            # stage 12
 deploy_archs="cnn14 resnet38 mobilenetv2"   # published full-size architectures also measured in stage 12
 deploy_onnx=true       # stage 12 also exports every model to ONNX, checks onnxruntime against torch and times it
+deploy_streaming=false # stage 12 also streams the models hop by hop (deploy --streaming; the recipe's
+                       # classifiers pool over the clip: each is listed as one that cannot stream)
 results=RESULTS.md     # the committed results file, the reference (stage 13 writes <expdir>/results/<this path>)
 results_dir=results    # its plots and tables (stage 13 writes them in <expdir>/results/<this dir>)
 update_results=false   # stage 14 also copies this run's results over the committed ones (for maintainers)
@@ -490,6 +492,7 @@ if [ "${deploy}" = true ]; then
   # shellcheck disable=SC2206  # a list of names
   [ -n "${deploy_archs}" ] && deploy_opts+=(--arch ${deploy_archs} --arch_conf "num_classes=$(num_classes)")
   [ "${deploy_onnx}" = true ] && deploy_opts+=(--onnx)
+  [ "${deploy_streaming}" = true ] && deploy_opts+=(--streaming)   # a command word: in the fingerprint
   deploy_deps=()
   for m in "${deploy_models[@]}"; do
     if [ "${skip_train}" = true ] && ((12 >= stage && 12 <= stop_stage)); then

@@ -20,7 +20,8 @@
 #                       (test sets with a text only)
 #  8 DNSMOS             (--dnsmos true) non-intrusive DNSMOS P.835/P.808 -> exp/<model>/score_dnsmos_<set>;
 #                       a test set without a clean reference is scored here whatever --dnsmos says
-#  9 deployment         (--deploy true) parameters, MACs, CPU real-time factor, ONNX check -> exp/deploy
+#  9 deployment         (--deploy true) parameters, MACs, CPU real-time factor, ONNX check -> exp/deploy;
+#                       (--deploy_streaming true) the streaming latency table of the models that stream
 # 10 results            this run's RESULTS.md and plots -> exp/results/RESULTS.md, exp/results/results/*.png
 #                       (laid out as the committed --results and --results_dir, which a run never
 #                       touches): each system by SNR and noise, paired tests of every model against the
@@ -80,6 +81,8 @@ deploy_seconds=1       # seconds of audio per timed forward pass in stage 9
 deploy_opts=""         # more options of kdspeech.bin.deploy (e.g. "--parts enhancer,encoder" for a two-part system)
 deploy_onnx=true       # stage 9 also exports each model to ONNX and checks it against torch (false: models
                        # torch.onnx cannot export, e.g. a complex STFT inside the model)
+deploy_streaming=true  # stage 9 also streams each model hop by hop (deploy --streaming): algorithmic latency, compute
+                       # per hop (torch, onnxruntime), state size; a model that cannot stream is listed with the reason
 compare=""             # "<a>:<b>" model pairs given a paired test on every test set (and each model vs noisy)
 compare_by_snr=""      # "<a>[+<a2>...]:<b>[+<b2>...]" pairs tested at each input SNR of every test set, each side
                        # the per-utterance mean over its models (the seeds of one system)
@@ -354,11 +357,12 @@ if [ "${deploy}" = true ]; then
     # shellcheck disable=SC2206  # option words
     deploy_deps+=(${model_deps[${m}]:-})
   done
-  onnx_opt=()
-  [ "${deploy_onnx}" = true ] && onnx_opt=(--onnx)
+  deploy_flags=()
+  [ "${deploy_onnx}" = true ] && deploy_flags+=(--onnx)
+  [ "${deploy_streaming}" = true ] && deploy_flags+=(--streaming)   # a command word: in the stage's fingerprint
   stage_run 9 "deployment report of ${models}" --out "${expdir}/deploy" "${deploy_deps[@]}" --param "fs=${fs}" -- \
     python -m kdspeech.bin.deploy --models "${deploy_models[@]}" --seconds "${deploy_seconds}" --sr "${fs}" \
-      --num_threads 1 "${onnx_opt[@]}" ${deploy_opts} --out_dir "${expdir}/deploy"
+      --num_threads 1 "${deploy_flags[@]}" ${deploy_opts} --out_dir "${expdir}/deploy"
 fi
 
 # Stage 10: one row per system and test set, with the score dirs of every scoring stage that ran.

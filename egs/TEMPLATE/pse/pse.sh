@@ -20,7 +20,8 @@
 #  5 enhance            the test sets with every model, the enrolment embeddings of stage 3 as input
 #  6 score              --metrics on the test sets that have a clean reference (the synthetic one)
 #  8 DNSMOS             --dnsmos_metrics (P.835 and personalized DNSMOS) on every test set
-#  9 deployment         (--deploy true) parameters, MACs, CPU real-time factor, ONNX check -> exp/deploy
+#  9 deployment         (--deploy true) parameters, MACs, CPU real-time factor, ONNX check -> exp/deploy;
+#                       (--deploy_streaming true) the streaming latency table
 # 10 alpha sweep        (--alpha_model) that model run again with each similarity scale of --alpha_sweep
 #                       on the validation set (alpha is chosen there, by --alpha_metric) and on the test
 #                       sets (the paper's Fig. 3), scored by DNSMOS -> exp/<model>/*_alpha<a>
@@ -79,6 +80,7 @@ metrics=pesq_wb,stoi,si_sdr   # stage 6, on the test sets with a clean reference
 dnsmos_metrics=dnsmos_sig,dnsmos_bak,dnsmos_ovrl,pdnsmos_sig,pdnsmos_bak,pdnsmos_ovrl  # stage 8
 deploy=true            # stage 9
 deploy_onnx=true       # stage 9 also exports to ONNX and checks it with onnxruntime
+deploy_streaming=true  # stage 9 also streams each system hop by hop: the latency table (pse_refine refines on the fly)
 alpha_model=""         # stage 10: a pse_refine model re-run with each alpha (empty: no sweep)
 alpha_sweep="1 2 4 6 8 12"  # stage 10: the similarity scales
 alpha_metric=pdnsmos_ovrl   # stage 10: alpha chosen by this DNSMOS figure on the validation set
@@ -137,7 +139,7 @@ enh_range() {  # enh_range <first> <last>: enh.sh's stages within both ranges
   ./enh.sh "${enh_common[@]}" --stage "${lo}" --stop_stage "${hi}" --rerun_changed_code "${rerun_changed_code}" --mix_sets "" \
     --systems "${systems}" --train_jobs "${train_jobs}" --train_args "${train_args}" --skip_train "${skip_train}" --models "${models}" \
     --test_sets "${enh_test_sets}" --metrics "${metrics}" --dnsmos true --dnsmos_metrics "${dnsmos_metrics}" \
-    --deploy "${deploy}" --deploy_onnx "${deploy_onnx}" --deploy_opts "--parts enhancer,encoder" --enhance_opts "--enroll_emb ${pse}/enroll_test/emb.npz"
+    --deploy "${deploy}" --deploy_onnx "${deploy_onnx}" --deploy_streaming "${deploy_streaming}" --deploy_opts "--parts enhancer,encoder" --enhance_opts "--enroll_emb ${pse}/enroll_test/emb.npz"
 }
 
 enh_test_sets=""   # stages 1-2 read no test set; stages 4-9 those of stage 3 (below)

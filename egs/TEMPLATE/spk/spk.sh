@@ -20,7 +20,8 @@
 #                       tt (teacher-teacher) -> exp/<model>/trials_<set>/<protocol>/{scores,summary.json}
 #  8 t-SNE              (--tsne_set) teacher and student embeddings of --tsne_speakers unseen speakers
 #                       -> exp/results/<results_dir>/tsne_<set>/<model>/tsne.png
-#  9 deployment         (--deploy true) parameters, MACs, CPU real-time factor, ONNX check -> exp/deploy
+#  9 deployment         (--deploy true) parameters, MACs, CPU real-time factor, ONNX check -> exp/deploy;
+#                       (--deploy_streaming true) the streaming latency table of the chunked models
 # 10 results            this run's RESULTS.md: every row, paired comparisons (--compare), the paper's
 #                       numbers -> exp/results/RESULTS.md (laid out as the committed --results and
 #                       --results_dir, which a run never touches)
@@ -78,6 +79,8 @@ tsne_set=""            # data set of speakers unseen in training for the t-SNE p
 tsne_speakers=10       # speakers in the t-SNE plot
 deploy=false           # stage 9: deployment report of the models
 deploy_seconds=1       # seconds of audio per timed forward pass in stage 9
+deploy_streaming=true  # stage 9 also streams chunked models (TinyECAPA, chunk_mode split) hop by hop: latency
+                       # table; a pooled model is listed as one that cannot stream, with the reason
 compare=""             # "<a>:<b>" model pairs given a paired test on every test set and protocol
 results=RESULTS.md     # the committed results file, the reference (stage 10 writes <expdir>/results/<this path>)
 results_dir=results    # its plots (stages 8 and 10 write them in <expdir>/results/<this dir>)
@@ -302,10 +305,12 @@ if [ "${deploy}" = true ]; then
     # shellcheck disable=SC2206  # option words
     deploy_deps+=(${model_deps[${m}]:-})
   done
+  deploy_flags=(--onnx)
+  [ "${deploy_streaming}" = true ] && deploy_flags+=(--streaming)   # a command word: in the stage's fingerprint
   stage_run 9 "deployment report of ${models}" --out "${expdir}/deploy" "${deploy_deps[@]}" --param "fs=${fs}" \
     --log "${expdir}/deploy/log/deploy.log" -- \
     python -m kdspeech.bin.deploy --models "${deploy_models[@]}" --seconds "${deploy_seconds}" --sr "${fs}" \
-      --num_threads 1 --onnx --out_dir "${expdir}/deploy"
+      --num_threads 1 "${deploy_flags[@]}" --out_dir "${expdir}/deploy"
   result_args+=(--deploy "${expdir}/deploy/deploy.md")
   result_deps+=(--deps "${expdir}/deploy")
 fi
