@@ -50,12 +50,12 @@ Streaming latency (``--streaming``, ``kdspeech.deploy.stream_measure``): every m
 compute per hop in torch and in onnxruntime with ``--num_threads`` threads (mean and 99th
 percentile), real-time factor, state size, parameters and MACs per second; the step is exported to
 ``<out_dir>/onnx/<name>.stream.onnx`` with its state as inputs and outputs
-(``kdspeech.deploy.stream_onnx``) and its onnxruntime stream checked against the torch stream within
-``--onnx_rtol`` x the largest output.  One table in deploy.md (a model that cannot stream is named
-under it with the reason), ``deploy_streaming.tsv`` and ``streaming`` in deploy.json; a failed export
-or check is ``FAIL: <why>`` and exit status 1, as for ``--onnx``; a step the export does not take (a
-periodic counter such as pse_refine's windows, chunk embeddings) is measured in torch only, its
-status saying why.
+(``kdspeech.deploy.stream_onnx``; pse_refine's refinement and TinyECAPA's chunk embeddings, periodic
+work, through ``kdspeech.deploy.stream_periodic``) and its onnxruntime stream checked against the torch
+stream within ``--onnx_rtol`` x the largest output.  One table in deploy.md (a model that cannot stream
+is named under it with the reason), ``deploy_streaming.tsv`` and ``streaming`` in deploy.json; a
+failed export or check is ``FAIL: <why>`` and exit status 1, as for ``--onnx``; a step the export
+does not take is measured in torch only, its status saying why.
 
 Writes ``deploy.tsv``, ``deploy.json`` and ``deploy.md`` (a Markdown table for a RESULTS.md) in
 ``--out_dir``.  A model whose export fails or exceeds the tolerance is marked ``FAIL: <why>`` in every

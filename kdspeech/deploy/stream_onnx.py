@@ -27,10 +27,12 @@ until the counter reaches that step, and the counter is ``min(counter + 1, cap)`
 STFT padding (CRN) the first frames also read the history through a mirror of the signal's start:
 the graph gathers the history at indices ``|i + s| - s`` (``s`` the frame's first sample, negative
 only at the start: for ``s >= 0`` the identity) before the steady step.  A counter that does not run
-1, 2, ... up to a cap (a periodic one: pse_refine's windows), an entry switched on then off, a warm-up
-without a counter, or a step that does not return one hop of waveform (TinyECAPA's chunk
-embeddings) is a KdError naming it.  So the graph gives the torch stream's outputs from the first hop
-on; the check below verifies it over a whole file.
+1, 2, ... up to a cap (a periodic one), an entry switched on then off, a warm-up without a counter, or
+a step that does not return one hop of waveform is a KdError naming it.  So the graph gives the torch
+stream's outputs from the first hop on; the check below verifies it over a whole file.  The two
+streams with periodic work, pse_refine's refinement and TinyECAPA's chunk embeddings (``out`` [1, D]
+and ``ready`` [1]), are written as tensor operations with the periodic part as an ONNX ``If``
+(``kdspeech.deploy.stream_periodic``), and exported, run and checked the same way.
 
 Complex numbers as pairs.  The TorchScript exporter takes no complex tensors; ``ComplexAsPairs`` (a
 ``TorchFunctionMode`` active while the step is traced) runs the adapter's own step with ``rfft`` /
@@ -43,7 +45,7 @@ MACs (the torch step's FFTs are not either).
 
 Check (``check_stream_onnx``): the same file streamed hop by hop through torch and through
 onnxruntime; it passes when ``max |onnxruntime - torch| <= rtol x max |torch|`` over the whole file
-from sample ``delay`` on (``onnx_check.DEFAULT_RTOL``, 1e-4; float32 DFT products in place of an FFT
+from sample ``delay`` on (a chunk embedding stream: every embedding; ``onnx_check.DEFAULT_RTOL``, 1e-4; float32 DFT products in place of an FFT
 stay far below it).  The first ``delay`` output samples precede the signal (the overlap-add divides
 them by a window sum near zero, which magnifies rounding; ``kdspeech enhance --streaming`` drops
 them) and are left out.
@@ -387,17 +389,26 @@ class StepGraph(nn.Module):
 def export_stream_onnx(stream, path, sr=None):
     """Write ``stream``'s step to ``path`` (``onnx_export.export_onnx``) with its metadata; returns
     ``{"inputs", "outputs", "rewritten", "metadata"}``.  A non-zero initial state is a KdError."""
-    from kdspeech.deploy.onnx_export import export_onnx
+    from pathlib import Path
 
-    graph = StepGraph(stream).eval()
+    from kdspeech.deploy.onnx_export import export_onnx
+    from kdspeech.deploy.stream_periodic import export_periodic, periodic_graph
+
+    periodic = periodic_graph(stream)     # pse_refine's refinement, TinyECAPA's chunk embeddings
+    graph = periodic[0] if periodic else StepGraph(stream).eval()
     nonzero = [p for p, t in flatten_state(graph.template) if bool(torch.any(t != 0))]
     if nonzero:
         raise KdError(f"{stream.name} stream: the ONNX export needs an all-zero initial state; "
                       f"init_state sets {', '.join(nonzero)}")
-    exported = export_onnx(graph, graph.example_inputs(), path)
+    if periodic:
+        exported = export_periodic(stream, Path(path), *periodic)
+    else:
+        exported = export_onnx(graph, graph.example_inputs(), path)
+    warmup = getattr(graph, "warmup", None)
     meta = {"tag": str(graph.template.get("tag", "")), "hop": int(stream.hop), "delay": int(stream.delay),
-            "state": json.dumps(graph.paths), "counters": json.dumps(graph.warmup.counters),
-            "mirrored_start": int(graph.mirror), "format_version": FORMAT_VERSION}
+            "state": json.dumps(graph.paths), "counters": json.dumps(warmup.counters if warmup else {}),
+            "mirrored_start": int(getattr(graph, "mirror", False)), "format_version": FORMAT_VERSION,
+            "outputs": json.dumps([n for n in exported["outputs"] if not n.startswith("next.")])}
     if sr is not None:
         meta["sr"] = int(sr)
     _write_metadata(path, meta)
@@ -425,7 +436,9 @@ def read_metadata(session):
 
 class OrtStream:
     """An exported step run in onnxruntime with the state kept here: ``init_state()``, ``step(chunk
-    [1, hop] float32 array) -> out`` and ``run(wav [1, T])``, ``T`` a multiple of the hop."""
+    [1, hop] float32 array) -> out`` and ``run(wav [1, T])``, ``T`` a multiple of the hop.  A chunk
+    embedding stream (outputs ``out`` and ``ready``) steps to ``(embedding [1, D], ready [1])`` and
+    runs to the ready embeddings ``[1, K, D]``, as ``TinyEcapaStream.run``."""
 
     def __init__(self, path, num_threads=1):
         from kdspeech.deploy.onnx_check import onnx_session
@@ -436,7 +449,9 @@ class OrtStream:
         self.hop, self.delay = int(self.meta["hop"]), int(self.meta["delay"])
         self.inputs = [i for i in self.session.get_inputs() if i.name != "chunk"]
         self.outputs = [o.name for o in self.session.get_outputs()]
-        if self.outputs[0] != "out" or self.outputs[1:] != ["next." + i.name[len("state."):] for i in self.inputs]:
+        self.results = [o for o in self.outputs if not o.startswith("next.")]
+        if self.results not in (["out"], ["out", "ready"]) or self.outputs[len(self.results):] != [
+                "next." + i.name[len("state."):] for i in self.inputs]:
             raise KdError("the export's state inputs and outputs do not pair up (state.<path> / next.<path>)",
                           path=path)
         self.state = None
@@ -451,13 +466,19 @@ class OrtStream:
             self.init_state()
         feed = {"chunk": np.asarray(chunk, np.float32).reshape(1, self.hop)}
         feed.update((i.name, s) for i, s in zip(self.inputs, self.state))
-        out, *self.state = self.session.run(self.outputs, feed)
-        return out
+        values = self.session.run(self.outputs, feed)
+        n = len(self.results)
+        self.state = values[n:]
+        return values[0] if n == 1 else tuple(values[:n])
 
     def run(self, wav):
         wav = np.asarray(wav, np.float32)
         self.init_state()
-        return np.concatenate([self.step(wav[:, i:i + self.hop]) for i in range(0, wav.shape[-1], self.hop)], -1)
+        steps = [self.step(wav[:, i:i + self.hop]) for i in range(0, wav.shape[-1], self.hop)]
+        if len(self.results) == 1:
+            return np.concatenate(steps, -1)
+        ready = [out[:, None] for out, flag in steps if int(flag[0])]
+        return np.concatenate(ready, 1) if ready else np.zeros((1, 0, steps[0][0].shape[-1]), np.float32)
 
 
 def compare_streams(reference, got, delay, rtol=None):
@@ -483,6 +504,7 @@ def check_stream_onnx(stream, path, wav, num_threads=1, rtol=None):
     with torch.inference_mode():
         ref, _ = stream.run(wav)
     got = OrtStream(path, num_threads).run(wav.numpy())
-    result = compare_streams(ref.numpy(), got, stream.delay, rtol)
+    delay = 0 if ref.dim() == 3 else stream.delay     # chunk embeddings [1, K, D]: every one compared
+    result = compare_streams(ref.numpy(), got, delay, rtol)
     result["hops"] = wav.shape[-1] // stream.hop
     return result

@@ -1,0 +1,87 @@
+"""ONNX export of the streams with periodic work (kdspeech.deploy.stream_periodic): TinyECAPA's chunk
+embeddings and pse_refine's on-the-fly refinement, the periodic part an ONNX ``If``.
+
+Parity, as the other streaming exports (test_stream_onnx): a whole file streamed hop by hop through
+torch and through onnxruntime from the first hop; ``max |onnxruntime - torch| <= 1e-4 x max |torch|``
+over every chunk embedding (TinyECAPA, 3 s of LibriSpeech speech) or over the waveform from the delay
+on (pse_refine, 3 s of noise whose tilt changes, so that the similarity moves inside (0, 1)).
+Measured: TinyECAPA 9e-8, pse_refine with E3Net 4.2e-7, pDFNet2 3.5e-7 of the output's peak (pDCCRN,
+not in the test: 5.8e-7).  Small random models, one thread.
+"""
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from kdspeech.deploy.stream_measure import measure_stream
+from kdspeech.deploy.stream_onnx import OrtStream, check_stream_onnx, export_stream_onnx, flatten_state
+from kdspeech.models.streaming import stream_model
+from kdspeech.models.tiny_ecapa import TinyEcapa
+from test_stream_onnx import speech
+from test_streaming import one_thread  # noqa: F401 (the autouse fixture: one torch thread)
+from test_streaming_pse import refine_model, signal
+
+ECAPA = {"emb_dim": 16, "channels": (16, 16, 24), "se_channels": (4, 4, 6), "chunk": 1.0, "chunk_mode": "split"}
+
+
+def _if_nodes(path):
+    return [n for n in onnx.load(str(path)).graph.node if n.op_type == "If"]
+
+
+def test_tiny_ecapa_chunk_embeddings_export(corpora, tmp_path):
+    torch.manual_seed(0)
+    stream = stream_model(TinyEcapa(**ECAPA).eval())
+    wav = speech(corpora, 3.0, stream.hop)
+    path = tmp_path / "ecapa.stream.onnx"
+    exported = export_stream_onnx(stream, path, sr=16000)
+    paths = [p for p, _ in flatten_state(stream.init_state(1))]
+    assert exported["inputs"] == ["chunk"] + [f"state.{p}" for p in paths]
+    assert exported["outputs"] == ["out", "ready"] + [f"next.{p}" for p in paths]
+    assert len(_if_nodes(path)) == 1          # the blocks run only in the steps that complete a window
+    check = check_stream_onnx(stream, path, wav)
+    print(f"tiny_ecapa: max |onnxruntime - torch| {check['max_abs_diff']:.3g} = {check['relative']:.2g} x "
+          f"max |torch| over the chunk embeddings")
+    assert check["passed"] and check["relative"] < 1e-4
+    # the same steps emit: 5 windows (1 s every 0.5 s, the last one 50 ms after 3 s is not complete)
+    ort, state, emitted = OrtStream(path), stream.init_state(1), []
+    ort.init_state()
+    with torch.inference_mode():
+        for i in range(0, wav.shape[-1], stream.hop):
+            out, state = stream.step(wav[:, i:i + stream.hop], state)
+            emb, ready = ort.step(wav[:, i:i + stream.hop].numpy())
+            assert int(ready[0]) == out.shape[1]
+            assert int(ready[0]) or not np.any(emb)
+            emitted.append(out.shape[1])
+    assert sum(emitted) == 4
+
+
+@pytest.mark.parametrize("enhancer", ["e3net", "pdfnet2"])
+def test_pse_refine_stream_export(tmp_path, enhancer):
+    model = refine_model(tmp_path, enhancer)
+    wav, emb = signal(model, 3)
+    stream = stream_model(model, enroll_emb=emb)
+    wav = wav[:, :wav.shape[-1] // stream.hop * stream.hop]
+    path = tmp_path / "pse.stream.onnx"
+    export_stream_onnx(stream, path, sr=16000)
+    assert len(_if_nodes(path)) == 1          # the encoder runs every 50th hop only
+    check = check_stream_onnx(stream, path, wav)
+    print(f"pse_refine ({enhancer}): max |onnxruntime - torch| {check['max_abs_diff']:.3g} = "
+          f"{check['relative']:.2g} x max |torch|")
+    assert check["passed"] and check["relative"] < 1e-4
+    # the refined similarity moved (the check covers the refinement, not a constant s)
+    ort = OrtStream(path)
+    ort.run(wav.numpy())
+    cosine = dict(zip([i.name for i in ort.inputs], ort.state))["state.cosine"]
+    with torch.inference_mode():
+        _, state = stream.run(wav)
+    assert 0 < abs(float(cosine[0])) < 1 and abs(float(cosine[0]) - float(state["cosine"][0])) < 1e-5
+
+
+def test_latency_rows_of_periodic_streams_run_onnxruntime(tmp_path):
+    torch.manual_seed(0)
+    model = refine_model(tmp_path, "e3net")
+    for name, net, emb_dim in (("ecapa", TinyEcapa(**ECAPA).eval(), None), ("pse", model, model.emb_dim)):
+        row = measure_stream(name, net, 1.2, 16000, tmp_path / f"{name}.stream.onnx", repeats=1, emb_dim=emb_dim)
+        assert row["stream_status"] == "ok", row["stream_status"]
+        assert row["onnx_hop_p99_ms"] > 0 and row["onnx_max_abs_diff"] <= row["onnx_tolerance"]
