@@ -3,14 +3,16 @@
 Causal: every (transposed) convolution is causal in time and the LSTM is unidirectional.  The STFT
 mirrors its edges (torch.stft's "reflect"), so the stream waits one more hop for frame 0 (delay 320
 samples = 20 ms at the defaults n_fft 320, hop 160, 160 of them the mirrored edge's price).  State:
-per (transposed) convolution the last ``time_kernel - 1`` input frames, and the LSTMs' (h, c).
+per (transposed) convolution the last ``time_kernel - 1`` input frames, and the LSTMs' (h, c).  A
+transposed convolution computes only the output frame the stream keeps, as a matrix product
+(``deconv_last_frame``).
 """
 
 import torch
 import torch.nn.functional as F
 
 from kdspeech.models.streaming.base import lstm_step
-from kdspeech.models.streaming.spectral import SpectralStream, causal_conv_step
+from kdspeech.models.streaming.spectral import SpectralStream, causal_conv_step, deconv_last_frame
 
 
 class CrnStream(SpectralStream):
@@ -50,8 +52,7 @@ class CrnStream(SpectralStream):
         x = model.project(y).reshape(b, 1, c, f).permute(0, 2, 1, 3)
         for i, (block, skip, size) in enumerate(zip(model.decoder, reversed(skips), reversed(sizes))):
             inp = torch.cat([net[f"dec{i}"], torch.cat([x, skip], 1)], 2)
-            kt = block.time_kernel
-            y = block.deconv(inp, output_size=(2 * kt - 1, size))[:, :, kt - 1:kt]
+            y = deconv_last_frame(block.deconv, inp, 2, freq_size=size)
             x = F.softplus(y) if block.norm is None else F.elu(block.norm(y))
             new[f"dec{i}"] = inp[:, :, 1:]
         gain = x[:, 0, 0] / mag.clamp_min(1e-8)

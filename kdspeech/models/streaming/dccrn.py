@@ -5,13 +5,16 @@ LSTMs are unidirectional, so it always streams.  Zero-padded STFT: delay ``(lag 
 (456 samples = 28.5 ms at the defaults n_fft 512, hop 100).  With ``emb_dim`` > 0 (pDCCRN, Serre et
 al.'s baseline) the stream takes ``enroll_emb [B, emb_dim]``, fixed, or per step (``step(..., emb=)``,
 the on-the-fly refinement).  State: per (transposed) convolution the last ``kernel_time - 1`` input
-frames, the LSTMs' (h, c) of the real and imaginary parts.
+frames, the LSTMs' (h, c) of the real and imaginary parts.  A transposed convolution computes only
+the output frame the stream keeps, as a matrix product (``deconv_last_frame``).
 """
+
+from functools import partial
 
 import torch
 
 from kdspeech.models.streaming.base import check_emb, lstm_step, pick_emb
-from kdspeech.models.streaming.spectral import SpectralStream
+from kdspeech.models.streaming.spectral import SpectralStream, deconv_last_frame
 
 
 class DccrnStream(SpectralStream):
@@ -71,12 +74,12 @@ class DccrnStream(SpectralStream):
         for i, layer in enumerate(model.lstm):
             seq, new[f"lstm{i}"] = self._lstm_step(layer, seq, net[f"lstm{i}"])
         x = seq.reshape(b, 1, c, f).permute(0, 2, 3, 1)
-        kt = self.kt
         for i, (layer, skip) in enumerate(zip(model.decoder, reversed(skips))):
             seqential = isinstance(layer, torch.nn.Sequential)
             deconv = layer[0] if seqential else layer
             inp = torch.cat([net[f"dec{i}"], complex_cat([x, skip])], -1)
-            x = _apply_pair(deconv.real, deconv.imag, inp)[..., kt - 1:kt]
+            x = _apply_pair(partial(deconv_last_frame, deconv.real, time_axis=3),
+                            partial(deconv_last_frame, deconv.imag, time_axis=3), inp)
             if seqential:
                 x = layer[2](layer[1](x))
             new[f"dec{i}"] = inp[..., 1:]
