@@ -178,8 +178,7 @@ def deconv_last_frame(deconv, inp, time_axis, freq_size=None):
     time taps folded into the input channels (``_folded_weight``), one matrix product, and the
     frequency taps summed into place (``_overlap_add``, the transposed convolution's col2im).  Why a matrix
     product: oneDNN's transposed convolution costs a fixed ~200 us a call at one frame (DCCRN-CL's
-    decoder: 1.56 ms of real-part calls a step, 0.71 ms this way; CRN's 0.34 -> 0.28 ms).  Other
-    strides, paddings or dilations in time, and groups, take the full transposed convolution.
+    decoder: 1.56 ms of real-part calls a step, 0.71 ms this way; CRN's 0.34 -> 0.28 ms).
     ``freq_size``: the output's frequency size (as ``output_size``), else the module's
     ``output_padding``."""
     kt = deconv.kernel_size[time_axis - 2]
@@ -193,8 +192,8 @@ def deconv_last_frame(deconv, inp, time_axis, freq_size=None):
     size = freq_size if freq_size is not None else size + deconv.output_padding[f]
     t = time_axis - 2
     if deconv.groups != 1 or deconv.stride[t] != 1 or deconv.padding[t] or deconv.dilation[t] != 1:
-        full = deconv(inp, output_size=[2 * kt - 1, size] if time_axis == 2 else [size, 2 * kt - 1])
-        return full.narrow(time_axis, kt - 1, 1)
+        raise ValueError("deconv_last_frame: a causal one-frame step needs time stride 1, no time padding "
+                         "or dilation, and groups 1")
     b, c = inp.shape[:2]
     x = (inp if time_axis == 2 else inp.transpose(2, 3)).reshape(b, c * kt, size_in)
     cols = torch.matmul(_folded_weight(deconv, time_axis), x)                  # [B, C_out k, F_in]
