@@ -45,8 +45,8 @@ MACs (the torch step's FFTs are not either).
 
 Check (``check_stream_onnx``): the same file streamed hop by hop through torch and through
 onnxruntime; it passes when ``max |onnxruntime - torch| <= rtol x max |torch|`` over the whole file
-from sample ``delay`` on (a chunk embedding stream: every embedding; ``onnx_check.DEFAULT_RTOL``, 1e-4; float32 DFT products in place of an FFT
-stay far below it).  The first ``delay`` output samples precede the signal (the overlap-add divides
+from sample ``delay`` on (a chunk embedding stream: every embedding; ``onnx_check.DEFAULT_RTOL``,
+1e-4; float32 DFT products in place of an FFT stay far below it).  The first ``delay`` output samples precede the signal (the overlap-add divides
 them by a window sum near zero, which magnifies rounding; ``kdspeech enhance --streaming`` drops
 them) and are left out.
 """

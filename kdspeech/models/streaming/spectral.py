@@ -176,9 +176,11 @@ def deconv_last_frame(deconv, inp, time_axis, freq_size=None):
     stream keeps, ``deconv(inp)`` narrowed to frame ``kt - 1``.  A transposed convolution over kt
     frames writes ``2 kt - 1``; this computes only the kept one, ``sum_i W[tap kt-1-i] frame_i``: the
     time taps folded into the input channels (``_folded_weight``), one matrix product, and the
-    frequency taps summed into place (``_overlap_add``, the transposed convolution's col2im).  Why a matrix
+    frequency taps summed into place (``F.fold``, the transposed convolution's col2im).  Why a matrix
     product: oneDNN's transposed convolution costs a fixed ~200 us a call at one frame (DCCRN-CL's
-    decoder: 1.56 ms of real-part calls a step, 0.71 ms this way; CRN's 0.34 -> 0.28 ms).
+    decoder: 1.56 ms of real-part calls a step, 0.71 ms this way; CRN's 0.34 -> 0.28 ms).  While an
+    ONNX export traces the step it is a transposed convolution over frequency alone with the folded
+    weight (one output frame; onnxruntime's ConvTranspose is fast, and col2im has no opset-17 export).
     ``freq_size``: the output's frequency size (as ``output_size``), else the module's
     ``output_padding``."""
     kt = deconv.kernel_size[time_axis - 2]
@@ -188,36 +190,22 @@ def deconv_last_frame(deconv, inp, time_axis, freq_size=None):
     f = freq_axis - 2
     k, stride, pad, dil = deconv.kernel_size[f], deconv.stride[f], deconv.padding[f], deconv.dilation[f]
     size_in = inp.shape[freq_axis]
-    size = (size_in - 1) * stride - 2 * pad + dil * (k - 1) + 1
-    size = freq_size if freq_size is not None else size + deconv.output_padding[f]
+    natural = (size_in - 1) * stride - 2 * pad + dil * (k - 1) + 1
+    size = freq_size if freq_size is not None else natural + deconv.output_padding[f]
     t = time_axis - 2
     if deconv.groups != 1 or deconv.stride[t] != 1 or deconv.padding[t] or deconv.dilation[t] != 1:
         raise ValueError("deconv_last_frame: a causal one-frame step needs time stride 1, no time padding "
                          "or dilation, and groups 1")
     b, c = inp.shape[:2]
     x = (inp if time_axis == 2 else inp.transpose(2, 3)).reshape(b, c * kt, size_in)
-    cols = torch.matmul(_folded_weight(deconv, time_axis), x)                  # [B, C_out k, F_in]
-    y = _overlap_add(cols.reshape(b, -1, k, size_in), stride, pad, dil, size)
-    if deconv.bias is not None:
-        y = y + deconv.bias[:, None]
+    matrix = _folded_weight(deconv, time_axis)                                 # [C_out k, C kt]
+    if torch.onnx.is_in_onnx_export():   # F.fold (col2im) has no opset-17 export; ONNX's ConvTranspose
+        weight = matrix.t().reshape(c * kt, -1, 1, k)     # over frequency alone is onnxruntime's fast path
+        y = F.conv_transpose2d(x[:, :, None], weight, deconv.bias, stride=(1, stride), padding=(0, pad),
+                               output_padding=(0, size - natural), dilation=(1, dil))[:, :, 0]
+    else:
+        y = F.fold(torch.matmul(matrix, x), (1, size), (1, k), dilation=(1, dil), padding=(0, pad),
+                   stride=(1, stride))[:, :, 0]
+        if deconv.bias is not None:
+            y = y + deconv.bias[:, None]
     return y.unsqueeze(time_axis)                                              # [B, C_out, 1 | F, F | 1]
-
-
-def _overlap_add(taps, stride, pad, dil, size):
-    """``y [B, C, size]`` with ``y[f stride - pad + j dil] += taps[:, :, j, f]`` (``taps [B, C, k, F_in]``):
-    the col2im of a transposed convolution over frequency.  ``F.fold`` in torch; while an ONNX export
-    traces the step (col2im has no export at opset 17) the same sum as zero stuffing and k shifted
-    sums, slower in eager torch (the streaming export's parity check compares the two)."""
-    b, c, k, n = taps.shape
-    if not torch.onnx.is_in_onnx_export():
-        y = F.fold(taps.reshape(b, c * k, n), (1, size), (1, k), dilation=(1, dil), padding=(0, pad),
-                   stride=(1, stride))
-        return y[:, :, 0]
-    if stride > 1:                                                      # value f at position f stride
-        taps = F.pad(taps[..., None], (0, stride - 1)).reshape(b, c, k, n * stride)
-    length = taps.shape[-1]
-    total = dil * (k - 1) + length
-    y = sum(F.pad(taps[:, :, j], (j * dil, total - j * dil - length)) for j in range(k))
-    if pad + size > total:
-        y = F.pad(y, (0, pad + size - total))
-    return y[..., pad:pad + size]
