@@ -79,9 +79,16 @@ def test_pse_refine_stream_export(tmp_path, enhancer):
 
 
 def test_latency_rows_of_periodic_streams_run_onnxruntime(tmp_path):
+    """The rows run onnxruntime, over at least 4 periods (the first window ends after about 2), and
+    their MACs per step are a period's mean: the encoder's pass over each window included."""
     torch.manual_seed(0)
     model = refine_model(tmp_path, "e3net")
+    rows = {}
     for name, net, emb_dim in (("ecapa", TinyEcapa(**ECAPA).eval(), None), ("pse", model, model.emb_dim)):
-        row = measure_stream(name, net, 1.2, 16000, tmp_path / f"{name}.stream.onnx", repeats=1, emb_dim=emb_dim)
+        row = rows[name] = measure_stream(name, net, 1.2, 16000, tmp_path / f"{name}.stream.onnx", repeats=1,
+                                          emb_dim=emb_dim)
         assert row["stream_status"] == "ok", row["stream_status"]
         assert row["onnx_hop_p99_ms"] > 0 and row["onnx_max_abs_diff"] <= row["onnx_tolerance"]
+        assert row["seconds"] == 2.0                              # 4 periods of 50 hops
+    enhancer = measure_stream("enhancer", model.enhancer, 0.5, 16000, repeats=1, emb_dim=model.emb_dim + 1)
+    assert rows["pse"]["macs_per_hop"] > 1.2 * enhancer["macs_per_hop"]

@@ -123,10 +123,12 @@ def stream_markdown(rows, cond):
             f"{threads} of {cond['cpu']}; per-hop compute after {cond['stream_warmup_hops']} untimed hops, mean "
             "and 99th percentile; RTF = mean compute per hop / hop.  Algorithmic latency = the adapter's delay "
             "(window + look-ahead; a live stream adds one hop of buffering and the compute).  State: the "
-            "adapter's state tensors.  MACs of one steady-state step per second of audio (FFTs not counted).  "
-            "ONNX: the step with its state as inputs and outputs (kdspeech.deploy.stream_onnx), run hop by hop "
-            "in onnxruntime and compared with the torch stream from the delay on; it passes when max |onnxruntime "
-            f"- torch| <= {cond['stream_onnx_rtol']:g} x max |torch output|.")
+            "adapter's state tensors.  MACs of one steady-state step per second of audio (FFTs not counted; "
+            "periodic work, a window embedding every period of steps, averaged over a period: those steps "
+            "set the p99).  ONNX: the step with its state as inputs and outputs (kdspeech.deploy.stream_onnx), run "
+            "hop by hop in onnxruntime and compared with the torch stream from the delay on (chunk embeddings: "
+            f"every one); it passes when max |onnxruntime - torch| <= {cond['stream_onnx_rtol']:g} x max |torch "
+            "output|.")
     if cannot:
         note += "  Cannot stream: " + "; ".join(cannot) + "."
     return (markdown_table(header, table) if table else "") + "\n" + note + "\n"

@@ -12,7 +12,8 @@ model's first deploy input; a personalized model's enrolment embedding goes to i
   ``kdspeech.deploy.stream_onnx``, ``num_threads`` threads, the state fed back by the host); mean and
   99th percentile; real-time factor = mean compute per hop / hop duration;
 - state: its elements (``state_numel``) and bytes; parameters; MACs of one steady-state step
-  (``kdspeech.models.complexity.count_macs``, FFTs not counted) and per second of audio;
+  (``kdspeech.models.complexity.count_macs``, FFTs not counted; with periodic work, the mean step of a
+  period) and per second of audio;
 - the ONNX stream checked against the torch stream (``stream_onnx.compare_streams``: the waveform
   from the delay on, or every chunk embedding a TinyECAPA stream emitted); a step the export does not
   take (its KdError) leaves the row torch only, ``ok (torch only: <why>)``, while an exporter or
@@ -48,8 +49,10 @@ def open_stream(model, inputs):
 
 
 def stream_audio(model, stream, seconds, sr, emb_dim=None):
-    """``[1, T]`` seeded noise, ``T`` the whole hops in ``seconds`` (at least ``WARMUP_HOPS + 1``)."""
-    hops = max(int(round(seconds * sr)) // stream.hop, WARMUP_HOPS + 1)
+    """``[1, T]`` seeded noise, ``T`` the whole hops in ``seconds`` (at least ``WARMUP_HOPS + 1``, and
+    for a stream with periodic work ``4 period``: its first window completes after about 2 periods, so
+    that the timed and counted steps include its periodic work)."""
+    hops = max(int(round(seconds * sr)) // stream.hop, WARMUP_HOPS + 1, 4 * stream.period if stream.period > 1 else 0)
     inputs = deploy_inputs(model, hops * stream.hop, emb_dim)
     return next(iter(inputs.values()))[:, :hops * stream.hop].float()
 
@@ -109,11 +112,19 @@ class _OneStep(nn.Module):
 
 
 def step_macs(stream, wav):
-    """MACs of one step after ``WARMUP_HOPS`` steps of ``wav`` (a steady state)."""
-    warm = WARMUP_HOPS * stream.hop
+    """MACs of one step after ``WARMUP_HOPS`` steps of ``wav`` (a steady state); for a stream with
+    periodic work the mean over the last ``period`` steps of ``wav`` (one of them does that work)."""
+    steps = stream.period
+    warm = (WARMUP_HOPS if steps == 1 else wav.shape[-1] // stream.hop - steps) * stream.hop
     with torch.inference_mode():
         _, state = stream.run(wav[:, :warm])
-    return count_macs(_OneStep(stream, state).eval(), {"chunk": wav[:, warm:warm + stream.hop]})
+    total = 0
+    for start in range(warm, warm + steps * stream.hop, stream.hop):
+        chunk = wav[:, start:start + stream.hop]
+        total += count_macs(_OneStep(stream, state).eval(), {"chunk": chunk})
+        with torch.inference_mode():
+            _, state = stream.step(chunk, state)
+    return total / steps
 
 
 def state_bytes(state):

@@ -105,9 +105,13 @@ class StreamingModel:
     ``init_state(batch)``, ``step(chunk [B, hop], state) -> (out [B, hop], state)``,
     ``flush(state) -> tail [B, delay]`` (the last ``delay`` samples of a finite file; the state is not
     changed), ``run`` (steps over a whole signal) and ``run_file`` (run + flush, aligned).  Steps and
-    flushes run without autograd (a state never carries a graph)."""
+    flushes run without autograd (a state never carries a graph).  ``period``: the steps of one cycle
+    of periodic work (pse_refine's window embedding, TinyECAPA's chunk embedding: one step in
+    ``period`` does it, after the first window of about ``2 period`` steps); 1 when every steady step
+    costs the same."""
 
     hop = None
+    period = 1
     delay = None
     name = "model"
     sample_rate = 16000

@@ -67,6 +67,7 @@ class PseRefineStream(StreamingModel):
         self.enroll_emb, self.initial = enroll_emb, float(initial)
         self.inner = stream_model(model.enhancer, frame_wise=True, sample_rate=self.sample_rate)
         self.hop, self.delay, self.cond_lag = self.inner.hop, self.inner.delay, self.inner.cond_lag
+        self.period = max(1, int(model.hop) // self.hop)       # a window embedded every period steps
         if model.chunk % self.hop or model.hop % self.hop:
             raise KdError(f"{self.name} stream: the similarity's chunk ({model.chunk}) and its hop "
                           f"({model.hop} samples) must be multiples of the enhancer's hop {self.hop}")

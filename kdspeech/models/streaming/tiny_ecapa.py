@@ -63,6 +63,7 @@ class TinyEcapaStream(StreamingModel):
         self.history = self.lag * self.hop + half
         self.delay = (2 * self.reach + self.lag - 1) * self.hop
         self.frames, self.frames_hop = model.chunk_frames, model.chunk_hop
+        self.period = int(self.frames_hop)                     # one feature frame a step
         self.set_tag(hop=self.hop, n_fft=self.n_fft, chunk=self.frames, dim=model.emb_dim,
                      channels=",".join(str(b.pointwise.out_channels) for b in model.blocks))
 
