@@ -159,3 +159,25 @@ def test_deploy_rows_default_to_the_systems_exp_dirs(tree):
     assert rows["pdfnet2"]["parameters"] == 2_230_000
     assert rows["light"]["part"] == "enhancer+encoder"      # the whole system, encoder included
     assert "e3net" not in rows                               # not deployed: no row, no guess
+
+
+def test_deployment_section_carries_the_streaming_table_when_the_models_were_streamed():
+    from kdspeech.report.pse_deploy import deployment_section
+
+    rows = [{"model": "exp/light [enhancer+encoder]", "part": "enhancer+encoder", "parameters": 2_380_000,
+             "macs_per_second": 3.7e8, "rtf": 0.025, "onnx_status": "ok", "onnx_max_abs_diff": 2e-6, "onnx_rtf": 0.01}]
+    report = {"seconds": 1.0, "sr": 16000, "num_threads": 1, "repeats": 3, "cpu": "test cpu", "models": rows}
+    plain = deployment_section(rows, report)
+    assert "Streaming" not in plain
+    stream = {"model": "exp/light", "stream_status": "ok", "hop_ms": 10.0, "latency_ms": 50.0, "seconds": 3.0,
+              "torch_hop_mean_ms": 5.5, "torch_hop_p99_ms": 8.9, "torch_rtf": 0.55, "onnx_hop_mean_ms": 1.5,
+              "onnx_hop_p99_ms": 5.1, "onnx_rtf": 0.15, "state_bytes": 4096, "parameters": 325_457,
+              "macs_per_second": 5.2e7, "onnx_max_abs_diff": 3.5e-7, "onnx_tolerance": 1e-4}
+    cannot = {"model": "exp/pooled", "stream_status": "cannot stream", "stream_error": "exp/pooled: pools over the clip"}
+    text = deployment_section(rows, {**report, "stream_warmup_hops": 5, "stream_onnx_rtol": 1e-4,
+                                     "streaming": [stream, cannot]})
+    assert text.startswith(plain)
+    line = next(line for line in text.splitlines() if line.startswith("| exp/light |"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[1:4] == ["10", "50.00", "5.50 / 8.90"] and cells[-1] == "ok"
+    assert "Cannot stream: exp/pooled: pools over the clip." in text

@@ -1,10 +1,13 @@
 """Deployment figures of the PSE systems from ``kdspeech.bin.deploy``'s deploy.json: the row of each
-system (Table I's parameters and MACs) and the deployment table.
+system (Table I's parameters and MACs) and the deployment table, followed by the streaming latency table
+when the deployment stage streamed the models (``--streaming``: deploy.json's ``streaming`` rows, laid
+out by ``kdspeech.deploy.report.stream_markdown``, the table of every recipe's deploy.md).
 """
 
 import json
 import os
 
+from kdspeech.deploy.report import stream_markdown
 from kdspeech.errors import KdError
 from kdspeech.results import markdown_table
 
@@ -42,5 +45,8 @@ def deployment_section(rows, report):
     text = markdown_table(["model", "part", "params (M)", "MACs (G/s)", f"RTF torch ({threads} thread)",
                            "ONNX check", "ONNX max abs diff", f"RTF onnxruntime ({threads} thread)"], table,
                           floatfmt=".4g")
-    return text + (f"\nBatch 1, {report.get('seconds')} s at {report.get('sr')} Hz on {report.get('cpu')}, median "
-                   f"of {report.get('repeats')} runs (kdspeech.bin.deploy).\n")
+    text += (f"\nBatch 1, {report.get('seconds')} s at {report.get('sr')} Hz on {report.get('cpu')}, median "
+             f"of {report.get('repeats')} runs (kdspeech.bin.deploy).\n")
+    if report.get("streaming"):
+        text += "\n" + stream_markdown(report["streaming"], report)
+    return text
