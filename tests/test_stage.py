@@ -529,6 +529,34 @@ def test_progress_prints_one_line_per_epoch_with_the_time_left(tmp_path):
     assert "up to date, skipped" in run(recipe).stderr
 
 
+# Epoch lines 0.5 s apart, then a mark of its end: the console must show the first one before that.
+LIVE_TRAINER = """\
+#!/usr/bin/env bash
+mkdir -p "$1/log"; printf 'trainer:\\n  max_epochs: 6\\n' > "$1/config.yaml"
+for e in 1 2 3 4 5 6; do
+  echo "2026-01-01 10:00:0$e (trainer:305) INFO: epoch $e: train loss 1.$e, valid loss 2.$e, lr 0.001, 0.5 s" \\
+    >> "$1/log/train.log"
+  sleep 0.5
+done
+touch "$1/finished"
+"""
+
+
+def test_progress_lines_reach_a_pipe_while_the_training_runs(tmp_path):
+    """The follower's awk must read its pipe line by line (mawk buffers 4 KiB unless -W interactive)."""
+    recipe = make_recipe(tmp_path, PROGRESS)
+    (recipe / "local/train.sh").write_text(LIVE_TRAINER)
+    (recipe / "local/train.sh").chmod(0o755)
+    proc = subprocess.Popen(["./run.sh"], cwd=recipe, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = next((l for l in iter(proc.stdout.readline, "") if "exp/t: epoch 1/6" in l), None)
+        assert line is not None and not (recipe / "exp/t/finished").exists(), \
+            "the first epoch's line arrived only when the training had ended"
+    finally:
+        rest = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 0, rest
+
+
 SLOWING_TRAINER = """\
 #!/usr/bin/env bash
 mkdir -p "$1/log"; printf 'trainer:\\n  max_epochs: 6\\n' > "$1/config.yaml"

@@ -70,7 +70,8 @@
 # this file exports PYTHONUNBUFFERED=1 (Python's stdout is block-buffered when it is not a terminal),
 # the job runners give each job the same (kdspeech/jobs/), tee copies to --log as it reads, and the
 # --progress follower flushes each line.  A command of your own that pipes through a tool that buffers
-# (awk, sed, grep, sort) should flush too: `fflush()` in awk, `stdbuf -oL` for the others.
+# (awk, sed, grep, sort) should flush too: `fflush()` in awk (and mawk reads a pipe line by line only
+# with `-W interactive`), `stdbuf -oL` for the others.
 #
 # While a stage runs, KDSPEECH_STAGE is "N (name)", KDSPEECH_STAGE_FINGERPRINT its base and
 # KDSPEECH_STAGE_INPUTS a fingerprint of its --deps stamps only (not its configs or command): a
@@ -732,10 +733,16 @@ _kd_progress_start() {
   done
 }
 
+# mawk (Debian's and Ubuntu's awk) reads a pipe in whole blocks: the line a training wrote reached it
+# only when 4 KiB had gathered or the training ended, so two trainings run side by side showed all their
+# epochs at once at their ends.  `-W interactive` makes mawk read a pipe line by line; gawk and busybox
+# awk read what is there already.
+if awk -W version 2> /dev/null | grep -q mawk; then _KD_AWK_LIVE=(awk -W interactive); else _KD_AWK_LIVE=(awk); fi
+
 # Epoch lines of the trainer ("epoch 3: train loss ..., valid loss ..., lr ..., 41.2 s") -> a
 # console line with the total from <dir>/config.yaml and the time left.  Args: exp dir
 _kd_progress_lines() {
-  awk -v dir="$1" -v cfg="$1/config.yaml" '
+  "${_KD_AWK_LIVE[@]}" -v dir="$1" -v cfg="$1/config.yaml" '
     function total(   line, n) {
       n = 0
       while ((getline line < cfg) > 0) if (match(line, /max_epochs: *[0-9]+/)) {
