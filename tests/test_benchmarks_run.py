@@ -56,9 +56,22 @@ def test_benchmark_runs_at_a_tiny_size(script):
         assert EXPECTED[script] in out.stdout, out.stdout[-2000:]
 
 
+def test_the_espnet_comparison_runs_where_espnet_is_installed():
+    """bench_espnet_conformer needs ESPnet, which is no dependency of kdspeech (its docstring says how to
+    install it apart, e.g. PYTHONPATH=/tmp/espnet_site): run where it imports, else skipped."""
+    pytest.importorskip("espnet2.asr.encoder.conformer_encoder")
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_espnet_conformer.py"), "--batch", "2",
+                          "--steps", "1"], capture_output=True, text=True, timeout=600, cwd=REPO,
+                         env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
+    assert "ratio kdspeech / ESPnet" in out.stdout, out.stdout[-2000:]
+
+
 def test_every_benchmark_with_options_is_covered():
-    """The scripts that take sizes are run above; the others time corpora or recipes (minutes)."""
+    """The scripts that take sizes are run above; the others time corpora or recipes (minutes), or need a
+    package kdspeech does not install (ESPnet)."""
     slow = {"bench_foundation.py", "bench_recipe_load.py", "bench_resample_mix.py", "bench_scoring.py",
             "bench_asr_scoring.py"}
+    apart = {"bench_espnet_conformer.py"}
     scripts = {p.name for p in (REPO / "benchmarks").glob("bench_*.py")}
-    assert scripts == set(TINY) | slow
+    assert scripts == set(TINY) | slow | apart
