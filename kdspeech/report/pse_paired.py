@@ -15,7 +15,7 @@ def paired_section(systems, baseline, light, sets):
     """Paired tests of every system against the baseline, and the sentence about the light system."""
     if baseline not in systems:
         raise KdError(f"--baseline {baseline} is not one of the --system names ({', '.join(systems)})")
-    rows, words = [], []
+    rows, words, most_seeds = [], [], 1
     for test_set in sets:
         if test_set not in systems[baseline]:
             continue
@@ -27,6 +27,7 @@ def paired_section(systems, baseline, light, sets):
             metrics = [m for m in MOS + INTRUSIVE if m in base[0]]
             ours = [read_utterance_scores(systems[n][test_set]) for n in a_names]
             seeds = max(len(a_names), len(b_names))
+            most_seeds = max(most_seeds, seeds)
             for metric, result in comparison_rows(ours, base, metrics):
                 rows.append([f"{name} - {baseline}" + (f" ({seeds} seeds)" if seeds > 1 else ""), test_set, label(metric), result.n, result.mean_baseline,
                              result.mean_system, paired.format_diff(result), paired.format_p(result.p_value),
@@ -36,9 +37,15 @@ def paired_section(systems, baseline, light, sets):
     if not rows:
         return None
     text = ("Per-utterance differences against the plain model on the utterances both scored: mean with a "
-            f"bootstrap 95 % CI ({paired.RESAMPLES} resamples) and the two-sided Wilcoxon signed-rank p. "
-            f"These test the utterances, not the training: with one training seed per system a difference is "
-            f"not a verdict ({paired.MIN_SEEDS} seeds are needed).\n\n")
+            f"bootstrap 95 % CI ({paired.RESAMPLES} resamples) and the two-sided Wilcoxon signed-rank p. ")
+    if most_seeds >= paired.MIN_SEEDS:
+        text += ("A row over several training seeds compares the means over seeds; its bootstrap resamples the "
+                 "seeds, then the utterances, so the CI holds the training noise as well as the test set's; the "
+                 "Wilcoxon p runs on the per-utterance differences averaged over seeds, so it sees the test set "
+                 "only. Confirmed: the CI excludes 0 and p < 0.05 (kdspeech.metrics.paired).\n\n")
+    else:
+        text += (f"These test the utterances, not the training: with one training seed per system a difference "
+                 f"is not a verdict ({paired.MIN_SEEDS} seeds are needed).\n\n")
     text += markdown_table(["comparison (A - B)", "set", "metric", "utts", "B", "A", "A - B [95 % CI]",
                             "p (Wilcoxon)", "verdict"], rows)
     if words:
