@@ -14,8 +14,7 @@ GIT_LINE = re.compile(r"^- git: `([^`]*)`", re.MULTILINE)
 
 # results file -> why it still names a dirty tree (each one leaves this list when its recipe is re-run)
 PENDING = {
-    "egs/dns5/pse/RESULTS.md": "one seed per system; a 3-seed re-run takes about 4.5 h on 2 cores",
-    "egs/esc50/cls/RESULTS.md": "3 seeds x 3 folds already; the re-run at a clean commit takes about 3.5 h",
+    "egs/esc50/cls/RESULTS.md": "3 seeds x 3 folds already; the re-run at a clean commit takes about 2 h on 2 free cores",
     "egs/esc50/cls/results/ablations/RESULTS.md": "the ablation run (51 min) after the main run's",
 }
 
