@@ -35,13 +35,32 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
+def an4_batch(batch):
+    """``(src, wavs, utts, tokens, padded batch)``: the shared corpora's AN4 utterances (sorted ids), their
+    character token list, and the first ``batch`` of them as a training batch of ``kdspeech.tasks.asr``."""
+    from kdspeech.asr.tokens import encode, token_list_from_texts
+    from kdspeech.tasks.asr import pad_batch
+
+    corpora = Path(os.environ.get("KDSPEECH_CORPORA") or REPO.parent / "shared" / "corpora")
+    src = corpora / "asr" / "an4"
+    texts = dict(line.split(maxsplit=1) for line in (src / "text").read_text().splitlines())
+    wavs = dict(line.split() for line in (src / "wav.list").read_text().splitlines())
+    utts = sorted(u for u in texts if u in wavs)
+    tokens = token_list_from_texts(texts.values())
+    items = []
+    for u in utts[:batch]:
+        x, _ = sf.read(src / wavs[u], dtype="float32")
+        ids = encode(texts[u], tokens)
+        items.append({"input": torch.from_numpy(x), "input_len": torch.tensor(len(x)), "key": u,
+                      "target": torch.tensor(ids), "target_len": torch.tensor(len(ids))})
+    return src, wavs, utts, tokens, pad_batch(items)
+
+
 def main():
     from kdspeech.asr.ctc_decode import decode
-    from kdspeech.asr.tokens import token_list_from_texts, encode
     from kdspeech.config import read_yaml
     from kdspeech.distill.losses import build_loss_terms
     from kdspeech.models import build_model, count_parameters
-    from kdspeech.tasks.asr import pad_batch
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default=str(REPO / "egs/TEMPLATE/asr/conf/cpu/train_asr_conformer_ctc.yaml"))
@@ -51,12 +70,7 @@ def main():
     p.add_argument("--beam", type=int, default=10)
     p.add_argument("--device", default="cpu")
     args = p.parse_args()
-    corpora = Path(os.environ.get("KDSPEECH_CORPORA") or REPO.parent / "shared" / "corpora")
-    src = corpora / "asr" / "an4"
-    texts = dict(line.split(maxsplit=1) for line in (src / "text").read_text().splitlines())
-    wavs = dict(line.split() for line in (src / "wav.list").read_text().splitlines())
-    utts = sorted(u for u in texts if u in wavs)
-    tokens = token_list_from_texts(texts.values())
+    src, wavs, utts, tokens, batch = an4_batch(args.batch)
     conf = read_yaml(args.config)
     model_conf = {**conf["model"]["conf"], "tokens": tokens}
     device = torch.device(args.device)
@@ -64,13 +78,7 @@ def main():
     print(f"{args.config}: {count_parameters(model) / 1e6:.2f} M parameters, {torch.get_num_threads()} threads, "
           f"device {device}")
 
-    items = []
-    for u in utts[:args.batch]:
-        x, _ = sf.read(src / wavs[u], dtype="float32")
-        ids = encode(texts[u], tokens)
-        items.append({"input": torch.from_numpy(x), "input_len": torch.tensor(len(x)), "key": u,
-                      "target": torch.tensor(ids), "target_len": torch.tensor(len(ids))})
-    batch = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in pad_batch(items).items()}
+    batch = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in batch.items()}
     (_, _, ctc), = build_loss_terms(conf["loss"])
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     model.train()
@@ -87,7 +95,7 @@ def main():
     audio = float(batch["input_len"].sum()) / 16000
     if args.steps:
         step = sorted(times[1:])[len(times[1:]) // 2]
-        print(f"training step: {step:.3f} s/step (median of {args.steps}), batch {len(items)} utterances, "
+        print(f"training step: {step:.3f} s/step (median of {args.steps}), batch {len(batch['key'])} utterances, "
               f"{audio:.1f} s of audio")
 
     model.eval()

@@ -29,17 +29,16 @@ Within the aim of 1.1x; the two runs differ by more than the models do.
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import soundfile as sf
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))   # an4_batch of bench_asr_conformer_ctc
 
 
 def espnet_model(conf, vocab):
@@ -74,11 +73,10 @@ def espnet_model(conf, vocab):
 
 
 def main():
-    from kdspeech.asr.tokens import encode, token_list_from_texts
+    from bench_asr_conformer_ctc import an4_batch
     from kdspeech.config import read_yaml
     from kdspeech.distill.losses import build_loss_terms
     from kdspeech.models import build_model, count_parameters
-    from kdspeech.tasks.asr import pad_batch
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default=str(REPO / "egs/TEMPLATE/asr/conf/cpu/train_asr_conformer_ctc.yaml"))
@@ -87,25 +85,13 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    corpora = Path(os.environ.get("KDSPEECH_CORPORA") or REPO.parent / "shared" / "corpora")
-    src = corpora / "asr" / "an4"
-    texts = dict(line.split(maxsplit=1) for line in (src / "text").read_text().splitlines())
-    wavs = dict(line.split() for line in (src / "wav.list").read_text().splitlines())
-    utts = sorted(u for u in texts if u in wavs)[:args.batch]
-    tokens = token_list_from_texts(texts.values())
+    _, _, _, tokens, batch = an4_batch(args.batch)
     conf = read_yaml(args.config)
     model_conf = {**conf["model"]["conf"], "tokens": tokens}
 
     torch.manual_seed(0)
     ours = build_model(conf["model"]["name"], model_conf)
     theirs = espnet_model(model_conf, len(tokens) + 1)   # + ESPnet's <sos/eos>
-    items = []
-    for u in utts:
-        x, _ = sf.read(src / wavs[u], dtype="float32")
-        ids = encode(texts[u], tokens)
-        items.append({"input": torch.from_numpy(x), "input_len": torch.tensor(len(x)), "key": u,
-                      "target": torch.tensor(ids), "target_len": torch.tensor(len(ids))})
-    batch = pad_batch(items)
     (_, _, ctc), = build_loss_terms(conf["loss"])
     opt_ours = torch.optim.Adam(ours.parameters(), lr=1e-4)
     opt_theirs = torch.optim.Adam(theirs.parameters(), lr=1e-4)
@@ -132,7 +118,7 @@ def main():
             if i:
                 times[name].append(time.perf_counter() - t0)
     audio = float(batch["input_len"].sum()) / 16000
-    print(f"{args.config}: batch {len(items)} AN4 utterances ({audio:.1f} s), {torch.get_num_threads()} "
+    print(f"{args.config}: batch {len(batch['key'])} AN4 utterances ({audio:.1f} s), {torch.get_num_threads()} "
           f"thread(s), {args.steps} steps each after one warm-up, alternating")
     ours_m, theirs_m = (statistics.median(times[k]) for k in ("kdspeech", "espnet"))
     print(f"kdspeech conformer_ctc: {count_parameters(ours) / 1e6:.2f} M parameters, {ours_m:.3f} s/step (median)")
