@@ -50,8 +50,10 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("hops", [1, 2, 4])
 @pytest.mark.parametrize("case", list(CASES))
-def test_stream_matches_offline(case):
+def test_stream_matches_offline(case, hops):
+    """k = ``hops`` hops a step: the same output and delay, latency ``delay + (k - 1) hop``."""
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(1)
     build, kwargs = CASES[case]
@@ -59,7 +61,9 @@ def test_stream_matches_offline(case):
     emb = None
     if kwargs:
         emb = torch.nn.functional.normalize(torch.randn(1, model.emb_dim, generator=generator), dim=-1)
-    stream = stream_model(model, **({"enroll_emb": emb} if emb is not None else {}))
+    stream = stream_model(model, hops_per_step=hops, **({"enroll_emb": emb} if emb is not None else {}))
+    assert stream.step_size == hops * stream.hop and stream.latency == stream.delay + (hops - 1) * stream.hop
+    assert stream.tag == stream_model(model, **({"enroll_emb": emb} if emb is not None else {})).tag
     length = 3 * SR - (3 * SR) % stream.hop
     wav = 0.3 * torch.randn(1, length, generator=generator)
     with torch.no_grad():
@@ -137,6 +141,28 @@ def test_non_streaming_models_and_bad_input():
         stream.step(torch.zeros(1, stream.hop), other.init_state())
     with pytest.raises(KdError, match="enroll_emb"):
         stream_model(DCCRN(channels=(8, 16), lstm_units=16, emb_dim=4).eval())
+
+
+@pytest.mark.parametrize("build", [lambda: CRN(channels=(8, 16), lstm_layers=1),
+                                   lambda: DCCRN(channels=(8, 16), lstm_units=16)])
+def test_several_hops_a_step(build):
+    """A k-hop step refuses a chunk of another length naming k hops and the length; its state is a
+    one-hop stream's (the streams continue each other); a bad ``hops_per_step`` is named."""
+    model = build().eval()
+    stream = stream_model(model, hops_per_step=4)
+    with pytest.raises(KdError, match=rf"4 hops of {stream.hop} \[B, {4 * stream.hop}\]"):
+        stream.step(torch.zeros(1, stream.hop), stream.init_state())
+    for bad in (0, 1.5, "2"):
+        with pytest.raises(KdError, match="hops_per_step must be a positive integer"):
+            stream_model(model, hops_per_step=bad)
+    wav = torch.randn(1, 40 * stream.hop)
+    with torch.no_grad():
+        whole, _ = stream_model(model).run(wav)
+        first, state = stream.run(wav[:, :24 * stream.hop])            # steps of 4 hops
+        rest, _ = stream_model(model).run(wav[:, 24 * stream.hop:], state)
+        odd, _ = stream.run(wav[:, :38 * stream.hop])                  # last step of 2 hops
+    assert (torch.cat([first, rest], -1) - whole).abs().max() < 1e-5
+    assert (odd - whole[:, :38 * stream.hop]).abs().max() < 1e-5
 
 
 def test_state_checks_name_what_differs():

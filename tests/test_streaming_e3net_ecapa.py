@@ -19,14 +19,15 @@ E3NET = {"filters": 64, "fusion_dim": 32, "blocks": 2, "ffn_dim": 64, "lstm_unit
 ECAPA = {"emb_dim": 16, "channels": (16, 16, 24), "se_channels": (4, 4, 6), "chunk": 1.0}
 
 
+@pytest.mark.parametrize("hops", [1, 2, 4])
 @pytest.mark.parametrize("emb_dim,win,hop", [(8, 320, 160), (0, 400, 160)])
-def test_e3net_stream_matches_offline(emb_dim, win, hop):
+def test_e3net_stream_matches_offline(emb_dim, win, hop, hops):
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(1)
     model = E3Net(emb_dim=emb_dim, win=win, hop=hop, **E3NET).eval()
     emb = torch.nn.functional.normalize(torch.randn(2, 8, generator=generator), dim=-1)
-    stream = stream_model(model, **({"enroll_emb": emb} if emb_dim else {}))
-    assert stream.delay == win - hop
+    stream = stream_model(model, hops_per_step=hops, **({"enroll_emb": emb} if emb_dim else {}))
+    assert stream.delay == win - hop and stream.latency == stream.delay + (hops - 1) * hop
     wav = 0.3 * torch.randn(2, 3 * SR, generator=generator)
     with torch.no_grad():
         offline = model(wav, emb if emb_dim else None)["out"]
@@ -49,6 +50,9 @@ def test_e3net_stream_errors():
     stream = stream_model(model, enroll_emb=torch.zeros(1, 8))
     with pytest.raises(KdError, match="one hop"):
         stream.step(torch.zeros(1, 320), stream.init_state())
+    with pytest.raises(KdError, match=r"4 hops of 160 \[B, 640\]"):
+        stream_model(model, enroll_emb=torch.zeros(1, 8), hops_per_step=4).step(torch.zeros(1, 320),
+                                                                                stream.init_state())
     with pytest.raises(KdError, match="B = 2"):
         stream.step(torch.zeros(2, 160), stream.init_state(2))
 
@@ -84,4 +88,6 @@ def test_tiny_ecapa_stream_refusals():
         stream_model(TinyEcapa(**ECAPA, chunk_mode="split", cmn=True).eval())
     pooled = TinyEcapa(**ECAPA).eval()
     stream = stream_model(pooled, chunk_mode="split")  # the split equivalent, on request
+    with pytest.raises(KdError, match="takes one hop a step"):
+        stream_model(pooled, chunk_mode="split", hops_per_step=2)
     assert stream.run(torch.zeros(1, 1600))[0].shape == (1, 0, 16)

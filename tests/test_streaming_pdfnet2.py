@@ -23,13 +23,15 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("hops", [1, 2, 4])
 @pytest.mark.parametrize("case", list(CASES))
-def test_pdfnet2_stream_matches_offline(case):
+def test_pdfnet2_stream_matches_offline(case, hops):
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(1)
     model = randomise_norms(PDeepFilterNet2(**SMALL, **CASES[case]), generator).eval()
     emb = torch.nn.functional.normalize(torch.randn(1, 8, generator=generator), dim=-1)
-    stream = stream_model(model, **({"enroll_emb": emb} if model.emb_dim else {}))
+    stream = stream_model(model, hops_per_step=hops, **({"enroll_emb": emb} if model.emb_dim else {}))
+    assert stream.latency == stream.delay + (hops - 1) * stream.hop
     lookahead = model.conv_lookahead + model.df_lookahead
     assert stream.delay == model.stft.n_fft // 2 + lookahead * model.stft.hop  # 800 at the defaults
     wav = 0.3 * torch.randn(1, 3 * SR, generator=generator)
@@ -56,6 +58,9 @@ def test_pdfnet2_stream_errors():
     stream = stream_model(model, enroll_emb=torch.zeros(1, 8))
     with pytest.raises(KdError, match="one hop"):
         stream.step(torch.zeros(1, 100), stream.init_state())
+    with pytest.raises(KdError, match=r"2 hops of 160 \[B, 320\]"):
+        stream_model(model, enroll_emb=torch.zeros(1, 8), hops_per_step=2).step(torch.zeros(1, 160),
+                                                                                stream.init_state())
     state = stream.init_state(2)
     with torch.no_grad(), pytest.raises(KdError, match="B = 2"):
         for _ in range(6):  # the first steps only fill the look-ahead; then the network needs [2, 8]

@@ -125,6 +125,8 @@ def test_refinement_stream_errors(tmp_path):
         stream_model(model, enroll_emb=torch.zeros(1, 17))
     with pytest.raises(KdError, match="initial"):
         stream_model(model, enroll_emb=torch.zeros(1, 16), initial=2.0)
+    with pytest.raises(KdError, match="takes one hop a step"):
+        stream_model(model, enroll_emb=torch.zeros(1, 16), hops_per_step=2)
     stream = stream_model(model, enroll_emb=torch.zeros(1, 16))
     with pytest.raises(KdError, match="enroll_emb has batch 1"):
         stream.step(torch.zeros(2, 160), stream.init_state(2))

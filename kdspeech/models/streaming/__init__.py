@@ -1,4 +1,5 @@
-"""Streaming inference: one hop of samples in, one hop out, with an explicit, bounded state (issue 23).
+"""Streaming inference: one hop of samples in, one hop out (or k hops, ``hops_per_step``), with an
+explicit, bounded state (issue 23).
 
 Protocol (``StreamingModel``, ``base.py``): ``init_state(batch)`` returns a fresh state, a flat dict
 of tensors (dotted names) plus ``"tag"``; ``step(chunk [B, hop], state) -> (out [B, hop], state)``
@@ -10,6 +11,13 @@ signal); ``flush(state) -> tail [B, delay]``: the last ``delay`` samples of a fi
 configuration and the batch (never by the length of the stream).  State checks: the tag carries the
 state version, the model class, its sample rate and layout sizes; a state with another tag, or with
 tensors of other names or shapes, is a KdError naming what differs; a chunk of another length too.
+
+Several hops a step (``stream_model(model, hops_per_step=k)``; CRN, DCCRN family, pDeepFilterNet2,
+E3Net; pse_refine and TinyECAPA take one hop, a KdError otherwise): ``step`` takes and returns ``[B, k
+hop]`` (``step_size``), the k frames' convolutions and linear layers batched once the stream is past
+its warm-up (recurrent layers frame by frame inside); the state's layout and tag are those of k = 1;
+``delay`` (the alignment) is unchanged and the algorithmic latency (``latency``) grows by ``(k - 1)
+hop``: a step waits for its k hops.
 
 Adapters (``stream_model(model, **kwargs)``; delays at the default configurations, 16 kHz):
 
@@ -52,7 +60,7 @@ NOT_STREAMABLE = {
 
 def stream_model(model, **kwargs):
     """The streaming adapter of ``model`` (keyword arguments go to the adapter: ``enroll_emb``,
-    ``sample_rate``, ``initial``, ``chunk_mode``), or a KdError naming the model and why it cannot
+    ``sample_rate``, ``initial``, ``chunk_mode``, ``hops_per_step``), or a KdError naming the model and why it cannot
     stream."""
     from kdspeech.models.crn import CRN
     from kdspeech.models.dccrn import DCCRN

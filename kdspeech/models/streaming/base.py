@@ -8,6 +8,7 @@ naming the fields that differ, or whose tensors are missing, extra or of other s
 """
 
 import torch
+import torch.nn.functional as F
 
 from kdspeech.errors import KdError
 
@@ -99,23 +100,130 @@ def gru_step(gru, x, h):
     return inp[:, None], torch.stack(hs)
 
 
+def lstm_frames(lstm, x, h, c):
+    """n time steps of a unidirectional, batch-first ``nn.LSTM``: ``x [B, n, in]``, ``h, c [layers, B,
+    H]`` -> ``(y [B, n, H], h, c)``.  One frame is ``lstm_step``; several: per layer the input products
+    of all n frames in one matrix product (biases folded in), then the recurrence frame by frame (one
+    ``addmm`` of the hidden state and the gates), so the input weights are read once per step."""
+    if x.shape[1] == 1:
+        return lstm_step(lstm, x, h, c)
+    if lstm.proj_size or lstm.bidirectional:
+        y, (h, c) = lstm(x, (h, c))
+        return y, h, c
+    inp, hs, cs = x, [], []
+    for layer in range(lstm.num_layers):
+        w_ih, w_hh, b_ih, b_hh = [getattr(lstm, f"{w}_l{layer}", None) for w in WEIGHTS]
+        gates_x = F.linear(inp, w_ih, None if b_ih is None else b_ih + b_hh)      # [B, n, 4H]
+        hl, cl, outs = h[layer], c[layer], []
+        for t in range(x.shape[1]):
+            gates = torch.addmm(gates_x[:, t], hl, w_hh.t())
+            i, f, g, o = gates.chunk(4, 1)
+            cl = torch.sigmoid(f) * cl + torch.sigmoid(i) * torch.tanh(g)
+            hl = torch.sigmoid(o) * torch.tanh(cl)
+            outs.append(hl)
+        inp = torch.stack(outs, 1)
+        hs.append(hl)
+        cs.append(cl)
+    return inp, torch.stack(hs), torch.stack(cs)
+
+
+def gru_frames(gru, x, h):
+    """n time steps of a unidirectional, batch-first ``nn.GRU``: ``x [B, n, in]``, ``h [layers, B, H]``
+    or None -> ``(y [B, n, H], h)``; one frame is ``gru_step``, several as ``lstm_frames`` (input
+    products of the n frames at once, the recurrence frame by frame)."""
+    if x.shape[1] == 1:
+        return gru_step(gru, x, h)
+    if gru.bidirectional:
+        return gru(x, h)
+    if h is None:
+        h = x.new_zeros(gru.num_layers, x.shape[0], gru.hidden_size)
+    inp, hs = x, []
+    for layer in range(gru.num_layers):
+        w_ih, w_hh, b_ih, b_hh = [getattr(gru, f"{w}_l{layer}", None) for w in WEIGHTS]
+        gates_x = F.linear(inp, w_ih, b_ih)                                        # [B, n, 3H]
+        hl, outs = h[layer], []
+        for t in range(x.shape[1]):
+            gates_h = F.linear(hl, w_hh, b_hh)
+            x_r, x_z, x_n = gates_x[:, t].chunk(3, 1)
+            h_r, h_z, h_n = gates_h.chunk(3, 1)
+            r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+            cand = torch.tanh(x_n + r * h_n)
+            hl = cand + z * (hl - cand)
+            outs.append(hl)
+        inp = torch.stack(outs, 1)
+        hs.append(hl)
+    return inp, torch.stack(hs)
+
+
 class StreamingModel:
-    """One hop in, one hop out.  ``hop`` (samples per step), ``delay`` (samples: output sample
-    ``i + delay`` of the stream is sample ``i`` of the offline output), ``sample_rate`` (Hz),
-    ``init_state(batch)``, ``step(chunk [B, hop], state) -> (out [B, hop], state)``,
+    """k hops in, k hops out (``hops``, default 1; ``step_size`` = k ``hop`` samples a step).  ``hop``
+    (the model's frame hop), ``delay`` (samples: output sample ``i + delay`` of the stream is sample
+    ``i`` of the offline output, whatever k), ``sample_rate`` (Hz), ``init_state(batch)``,
+    ``step(chunk [B, k hop], state) -> (out [B, k hop], state)``,
     ``flush(state) -> tail [B, delay]`` (the last ``delay`` samples of a finite file; the state is not
     changed), ``run`` (steps over a whole signal) and ``run_file`` (run + flush, aligned).  Steps and
     flushes run without autograd (a state never carries a graph).  ``period``: the steps of one cycle
     of periodic work (pse_refine's window embedding, TinyECAPA's chunk embedding: one step in
     ``period`` does it, after the first window of about ``2 period`` steps); 1 when every steady step
-    costs the same."""
+    costs the same.
+
+    Several hops a step (``set_hops``): a step's output is the k one-hop steps' outputs concatenated and
+    its state theirs after the k-th (same layout and tag as k = 1), but once the stream is past its
+    warm-up (``steady``) the adapter's ``_advance`` runs the k frames' convolutions and linear layers as
+    one call each (recurrent layers frame by frame inside); warm-up steps go hop by hop.  The sample
+    alignment (``delay``) is unchanged; the algorithmic latency grows by the (k - 1) hops a step waits
+    for: ``latency = delay + (k - 1) hop``."""
 
     hop = None
+    hops = 1
+    steady_step = None   # the value of the state's "step" counter from which a step may batch its hops
     period = 1
     delay = None
     name = "model"
     sample_rate = 16000
     tag = None
+
+    @property
+    def step_size(self):
+        """Samples a step takes and returns: ``hops`` x ``hop``."""
+        return self.hops * self.hop
+
+    @property
+    def latency(self):
+        """Algorithmic latency in samples: ``delay`` plus the (k - 1) hops a k-hop step waits for."""
+        return self.delay + (self.hops - 1) * self.hop
+
+    def set_hops(self, hops):
+        """Take ``hops`` hops a step (a positive integer); a KdError otherwise."""
+        if isinstance(hops, bool) or not isinstance(hops, int) or hops < 1:
+            raise KdError(f"{self.name} stream: hops_per_step must be a positive integer, not {hops!r}")
+        self.hops = hops
+
+    def one_hop(self):
+        """This stream taking one hop a step (a shallow copy sharing the model; the same state)."""
+        import copy
+        twin = copy.copy(self)
+        twin.hops = 1
+        return twin
+
+    def steady(self, state):
+        """Whether the stream is past its warm-up (its step counter at ``steady_step``)."""
+        return self.steady_step is not None and int(state["step"]) >= self.steady_step
+
+    def _hops(self, chunk, state, emb=None):
+        """Any whole number of hops (``chunk [B, n hop]``): one ``_advance`` over all of them once the
+        state is steady, hop by hop before (the warm-up's branches take one frame)."""
+        n = chunk.shape[-1] // self.hop
+        if n == 1 or self.steady(state):
+            return self._advance(chunk, state, emb)
+        outs = []
+        for j in range(n):
+            out, state = self._advance(chunk[:, j * self.hop:(j + 1) * self.hop], state, emb)
+            outs.append(out)
+        return torch.cat(outs, -1), state
+
+    def _advance(self, chunk, state, emb):
+        raise NotImplementedError
 
     def set_tag(self, **fields):
         fields = {"stream": STATE_VERSION, "model": self.name, "sr": self.sample_rate, **fields}
@@ -160,21 +268,29 @@ class StreamingModel:
                           f"configuration: {what}")
 
     def check_chunk(self, chunk, state):
-        if not torch.is_tensor(chunk) or chunk.dim() != 2 or chunk.shape[-1] != self.hop:
-            raise KdError(f"{self.name} stream: a step takes one hop [B, {self.hop}], got "
+        if not torch.is_tensor(chunk) or chunk.dim() != 2 or chunk.shape[-1] != self.step_size:
+            what = "one hop" if self.hops == 1 else f"{self.hops} hops of {self.hop}"
+            raise KdError(f"{self.name} stream: a step takes {what} [B, {self.step_size}], got "
                           f"{list(chunk.shape) if torch.is_tensor(chunk) else type(chunk).__name__}")
         self.check_state(state, chunk.shape[0])
 
     @torch.no_grad()
     def run(self, wav, state=None):
-        """Stream ``wav [B, T]`` (T a multiple of ``hop``) hop by hop: (output [B, T], final state)."""
+        """Stream ``wav [B, T]`` (T a multiple of ``hop``) step by step: (output [B, T], final state);
+        when T is not a multiple of ``step_size`` the last step takes the hops left (as the end of a
+        file)."""
         if wav.dim() != 2 or wav.shape[-1] % self.hop:
             raise KdError(f"{self.name} stream: run needs [B, T] with T a multiple of the hop {self.hop}, "
                           f"got {list(wav.shape)}")
         state = self.init_state(wav.shape[0]) if state is None else state
         outs = []
-        for start in range(0, wav.shape[-1], self.hop):
-            out, state = self.step(wav[:, start:start + self.hop], state)
+        for start in range(0, wav.shape[-1], self.step_size):
+            piece = wav[:, start:start + self.step_size]
+            if piece.shape[-1] == self.step_size:
+                out, state = self.step(piece, state)
+            else:
+                self.check_state(state, piece.shape[0])
+                out, state = self._hops(piece, state)
             outs.append(out)
         return torch.cat(outs, -1), state
 

@@ -15,6 +15,10 @@ whole file.
 State: the last ``win - hop`` input samples, the decoder's overlap of ``win - hop`` samples, per block
 the LSTM's (h, c), and a step counter capped once the stream is past its start (the first steps'
 output precedes the signal and is zeros).
+
+``hops_per_step`` k: a steady step runs its k frames through the encoder (one strided convolution over
+the buffered samples and the k hops), the per-frame layers, the LSTMs' input products
+(``lstm_frames``) and the decoder at once; latency ``delay + (k - 1) hop``.
 """
 
 import math
@@ -23,11 +27,11 @@ import torch
 import torch.nn.functional as F
 
 from kdspeech.errors import KdError
-from kdspeech.models.streaming.base import StreamingModel, check_emb, lstm_step, pick_emb
+from kdspeech.models.streaming.base import StreamingModel, check_emb, lstm_frames, pick_emb
 
 
 class E3NetStream(StreamingModel):
-    def __init__(self, model, enroll_emb=None, sample_rate=16000, frame_wise=False):
+    def __init__(self, model, enroll_emb=None, sample_rate=16000, frame_wise=False, hops_per_step=1):
         self.model, self.name, self.sample_rate = model, type(model).__name__, int(sample_rate)
         if model.training:
             raise KdError(f"{self.name}: streaming needs eval mode; call model.eval() first")
@@ -38,6 +42,8 @@ class E3NetStream(StreamingModel):
         self.enroll_emb = check_emb(self.name, model.emb_dim, enroll_emb, frame_wise)
         self.set_tag(win=self.win, hop=self.hop, filters=model.encoder.out_channels,
                      blocks=len(model.blocks), emb_dim=model.emb_dim)
+        self.steady_step = self.lead + 1
+        self.set_hops(hops_per_step)
 
     def init_state(self, batch=1):
         state = {"tag": self.tag, "step": torch.zeros((), dtype=torch.long),
@@ -49,34 +55,36 @@ class E3NetStream(StreamingModel):
 
     @torch.no_grad()
     def step(self, chunk, state, emb=None):
-        """One hop; ``emb [B, D]``: this step's speaker embedding instead of the fixed one."""
+        """``hops`` hops; ``emb [B, D]``: this step's speaker embedding instead of the fixed one."""
         self.check_chunk(chunk, state)
-        return self._advance(chunk, state, emb)
+        return self._hops(chunk, state, emb)
 
     def _advance(self, chunk, state, emb):
+        """n hops (n > 1 only once ``steady``): encoder frames of the n hops, decoded by overlap-add."""
         model, new = self.model, dict(state)
-        frame = torch.cat([state["input"], chunk.to(state["input"].dtype)], -1)      # [B, win]
-        new["input"] = frame[:, self.hop:]
-        enc = model.encoder(frame[:, None])                                          # [B, N, 1]
-        h = model.encoder_norm(enc.transpose(1, 2))                                  # [B, 1, N]
+        n = chunk.shape[-1] // self.hop
+        frame = torch.cat([state["input"], chunk.to(state["input"].dtype)], -1)      # [B, win - hop + n hop]
+        new["input"] = frame[:, n * self.hop:]
+        enc = model.encoder(frame[:, None])                                          # [B, N, n]
+        h = model.encoder_norm(enc.transpose(1, 2))                                  # [B, n, N]
         if model.emb_dim:
-            h = torch.cat([h, pick_emb(self, emb, h.shape[0]).to(h.dtype)[:, None]], -1)
+            h = torch.cat([h, pick_emb(self, emb, h.shape[0]).to(h.dtype)[:, None].expand(-1, n, -1)], -1)
         h = model.fusion(h)
         for i, block in enumerate(model.blocks):
             x = block.ffn(h)
             hc = state[f"lstm{i}"]
-            y, hn, cn = lstm_step(block.lstm, x, hc[0], hc[1])
+            y, hn, cn = lstm_frames(block.lstm, x, hc[0], hc[1])
             new[f"lstm{i}"] = torch.stack([hn, cn])
             if block.proj is not None:
                 y = block.proj(y)
             h = block.norm_out(x + block.norm_lstm(y))
-        mask = torch.sigmoid(model.mask(h)).transpose(1, 2)                          # [B, N, 1]
+        mask = torch.sigmoid(model.mask(h)).transpose(1, 2)                          # [B, N, n]
         frame_out = F.conv_transpose1d(enc * mask, model.decoder.weight, None, stride=self.hop)[:, 0]
-        ola = F.pad(state["ola"], (0, self.hop)) + frame_out                         # [B, win]
-        new["ola"] = ola[:, self.hop:]
-        out = ola[:, :self.hop] + model.decoder.bias
+        ola = F.pad(state["ola"], (0, n * self.hop)) + frame_out                     # [B, win + (n-1) hop]
+        new["ola"] = ola[:, n * self.hop:]
+        out = ola[:, :n * self.hop] + model.decoder.bias
         k = int(state["step"]) + 1
-        new["step"] = torch.tensor(min(k, self.lead + 1), dtype=torch.long)
+        new["step"] = torch.tensor(min(k + n - 1, self.lead + 1), dtype=torch.long)
         before = self.delay - (k - 1) * self.hop          # output samples of this step before the signal
         if before > 0:
             out = torch.cat([out.new_zeros(out.shape[0], min(before, self.hop)), out[:, before:]], -1)

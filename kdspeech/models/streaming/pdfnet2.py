@@ -21,31 +21,36 @@ a time kernel ``kt`` > 1 its last ``kt - 1`` input frames (erb_conv0, df_conv0: 
 three squeezed GRUs' hidden states, the last ``df_order - 1`` masked spectra and ``df_lookahead`` sets
 of filter coefficients.  Speaker: ``enroll_emb [B, emb_dim]`` fixed, or per step (``step(..., emb=)``:
 the refinement of ``kdspeech.models.streaming.pse``).
+
+``hops_per_step`` k: a steady step runs its k frames through the features (the normalisations'
+recursions frame by frame), every convolution, the GRUs' input products (``gru_frames``) and the deep
+filter at once; latency ``delay + (k - 1) hop``.
 """
 
 import torch
 from torch import nn
 
-from kdspeech.models.streaming.base import check_emb, gru_step, pick_emb
+from kdspeech.models.streaming.base import check_emb, gru_frames, pick_emb
 from kdspeech.models.streaming.spectral import SpectralStream
 
 
 def _conv_step(block, buf, x):
-    """One frame ``x [B, C, 1, F]`` through a pdfnet2 ``conv_block``: (output frame, new buffer or None)."""
+    """Frames ``x [B, C, n, F]`` through a pdfnet2 ``conv_block``: (output frames, new buffer or None)."""
     if not isinstance(block[0], nn.ConstantPad2d):
         return block(x), None
     kt = block[0].padding[2] + 1
     if buf is None:
         buf = x.new_zeros(x.shape[0], x.shape[1], kt - 1, x.shape[3])
     inp = torch.cat([buf, x], 2)
-    return block[1:](inp), inp[:, :, 1:]
+    return block[1:](inp), inp[:, :, x.shape[2]:]
 
 
 class PDfNet2Stream(SpectralStream):
-    def __init__(self, model, enroll_emb=None, sample_rate=16000, frame_wise=False):
+    def __init__(self, model, enroll_emb=None, sample_rate=16000, frame_wise=False, hops_per_step=1):
         self.lookahead = model.conv_lookahead + model.df_lookahead
         self.net_lag = model.conv_lookahead
-        super().__init__(model, model.stft, sample_rate, emb_dim=model.emb_dim, df_bins=model.df_bins,
+        super().__init__(model, model.stft, sample_rate, hops_per_step, emb_dim=model.emb_dim,
+                         df_bins=model.df_bins,
                          df_order=model.df_order, lookahead=f"{model.conv_lookahead},{model.df_lookahead}",
                          conv_ch=model.enc.erb_conv0[1].out_channels)
         self.enroll_emb = check_emb(self.name, model.emb_dim, enroll_emb, frame_wise)
@@ -67,30 +72,35 @@ class PDfNet2Stream(SpectralStream):
         return state
 
     def _features(self, spec, net, new):
-        """libDF's features of one frame, the running normalisations advanced (``Features``)."""
+        """libDF's features of frames ``spec [B, n, bins]``, the running normalisations advanced frame
+        by frame (``Features``): ``([B, 1, n, E], [B, 2, n, Fdf])``."""
         f, fdf = self.model.features, self.model.df_bins
         spec = spec * f.scale
         power = spec.real.square() + spec.imag.square()
         erb_db = 10 * torch.log10(power @ f.erb_fb + 1e-10)
-        erb_mean = f.alpha * (net["norm.erb"] + f.erb_init) + (1 - f.alpha) * erb_db
-        magnitude = power[:, :fdf].clamp_min(1e-14).sqrt()
-        unit = f.alpha * (net["norm.unit"] + f.unit_init) + (1 - f.alpha) * magnitude
-        new["norm.erb"], new["norm.unit"] = erb_mean - f.erb_init, unit - f.unit_init
-        low = spec[:, :fdf] / unit.sqrt()
-        feat_erb = ((erb_db - erb_mean) / 40)[:, None, None, :]
-        return feat_erb, torch.stack([low.real, low.imag], 1)[:, :, None, :]
+        magnitude = power[..., :fdf].clamp_min(1e-14).sqrt()
+        erb, unit, erb_means, units = net["norm.erb"] + f.erb_init, net["norm.unit"] + f.unit_init, [], []
+        for t in range(spec.shape[1]):
+            erb = f.alpha * erb + (1 - f.alpha) * erb_db[:, t]
+            unit = f.alpha * unit + (1 - f.alpha) * magnitude[:, t]
+            erb_means.append(erb)
+            units.append(unit)
+        new["norm.erb"], new["norm.unit"] = erb - f.erb_init, unit - f.unit_init
+        low = spec[..., :fdf] / torch.stack(units, 1).sqrt()
+        feat_erb = ((erb_db - torch.stack(erb_means, 1)) / 40)[:, None]
+        return feat_erb, torch.stack([low.real, low.imag], 1)
 
     @staticmethod
     def _gru(key, mod, x, net, new):
-        """A ``SqueezedGRU`` on one frame ``[B, 1, in]`` with its hidden state."""
+        """A ``SqueezedGRU`` on frames ``[B, n, in]`` with its hidden state."""
         x = mod.linear_in(x)
-        y, new[f"gru.{key}"] = gru_step(mod.gru, x, net.get(f"gru.{key}"))
+        y, new[f"gru.{key}"] = gru_frames(mod.gru, x, net.get(f"gru.{key}"))
         if mod.skip:
             y = y + x
         return y if mod.linear_out is None else mod.linear_out(y)
 
     def _network(self, feat_erb, feat_spec, speaker, net, new):
-        """Encoder, ERB decoder and DF decoder on one frame: (gains [B, bins], coefs [B, Fdf, O, 2])."""
+        """Encoder, ERB decoder and DF decoder on n frames: (gains [B, n, bins], coefs [B, n, Fdf, O, 2])."""
         model, enc, erb, dfd = self.model, self.model.enc, self.model.erb_dec, self.model.df_dec
 
         def conv(key, block, x):
@@ -109,36 +119,37 @@ class PDfNet2Stream(SpectralStream):
         emb = e3.permute(0, 2, 3, 1).flatten(2)
         emb = torch.cat([emb, cemb], -1) if enc.concat else emb + cemb
         if speaker is not None:
-            emb = torch.cat([emb, speaker], -1)
+            emb = torch.cat([emb, speaker.expand(-1, emb.shape[1], -1)], -1)
         emb = self._gru("enc", enc.emb_gru, emb, net, new)
-        batch, _, _, bands = e3.shape
-        x = self._gru("erb", erb.emb_gru, emb, net, new).view(batch, 1, bands, -1).permute(0, 3, 1, 2)
+        batch, _, n, bands = e3.shape
+        x = self._gru("erb", erb.emb_gru, emb, net, new).view(batch, n, bands, -1).permute(0, 3, 1, 2)
         e3 = conv("t3", erb.convt3, conv("p3", erb.conv3p, e3) + x)
         e2 = conv("t2", erb.convt2, conv("p2", erb.conv2p, e2) + e3)
         e1 = conv("t1", erb.convt1, conv("p1", erb.conv1p, e1) + e2)
-        gains = conv("out", erb.conv0_out, conv("p0", erb.conv0p, e0) + e1)[:, 0, 0] @ model.erb_inverse
-        pathway = conv("dfp", dfd.df_convp, c0).permute(0, 2, 3, 1)       # [B, 1, Fdf, 2 O]
-        coefs = dfd.df_out(self._gru("df", dfd.df_gru, emb, net, new)).view(batch, 1, dfd.df_bins, -1)
-        return gains, (coefs + pathway)[:, 0].unflatten(-1, (model.df_order, 2))
+        gains = conv("out", erb.conv0_out, conv("p0", erb.conv0p, e0) + e1)[:, 0] @ model.erb_inverse
+        pathway = conv("dfp", dfd.df_convp, c0).permute(0, 2, 3, 1)       # [B, n, Fdf, 2 O]
+        coefs = dfd.df_out(self._gru("df", dfd.df_gru, emb, net, new)).view(batch, n, dfd.df_bins, -1)
+        return gains, (coefs + pathway).unflatten(-1, (model.df_order, 2))
 
-    def frame(self, spec, net, m, emb, end):
+    def frames(self, spec, net, m, emb, end):
         model, new = self.model, dict(net)
-        ahead, order, fdf = model.conv_lookahead, model.df_order, model.df_bins
+        ahead, order, fdf, late = model.conv_lookahead, model.df_order, model.df_bins, model.df_lookahead
         batch = net["masked"].shape[0]
         if spec is None:                      # past the end of the file: zero features, zero spectra
-            spec_ri = net["masked"].new_zeros(batch, self.n_fft // 2 + 1, 2)
+            spec_ri = net["masked"].new_zeros(batch, 1, self.n_fft // 2 + 1, 2)
             feats = None
         else:
-            spec_ri = torch.view_as_real(spec)
+            spec_ri = torch.view_as_real(spec)                           # [B, n, bins, 2]
             feats = self._features(spec, net, new)
-        line = torch.cat([net["spec"], spec_ri[:, None]], 1)
-        spec_n, new["spec"] = line[:, 0], line[:, 1:]
-        n = m - ahead                         # the network frame this STFT frame completes
+        count = spec_ri.shape[1]
+        line = torch.cat([net["spec"], spec_ri], 1)
+        spec_n, new["spec"] = line[:, :count], line[:, count:]
+        n = m - ahead                         # the first network frame these STFT frames complete
         if n < 0:
             return None, new
         if end > ahead:                       # masked frames past the end are zeros
             masked = torch.zeros_like(spec_n)
-            coefs = net["coefs"].new_zeros(batch, fdf, order, 2)
+            coefs = net["coefs"].new_zeros(batch, 1, fdf, order, 2)
         else:
             if feats is None:
                 feats = (spec_n.new_zeros(batch, 1, 1, model.features.erb_fb.shape[1]),
@@ -146,15 +157,16 @@ class PDfNet2Stream(SpectralStream):
             speaker = pick_emb(self, emb, batch).to(spec_n.dtype)[:, None] if model.emb_dim else None
             gains, coefs = self._network(feats[0], feats[1], speaker, net, new)
             masked = spec_n * gains[..., None]
-        frames = torch.cat([net["masked"], masked[:, None]], 1)          # [B, O, bins, 2]: n - O + 1 .. n
-        coef_line = torch.cat([net["coefs"], coefs[:, None]], 1)         # [B, l + 1, Fdf, O, 2]: n - l .. n
-        new["masked"], new["coefs"] = frames[:, 1:], coef_line[:, 1:]
-        if n - model.df_lookahead < 0:
+        frames = torch.cat([net["masked"], masked], 1)         # [B, O - 1 + n, bins, 2]: n - O + 1 ..
+        coef_line = torch.cat([net["coefs"], coefs], 1)        # [B, l + n, Fdf, O, 2]: n - l ..
+        new["masked"], new["coefs"] = frames[:, count:], coef_line[:, count:]
+        if n - late < 0:
             return None, new
-        taps = frames[:, :, :fdf].permute(0, 2, 1, 3)                   # [B, Fdf, O, 2]
+        taps = torch.stack([frames[:, j:j + order, :fdf] for j in range(count)], 1)   # [B, n, O, Fdf, 2]
+        taps = taps.permute(0, 1, 3, 2, 4)                                          # [B, n, Fdf, O, 2]
         a, b = taps[..., 0], taps[..., 1]
-        c, d = coef_line[:, 0, ..., 0], coef_line[:, 0, ..., 1]
-        current = frames[:, order - 1 - model.df_lookahead]             # stage-1 output of frame t
-        real = torch.cat([(a * c - b * d).sum(-1), current[:, fdf:, 0]], -1)
-        imag = torch.cat([(a * d + b * c).sum(-1), current[:, fdf:, 1]], -1)
+        c, d = coef_line[:, :count, ..., 0], coef_line[:, :count, ..., 1]
+        current = frames[:, order - 1 - late:order - 1 - late + count]            # stage-1 output
+        real = torch.cat([(a * c - b * d).sum(-1), current[..., fdf:, 0]], -1)
+        imag = torch.cat([(a * d + b * c).sum(-1), current[..., fdf:, 1]], -1)
         return torch.complex(real, imag), new

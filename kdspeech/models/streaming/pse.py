@@ -31,7 +31,8 @@ embeds each window alone, so its cosines differ from the offline ones by that.
 The windows are of the mixture, not of the enhanced output: Serre et al. (II-B, II-D: M = f_enc(Y))
 and ``pse_refine`` embed the input mixture, and so does the stream.  Delay, hop and flush are the
 enhancer stream's; the flush adds no window (a partial window past the
-last complete one is not embedded, as offline).
+last complete one is not embedded, as offline).  One hop a step: ``hops_per_step`` > 1 is a KdError
+(the similarity's delay line is set per enhancer frame, from the step's own window).
 """
 
 import torch
@@ -53,9 +54,12 @@ def causal_frames(raw, num_frames, frame_hop, chunk, chunk_hop, alpha=None, init
 
 
 class PseRefineStream(StreamingModel):
-    def __init__(self, model, enroll_emb=None, initial=1.0, sample_rate=None):
+    def __init__(self, model, enroll_emb=None, initial=1.0, sample_rate=None, hops_per_step=1):
         from kdspeech.models.streaming import stream_model
         self.model, self.name = model, type(model).__name__
+        if hops_per_step != 1:
+            raise KdError(f"{self.name} stream: takes one hop a step (hops_per_step 1, not {hops_per_step}): "
+                          "its refined similarity is set frame by frame from the step's own window")
         self.sample_rate = int(sample_rate or model.sr)
         if enroll_emb is None or not torch.is_tensor(enroll_emb) or enroll_emb.dim() != 2 \
                 or enroll_emb.shape[-1] != model.emb_dim:

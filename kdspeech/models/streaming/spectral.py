@@ -13,13 +13,15 @@ The network may look ``lookahead`` frames ahead (pDeepFilterNet2): ``frame`` the
 of frame ``m - lookahead`` (None while that is negative).  The iSTFT is an overlap-add of
 ``irfft(frame) * window`` with a carried tail of ``n_fft - hop`` samples, divided by the overlap-added
 squared window (also carried), as torch.istft does; each step emits the ``hop`` samples no later frame
-touches.  Delay: ``(lag + extra - 1 + lookahead) hop + n_fft/2`` samples.
+touches.  Delay: ``(lag + extra - 1 + lookahead) hop + n_fft/2`` samples.  With k hops a step, a
+steady step takes its k frames as one ``[B, k, bins]`` spectrum through ``frames`` and overlap-adds
+the k estimates (warm-up steps go hop by hop; latency ``delay + (k - 1) hop``).
 
 Flush (the end of a finite file of T samples, T a multiple of the hop): the offline STFT has frames up
 to ``T / hop``, the last ones reaching past the end into the right padding.  ``flush`` feeds ``lag +
 extra`` hops of that padding (zeros, or the mirror of the last ``n_fft/2`` samples for "reflect": the
 right edge is known by then), runs the ``lookahead`` frames past the end as the offline model does
-(``frame(None, ..., end=j)``), and emits what is left of the overlap-add: the file's last ``delay``
+(``frames(None, ..., end=j)``), and emits what is left of the overlap-add: the file's last ``delay``
 samples, so that streamed + flushed output equals the offline output over the whole file.
 """
 
@@ -40,7 +42,7 @@ class SpectralStream(StreamingModel):
     lookahead = 0   # network frames of look-ahead (frame m's step returns the estimate of m - lookahead)
     net_lag = 0     # network frame n runs at STFT frame n + net_lag
 
-    def __init__(self, model, stft, sample_rate=16000, **tag):
+    def __init__(self, model, stft, sample_rate=16000, hops_per_step=1, **tag):
         if model.training:
             raise KdError(f"{type(model).__name__}: streaming needs eval mode (BatchNorm running "
                           "statistics); call model.eval() first")
@@ -58,7 +60,9 @@ class SpectralStream(StreamingModel):
         self.window = F.pad(window, (left, self.n_fft - stft.win_length - left))
         # the step counter is capped past the last step that treats the start differently: bounded state
         self.cap = 2 * (self.lag + self.extra) + self.lookahead + 2
+        self.steady_step = self.cap
         self.set_tag(n_fft=self.n_fft, hop=self.hop, **tag)
+        self.set_hops(hops_per_step)
 
     def init_state(self, batch=1):
         state = {"tag": self.tag,
@@ -80,33 +84,44 @@ class SpectralStream(StreamingModel):
 
     @torch.no_grad()
     def step(self, chunk, state, emb=None):
-        """One hop; ``emb [B, D]``: the speaker embedding of the network frame this step runs (for a
-        frame-wise conditioning, e.g. the on-the-fly refinement), instead of the stream's fixed one."""
+        """``hops`` hops; ``emb [B, D]``: the speaker embedding of the network frames this step runs (for
+        a frame-wise conditioning, e.g. the on-the-fly refinement), instead of the stream's fixed one."""
         self.check_chunk(chunk, state)
-        return self._advance(chunk, state, emb)
+        return self._hops(chunk, state, emb)
 
     def _advance(self, chunk, state, emb):
+        """n hops (n > 1 only once ``steady``): STFT frames ``m .. m + n - 1`` through ``frames``."""
+        n = chunk.shape[-1] // self.hop
         hist = torch.cat([state["input"], chunk.to(state["input"].dtype)], -1)
         k = int(state["step"]) + 1
         m = k - self.lag - self.extra
         new = dict(state)
-        new["input"] = hist[:, self.hop:]
-        new["step"] = torch.tensor(min(k, self.cap), dtype=torch.long)
+        new["input"] = hist[:, n * self.hop:]
+        new["step"] = torch.tensor(min(k + n - 1, self.cap), dtype=torch.long)
         if m < 0:
             return chunk.new_zeros(chunk.shape), new
-        spec = torch.fft.rfft(self._frame_samples(hist, m) * self.window, n=self.n_fft)
+        if n == 1:
+            samples = self._frame_samples(hist, m)[:, None]
+        else:
+            samples = torch.stack([hist[:, j * self.hop:j * self.hop + self.n_fft] for j in range(n)], 1)
+        spec = torch.fft.rfft(samples * self.window, n=self.n_fft)                  # [B, n, bins]
         return self._emit(spec, new, m, emb, 0)
 
     def _emit(self, spec, new, m, emb, end):
-        est, net = self.frame(spec, unprefixed("net.", new), m, emb, end)
+        est, net = self.frames(spec, unprefixed("net.", new), m, emb, end)
         new.update(prefixed("net.", net))
         if est is None:
             return new["input"].new_zeros(new["input"].shape[0], self.hop), new
-        frame_out = torch.fft.irfft(est, n=self.n_fft) * self.window
-        ola = F.pad(new["ola"], (0, self.hop)) + frame_out
-        env = F.pad(new["env"], (0, self.hop)) + self.window.square()
-        new["ola"], new["env"] = ola[:, self.hop:], env[self.hop:]
-        return self._normalised(ola[:, :self.hop], env[:self.hop]), new
+        frame_out = torch.fft.irfft(est, n=self.n_fft) * self.window                 # [B, n, n_fft]
+        n, hop = frame_out.shape[1], self.hop
+        ola = F.pad(new["ola"], (0, n * hop))
+        env = F.pad(new["env"], (0, n * hop))
+        square = self.window.square()
+        for j in range(n):   # overlap-add, frame j at j hop
+            ola = ola + (F.pad(frame_out[:, j], (j * hop, (n - 1 - j) * hop)) if n > 1 else frame_out[:, 0])
+            env = env + (F.pad(square, (j * hop, (n - 1 - j) * hop)) if n > 1 else square)
+        new["ola"], new["env"] = ola[:, n * hop:], env[n * hop:]
+        return self._normalised(ola[:, :n * hop], env[:n * hop]), new
 
     @staticmethod
     def _normalised(ola, env):
@@ -139,16 +154,31 @@ class SpectralStream(StreamingModel):
     def init_net_state(self, batch):
         raise NotImplementedError
 
-    def frame(self, spec, net, m, emb, end):
-        """STFT frame m (complex ``[B, n_fft/2+1]``; None past the end of the file: ``end`` = 1, 2, ...)
-        -> (the estimate of frame ``m - lookahead`` or None, the new network state)."""
+    def frames(self, spec, net, m, emb, end):
+        """STFT frames ``m .. m + n - 1`` (complex ``[B, n, n_fft/2+1]``; None past the end of the file:
+        ``end`` = 1, 2, ..., one frame) -> (the estimates of frames ``m - lookahead ..`` ``[B, n, bins]``
+        or None, the new network state).  n > 1 only once the stream is steady (no warm-up branch)."""
         raise NotImplementedError
 
 
 def causal_conv_step(conv, buf, x, time_axis):
-    """A causal time convolution on one frame: (the one output frame, the new input buffer)."""
+    """A causal time convolution on the frames ``x`` (one or more) after the buffer ``buf`` of the
+    last ``kt - 1`` input frames: (the output frames, the new buffer)."""
     inp = torch.cat([buf, x], time_axis)
-    return conv(inp), inp.narrow(time_axis, 1, inp.shape[time_axis] - 1)
+    return conv(inp), inp.narrow(time_axis, x.shape[time_axis], buf.shape[time_axis])
+
+
+def deconv_frames(deconv, inp, time_axis, freq_size=None):
+    """The last n output frames of ``deconv`` over ``inp`` holding ``kt - 1 + n`` input frames on
+    ``time_axis`` (the buffer, then the step's n frames): ``deconv_last_frame`` of each window of kt
+    frames, the n windows stacked into the batch (one matrix product)."""
+    kt = deconv.kernel_size[time_axis - 2]
+    n = inp.shape[time_axis] - kt + 1
+    if n == 1:
+        return deconv_last_frame(deconv, inp, time_axis, freq_size)
+    windows = torch.cat([inp.narrow(time_axis, j, kt) for j in range(n)], 0)       # [n B, C, ...]
+    y = deconv_last_frame(deconv, windows, time_axis, freq_size)
+    return torch.cat(y.chunk(n, 0), time_axis)
 
 
 def _folded_weight(deconv, time_axis):

@@ -20,6 +20,8 @@ with n = 1 when a window completes, else 0; ``run`` concatenates them, ``run_fil
 that the end of the file completes (the right edge mirrored and the deltas' edge replicated, as
 offline), giving the offline ``emb_chunks`` ``[B, K, D]``.
 
+One hop a step: ``hops_per_step`` > 1 is a KdError (a step emits at most one embedding).
+
 State: the last 360 input samples, the last 4 cepstra and 4 deltas, the last c feature frames (80 x
 c), a frame counter and a window counter (both bounded).
 """
@@ -34,8 +36,11 @@ from kdspeech.models.tiny_ecapa import mean_std
 
 
 class TinyEcapaStream(StreamingModel):
-    def __init__(self, model, chunk_mode=None, sample_rate=None):
+    def __init__(self, model, chunk_mode=None, sample_rate=None, hops_per_step=1):
         self.model, self.name = model, type(model).__name__
+        if hops_per_step != 1:
+            raise KdError(f"{self.name} stream: takes one hop a step (hops_per_step 1, not {hops_per_step}): "
+                          "a step emits the one chunk embedding its hop completes")
         self.sample_rate = int(sample_rate or model.sr)
         front = model.frontend
         if model.chunk_frames is None:
