@@ -6,7 +6,8 @@ onnxruntime, from the first hop (the warm-up steps included, as tensor operation
 from the model's delay on (the samples before it precede the signal) ``max |onnxruntime - torch|``
 must stay within 1e-4 x ``max |torch|`` (measured: CRN 1.7e-5, DCCRN 6e-7, E3Net 1.7e-7 of it; float32 DFT
 products in place of the FFT, and the random CRN's gains on near-silent bins magnify their
-rounding).  Small CRN, DCCRN and E3Net configurations with random weights, one thread.
+rounding).  Small CRN, DCCRN and E3Net configurations with random weights, one thread; the same
+(and pDeepFilterNet2) with 4 hops a step (kdspeech.deploy.stream_hops), and the table's hops column.
 """
 
 import json
@@ -70,6 +71,44 @@ def test_exported_step_streams_a_file_as_torch_does(name, corpora, tmp_path):
     assert not wrong["passed"] and "tolerance" in wrong["reason"]
 
 
+HOPS_CONFS = {**CONFS, "pdfnet2": {"conv_ch": 8, "emb_hidden": 32, "df_hidden": 32, "erb_bands": 16,
+                                    "df_bins": 32, "emb_dim": 0}}
+
+
+@pytest.mark.parametrize("name", list(HOPS_CONFS))
+def test_exported_k_hop_step_streams_a_file_as_torch_does(name, corpora, tmp_path):
+    """4 hops a step (kdspeech.deploy.stream_hops): chunk and out of 4 hops, the state of the one-hop
+    export, an If between the batched steady step and the warm-up hop by hop; over 3 s of speech it
+    equals the torch stream from the delay on (as the one-hop export does), the warm-up's zeros
+    included."""
+    import onnx
+    torch.manual_seed(0)
+    model = build_model(name, HOPS_CONFS[name]).eval()
+    stream = stream_model(model, hops_per_step=4)
+    wav = speech(corpora, 3.0, stream.hop)
+    path = tmp_path / f"{name}.onnx"
+    exported = export_stream_onnx(stream, path, sr=SR)
+    paths = [p for p, _ in flatten_state(stream.init_state(1))]
+    assert exported["outputs"] == ["out"] + [f"next.{p}" for p in paths]
+    assert exported["metadata"]["hops"] == 4 and exported["metadata"]["hop"] == stream.hop
+    graph = onnx.load(str(path)).graph
+    assert [n.op_type for n in graph.node] == ["GreaterOrEqual", "If"]
+    assert [i.name for i in graph.input] == ["chunk"] + [f"state.{p}" for p in paths]
+    assert graph.input[0].type.tensor_type.shape.dim[1].dim_value == 4 * stream.hop
+    check = check_stream_onnx(stream, path, wav)
+    print(f"{name}, 4 hops a step: max |onnxruntime - torch| {check['max_abs_diff']:.3g} = {check['relative']:.2g} "
+          f"x max |torch|")
+    assert check["passed"] and check["relative"] < 1e-4
+    ort = OrtStream(path)
+    assert ort.step_size == 4 * stream.hop
+    with torch.inference_mode():
+        first, _ = stream_model(model).run(wav[:, :stream.hop * 8])    # the one-hop torch stream
+    got = np.concatenate([ort.step(wav[:, i:i + 4 * stream.hop].numpy()) for i in (0, 4 * stream.hop)], -1)
+    assert np.array_equal(got == 0, first.numpy() == 0)
+    with pytest.raises(ValueError, match="reshape"):
+        ort.step(wav[:, :stream.hop].numpy())     # one hop is not a step of this export
+
+
 def test_complex_pairs_match_torch_fft():
     generator = torch.Generator().manual_seed(0)
     for n in (320, 321):
@@ -128,3 +167,27 @@ def test_deploy_streaming_latency_table(tmp_path):
     assert "algorithmic latency (ms)" in md and "| 20.00 |" in md and "Cannot stream: WaveUNet cannot stream" in md
     assert len(list((out / "onnx").glob("*.stream.onnx"))) == 1
     assert (out / "deploy_streaming.tsv").read_text().count("\n") == 3
+
+
+def test_deploy_streaming_hops_column(tmp_path):
+    """``--stream_hops 1,2``: a row per k with a ``hops / step`` column, the latency of k = 2 one hop
+    more, the k = 2 step exported and checked; a bad list is named."""
+    path = tmp_path / "crn.pth"
+    atomic_save({"model_name": "crn", "model_conf": CONFS["crn"],
+                 "model": build_model("crn", CONFS["crn"]).state_dict()}, path)
+    out = tmp_path / "deploy"
+    assert deploy.main(["--models", str(path), "--streaming", "--stream_seconds", "0.5", "--repeats", "1",
+                        "--stream_hops", "1,2", "--out_dir", str(out)]) == 0
+    one, two = json.loads((out / "deploy.json").read_text())["streaming"]
+    assert (one["hops_per_step"], two["hops_per_step"]) == (1, 2)
+    assert one["latency_ms"] == 20 and two["latency_ms"] == 30
+    assert two["stream_status"] == "ok" and two["onnx_max_abs_diff"] <= two["onnx_tolerance"]
+    assert two["onnx_hop_mean_ms"] > 0 and two["macs_per_second"] == pytest.approx(one["macs_per_second"], rel=0.01)
+    md = (out / "deploy.md").read_text()
+    assert "| hops / step |" in md and "| 10 | 2 | 30.00 |" in md and "k hops per step" in md
+    assert (out / "deploy_streaming.tsv").read_text().splitlines()[0].split("\t")[:3] == ["model", "hop_ms",
+                                                                                        "hops_per_step"]
+    names = sorted(p.name for p in (out / "onnx").glob("*.stream*.onnx"))
+    assert len(names) == 2 and names[0].endswith("crn.pth.stream.k2.onnx") and names[1].endswith("crn.pth.stream.onnx")
+    with pytest.raises(KdError, match="--stream_hops must be positive integers"):
+        deploy.main(["--models", str(path), "--streaming", "--stream_hops", "1,0", "--out_dir", str(out)])

@@ -55,7 +55,12 @@ work, through ``kdspeech.deploy.stream_periodic``) and its onnxruntime stream ch
 stream within ``--onnx_rtol`` x the largest output.  One table in deploy.md (a model that cannot stream
 is named under it with the reason), ``deploy_streaming.tsv`` and ``streaming`` in deploy.json; a
 failed export or check is ``FAIL: <why>`` and exit status 1, as for ``--onnx``; a step the export
-does not take is measured in torch only, its status saying why.
+does not take is measured in torch only, its status saying why.  ``--stream_hops 1,4``: a row per model
+and hops per step k (the adapter's ``hops_per_step``: a step takes k hops, its frames batched), a
+``hops / step`` column in the table and ``hops_per_step`` in the TSV; per-hop figures are a step's over
+k, the algorithmic latency includes the (k - 1) hops a step waits for, the exports are
+``<name>.stream.k<k>.onnx`` for k > 1; a model whose adapter takes one hop only gets a ``cannot stream``
+row for k > 1 saying so.  Without ``--stream_hops`` the table is the one-hop table without that column.
 
 Writes ``deploy.tsv``, ``deploy.json`` and ``deploy.md`` (a Markdown table for a RESULTS.md) in
 ``--out_dir``.  A model whose export fails or exceeds the tolerance is marked ``FAIL: <why>`` in every
@@ -100,6 +105,8 @@ def get_parser():
     p.add_argument("--streaming", action="store_true",
                    help="also stream each model hop by hop (torch and an ONNX step): the latency table")
     p.add_argument("--stream_seconds", type=float, default=3.0, help="audio length of the streaming measurement")
+    p.add_argument("--stream_hops", default=None, metavar="K[,K]",
+                   help="hops per streaming step, a row each (e.g. 1,4); default: one hop, no hops column")
     p.add_argument("--parts", default="", metavar="CHILD[,CHILD]",
                    help="also measure these child modules of a model alone (e.g. enhancer,encoder); a model "
                    "without the first one is measured whole, one with it but not the others is an error")
@@ -154,16 +161,28 @@ def measure_one(args, name, model, part):
     return row
 
 
-def stream_one(args, name, model):
-    """One streaming row, printed as it is measured."""
-    onnx_path = Path(args.out_dir) / "onnx" / (onnx_file_name(name)[:-len(".onnx")] + ".stream.onnx")
+def stream_hops(text):
+    """``--stream_hops`` ("1,4") as positive integers; None stays None; a KdError naming a bad entry."""
+    if text is None:
+        return None
+    values = [v.strip() for v in str(text).split(",") if v.strip()]
+    if not values or not all(v.isdigit() and int(v) > 0 for v in values):
+        raise KdError(f"--stream_hops must be positive integers separated by commas (e.g. 1,4), not {text!r}")
+    return list(dict.fromkeys(int(v) for v in values))
+
+
+def stream_one(args, name, model, hops=None):
+    """One streaming row (``hops`` per step), printed as it is measured."""
+    suffix = f".stream.k{hops}.onnx" if hops and hops > 1 else ".stream.onnx"
+    onnx_path = Path(args.out_dir) / "onnx" / (onnx_file_name(name)[:-len(".onnx")] + suffix)
     row = measure_stream(name, model, args.stream_seconds, args.sr, onnx_path, args.num_threads, args.onnx_rtol,
-                         emb_dim=args.emb_dim, repeats=args.repeats)
+                         emb_dim=args.emb_dim, repeats=args.repeats, hops=hops)
     if "hop_ms" not in row:
         print(f"{name}: {row['stream_error']}", flush=True)
         return row
-    text = (f"{name} streaming: hop {row['hop_ms']:g} ms, algorithmic latency {row['latency_ms']:.2f} ms, per hop "
-            f"{row['torch_hop_mean_ms']:.2f} / {row['torch_hop_p99_ms']:.2f} ms mean / p99 (torch, {args.num_threads} "
+    steps = f", {hops} hop{'s' if hops != 1 else ''} a step" if hops else ""
+    text = (f"{name} streaming{steps}: hop {row['hop_ms']:g} ms, algorithmic latency {row['latency_ms']:.2f} ms, "
+            f"per hop {row['torch_hop_mean_ms']:.2f} / {row['torch_hop_p99_ms']:.2f} ms mean / p99 (torch, {args.num_threads} "
             f"thread), RTF {row['torch_rtf']:.3f}")
     if row.get("onnx_rtf") is not None:
         text += (f"; onnxruntime {row['onnx_hop_mean_ms']:.2f} / {row['onnx_hop_p99_ms']:.2f} ms, RTF "
@@ -180,6 +199,7 @@ def main(argv=None):
         raise KdError("nothing to measure: give --models and/or --arch")
     if args.seconds <= 0 or args.sr <= 0 or args.num_threads < 1 or args.repeats < 1 or args.stream_seconds <= 0:
         raise KdError("--seconds, --sr, --num_threads, --repeats and --stream_seconds must be positive")
+    hops = stream_hops(args.stream_hops)
     torch.set_num_threads(args.num_threads)
     out_dir = Path(args.out_dir)
     rows, stream_rows = [], [] if args.streaming else None
@@ -189,7 +209,7 @@ def main(argv=None):
         for row_name, module, part in measurements(name, model, args.parts):
             rows.append(measure_one(args, row_name, module, part))
         if args.streaming:
-            stream_rows.append(stream_one(args, name, model))
+            stream_rows += [stream_one(args, name, model, k) for k in (hops or [None])]
     cond = conditions(args.seconds, args.sr, args.num_threads, args.repeats, args.onnx, args.onnx_rtol,
                       args.stream_seconds if args.streaming else None)
     paths = write_report(out_dir, rows, cond, stream_rows)

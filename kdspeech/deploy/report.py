@@ -99,10 +99,22 @@ def _ms(value):
     return "-" if value is None else f"{value:.2f}"
 
 
+def stream_tsv_columns(rows):
+    """``STREAM_TSV_COLUMNS``, with ``hops_per_step`` after ``hop_ms`` when the rows have it (``kdspeech.bin.deploy
+    --stream_hops``)."""
+    if not any("hops_per_step" in r for r in rows):
+        return STREAM_TSV_COLUMNS
+    at = STREAM_TSV_COLUMNS.index("hop_ms") + 1
+    return STREAM_TSV_COLUMNS[:at] + ["hops_per_step"] + STREAM_TSV_COLUMNS[at:]
+
+
 def stream_markdown(rows, cond):
-    """The streaming latency table (one row per model; a model that cannot stream says why under it)."""
+    """The streaming latency table (one row per model, per hops-per-step with ``--stream_hops``: a
+    ``hops / step`` column; a model that cannot stream says why under it)."""
     threads = f"{cond['num_threads']} thread{'s' if cond['num_threads'] != 1 else ''}"
-    header = ["model", "hop (ms)", "algorithmic latency (ms)", "torch per hop mean / p99 (ms)", "RTF torch",
+    hops = any("hops_per_step" in r for r in rows)
+    header = ["model", "hop (ms)"] + (["hops / step"] if hops else []) + [
+              "algorithmic latency (ms)", "torch per hop mean / p99 (ms)", "RTF torch",
               "onnxruntime per hop mean / p99 (ms)", "RTF onnxruntime", "state (KiB)", "parameters (M)",
               "MMAC / s", "ONNX stream max abs diff (tolerance)", "check"]
     table, cannot = [], []
@@ -111,7 +123,8 @@ def stream_markdown(rows, cond):
             cannot.append(row.get("stream_error") or row["model"])
             continue
         onnx = row.get("onnx_hop_mean_ms") is not None
-        table.append([row["model"], f"{row['hop_ms']:g}", f"{row['latency_ms']:.2f}",
+        table.append([row["model"], f"{row['hop_ms']:g}"] + ([str(row.get("hops_per_step", 1))] if hops else []) + [
+                      f"{row['latency_ms']:.2f}",
                       f"{_ms(row['torch_hop_mean_ms'])} / {_ms(row['torch_hop_p99_ms'])}", f"{row['torch_rtf']:.3f}",
                       f"{_ms(row.get('onnx_hop_mean_ms'))} / {_ms(row.get('onnx_hop_p99_ms'))}" if onnx else "-",
                       f"{row['onnx_rtf']:.3f}" if onnx else "-", f"{row['state_bytes'] / 1024:.1f}",
@@ -129,6 +142,13 @@ def stream_markdown(rows, cond):
             "hop by hop in onnxruntime and compared with the torch stream from the delay on (chunk embeddings: "
             f"every one); it passes when max |onnxruntime - torch| <= {cond['stream_onnx_rtol']:g} x max |torch "
             "output|.")
+    if hops:
+        note = note.replace("one hop per step over", "k hops per step (hops / step) over").replace(
+            "RTF = mean compute per hop / hop.  Algorithmic latency = the adapter's delay ",
+            "per hop = per step / k; RTF = mean compute per step / (k hops).  Algorithmic latency = the "
+            "adapter's delay plus the (k - 1) hops a step waits for ").replace(
+            "a live stream adds one hop of buffering", "a live stream adds one step of buffering").replace(
+            "run hop by hop in onnxruntime", "run step by step in onnxruntime")
     if cannot:
         note += "  Cannot stream: " + "; ".join(cannot) + "."
     return (markdown_table(header, table) if table else "") + "\n" + note + "\n"
@@ -143,7 +163,7 @@ def write_report(out_dir, rows, cond, stream_rows=None):
     markdown = to_markdown(rows, cond)
     if stream_rows is not None:
         paths["streaming_tsv"] = out_dir / "deploy_streaming.tsv"
-        atomic_write_text(paths["streaming_tsv"], to_tsv(stream_rows, STREAM_TSV_COLUMNS))
+        atomic_write_text(paths["streaming_tsv"], to_tsv(stream_rows, stream_tsv_columns(stream_rows)))
         report["streaming"] = stream_rows
         markdown += "\n" + stream_markdown(stream_rows, cond)
     atomic_write_text(paths["tsv"], to_tsv(rows))

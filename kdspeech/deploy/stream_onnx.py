@@ -12,7 +12,11 @@ left out and kept in the file's metadata instead.  Each tensor is named by its p
 ``chunk`` then ``state.<path>`` in that order, its outputs ``out`` then ``next.<path>`` in the same
 order, so ``next.<path>`` of one call is ``state.<path>`` of the next.  The initial state is all zeros
 (checked at export; ``OrtStream`` starts from zeros of the inputs' shapes and dtypes).  The file's
-metadata (``kdspeech_stream_*``): tag, hop, delay, sr, the state paths, the counters' caps.
+metadata (``kdspeech_stream_*``): tag, hop, hops (per step), delay, sr, the state paths, the
+counters' caps.  A stream of k hops a step (``hops_per_step``) takes ``chunk`` ``[1, k hop]`` and
+returns ``out`` ``[1, k hop]``: ``StepGraph`` runs k one-hop steps in a row, and
+``kdspeech.deploy.stream_hops`` makes the export an ``If`` between that (the warm-up) and the adapter's
+batched steady step.
 
 Warm-up as tensor ops (``WarmUp``, ``StepGraph``).  An adapter's first steps take Python branches on
 its step counter (SpectralStream: the first ``lag + extra`` hops emit zeros and keep the rest of the
@@ -329,6 +333,8 @@ class StepGraph(nn.Module):
 
     def __init__(self, stream):
         super().__init__()
+        self.hops = getattr(stream, "hops", 1)
+        stream = stream.one_hop() if self.hops > 1 else stream   # k hops: k one-hop steps in a row
         self.stream = stream
         self.model = getattr(stream, "model", None)   # a sub-module, so that .eval() reaches it
         self.template = stream.init_state(1)
@@ -339,10 +345,21 @@ class StepGraph(nn.Module):
                              persistent=False)
 
     def example_inputs(self):
-        return {"chunk": torch.zeros(1, self.stream.hop),
+        return {"chunk": torch.zeros(1, self.hops * self.stream.hop),
                 **{f"state.{p}": t.clone() for p, t in flatten_state(self.template)}}
 
     def forward(self, chunk, **state_in):
+        """``hops`` one-hop steps (``one_hop``) in a row, each the state of the one before."""
+        if self.hops == 1:
+            return self.one_hop(chunk, **state_in)
+        hop, outs = self.stream.hop, []
+        for j in range(self.hops):
+            result = self.one_hop(chunk[:, j * hop:(j + 1) * hop], **state_in)
+            outs.append(result.pop("out"))
+            state_in = {f"state.{k[len('next.'):]}": v for k, v in result.items()}
+        return {"out": torch.cat(outs, -1), **result}
+
+    def one_hop(self, chunk, **state_in):
         warm = self.warmup
         old = [state_in[f"state.{p}"] for p in self.paths]
         given = dict(zip(self.paths, old))
@@ -392,20 +409,27 @@ def export_stream_onnx(stream, path, sr=None):
     from pathlib import Path
 
     from kdspeech.deploy.onnx_export import export_onnx
+    from kdspeech.deploy.stream_hops import export_hops
     from kdspeech.deploy.stream_periodic import export_periodic, periodic_graph
 
     periodic = periodic_graph(stream)     # pse_refine's refinement, TinyECAPA's chunk embeddings
-    graph = periodic[0] if periodic else StepGraph(stream).eval()
-    nonzero = [p for p, t in flatten_state(graph.template) if bool(torch.any(t != 0))]
+    hops = getattr(stream, "hops", 1)
+    template = stream.init_state(1)
+    nonzero = [p for p, t in flatten_state(template) if bool(torch.any(t != 0))]
     if nonzero:
         raise KdError(f"{stream.name} stream: the ONNX export needs an all-zero initial state; "
                       f"init_state sets {', '.join(nonzero)}")
     if periodic:
+        graph = periodic[0]
         exported = export_periodic(stream, Path(path), *periodic)
+    elif hops > 1:                        # the steady step batched, the warm-up hop by hop
+        exported, graph = export_hops(stream, Path(path))
     else:
+        graph = StepGraph(stream).eval()
         exported = export_onnx(graph, graph.example_inputs(), path)
     warmup = getattr(graph, "warmup", None)
-    meta = {"tag": str(graph.template.get("tag", "")), "hop": int(stream.hop), "delay": int(stream.delay),
+    meta = {"tag": str(graph.template.get("tag", "")), "hop": int(stream.hop), "hops": int(hops),
+            "delay": int(stream.delay),
             "state": json.dumps(graph.paths), "counters": json.dumps(warmup.counters if warmup else {}),
             "mirrored_start": int(getattr(graph, "mirror", False)), "format_version": FORMAT_VERSION,
             "outputs": json.dumps([n for n in exported["outputs"] if not n.startswith("next.")])}
@@ -436,7 +460,8 @@ def read_metadata(session):
 
 class OrtStream:
     """An exported step run in onnxruntime with the state kept here: ``init_state()``, ``step(chunk
-    [1, hop] float32 array) -> out`` and ``run(wav [1, T])``, ``T`` a multiple of the hop.  A chunk
+    [1, step_size] float32 array) -> out`` (``step_size`` = ``hops`` x ``hop``) and ``run(wav [1,
+    T])``, ``T`` a multiple of the hop (a last partial step padded with zeros, cut back).  A chunk
     embedding stream (outputs ``out`` and ``ready``) steps to ``(embedding [1, D], ready [1])`` and
     runs to the ready embeddings ``[1, K, D]``, as ``TinyEcapaStream.run``."""
 
@@ -447,6 +472,8 @@ class OrtStream:
         if not self.meta.get("hop"):
             raise KdError("not a streaming export of kdspeech (no kdspeech_stream_hop metadata)", path=path)
         self.hop, self.delay = int(self.meta["hop"]), int(self.meta["delay"])
+        self.hops = int(self.meta.get("hops", 1))
+        self.step_size = self.hops * self.hop
         self.inputs = [i for i in self.session.get_inputs() if i.name != "chunk"]
         self.outputs = [o.name for o in self.session.get_outputs()]
         self.results = [o for o in self.outputs if not o.startswith("next.")]
@@ -464,7 +491,7 @@ class OrtStream:
     def step(self, chunk):
         if self.state is None:
             self.init_state()
-        feed = {"chunk": np.asarray(chunk, np.float32).reshape(1, self.hop)}
+        feed = {"chunk": np.asarray(chunk, np.float32).reshape(1, self.step_size)}
         feed.update((i.name, s) for i, s in zip(self.inputs, self.state))
         values = self.session.run(self.outputs, feed)
         n = len(self.results)
@@ -473,10 +500,12 @@ class OrtStream:
 
     def run(self, wav):
         wav = np.asarray(wav, np.float32)
+        length = wav.shape[-1]
+        wav = np.pad(wav, ((0, 0), (0, -length % self.step_size)))   # a last partial step: zeros after
         self.init_state()
-        steps = [self.step(wav[:, i:i + self.hop]) for i in range(0, wav.shape[-1], self.hop)]
+        steps = [self.step(wav[:, i:i + self.step_size]) for i in range(0, wav.shape[-1], self.step_size)]
         if len(self.results) == 1:
-            return np.concatenate(steps, -1)
+            return np.concatenate(steps, -1)[:, :length]
         ready = [out[:, None] for out, flag in steps if int(flag[0])]
         return np.concatenate(ready, 1) if ready else np.zeros((1, 0, steps[0][0].shape[-1]), np.float32)
 
