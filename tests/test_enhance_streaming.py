@@ -85,6 +85,20 @@ def test_streamed_file_equals_offline_enhancement(name, exps, noisy, tmp_path):
     assert diff[:-edge].max() <= 2 * LSB
 
 
+@pytest.mark.parametrize("name", ["crn", "dccrn"])
+def test_stream_hops_give_the_one_hop_stream(name, exps, noisy, tmp_path):
+    """``--stream_hops 4``: the same file as one hop a step (its end, 2.5 s and 77 samples, is not a whole
+    step: the hops left go through ``last_step``) within one 16-bit step; 0 is refused naming it."""
+    assert kd("enhance", "--model", exps[name], "--streaming", noisy, "--out", tmp_path / "one.wav") == 0
+    assert kd("enhance", "--model", exps[name], "--streaming", "--stream_hops", 4, noisy,
+              "--out", tmp_path / "four.wav") == 0
+    one, four = read(tmp_path / "one.wav"), read(tmp_path / "four.wav")
+    assert len(one) == len(four) == len(read(noisy))
+    assert np.abs(one - four).max() <= LSB and np.abs(one).max() > 100 * LSB
+    with pytest.raises(KdError, match="hops_per_step must be a positive integer"):
+        kd("enhance", "--model", exps[name], "--streaming", "--stream_hops", 0, noisy, "--out", tmp_path / "z.wav")
+
+
 @pytest.mark.skipif(shutil.which("sox") is None, reason="sox is not installed")
 def test_sox_pipe_through_stdin_and_stdout(exps, noisy, tmp_path):
     assert kd("enhance", "--model", exps["crn"], "--streaming", noisy, "--out", tmp_path / "s.wav") == 0

@@ -7,7 +7,8 @@ output written as it goes (a live demonstration without a microphone).
     kdspeech enhance --model model.zip --streaming noisy.flac --out enhanced.wav
 
 The model streams through its adapter (``kdspeech.models.streaming.stream_model``, one hop per step,
-state kept between steps); a model that cannot stream is that adapter's error (one line naming the
+or ``--stream_hops`` k hops per step: the k frames batched, the latency (k - 1) hops longer; state kept
+between steps); a model that cannot stream is that adapter's error (one line naming the
 model and why) before any input is read.
 
 Input ``-`` is standard input: a WAV stream (16-bit PCM or 32-bit float; its header gives the rate
@@ -19,7 +20,8 @@ at the model's rate (resampled and down-mixed with a notice, as without ``--stre
 file by file.
 
 Output, aligned with the input and of its length: the stream's first ``delay`` samples (they precede
-the signal) are dropped, and at the end the last partial hop is padded with zeros and the adapter's
+the signal) are dropped, and at the end the hops left after the last whole step go through the
+adapter's ``last_step``, the last partial hop is padded with zeros and the adapter's
 ``flush`` gives the last ``delay`` samples (an adapter without ``flush`` gets zero hops instead).  So
 the output is the offline enhancement of the same file up to float rounding, except near the file's
 right edge where the offline STFT pads a mirror of the end that a stream sees only at the flush (see
@@ -44,6 +46,9 @@ def add_stream_arguments(p):
     p.add_argument("--streaming", action="store_true",
                    help="process hop by hop and write as it goes (input '-': standard input; --out -: "
                    "raw 16-bit PCM to standard output)")
+    p.add_argument("--stream_hops", type=int, default=1, metavar="K",
+                   help="with --streaming: hops per step (default 1); the k frames are batched, the latency "
+                   "grows by k - 1 hops")
     p.add_argument("-t", "--type", choices=RAW_TYPES, default=None,
                    help="format of standard input with --streaming: wav (default) or raw (headerless PCM)")
     p.add_argument("-r", "--rate", type=int, default=None,
@@ -176,11 +181,13 @@ class RawWriter:
 # -- the stream ----------------------------------------------------------------------------------
 
 def stream_blocks(stream, blocks, emit, device="cpu"):
-    """Run ``stream`` hop by hop over ``blocks`` (float32 arrays of any length) and ``emit`` the output
-    as it comes, aligned and of the input's length (module text).  Returns the number of samples."""
+    """Run ``stream`` step by step (``step_size`` samples) over ``blocks`` (float32 arrays of any
+    length) and ``emit`` the output as it comes, aligned and of the input's length (module text).
+    Returns the number of samples."""
     import torch
 
     hop, delay = stream.hop, stream.delay
+    size = getattr(stream, "step_size", hop)
     state = stream.init_state(1)
     pending = np.zeros(0, np.float32)
     count = {"in": 0, "out": 0, "skip": delay}
@@ -193,23 +200,24 @@ def stream_blocks(stream, blocks, emit, device="cpu"):
             emit(y)
             count["out"] += len(y)
 
-    def step(chunk):
+    def step(chunk, last=False):
         nonlocal state
-        out, state = stream.step(torch.from_numpy(np.ascontiguousarray(chunk))[None].to(device), state)
+        chunk = torch.from_numpy(np.ascontiguousarray(chunk))[None].to(device)
+        out, state = stream.last_step(chunk, state) if last else stream.step(chunk, state)
         put(out[0].float().cpu().numpy())
 
     with torch.inference_mode():
         for block in blocks:
             count["in"] += len(block)
             pending = np.concatenate([pending, np.asarray(block, np.float32)])
-            whole = len(pending) - len(pending) % hop
-            for start in range(0, whole, hop):
-                step(pending[start:start + hop])
+            whole = len(pending) - len(pending) % size
+            for start in range(0, whole, size):
+                step(pending[start:start + size])
             pending = pending[whole:]
         if count["in"] == 0:
             raise KdError("empty input (0 samples)")
-        if len(pending):
-            step(np.pad(pending, (0, hop - len(pending))))
+        if len(pending):   # the hops left, the last one padded with zeros
+            step(np.pad(pending, (0, -len(pending) % hop)), last=True)
         flush = getattr(stream, "flush", None)
         try:
             tail = flush(state) if flush is not None else None
@@ -218,7 +226,7 @@ def stream_blocks(stream, blocks, emit, device="cpu"):
         if tail is not None:
             put(tail[0].float().cpu().numpy())
         while count["out"] < count["in"]:
-            step(np.zeros(hop, np.float32))
+            step(np.zeros(size, np.float32))
     return count["out"]
 
 
@@ -228,7 +236,9 @@ def open_streaming(args, device):
     from kdspeech.models.streaming import stream_model
 
     model = open_model(args.model, "enhance", device)
-    return model, stream_model(model.eval()), int(model.meta["sr"])
+    hops = getattr(args, "stream_hops", 1)
+    extra = {"hops_per_step": hops} if hops != 1 else {}
+    return model, stream_model(model.eval(), **extra), int(model.meta["sr"])
 
 
 def run_streaming(args, device):
@@ -253,14 +263,14 @@ def run_streaming(args, device):
     if args.out == STDIN and len(items) > 1:
         raise KdError("--out - (standard output) takes one input")
     paths = {items[0].name: STDIN} if args.out == STDIN else output_paths(items, args.out)
-    notices, block = Notices(), stream.hop * 10
+    notices, block = Notices(), stream.step_size * max(1, 10 // stream.hops)
 
     def writer(name):
         return RawWriter(sys.stdout.buffer, sr) if paths[name] == STDIN else AudioWriter(paths[name], sr)
 
     if args.inputs == [STDIN]:
         with writer("stdin") as out:
-            stream_blocks(stream, source.blocks(stream.hop), out.write, device)
+            stream_blocks(stream, source.blocks(stream.step_size), out.write, device)
         say(f"standard input enhanced hop by hop into {'standard output' if args.out == STDIN else paths['stdin']} "
             f"at {sr} Hz")
         return 0

@@ -275,6 +275,20 @@ class StreamingModel:
         self.check_state(state, chunk.shape[0])
 
     @torch.no_grad()
+    def last_step(self, chunk, state):
+        """The end of a finite stream: ``chunk [B, n hop]`` with n from 1 to ``hops`` (the hops left
+        after the last whole step) -> ``(out [B, n hop], state)``, as n one-hop steps would give; a
+        KdError for another length."""
+        if torch.is_tensor(chunk) and chunk.dim() == 2 and chunk.shape[-1] == self.step_size:
+            return self.step(chunk, state)
+        if not torch.is_tensor(chunk) or chunk.dim() != 2 or chunk.shape[-1] % self.hop \
+                or not 0 < chunk.shape[-1] < self.step_size:
+            raise KdError(f"{self.name} stream: a last step takes 1 to {self.hops} whole hops of {self.hop}, got "
+                          f"{list(chunk.shape) if torch.is_tensor(chunk) else type(chunk).__name__}")
+        self.check_state(state, chunk.shape[0])
+        return self._hops(chunk, state)
+
+    @torch.no_grad()
     def run(self, wav, state=None):
         """Stream ``wav [B, T]`` (T a multiple of ``hop``) step by step: (output [B, T], final state);
         when T is not a multiple of ``step_size`` the last step takes the hops left (as the end of a
@@ -285,12 +299,7 @@ class StreamingModel:
         state = self.init_state(wav.shape[0]) if state is None else state
         outs = []
         for start in range(0, wav.shape[-1], self.step_size):
-            piece = wav[:, start:start + self.step_size]
-            if piece.shape[-1] == self.step_size:
-                out, state = self.step(piece, state)
-            else:
-                self.check_state(state, piece.shape[0])
-                out, state = self._hops(piece, state)
+            out, state = self.last_step(wav[:, start:start + self.step_size], state)
             outs.append(out)
         return torch.cat(outs, -1), state
 
