@@ -168,19 +168,6 @@ def causal_conv_step(conv, buf, x, time_axis):
     return conv(inp), inp.narrow(time_axis, x.shape[time_axis], buf.shape[time_axis])
 
 
-def deconv_frames(deconv, inp, time_axis, freq_size=None):
-    """The last n output frames of ``deconv`` over ``inp`` holding ``kt - 1 + n`` input frames on
-    ``time_axis`` (the buffer, then the step's n frames): ``deconv_last_frame`` of each window of kt
-    frames, the n windows stacked into the batch (one matrix product)."""
-    kt = deconv.kernel_size[time_axis - 2]
-    n = inp.shape[time_axis] - kt + 1
-    if n == 1:
-        return deconv_last_frame(deconv, inp, time_axis, freq_size)
-    windows = torch.cat([inp.narrow(time_axis, j, kt) for j in range(n)], 0)       # [n B, C, ...]
-    y = deconv_last_frame(deconv, windows, time_axis, freq_size)
-    return torch.cat(y.chunk(n, 0), time_axis)
-
-
 def _folded_weight(deconv, time_axis):
     """``deconv``'s weight ``[C_in, C_out, ...]`` as the matrix ``[C_out k, C_in kt]`` of
     ``deconv_last_frame`` (time tap ``kt - 1 - i`` at column ``c kt + i``, frequency tap j at row
@@ -203,19 +190,31 @@ def _folded_weight(deconv, time_axis):
 def deconv_last_frame(deconv, inp, time_axis, freq_size=None):
     """Output frame ``kt - 1`` of ``deconv`` (an ``nn.ConvTranspose2d``) over ``inp`` holding its last
     ``kt`` input frames on ``time_axis`` (2: [B, C, T, F], 3: [B, C, F, T]): the one frame a causal
-    stream keeps, ``deconv(inp)`` narrowed to frame ``kt - 1``.  A transposed convolution over kt
-    frames writes ``2 kt - 1``; this computes only the kept one, ``sum_i W[tap kt-1-i] frame_i``: the
-    time taps folded into the input channels (``_folded_weight``), one matrix product, and the
-    frequency taps summed into place (``F.fold``, the transposed convolution's col2im).  Why a matrix
-    product: oneDNN's transposed convolution costs a fixed ~200 us a call at one frame (DCCRN-CL's
-    decoder: 1.56 ms of real-part calls a step, 0.71 ms this way; CRN's 0.34 -> 0.28 ms).  While an
-    ONNX export traces the step it is a transposed convolution over frequency alone with the folded
-    weight (one output frame; onnxruntime's ConvTranspose is fast, and col2im has no opset-17 export).
-    ``freq_size``: the output's frequency size (as ``output_size``), else the module's
-    ``output_padding``."""
+    stream keeps, ``deconv(inp)`` narrowed to frame ``kt - 1`` (``deconv_frames`` of one frame)."""
     kt = deconv.kernel_size[time_axis - 2]
     if inp.shape[time_axis] != kt:
         raise ValueError(f"deconv_last_frame: {inp.shape[time_axis]} input frames, the kernel has {kt}")
+    return deconv_frames(deconv, inp, time_axis, freq_size)
+
+
+def deconv_frames(deconv, inp, time_axis, freq_size=None):
+    """The last n output frames of ``deconv`` (an ``nn.ConvTranspose2d``) over ``inp`` holding ``kt - 1 +
+    n`` input frames on ``time_axis`` (2: [B, C, T, F], 3: [B, C, F, T]; the buffer, then a step's n
+    frames): the frames a causal stream keeps, ``deconv(inp)`` narrowed to frames ``kt - 1 .. kt - 2 +
+    n``.  A transposed convolution over T frames writes ``T + kt - 1``; this computes only the kept ones,
+    output frame j = ``sum_i W[tap kt-1-i] frame_(j+i)``: the time taps folded into the input channels
+    (``_folded_weight``), the n windows of kt frames as columns of one matrix product (the weight read
+    once), and the frequency taps summed into place (``F.fold``, the transposed convolution's col2im,
+    over an [n, F] grid).  Why a matrix product: oneDNN's transposed convolution costs a fixed ~200 us
+    a call at one frame (DCCRN-CL's decoder: 1.56 ms of real-part calls a step, 0.71 ms this way; CRN's
+    0.34 -> 0.28 ms).  While an ONNX export traces the step it is a transposed convolution over
+    frequency alone (kernel height 1 over the n windows) with the folded weight (onnxruntime's
+    ConvTranspose is fast, and col2im has no opset-17 export).  ``freq_size``: the output's frequency
+    size (as ``output_size``), else the module's ``output_padding``."""
+    kt = deconv.kernel_size[time_axis - 2]
+    n = inp.shape[time_axis] - kt + 1
+    if n < 1:
+        raise ValueError(f"deconv_frames: {inp.shape[time_axis]} input frames, the kernel has {kt}")
     freq_axis = 5 - time_axis
     f = freq_axis - 2
     k, stride, pad, dil = deconv.kernel_size[f], deconv.stride[f], deconv.padding[f], deconv.dilation[f]
@@ -227,15 +226,20 @@ def deconv_last_frame(deconv, inp, time_axis, freq_size=None):
         raise ValueError("deconv_last_frame: a causal one-frame step needs time stride 1, no time padding "
                          "or dilation, and groups 1")
     b, c = inp.shape[:2]
-    x = (inp if time_axis == 2 else inp.transpose(2, 3)).reshape(b, c * kt, size_in)
+    if n == 1:
+        x = (inp if time_axis == 2 else inp.transpose(2, 3)).reshape(b, c * kt, size_in)
+    else:   # window j's frames at rows c kt + i, its frequencies at columns j F + s
+        windows = [inp.narrow(time_axis, j, kt) for j in range(n)]
+        x = torch.stack([w if time_axis == 2 else w.transpose(2, 3) for w in windows], 3)   # [B, C, kt, n, F]
+        x = x.reshape(b, c * kt, n * size_in)
     matrix = _folded_weight(deconv, time_axis)                                 # [C_out k, C kt]
     if torch.onnx.is_in_onnx_export():   # F.fold (col2im) has no opset-17 export; ONNX's ConvTranspose
         weight = matrix.t().reshape(c * kt, -1, 1, k)     # over frequency alone is onnxruntime's fast path
-        y = F.conv_transpose2d(x[:, :, None], weight, deconv.bias, stride=(1, stride), padding=(0, pad),
-                               output_padding=(0, size - natural), dilation=(1, dil))[:, :, 0]
+        y = F.conv_transpose2d(x.reshape(b, c * kt, n, size_in), weight, deconv.bias, stride=(1, stride),
+                               padding=(0, pad), output_padding=(0, size - natural), dilation=(1, dil))
     else:
-        y = F.fold(torch.matmul(matrix, x), (1, size), (1, k), dilation=(1, dil), padding=(0, pad),
-                   stride=(1, stride))[:, :, 0]
+        y = F.fold(torch.matmul(matrix, x), (n, size), (1, k), dilation=(1, dil), padding=(0, pad),
+                   stride=(1, stride))
         if deconv.bias is not None:
-            y = y + deconv.bias[:, None]
-    return y.unsqueeze(time_axis)                                              # [B, C_out, 1 | F, F | 1]
+            y = y + deconv.bias[:, None, None]
+    return y if time_axis == 2 else y.transpose(2, 3)                          # [B, C_out, n | F, F | n]
