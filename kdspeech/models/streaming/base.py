@@ -223,6 +223,8 @@ class StreamingModel:
         return torch.cat(outs, -1), state
 
     def _advance(self, chunk, state, emb):
+        """The adapter's step on ``chunk [B, n hop]``: one hop anywhere, n > 1 hops in one pass once
+        ``steady`` -> ``(out [B, n hop], new state)``."""
         raise NotImplementedError
 
     def set_tag(self, **fields):
