@@ -75,11 +75,15 @@ def signal(model, seconds):
     return wav, torch.nn.functional.normalize(chunks.mean(1), dim=-1)
 
 
+@pytest.mark.parametrize("hops", [1, 2, 4, 5, 7])
 @pytest.mark.parametrize("enhancer", list(ENHANCERS))
-def test_refinement_stream_matches_offline(tmp_path, enhancer):
+def test_refinement_stream_matches_offline(tmp_path, enhancer, hops):
+    """k hops a step: the windows that complete inside a step split its frames' similarity; the
+    output is the one-hop stream's and, like it, the offline enhancer's over the causal rule."""
     model = refine_model(tmp_path, enhancer)
     wav, emb = signal(model, ENHANCERS[enhancer][1])
-    stream = stream_model(model, enroll_emb=emb)
+    stream = stream_model(model, enroll_emb=emb, hops_per_step=hops)
+    assert stream.step_size == hops * stream.hop and stream.latency == stream.delay + (hops - 1) * stream.hop
     frames = model.enhancer.num_frames(wav.shape[-1])
     with torch.no_grad():
         offline = model(wav, emb)
@@ -97,6 +101,11 @@ def test_refinement_stream_matches_offline(tmp_path, enhancer):
     check_stream(f"pse_refine/{enhancer}", torch.cat([first, rest], -1), tail, expected, state,
                  state_end, stream.delay)
     streamed = torch.cat([first, rest, tail], -1)[:, stream.delay:]
+    if hops > 1:
+        with torch.no_grad():
+            one = stream_model(model, enroll_emb=emb).run_file(wav)
+        assert (streamed[:, :one.shape[-1]] - one).abs().max() < 1e-5
+        assert (state_end["sim"] - stream.one_hop().run(wav)[1]["sim"]).abs().max() == 0
     print(f"  against the offline forward (interpolated similarity): max |sim| diff "
           f"{(sim - offline['similarity']).abs().max().item():.3g}, max |out| diff "
           f"{(streamed - offline['out']).abs().max().item():.3g}; state {state_numel(state_end)} elements")
@@ -125,8 +134,11 @@ def test_refinement_stream_errors(tmp_path):
         stream_model(model, enroll_emb=torch.zeros(1, 17))
     with pytest.raises(KdError, match="initial"):
         stream_model(model, enroll_emb=torch.zeros(1, 16), initial=2.0)
-    with pytest.raises(KdError, match="takes one hop a step"):
-        stream_model(model, enroll_emb=torch.zeros(1, 16), hops_per_step=2)
+    with pytest.raises(KdError, match="hops_per_step must be a positive integer"):
+        stream_model(model, enroll_emb=torch.zeros(1, 16), hops_per_step=0)
+    with pytest.raises(KdError, match=r"a step takes 4 hops of 160 \[B, 640\]"):
+        stream = stream_model(model, enroll_emb=torch.zeros(1, 16), hops_per_step=4)
+        stream.step(torch.zeros(1, 160), stream.init_state())
     stream = stream_model(model, enroll_emb=torch.zeros(1, 16))
     with pytest.raises(KdError, match="enroll_emb has batch 1"):
         stream.step(torch.zeros(2, 160), stream.init_state(2))

@@ -55,15 +55,19 @@ def check_emb(name, emb_dim, enroll_emb, frame_wise=False):
     return enroll_emb
 
 
-def pick_emb(stream, emb, batch):
-    """The embedding of this step's network frame: the step's own ``emb`` or the stream's fixed one."""
+def pick_emb(stream, emb, batch, frames=1):
+    """The speaker embedding of this call's ``frames`` network frames, ``[B, frames, D]``: the step's own
+    ``emb`` (``[B, D]`` for all of them, or ``[B, frames, D]`` one per frame, as a k-hop step of
+    pse_refine gives) or the stream's fixed one."""
     emb = stream.enroll_emb if emb is None else emb
     if emb is None:
         raise KdError(f"{stream.name} stream: built frame-wise, so every step needs emb [B, D]")
-    if emb.dim() != 2 or emb.shape[0] != batch:
-        raise KdError(f"{stream.name} stream: the speaker embedding must be [B, D] with B = {batch} (the "
-                      f"chunk's batch), got {list(emb.shape)}")
-    return emb
+    if emb.dim() == 2 and emb.shape[0] == batch:
+        return emb[:, None].expand(-1, frames, -1)
+    if emb.dim() == 3 and emb.shape[0] == batch and emb.shape[1] == frames:
+        return emb
+    raise KdError(f"{stream.name} stream: the speaker embedding must be [B, D] or, one per network frame, "
+                  f"[B, {frames}, D] with B = {batch} (the chunk's batch), got {list(emb.shape)}")
 
 
 WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")   # of one layer of an nn.LSTM / nn.GRU
@@ -212,13 +216,15 @@ class StreamingModel:
 
     def _hops(self, chunk, state, emb=None):
         """Any whole number of hops (``chunk [B, n hop]``): one ``_advance`` over all of them once the
-        state is steady, hop by hop before (the warm-up's branches take one frame)."""
+        state is steady, hop by hop before (the warm-up's branches take one frame; a per-frame ``emb
+        [B, n, D]`` is split with them)."""
         n = chunk.shape[-1] // self.hop
         if n == 1 or self.steady(state):
             return self._advance(chunk, state, emb)
         outs = []
         for j in range(n):
-            out, state = self._advance(chunk[:, j * self.hop:(j + 1) * self.hop], state, emb)
+            hop_emb = emb[:, j] if torch.is_tensor(emb) and emb.dim() == 3 else emb   # one per frame
+            out, state = self._advance(chunk[:, j * self.hop:(j + 1) * self.hop], state, hop_emb)
             outs.append(out)
         return torch.cat(outs, -1), state
 

@@ -72,7 +72,7 @@ class DccrnStream(SpectralStream):
         b, c, f, _ = x.shape
         seq = x.permute(0, 3, 1, 2).reshape(b, n, c * f)
         if model.emb_dim:
-            speaker = pick_emb(self, emb, b).to(seq.dtype)[:, None, :].expand(-1, n, -1)
+            speaker = pick_emb(self, emb, b, n).to(seq.dtype)
             real, imag = seq.chunk(2, -1)
             seq = torch.cat([real, speaker, imag, speaker], -1)
         for i, layer in enumerate(model.lstm):

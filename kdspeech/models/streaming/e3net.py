@@ -68,7 +68,7 @@ class E3NetStream(StreamingModel):
         enc = model.encoder(frame[:, None])                                          # [B, N, n]
         h = model.encoder_norm(enc.transpose(1, 2))                                  # [B, n, N]
         if model.emb_dim:
-            h = torch.cat([h, pick_emb(self, emb, h.shape[0]).to(h.dtype)[:, None].expand(-1, n, -1)], -1)
+            h = torch.cat([h, pick_emb(self, emb, h.shape[0], n).to(h.dtype)], -1)
         h = model.fusion(h)
         for i, block in enumerate(model.blocks):
             x = block.ffn(h)

@@ -154,7 +154,7 @@ class PDfNet2Stream(SpectralStream):
             if feats is None:
                 feats = (spec_n.new_zeros(batch, 1, 1, model.features.erb_fb.shape[1]),
                          spec_n.new_zeros(batch, 2, 1, fdf))
-            speaker = pick_emb(self, emb, batch).to(spec_n.dtype)[:, None] if model.emb_dim else None
+            speaker = pick_emb(self, emb, batch, count).to(spec_n.dtype) if model.emb_dim else None
             gains, coefs = self._network(feats[0], feats[1], speaker, net, new)
             masked = spec_n * gains[..., None]
         frames = torch.cat([net["masked"], masked], 1)         # [B, O - 1 + n, bins, 2]: n - O + 1 ..

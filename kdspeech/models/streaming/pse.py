@@ -31,8 +31,12 @@ embeds each window alone, so its cosines differ from the offline ones by that.
 The windows are of the mixture, not of the enhanced output: Serre et al. (II-B, II-D: M = f_enc(Y))
 and ``pse_refine`` embed the input mixture, and so does the stream.  Delay, hop and flush are the
 enhancer stream's; the flush adds no window (a partial window past the
-last complete one is not embedded, as offline).  One hop a step: ``hops_per_step`` > 1 is a KdError
-(the similarity's delay line is set per enhancer frame, from the step's own window).
+last complete one is not embedded, as offline).
+
+k hops a step (``hops_per_step``): the step embeds every window that completes inside it from the hops
+up to that window's end, pushes the k hops' values into the delay line and gives the enhancer's k-hop
+step one ``[E, s]`` per frame (the value each of the k one-hop steps would give), so the output is the
+one-hop stream's; the latency grows by (k - 1) hops, the update rule above is unchanged.
 """
 
 import torch
@@ -57,9 +61,6 @@ class PseRefineStream(StreamingModel):
     def __init__(self, model, enroll_emb=None, initial=1.0, sample_rate=None, hops_per_step=1):
         from kdspeech.models.streaming import stream_model
         self.model, self.name = model, type(model).__name__
-        if hops_per_step != 1:
-            raise KdError(f"{self.name} stream: takes one hop a step (hops_per_step 1, not {hops_per_step}): "
-                          "its refined similarity is set frame by frame from the step's own window")
         self.sample_rate = int(sample_rate or model.sr)
         if enroll_emb is None or not torch.is_tensor(enroll_emb) or enroll_emb.dim() != 2 \
                 or enroll_emb.shape[-1] != model.emb_dim:
@@ -69,7 +70,9 @@ class PseRefineStream(StreamingModel):
         if not 0.0 <= float(initial) <= 1.0:
             raise KdError(f"{self.name} stream: initial similarity must be in [0, 1], not {initial}")
         self.enroll_emb, self.initial = enroll_emb, float(initial)
-        self.inner = stream_model(model.enhancer, frame_wise=True, sample_rate=self.sample_rate)
+        self.inner = stream_model(model.enhancer, frame_wise=True, sample_rate=self.sample_rate,
+                                  hops_per_step=hops_per_step)
+        self.set_hops(hops_per_step)
         self.hop, self.delay, self.cond_lag = self.inner.hop, self.inner.delay, self.inner.cond_lag
         self.period = max(1, int(model.hop) // self.hop)       # a window embedded every period steps
         if model.chunk % self.hop or model.hop % self.hop:
@@ -93,22 +96,35 @@ class PseRefineStream(StreamingModel):
     @torch.no_grad()
     def step(self, chunk, state):
         self.check_chunk(chunk, state)
-        model, new = self.model, dict(state)
         if self.enroll_emb.shape[0] != chunk.shape[0]:
             raise KdError(f"{self.name} stream: enroll_emb has batch {self.enroll_emb.shape[0]}, the chunk "
                           f"{chunk.shape[0]}")
-        window = torch.cat([state["window"][:, self.hop:], chunk.to(state["window"].dtype)], -1)
-        count = int(state["count"]) + self.hop
-        latest = state["sim"][:, -1] + self.initial
-        if count >= model.chunk and (count - model.chunk) % model.hop == 0:
-            emb = primary(as_outputs(model.encoder(window)))
-            new["cosine"] = cosine_sequence(emb[:, None], self.enroll_emb)[:, 0].to(latest.dtype)
-            latest = scale_clip(new["cosine"], model.alpha)
-        if count >= model.chunk:
-            count = model.chunk + (count - model.chunk) % model.hop
-        new["window"], new["count"] = window, torch.tensor(count, dtype=torch.long)
-        new["sim"] = torch.cat([state["sim"][:, 1:], latest[:, None] - self.initial], 1)
-        out, enh = self.inner.step(chunk, unprefixed("enh.", state), emb=self._emb(new, 0))
+        return self._hops(chunk, state)
+
+    def _hops(self, chunk, state, emb=None):
+        """n hops (``chunk [B, n hop]``, any n): the windows that complete inside them embedded (each
+        from the hops up to its end), the delay line advanced by the n hops' values, and the enhancer's
+        n-hop step given the n frames' ``[E, s]`` (``[B, n, D + 1]``, one per frame: the delay line's
+        oldest value after each hop, as n one-hop steps give it)."""
+        model, new, n = self.model, dict(state), chunk.shape[-1] // self.hop
+        samples = torch.cat([state["window"], chunk.to(state["window"].dtype)], -1)
+        count, latest, values = int(state["count"]), state["sim"][:, -1] + self.initial, []
+        for j in range(n):
+            count += self.hop
+            if count >= model.chunk and (count - model.chunk) % model.hop == 0:
+                window = samples[:, (j + 1) * self.hop:(j + 1) * self.hop + model.chunk]
+                emb = primary(as_outputs(model.encoder(window)))
+                new["cosine"] = cosine_sequence(emb[:, None], self.enroll_emb)[:, 0].to(latest.dtype)
+                latest = scale_clip(new["cosine"], model.alpha)
+            if count >= model.chunk:
+                count = model.chunk + (count - model.chunk) % model.hop
+            values.append(latest - self.initial)
+        line = torch.cat([state["sim"], torch.stack(values, 1)], 1)      # [B, cond_lag + 1 + n]
+        new["window"], new["count"] = samples[:, n * self.hop:], torch.tensor(count, dtype=torch.long)
+        new["sim"] = line[:, n:]
+        frames = line[:, 1:n + 1, None] + self.initial                     # frame j: the oldest after hop j
+        speaker = torch.cat([self.enroll_emb[:, None].expand(-1, n, -1), frames.to(self.enroll_emb.dtype)], -1)
+        out, enh = self.inner._hops(chunk, unprefixed("enh.", state), speaker)
         new.update(prefixed("enh.", enh))
         return out, new
 
