@@ -6,7 +6,8 @@ torch and through onnxruntime from the first hop; ``max |onnxruntime - torch| <=
 over every chunk embedding (TinyECAPA, 3 s of LibriSpeech speech) or over the waveform from the delay
 on (pse_refine, 3 s of noise whose tilt changes, so that the similarity moves inside (0, 1)).
 Measured: TinyECAPA 9e-8, pse_refine with E3Net 4.2e-7, pDFNet2 3.5e-7 of the output's peak (pDCCRN,
-not in the test: 5.8e-7).  Small random models, one thread.
+not in the test: 5.8e-7); with 3 hops a step E3Net 4.5e-7, pDFNet2 3.5e-7 (pDCCRN 5.5e-7).
+Small random models, one thread.
 """
 
 import numpy as np
@@ -16,6 +17,7 @@ import torch
 
 from kdspeech.deploy.stream_measure import measure_stream
 from kdspeech.deploy.stream_onnx import OrtStream, check_stream_onnx, export_stream_onnx, flatten_state
+from kdspeech.errors import KdError
 from kdspeech.models.streaming import stream_model
 from kdspeech.models.tiny_ecapa import TinyEcapa
 from test_stream_onnx import speech
@@ -56,17 +58,25 @@ def test_tiny_ecapa_chunk_embeddings_export(corpora, tmp_path):
     assert sum(emitted) == 4
 
 
-@pytest.mark.parametrize("enhancer", ["e3net", "pdfnet2"])
-def test_pse_refine_stream_export(tmp_path, enhancer):
+@pytest.mark.parametrize("enhancer,hops", [("e3net", 1), ("pdfnet2", 1), ("e3net", 3), ("pdfnet2", 3)])
+def test_pse_refine_stream_export(tmp_path, enhancer, hops):
+    """k = 3 hops a step: the windows complete at the step's first, last and middle hop (hops 100,
+    150, 200); the step is If(enhancer steady: batched, else hop by hop), each branch with its own
+    periodic If."""
     model = refine_model(tmp_path, enhancer)
     wav, emb = signal(model, 3)
-    stream = stream_model(model, enroll_emb=emb)
+    stream = stream_model(model, enroll_emb=emb, hops_per_step=hops)
     wav = wav[:, :wav.shape[-1] // stream.hop * stream.hop]
     path = tmp_path / "pse.stream.onnx"
     export_stream_onnx(stream, path, sr=16000)
-    assert len(_if_nodes(path)) == 1          # the encoder runs every 50th hop only
+    ifs = _if_nodes(path)
+    assert len(ifs) == 1          # the encoder runs every 50th hop only
+    if hops > 1:
+        assert ifs[0].name == "hops"
+        for branch in ifs[0].attribute:
+            assert [n.op_type for n in branch.g.node].count("If") == 1
     check = check_stream_onnx(stream, path, wav)
-    print(f"pse_refine ({enhancer}): max |onnxruntime - torch| {check['max_abs_diff']:.3g} = "
+    print(f"pse_refine ({enhancer}, {hops} hops a step): max |onnxruntime - torch| {check['max_abs_diff']:.3g} = "
           f"{check['relative']:.2g} x max |torch|")
     assert check["passed"] and check["relative"] < 1e-4
     # the refined similarity moved (the check covers the refinement, not a constant s)
@@ -76,6 +86,13 @@ def test_pse_refine_stream_export(tmp_path, enhancer):
     with torch.inference_mode():
         _, state = stream.run(wav)
     assert 0 < abs(float(cosine[0])) < 1 and abs(float(cosine[0]) - float(state["cosine"][0])) < 1e-5
+
+
+def test_pse_refine_export_takes_one_window_a_step(tmp_path):
+    model = refine_model(tmp_path, "e3net")
+    stream = stream_model(model, enroll_emb=signal(model, 1)[1], hops_per_step=51)
+    with pytest.raises(KdError, match="at most 50 hops a step"):
+        export_stream_onnx(stream, tmp_path / "pse.stream.onnx")
 
 
 def test_latency_rows_of_periodic_streams_run_onnxruntime(tmp_path):

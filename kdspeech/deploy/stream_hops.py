@@ -53,7 +53,8 @@ class SteadyGraph(nn.Module):
 def _branch(model, prefix, outer, shared):
     """``model``'s graph as an ``If`` branch: no inputs (the names in ``outer`` read from the outer
     scope), internal names prefixed, initializers moved to ``shared`` (``{content hash: tensor}``,
-    renamed to the first one of the same content), every output produced by a node of its own."""
+    renamed to the first one of the same content; those of a node's subgraph too, its names mapped the
+    same way), every output produced by a node of its own."""
     graph = model.graph
     rename = {}
 
@@ -77,10 +78,30 @@ def _branch(model, prefix, outer, shared):
         if not value or value in outer:
             return value
         return rename.get(value, prefix + value)
+    def nested(sub):   # a subgraph of a node (pse_refine's periodic If): its initializers shared, names mapped
+        for init in sub.initializer:
+            share(init.name, init)
+        del sub.initializer[:]
+        for node in sub.node:
+            node.input[:] = [name(n) for n in node.input]
+            node.output[:] = [name(n) for n in node.output]
+            node.name = prefix + node.name
+            for attr in node.attribute:
+                if attr.type == onnx.AttributeProto.GRAPHS:
+                    raise KdError("exporting a k-hop step: a branch holds a list of subgraphs")
+                if attr.type == onnx.AttributeProto.GRAPH:
+                    nested(attr.g)
+        for value in list(sub.input) + list(sub.output):
+            value.name = name(value.name)
+        sub.name = prefix + sub.name
+
     nodes = []
     for node in kept:
-        if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
-            raise KdError("exporting a k-hop step: a branch holds a subgraph of its own")
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPHS:
+                raise KdError("exporting a k-hop step: a branch holds a list of subgraphs")
+            if attr.type == onnx.AttributeProto.GRAPH:
+                nested(attr.g)
         node.input[:] = [name(n) for n in node.input]
         node.output[:] = [name(n) for n in node.output]
         node.name = prefix + node.name

@@ -23,6 +23,12 @@ reference embedding E is a constant of the graph (one export per enrolled speake
 exports).  TinyECAPA: ``out`` is ``[1, D]``, the chunk embedding of the window this step completes, and
 ``ready`` ``[1]`` (int64) says whether it completed one (``out`` is zeros otherwise); the stream's first
 steps (the STFT's mirrored left edge, the deltas' replicated first frames) are ``where`` on ``step``.
+
+pse_refine with k hops a step (k up to the period, so at most one window completes in a step): the
+step gathers the completed window's samples at the hop that completes it (``fired_window``, the
+branch's input) and gives the enhancer one ``[E, s]`` per frame; it is exported twice, the enhancer's
+k one-hop steps with their warm-up gates and its batched steady k-hop step, each spliced with the
+periodic ``If``, and the two joined by ``stream_hops.splice_hops`` (``If`` on the enhancer's clock).
 """
 
 import numpy as np
@@ -33,8 +39,9 @@ from torch import nn
 
 from kdspeech.errors import KdError
 
-#: name of the placeholder input the branch's output replaces, and of the condition output
-ENCODED, FIRE = "encoded", "fire"
+#: name of the placeholder input the branch's output replaces, of the condition output and of pse_refine's
+#: fired window (the branch's input, an output of the traced step that the splice removes)
+ENCODED, FIRE, WINDOW = "encoded", "fire", "fired_window"
 
 
 # -- the If splice ------------------------------------------------------------------------------
@@ -84,7 +91,8 @@ def _branch_graph(branch, reads, prefix):
 def splice_if(step_path, branch_path, reads, out_path=None):
     """Write ``step_path`` with its placeholder input ``encoded`` computed inside it: ``encoded = If(fire,
     then: branch(reads), else: zeros)``, ``fire`` (a bool output of the step) and ``reads`` (a value of
-    the step, the branch's input) by name; ``fire`` and ``encoded`` leave the inputs and outputs."""
+    the step, the branch's input) by name; ``fire``, ``encoded`` and ``fired_window`` leave the inputs
+    and outputs."""
     step, branch = onnx.load(str(step_path)), onnx.load(str(branch_path))
     graph = step.graph
     if ENCODED not in [i.name for i in graph.input] or FIRE not in [o.name for o in graph.output]:
@@ -99,7 +107,7 @@ def splice_if(step_path, branch_path, reads, out_path=None):
     then_graph.output[0].type.CopyFrom(else_graph.output[0].type)
     node = helper.make_node("If", [FIRE], [ENCODED], name="periodic", then_branch=then_graph, else_branch=else_graph)
     inputs = [i for i in graph.input if i.name != ENCODED]
-    outputs = [o for o in graph.output if o.name != FIRE]
+    outputs = [o for o in graph.output if o.name not in (FIRE, WINDOW)]
     available = {i.name for i in inputs} | {i.name for i in graph.initializer}
     nodes = _toposort(list(graph.node) + [node], available)
     new = helper.make_graph(nodes, graph.name, inputs, outputs, list(graph.initializer))
@@ -143,42 +151,79 @@ class PseEncodeCosine(nn.Module):
 
 
 class PseRefineGraph(nn.Module):
-    """One step of ``PseRefineStream`` as tensor operations (module text), the window's cosine given as
-    the input ``encoded`` (used where ``fire``)."""
+    """One step of ``PseRefineStream`` (k hops, its ``hops``) as tensor operations (module text), the
+    cosine of the window completed in the step given as the input ``encoded`` (used where ``fire``).
 
-    def __init__(self, stream):
+    The k hops' counters are ``count + j hop`` (j = 1 .. k): ``fire`` where one of them completes a
+    window (at most one per step: k <= the period), whose samples (gathered from the buffer at that
+    hop, output ``fired_window``) the branch embeds; the hops from that one on take the new value, the
+    delay line takes the k values and the enhancer gets one ``[E, s]`` per frame.  The enhancer: k
+    one-hop ``StepGraph`` steps (its warm-up gates; ``steady`` False) or, ``steady`` True, its batched
+    k-hop step with its counters at their steady values (``stream_hops.SteadyGraph``)."""
+
+    def __init__(self, stream, steady=False):
+        from kdspeech.deploy.stream_hops import SteadyGraph
         from kdspeech.deploy.stream_onnx import StepGraph, flatten_state
         super().__init__()
-        self.stream, self.model = stream, stream.model
+        self.stream, self.model, self.hops = stream, stream.model, int(stream.hops)
+        if self.hops > stream.period:
+            raise KdError(f"{stream.name} stream: the ONNX export takes at most one refinement window a step, "
+                          f"so at most {stream.period} hops a step (hops_per_step {self.hops})")
         self.template = stream.init_state(1)
         self.paths = [p for p, _ in flatten_state(self.template)]
         probe = torch.cat([stream.enroll_emb[:1], torch.ones(1, 1, dtype=stream.enroll_emb.dtype)], -1)
-        self.inner = _WithEmb(stream.inner, probe)
+        self.inner = _WithEmb(stream.inner.one_hop(), probe)
         self.enhancer = StepGraph(self.inner)
+        self.steady = None
+        if steady:
+            self.batched = _WithEmb(stream.inner, probe[:, None].expand(-1, self.hops, -1))
+            self.steady = SteadyGraph(self.batched, self.enhancer.template, self.enhancer.paths,
+                                      self.enhancer.warmup.counters)
         self.register_buffer("enroll", stream.enroll_emb[:1].detach().clone(), persistent=False)
 
     def example_inputs(self):
         from kdspeech.deploy.stream_onnx import flatten_state
-        return {"chunk": torch.zeros(1, self.stream.hop), ENCODED: torch.zeros(1),
+        return {"chunk": torch.zeros(1, self.hops * self.stream.hop), ENCODED: torch.zeros(1),
                 **{f"state.{p}": t.clone() for p, t in flatten_state(self.template)}}
 
     def forward(self, chunk, encoded, **state_in):
         from kdspeech.models.similarity import scale_clip
-        s, model = self.stream, self.model
-        size, every, initial = int(model.chunk), int(model.hop), s.initial
-        window = torch.cat([state_in["state.window"][:, s.hop:], chunk], -1)
-        count = state_in["state.count"] + s.hop
-        fire = (count >= size) & (torch.remainder(count - size, every) == 0)
+        s, model, k = self.stream, self.model, self.hops
+        size, every, initial, hop = int(model.chunk), int(model.hop), s.initial, s.hop
+        samples = torch.cat([state_in["state.window"], chunk], -1)
+        hops = torch.arange(k)
+        counts = state_in["state.count"] + (hops + 1) * hop
+        fires = (counts >= size) & (torch.remainder(counts - size, every) == 0)
+        fire = fires.to(torch.int64).sum() > 0
+        first = (fires.to(torch.int64) * hops).sum()                        # the hop that completes it
+        fired = samples[:, (first + 1) * hop + torch.arange(size)]
         sim = state_in["state.sim"]
         cosine = torch.where(fire.expand(encoded.shape), encoded, state_in["state.cosine"])
-        latest = torch.where(fire.expand(cosine.shape), scale_clip(cosine, model.alpha), sim[:, -1] + initial)
-        sim = torch.cat([sim[:, 1:], (latest - initial)[:, None]], 1)
-        self.inner.emb = torch.cat([self.enroll, sim[:, :1] + initial], -1)
-        enh = self.enhancer(chunk, **{f"state.{p}": state_in[f"state.enh.{p}"] for p in self.enhancer.paths})
-        result = {"out": enh.pop("out"), "next.count": torch.where(count >= size, size + torch.remainder(
-            count - size, every), count), "next.window": window, "next.sim": sim, "next.cosine": cosine}
-        result.update((f"next.enh.{k[len('next.'):]}", v) for k, v in enh.items())
-        return {"out": result["out"], **{f"next.{p}": result[f"next.{p}"] for p in self.paths}, FIRE: fire}
+        batch = (sim.shape[0], k)
+        after = (fire & (hops >= first))[None].expand(batch)
+        latest = torch.where(after, scale_clip(cosine, model.alpha)[:, None].expand(batch),
+                             (sim[:, -1:] + initial).expand(batch))
+        line = torch.cat([sim, latest - initial], 1)
+        frames = torch.cat([self.enroll[:, None].expand(-1, k, -1), line[:, 1:k + 1, None] + initial], -1)
+        enh_in = {f"state.{p}": state_in[f"state.enh.{p}"] for p in self.enhancer.paths}
+        if self.steady is not None:
+            self.batched.emb = frames
+            enh = self.steady(chunk, **enh_in)
+        else:
+            outs = []
+            for j in range(k):
+                self.inner.emb = frames[:, j]
+                enh = self.enhancer(chunk[:, j * hop:(j + 1) * hop], **enh_in)
+                outs.append(enh.pop("out"))
+                enh_in = {f"state.{p[len('next.'):]}": v for p, v in enh.items()}
+            enh["out"] = torch.cat(outs, -1)
+        total = state_in["state.count"] + k * hop
+        result = {"out": enh.pop("out"), "next.count": torch.where(total >= size, size + torch.remainder(
+            total - size, every), total), "next.window": samples[:, k * hop:], "next.sim": line[:, k:],
+            "next.cosine": cosine}
+        result.update((f"next.enh.{p[len('next.'):]}", v) for p, v in enh.items())
+        return {"out": result["out"], **{f"next.{p}": result[f"next.{p}"] for p in self.paths}, FIRE: fire,
+                WINDOW: fired}
 
 
 # -- TinyECAPA chunk embeddings -----------------------------------------------------------------
@@ -267,7 +312,7 @@ def periodic_graph(stream):
     from kdspeech.models.streaming.tiny_ecapa import TinyEcapaStream
     if isinstance(stream, PseRefineStream):
         return PseRefineGraph(stream).eval(), PseEncodeCosine(stream).eval(), \
-            {"window": torch.zeros(1, int(stream.model.chunk))}, "next.window"
+            {"window": torch.zeros(1, int(stream.model.chunk))}, WINDOW
     if isinstance(stream, TinyEcapaStream):
         frontend_dim = stream.model.frontend.dim
         return TinyEcapaGraph(stream).eval(), EcapaEmbed(stream).eval(), \
@@ -277,15 +322,30 @@ def periodic_graph(stream):
 
 def export_periodic(stream, path, graph, branch, branch_inputs, reads):
     """Export ``graph`` (with the placeholder) and ``branch`` and splice them into ``path``; returns
-    ``export_onnx``'s dict for the spliced graph (``encoded`` and ``fire`` removed)."""
+    ``export_onnx``'s dict for the spliced graph (``encoded``, ``fire`` and ``fired_window`` removed).
+    pse_refine with k > 1 hops a step whose enhancer has a warm-up: ``graph`` (its k one-hop enhancer
+    steps) and its ``steady`` twin (the batched k-hop enhancer step) each get the branch, and
+    ``stream_hops.splice_hops`` joins them as ``If(state.enh.<clock> >= its steady value)``."""
     from kdspeech.deploy.onnx_export import export_onnx
-    branch_path = path.with_name(path.name + ".branch.onnx")
+    from kdspeech.deploy.stream_hops import splice_hops
+    parts = {name: path.with_name(f"{path.name}.{name}.onnx") for name in ("branch", "steady", "warmup")}
+    warm = getattr(getattr(graph, "enhancer", None), "warmup", None)
+    hops = getattr(graph, "hops", 1) > 1
     try:
-        exported = export_onnx(graph, graph.example_inputs(), path)
-        export_onnx(branch, branch_inputs, branch_path)
-        splice_if(path, branch_path, reads)
+        export_onnx(branch, branch_inputs, parts["branch"])
+        target = parts["warmup"] if hops else path
+        exported = export_onnx(graph, graph.example_inputs(), target)
+        splice_if(target, parts["branch"], reads)
+        if hops:
+            steady = PseRefineGraph(graph.stream, steady=True).eval()
+            export_onnx(steady, steady.example_inputs(), parts["steady"])
+            splice_if(parts["steady"], parts["branch"], reads)
+            clock = warm.clock
+            splice_hops(parts["steady"], parts["warmup"], None if clock is None else f"enh.{clock}",
+                        None if clock is None else warm.counters[clock], path)
     finally:
-        branch_path.unlink(missing_ok=True)
+        for part in parts.values():
+            part.unlink(missing_ok=True)
     exported["inputs"] = [n for n in exported["inputs"] if n != ENCODED]
-    exported["outputs"] = [n for n in exported["outputs"] if n != FIRE]
+    exported["outputs"] = [n for n in exported["outputs"] if n not in (FIRE, WINDOW)]
     return exported
