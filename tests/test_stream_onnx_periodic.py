@@ -88,11 +88,13 @@ def test_pse_refine_stream_export(tmp_path, enhancer, hops):
     assert 0 < abs(float(cosine[0])) < 1 and abs(float(cosine[0]) - float(state["cosine"][0])) < 1e-5
 
 
-def test_pse_refine_export_takes_one_window_a_step(tmp_path):
+def test_periodic_exports_refuse_what_they_do_not_take(tmp_path):
     model = refine_model(tmp_path, "e3net")
     stream = stream_model(model, enroll_emb=signal(model, 1)[1], hops_per_step=51)
     with pytest.raises(KdError, match="at most 50 hops a step"):
         export_stream_onnx(stream, tmp_path / "pse.stream.onnx")
+    with pytest.raises(KdError, match="chunk embeddings takes one hop a step"):
+        export_stream_onnx(stream_model(TinyEcapa(**ECAPA).eval(), hops_per_step=2), tmp_path / "ecapa.onnx")
 
 
 def test_latency_rows_of_periodic_streams_run_onnxruntime(tmp_path):

@@ -70,6 +70,10 @@ def test_tiny_ecapa_chunk_stream_matches_offline(length):
         streamed, state = stream.run(wav[:, :SR // 2])
         rest, state_end = stream.run(wav[:, SR // 2:], state)
         chunks = torch.cat([streamed, rest, stream.flush(state_end)], 1)
+        for hops in (3, 64):   # k hops a step: the same embeddings (a step of 64 hops may complete two)
+            many = stream_model(model, hops_per_step=hops)
+            assert many.latency == many.delay + (hops - 1) * many.hop
+            assert torch.equal(many.run_file(wav), stream.run_file(wav))
     diff = (chunks - offline).abs().max().item()
     print(f"tiny_ecapa {length} samples: {chunks.shape[1]} chunk embeddings, max |stream - offline| "
           f"{diff:.3g}, state {state_numel(state_end)} elements")
@@ -88,6 +92,6 @@ def test_tiny_ecapa_stream_refusals():
         stream_model(TinyEcapa(**ECAPA, chunk_mode="split", cmn=True).eval())
     pooled = TinyEcapa(**ECAPA).eval()
     stream = stream_model(pooled, chunk_mode="split")  # the split equivalent, on request
-    with pytest.raises(KdError, match="takes one hop a step"):
-        stream_model(pooled, chunk_mode="split", hops_per_step=2)
+    with pytest.raises(KdError, match="hops_per_step must be a positive integer"):
+        stream_model(pooled, chunk_mode="split", hops_per_step=0)
     assert stream.run(torch.zeros(1, 1600))[0].shape == (1, 0, 16)

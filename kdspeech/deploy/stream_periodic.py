@@ -314,6 +314,9 @@ def periodic_graph(stream):
         return PseRefineGraph(stream).eval(), PseEncodeCosine(stream).eval(), \
             {"window": torch.zeros(1, int(stream.model.chunk))}, WINDOW
     if isinstance(stream, TinyEcapaStream):
+        if stream.hops > 1:
+            raise KdError(f"{stream.name} stream: the ONNX export of the chunk embeddings takes one hop a step "
+                          f"(its out is one embedding), not hops_per_step {stream.hops}")
         frontend_dim = stream.model.frontend.dim
         return TinyEcapaGraph(stream).eval(), EcapaEmbed(stream).eval(), \
             {"frames": torch.zeros(1, frontend_dim, int(stream.frames))}, "next.window"

@@ -13,7 +13,8 @@ state version, the model class, its sample rate and layout sizes; a state with a
 tensors of other names or shapes, is a KdError naming what differs; a chunk of another length too.
 
 Several hops a step (``stream_model(model, hops_per_step=k)``; CRN, DCCRN family, pDeepFilterNet2,
-E3Net, pse_refine; TinyECAPA takes one hop, a KdError otherwise): ``step`` takes and returns ``[B, k
+E3Net, pse_refine; TinyECAPA's chunk embeddings frame by frame, the embeddings of the windows a step
+completes): ``step`` takes and returns ``[B, k
 hop]`` (``step_size``), the k frames' convolutions and linear layers batched once the stream is past
 its warm-up (recurrent layers frame by frame inside); the state's layout and tag are those of k = 1;
 ``delay`` (the alignment) is unchanged and the algorithmic latency (``latency``) grows by ``(k - 1)

@@ -20,7 +20,9 @@ with n = 1 when a window completes, else 0; ``run`` concatenates them, ``run_fil
 that the end of the file completes (the right edge mirrored and the deltas' edge replicated, as
 offline), giving the offline ``emb_chunks`` ``[B, K, D]``.
 
-One hop a step: ``hops_per_step`` > 1 is a KdError (a step emits at most one embedding).
+k hops a step (``hops_per_step``): the k hops go frame by frame and the step returns the embeddings of
+the windows they complete, in order (n from 0 to ceil(k / period)); the same embeddings as one hop a
+step.  The ONNX export takes one hop a step.
 
 State: the last 360 input samples, the last 4 cepstra and 4 deltas, the last c feature frames (80 x
 c), a frame counter and a window counter (both bounded).
@@ -38,9 +40,6 @@ from kdspeech.models.tiny_ecapa import mean_std
 class TinyEcapaStream(StreamingModel):
     def __init__(self, model, chunk_mode=None, sample_rate=None, hops_per_step=1):
         self.model, self.name = model, type(model).__name__
-        if hops_per_step != 1:
-            raise KdError(f"{self.name} stream: takes one hop a step (hops_per_step 1, not {hops_per_step}): "
-                          "a step emits the one chunk embedding its hop completes")
         self.sample_rate = int(sample_rate or model.sr)
         front = model.frontend
         if model.chunk_frames is None:
@@ -68,7 +67,8 @@ class TinyEcapaStream(StreamingModel):
         self.history = self.lag * self.hop + half
         self.delay = (2 * self.reach + self.lag - 1) * self.hop
         self.frames, self.frames_hop = model.chunk_frames, model.chunk_hop
-        self.period = int(self.frames_hop)                     # one feature frame a step
+        self.period = int(self.frames_hop)                     # one feature frame a hop
+        self.set_hops(hops_per_step)
         self.set_tag(hop=self.hop, n_fft=self.n_fft, chunk=self.frames, dim=model.emb_dim,
                      channels=",".join(str(b.pointwise.out_channels) for b in model.blocks))
 
@@ -85,7 +85,16 @@ class TinyEcapaStream(StreamingModel):
     @torch.no_grad()
     def step(self, chunk, state):
         self.check_chunk(chunk, state)
-        return self._advance(chunk, state)
+        return self._hops(chunk, state)
+
+    def _hops(self, chunk, state, emb=None):
+        """n hops, one feature frame each (the blocks run once per completed window): the embeddings of
+        the windows they complete ``[B, m, D]``, in order."""
+        outs = [self._none(chunk.shape[0])]
+        for j in range(chunk.shape[-1] // self.hop):
+            out, state = self._advance(chunk[:, j * self.hop:(j + 1) * self.hop], state)
+            outs.append(out)
+        return torch.cat(outs, 1), state
 
     def _none(self, batch):
         return torch.zeros(batch, 0, self.model.emb_dim)
@@ -148,14 +157,15 @@ class TinyEcapaStream(StreamingModel):
         return model.project(mean_std(model.blocks(frames)))
 
     def run(self, wav, state=None):
-        """Stream ``wav [B, T]`` hop by hop: (chunk embeddings [B, n, D], final state)."""
+        """Stream ``wav [B, T]`` step by step (a shorter last step for the hops left): (chunk embeddings
+        [B, n, D], final state)."""
         if wav.dim() != 2 or wav.shape[-1] % self.hop:
             raise KdError(f"{self.name} stream: run needs [B, T] with T a multiple of the hop {self.hop}, "
                           f"got {list(wav.shape)}")
         state = self.init_state(wav.shape[0]) if state is None else state
         outs = [self._none(wav.shape[0])]
-        for start in range(0, wav.shape[-1], self.hop):
-            out, state = self.step(wav[:, start:start + self.hop], state)
+        for start in range(0, wav.shape[-1], self.step_size):
+            out, state = self.last_step(wav[:, start:start + self.step_size], state)
             outs.append(out)
         return torch.cat(outs, 1), state
 
