@@ -111,3 +111,9 @@ def test_latency_rows_of_periodic_streams_run_onnxruntime(tmp_path):
         assert row["seconds"] == 2.0                              # 4 periods of 50 hops
     enhancer = measure_stream("enhancer", model.enhancer, 0.5, 16000, repeats=1, emb_dim=model.emb_dim + 1)
     assert rows["pse"]["macs_per_hop"] > 1.2 * enhancer["macs_per_hop"]
+    # 8 hops a step: 10 periods (2 before the first window, 8 counted), 504 hops (whole steps), the k-hop export
+    row = measure_stream("pse", model, 1.2, 16000, tmp_path / "pse.stream.k8.onnx", repeats=1, emb_dim=model.emb_dim,
+                         hops=8)
+    assert row["stream_status"] == "ok", row["stream_status"]
+    assert row["seconds"] == 5.04 and row["hops_per_step"] == 8 and row["onnx_max_abs_diff"] <= row["onnx_tolerance"]
+    assert row["macs_per_hop"] > 1.2 * enhancer["macs_per_hop"]

@@ -56,11 +56,12 @@ def open_stream(model, inputs, hops=None):
 
 def stream_audio(model, stream, seconds, sr, emb_dim=None):
     """``[1, T]`` seeded noise, ``T`` the whole steps in ``seconds`` (at least ``WARMUP_HOPS + 1`` hops,
-    one step past them, and for a stream with periodic work ``4 period`` hops: its first window
-    completes after about 2 periods, so that the timed and counted steps include its periodic work)."""
+    one step past them, and for a stream with periodic work ``max(4, 2 + k) period`` hops: its first
+    window completes after about 2 periods, and ``step_macs`` counts the last ``period`` steps of k
+    hops, so that the timed and counted steps include its periodic work)."""
     k = stream.hops
     hops = max(int(round(seconds * sr)) // stream.hop, WARMUP_HOPS + 1, _warm_hops(stream) + k,
-               4 * stream.period if stream.period > 1 else 0)
+               max(4, 2 + k) * stream.period if stream.period > 1 else 0)
     hops += -hops % k
     inputs = deploy_inputs(model, hops * stream.hop, emb_dim)
     return next(iter(inputs.values()))[:, :hops * stream.hop].float()
@@ -130,8 +131,8 @@ class _OneStep(nn.Module):
 
 def step_macs(stream, wav):
     """MACs of one hop: a step after ``WARMUP_HOPS`` hops of ``wav`` (whole steps: a steady state) over
-    its ``hops``; for a stream with periodic work the mean over the last ``period`` steps of ``wav`` (one
-    of them does that work)."""
+    its ``hops``; for a stream with periodic work the mean over the last ``period`` steps of ``wav`` (k
+    whole cycles of ``period`` hops: k of those hops do that work)."""
     steps, size = stream.period, stream.step_size
     warm = _warm_hops(stream) * stream.hop if steps == 1 else (wav.shape[-1] // size - steps) * size
     with torch.inference_mode():

@@ -166,10 +166,10 @@ class StreamingModel:
     ``step(chunk [B, k hop], state) -> (out [B, k hop], state)``,
     ``flush(state) -> tail [B, delay]`` (the last ``delay`` samples of a finite file; the state is not
     changed), ``run`` (steps over a whole signal) and ``run_file`` (run + flush, aligned).  Steps and
-    flushes run without autograd (a state never carries a graph).  ``period``: the steps of one cycle
-    of periodic work (pse_refine's window embedding, TinyECAPA's chunk embedding: one step in
-    ``period`` does it, after the first window of about ``2 period`` steps); 1 when every steady step
-    costs the same.
+    flushes run without autograd (a state never carries a graph).  ``period``: the hops of one cycle
+    of periodic work (pse_refine's window embedding, TinyECAPA's chunk embedding: one hop in
+    ``period`` does it, after the first window of about ``2 period`` hops; ``period`` steps of k hops
+    hold k cycles); 1 when every steady step costs the same.
 
     Several hops a step (``set_hops``): a step's output is the k one-hop steps' outputs concatenated and
     its state theirs after the k-th (same layout and tag as k = 1), but once the stream is past its

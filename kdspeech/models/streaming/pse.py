@@ -74,7 +74,7 @@ class PseRefineStream(StreamingModel):
                                   hops_per_step=hops_per_step)
         self.set_hops(hops_per_step)
         self.hop, self.delay, self.cond_lag = self.inner.hop, self.inner.delay, self.inner.cond_lag
-        self.period = max(1, int(model.hop) // self.hop)       # a window embedded every period steps
+        self.period = max(1, int(model.hop) // self.hop)       # a window embedded every period hops
         if model.chunk % self.hop or model.hop % self.hop:
             raise KdError(f"{self.name} stream: the similarity's chunk ({model.chunk}) and its hop "
                           f"({model.hop} samples) must be multiples of the enhancer's hop {self.hop}")
