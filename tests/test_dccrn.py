@@ -60,6 +60,7 @@ def test_published_size_runs():
 
 
 def test_e_mask_is_bounded_and_applied_to_the_noisy_spectrum():
+    torch.manual_seed(0)
     model = build_model("dccrn", TINY).eval()
     x = torch.randn(1, 800)
     with torch.no_grad():
@@ -67,7 +68,7 @@ def test_e_mask_is_bounded_and_applied_to_the_noisy_spectrum():
     noisy = model.stft(x)
     mask = torch.complex(out["mask"][:, 0], out["mask"][:, 1])
     est = torch.complex(out["spec"][:, 0], out["spec"][:, 1])
-    assert mask.abs().max() < 1  # tanh of the magnitude
+    assert mask.abs().max() <= 1  # tanh of the magnitude (1.0 in float32 beyond about 9)
     assert torch.all(mask[:, 0] == 0)  # the DC bin
     torch.testing.assert_close(est, noisy * mask)
     torch.testing.assert_close(out["wav"], model.stft.inverse(est, 800))
