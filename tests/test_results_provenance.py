@@ -14,7 +14,6 @@ GIT_LINE = re.compile(r"^- git: `([^`]*)`", re.MULTILINE)
 
 # results file -> why it still names a dirty tree (each one leaves this list when its recipe is re-run)
 PENDING = {
-    "egs/esc50/cls/RESULTS.md": "3 seeds x 3 folds already; the re-run at a clean commit takes about 2 h on 2 free cores",
     "egs/esc50/cls/results/ablations/RESULTS.md": "the ablation run (51 min) after the main run's",
 }
 
