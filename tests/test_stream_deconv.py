@@ -1,5 +1,5 @@
 """The kept frame of a one-frame transposed convolution (kdspeech.models.streaming.spectral.
-deconv_last_frame): equal, within float32 rounding, to the full transposed convolution narrowed to frame
+deconv_frames, n = 1): equal, within float32 rounding, to the full transposed convolution narrowed to frame
 ``kt - 1``, for both layouts (CRN [B, C, T, F] with an output size, DCCRN [B, C, F, T] with its
 output padding), strides, paddings and dilations in frequency, in torch (``F.fold``) and as an ONNX
 export traces it (shifted sums); the same for the n kept frames of a k-hop step (``deconv_frames``,
@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from kdspeech.models.streaming.spectral import deconv_frames, deconv_last_frame
+from kdspeech.models.streaming.spectral import deconv_frames
 
 CASES = [  # time axis, time kernel, frequency kernel, stride, padding, output padding / extra size, dilation
     (2, 2, 3, 2, 0, 0, 1), (2, 2, 3, 2, 0, 1, 1), (2, 3, 3, 1, 1, 0, 1),
@@ -39,17 +39,17 @@ def test_kept_frame_equals_the_full_transposed_convolution(axis, kt, kf, stride,
         full = deconv(x)[..., kt - 1:kt - 1 + frames]
         args = {}
     with torch.no_grad(), mock.patch("torch.onnx.is_in_onnx_export", return_value=exporting):
-        kept = (deconv_last_frame if frames == 1 else deconv_frames)(deconv, x, axis, **args)
+        kept = deconv_frames(deconv, x, axis, **args)
     assert kept.shape == full.shape and torch.allclose(kept, full, atol=1e-6, rtol=0)
 
 
 def test_time_stride_refused_and_a_changed_weight_followed():
     x = torch.randn(1, 4, 2, 5)
     with pytest.raises(ValueError, match="time stride 1"):
-        deconv_last_frame(nn.ConvTranspose2d(4, 2, (2, 3), stride=(2, 2)), x, 2, freq_size=11)
+        deconv_frames(nn.ConvTranspose2d(4, 2, (2, 3), stride=(2, 2)), x, 2, freq_size=11)
     deconv = nn.ConvTranspose2d(4, 2, (2, 3), stride=(1, 2))
     with torch.no_grad():
-        before = deconv_last_frame(deconv, x, 2, freq_size=11) - deconv.bias[:, None, None]
+        before = deconv_frames(deconv, x, 2, freq_size=11) - deconv.bias[:, None, None]
         deconv.weight.mul_(2)                                         # the cached folded weight follows
-        after = deconv_last_frame(deconv, x, 2, freq_size=11) - deconv.bias[:, None, None]
+        after = deconv_frames(deconv, x, 2, freq_size=11) - deconv.bias[:, None, None]
     assert torch.allclose(after, 2 * before, atol=1e-6)

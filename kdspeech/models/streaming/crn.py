@@ -6,7 +6,7 @@ mirrors its edges (torch.stft's "reflect"), so the stream waits one more hop for
 samples = 20 ms at the defaults n_fft 320, hop 160, 160 of them the mirrored edge's price).  State:
 per (transposed) convolution the last ``time_kernel - 1`` input frames, and the LSTMs' (h, c).  A
 transposed convolution computes only the output frame the stream keeps, as a matrix product
-(``deconv_last_frame``).  ``hops_per_step`` k: a steady step runs its k frames through every
+(``deconv_frames``).  ``hops_per_step`` k: a steady step runs its k frames through every
 convolution, the LSTM's input products and the projection at once (``deconv_frames``,
 ``lstm_frames``); latency ``delay + (k - 1) hop``.
 """

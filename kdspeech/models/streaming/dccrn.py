@@ -6,7 +6,7 @@ LSTMs are unidirectional, so it always streams.  Zero-padded STFT: delay ``(lag 
 al.'s baseline) the stream takes ``enroll_emb [B, emb_dim]``, fixed, or per step (``step(..., emb=)``,
 the on-the-fly refinement).  State: per (transposed) convolution the last ``kernel_time - 1`` input
 frames, the LSTMs' (h, c) of the real and imaginary parts.  A transposed convolution computes only
-the output frame the stream keeps, as a matrix product (``deconv_last_frame``).  ``hops_per_step``
+the output frame the stream keeps, as a matrix product (``deconv_frames``).  ``hops_per_step``
 k: a steady step runs its k frames through every (transposed) convolution and the LSTMs' input
 products at once (``deconv_frames``, ``lstm_frames``; a frame-wise ``emb`` serves the step's k
 frames); latency ``delay + (k - 1) hop``.

@@ -170,7 +170,7 @@ def causal_conv_step(conv, buf, x, time_axis):
 
 def _folded_weight(deconv, time_axis):
     """``deconv``'s weight ``[C_in, C_out, ...]`` as the matrix ``[C_out k, C_in kt]`` of
-    ``deconv_last_frame`` (time tap ``kt - 1 - i`` at column ``c kt + i``, frequency tap j at row
+    ``deconv_frames`` (time tap ``kt - 1 - i`` at column ``c kt + i``, frequency tap j at row
     ``o k + j``); cached on the module while its weight's storage and version (in-place updates,
     ``load_state_dict``) stay the same."""
     weight = deconv.weight
@@ -185,16 +185,6 @@ def _folded_weight(deconv, time_axis):
         matrix = taps.reshape(c_in * kt, -1).t().contiguous()                  # [C_out k, C_in kt]
     deconv._kd_folded = (key, matrix)
     return matrix
-
-
-def deconv_last_frame(deconv, inp, time_axis, freq_size=None):
-    """Output frame ``kt - 1`` of ``deconv`` (an ``nn.ConvTranspose2d``) over ``inp`` holding its last
-    ``kt`` input frames on ``time_axis`` (2: [B, C, T, F], 3: [B, C, F, T]): the one frame a causal
-    stream keeps, ``deconv(inp)`` narrowed to frame ``kt - 1`` (``deconv_frames`` of one frame)."""
-    kt = deconv.kernel_size[time_axis - 2]
-    if inp.shape[time_axis] != kt:
-        raise ValueError(f"deconv_last_frame: {inp.shape[time_axis]} input frames, the kernel has {kt}")
-    return deconv_frames(deconv, inp, time_axis, freq_size)
 
 
 def deconv_frames(deconv, inp, time_axis, freq_size=None):
@@ -223,7 +213,7 @@ def deconv_frames(deconv, inp, time_axis, freq_size=None):
     size = freq_size if freq_size is not None else natural + deconv.output_padding[f]
     t = time_axis - 2
     if deconv.groups != 1 or deconv.stride[t] != 1 or deconv.padding[t] or deconv.dilation[t] != 1:
-        raise ValueError("deconv_last_frame: a causal one-frame step needs time stride 1, no time padding "
+        raise ValueError("deconv_frames: a causal step needs time stride 1, no time padding "
                          "or dilation, and groups 1")
     b, c = inp.shape[:2]
     if n == 1:
