@@ -47,17 +47,19 @@
 # External inputs (--inputs PATH, repeatable): what a stage reads from outside the recipe's stages (a
 # CSV, a corpus folder, a path of db.sh).  Each enters the fingerprint by its resolved path (so a
 # db.sh path pointing elsewhere re-runs the stage) and its content: a file by the sha256 of its
-# bytes; a folder by a manifest of its files (relative path, size, modification time, symbolic links
-# followed), never by reading them, so that a corpus of 100k files costs one `find` (about a second
-# on a local disk) and an added, removed, resized or touched file re-runs the stage; a path that does
-# not exist counts as "missing" (the stage's command then reports it).  The manifests are kept in
-# <out dir>/.done.inputs, so that a re-run says which files were added, removed or changed.  A stage
-# without --inputs has the base it would have had before --inputs existed.
+# bytes; a folder by a manifest of its files (relative path, size, sha256 of the bytes; symbolic links
+# followed; kdspeech.bin.list_files), so that an added, removed, resized or rewritten file re-runs the
+# stage and a touched, copied or restored one does not; a path that does not exist counts as
+# "missing" (the stage's command then reports it).  The manifests, with each file's time, are kept in
+# <out dir>/.done.inputs, so that a re-run says which files were added, removed or changed, and so
+# that a file whose size and time are those of the manifest is not read again: a corpus is read once,
+# then checked by one stat per file (a copied one, all of whose times are new, is read once more).
+# A stage without --inputs has the base it would have had before --inputs existed.
 # --inputs_listed PATH (repeatable): a data dir or a CSV that names files elsewhere (a test set of your
-# own recordings, a CSV of clips): the dir's files or the CSV by content, and every file it lists
-# (wav.scp, spk1.scp, noise1.scp, utt2enroll; a CSV's path and clean columns) by a stat
-# (kdspeech.bin.list_files), so that an edited list, or a listed file replaced, re-runs the stage, and
-# nothing beside them does (the recipe's own data/, dump/, exp/ around a CSV are not its inputs).
+# own recordings, a CSV of clips): the dir's files or the CSV, and every file it lists (wav.scp,
+# spk1.scp, noise1.scp, utt2enroll; a CSV's path and clean columns), by content as above, so that an
+# edited list, or a listed file replaced, re-runs the stage, and nothing beside them does (the
+# recipe's own data/, dump/, exp/ around a CSV are not its inputs).
 #
 # --progress EXP_DIR (repeatable; not part of the fingerprint): while the stage runs, one console
 # line per finished training epoch of EXP_DIR/log/train.log (epoch i/N with N from
@@ -416,7 +418,8 @@ stage_run() {
   if $_kd_up_to_date; then
     log "Stage $_kd_label: ${_kd_outs[*]} up to date, skipped"
     unset KDSPEECH_STAGE
-    [[ -z $_kd_manifest ]] || rm -f -- "$_kd_manifest"
+    # Same contents; the new manifest has the files' new times, so that they are not read again.
+    [[ -z $_kd_manifest ]] || _kd_keep_manifest
     return 0
   fi
   [[ -z $_kd_why ]] || log "Stage $_kd_label: re-running: $_kd_why"
@@ -490,19 +493,27 @@ stage_run() {
   _kd_stamp=$(_kd_stamp_text "$_kd_num" "$_kd_name" "$_kd_fingerprint" "$_kd_base" "$_kd_code" \
     "$_kd_inputs" "$(printf '%q ' "${_kd_command[@]}")" "$(printf '%s\n' "${_kd_params[@]}")" \
     "$_kd_scripts" "$_kd_library" "${#_kd_confs[@]}" "${_kd_confs[@]}" "${_kd_deps[@]}")
+  # first the manifests of the external inputs (for a re-run's reason and the hashes it reuses)
+  [[ -z $_kd_manifest ]] || _kd_keep_manifest
   for _kd_out in "${_kd_outs[@]}"; do
-    if [[ -n $_kd_manifest ]]; then   # first the manifests of the external inputs, for a re-run's reason
-      _kd_tmp=$_kd_out/$_KD_STAMP.inputs.tmp.$$
-      cp -- "$_kd_manifest" "$_kd_tmp"
-      mv -f -- "$_kd_tmp" "$_kd_out/$_KD_STAMP.inputs"
-    fi
     _kd_tmp=$_kd_out/$_KD_STAMP.tmp.$$
     printf '%s\n' "$_kd_stamp" > "$_kd_tmp"
     mv -f -- "$_kd_tmp" "$_kd_out/$_KD_STAMP"
   done
-  [[ -z $_kd_manifest ]] || rm -f -- "$_kd_manifest"
   unset KDSPEECH_STAGE KDSPEECH_STAGE_FINGERPRINT KDSPEECH_STAGE_INPUTS
   return 0
+}
+
+# Move stage_run's temporary manifest ($_kd_manifest, dynamic scope) to <out>/.done.inputs of every
+# output, atomically (a temporary name, then rename).
+_kd_keep_manifest() {
+  local out tmp
+  for out in "${_kd_outs[@]}"; do
+    tmp=$out/$_KD_STAMP.inputs.tmp.$$
+    cp -- "$_kd_manifest" "$tmp"
+    mv -f -- "$tmp" "$out/$_KD_STAMP.inputs"
+  done
+  rm -f -- "$_kd_manifest"
 }
 
 # The warnings of a stage whose jobs logged to files only (job runners): "WARNING:" lines of the
@@ -627,45 +638,57 @@ db_input_opts() {
   return 0
 }
 
-# One input's stamp record, "input<TAB>path<TAB>kind:hash<TAB>resolved path"; a folder's manifest
-# lines ("index<TAB>relative path<TAB>size<TAB>mtime") are appended to the file $3.  With $4 =
-# listed (--inputs_listed), a data dir or CSV and the files it lists: its own files by content
-# ("index<TAB>name<TAB>sha256<TAB>-"), each listed file by a stat ("index<TAB>absolute path<TAB>size
-# <TAB>mtime", kdspeech.bin.list_files).
+# One input's stamp record, "input<TAB>path<TAB>kind:hash<TAB>resolved path"; the manifest of a
+# folder or a listing ("index<TAB>path<TAB>size<TAB>mtime<TAB>sha256" lines, by
+# kdspeech.bin.list_files) is appended to the file $3.  The hash covers paths, sizes and contents,
+# not times: a file is read when it is new or its size or time differs from the last stamp's manifest
+# (the only cost of a touched, copied or restored corpus is reading it once).  With $4 = listed
+# (--inputs_listed), a data dir or CSV and the files it lists: its own files by content
+# ("index<TAB>name<TAB>-<TAB>-<TAB>sha256"), then each listed file.
 # Args: index path manifest_file [listed]
 _kd_input_record() {
-  local index=$1 path=$2 manifest=$3 listed=${4:-} resolved kind hash listing
+  local index=$1 path=$2 manifest=$3 listed=${4:-} resolved kind hash lines known name
   resolved=$(realpath -m -- "$path")
-  if [[ -n $listed && -e $resolved ]]; then
-    kind=listing
-    listing=$(python -m kdspeech.bin.list_files "$resolved") ||
-      _kd_die "stage $_kd_label: cannot list the files of input $path (above)"
-    hash=$(
-      {
+  if [[ -n $listed && -e $resolved ]] || [[ -z $listed && -d $resolved ]]; then
+    known=$(mktemp)
+    _kd_known_files "$resolved" > "$known"
+    if [[ -n $listed ]]; then
+      kind=listing
+      lines=$(python -m kdspeech.bin.list_files --known "$known" "$resolved") ||
+        { rm -f -- "$known"; _kd_die "stage $_kd_label: cannot list the files of input $path (above)"; }
+      lines=$(
         if [[ -d $resolved ]]; then
           find "$resolved" -mindepth 1 -maxdepth 1 -type f ! -name '.*' -printf '%f\n' | LC_ALL=C sort |
-            while IFS= read -r _kd_name; do
-              printf '%s\t%s\t-\n' "$_kd_name" "$(_kd_sha256 < "$resolved/$_kd_name")"
-            done
+            while IFS= read -r name; do printf '%s\t-\t-\t%s\n' "$name" "$(_kd_sha256 < "$resolved/$name")"; done
         else
-          printf '%s\t%s\t-\n' "$(basename -- "$resolved")" "$(_kd_sha256 < "$resolved")"
+          printf '%s\t-\t-\t%s\n' "$(basename -- "$resolved")" "$(_kd_sha256 < "$resolved")"
         fi
-        [[ -z $listing ]] || printf '%s\n' "$listing" | sed 's/\tmissing$/\tmissing\t-/'
-      } | tee >(sed "s/^/$index\t/" >> "$manifest") | _kd_sha256
-    )
+        [[ -z $lines ]] || printf '%s\n' "$lines")
+    else
+      kind=folder
+      lines=$(python -m kdspeech.bin.list_files --folder --known "$known" "$resolved") ||
+        { rm -f -- "$known"; _kd_die "stage $_kd_label: cannot list the files of input folder $path (above)"; }
+    fi
+    rm -f -- "$known"
+    [[ -z $lines ]] || printf '%s\n' "$lines" | sed "s/^/$index\t/" >> "$manifest"
+    hash=$(printf '%s' "$lines" | cut -f1,2,4 | _kd_sha256)
   elif [[ -f $resolved ]]; then
     kind=file
     hash=$(_kd_sha256 < "$resolved")
-  elif [[ -d $resolved ]]; then
-    kind=folder
-    # Stat only (sizes and times of every file, links followed): cheap on a large corpus.
-    hash=$(find -L "$resolved" -mindepth 1 ! -type d -printf '%P\t%s\t%T@\n' 2> /dev/null |
-      LC_ALL=C sort | tee >(sed "s/^/$index\t/" >> "$manifest") | _kd_sha256)
   else
     kind=missing
     hash=-
   fi
   printf 'input\t%s\t%s:%s\t%s' "$path" "$kind" "$hash" "$resolved"
+}
+
+# The lines of the last stamp's manifest (of the first --out; stage_run's $_kd_outs, dynamic scope)
+# for the input that resolved to $1, without their index: the hashes list_files may reuse.
+_kd_known_files() {
+  local resolved=$1 stamp=${_kd_outs[0]}/$_KD_STAMP old_index
+  [[ -f $stamp && -f $stamp.inputs ]] || return 0
+  old_index=$(awk -F'\t' -v r="$resolved" '$1 == "input" { if ($4 == r) { print n + 0; exit }; n++ }' "$stamp")
+  [[ -z $old_index ]] || awk -F'\t' -v i="$old_index" -v OFS='\t' '$1 == i { $1 = ""; print substr($0, 2) }' "$stamp.inputs"
 }
 
 # Why the external inputs differ from those of a stamp: one line per changed input.  Reads
@@ -696,22 +719,24 @@ _kd_input_reasons() {
 }
 
 # "N files added (e.g. a.wav), M removed (...), K changed (...)" between the stamp's manifest and the
-# new one of input number $2.  Args: old_manifest_file index
+# new one of input number $2: a file changed when its size or content did (not its time).
+# Args: old_manifest_file index
 _kd_manifest_diff() {
   local old=$1 index=$2
   [[ -f $old ]] || { echo "files added, removed or changed"; return 0; }
   awk -F'\t' -v i="$index" '
     FNR == 1 { file++ }
     $1 != i { next }
-    file == 1 { old[$2] = $3 "\t" $4; next }
+    file == 1 { if (NF < 5) legacy = 1; old[$2] = $3 "\t" $5; next }
     { if (!($2 in old)) { add++; if (!a) a = $2 }
-      else { if (old[$2] != $3 "\t" $4) { chg++; if (!c) c = $2 }; delete old[$2] } }
+      else { if (old[$2] != $3 "\t" $5) { chg++; if (!c) c = $2 }; delete old[$2] } }
     END {
+      if (legacy) { print "its last manifest has times, not contents: inputs are compared by content since, a one-time re-run"; exit }
       for (f in old) { rem++; if (!r || f < r) r = f }
       out = ""
       if (add) out = out sprintf("%d file%s added, e.g. %s", add, add > 1 ? "s" : "", a)
       if (rem) out = out (out ? "; " : "") sprintf("%d removed, e.g. %s", rem, r)
-      if (chg) out = out (out ? "; " : "") sprintf("%d changed in size or time, e.g. %s", chg, c)
+      if (chg) out = out (out ? "; " : "") sprintf("%d changed, e.g. %s", chg, c)
       print (out ? out : "files changed")
     }' "$old" "$_kd_manifest"
 }
