@@ -14,14 +14,16 @@ both files is one of:
 - ``reproduced`` / ``differs``: numbers within / beyond the run-to-run spread that the reference
   states for the cell's metric (its ``Run-to-run spread`` section, :mod:`kdspeech.results`): the
   metric named by the cell's column header, else by a cell that identifies its row (``| s2 - s1 |
-  PESQ-WB | ...``), else the longest one named in the table's heading or caption;
+  PESQ-WB | ...``), else the longest one named in the table's heading or caption; where none is
+  stated, a reference cell ``mean ± std`` (over its runs: seeds, folds) is its own spread, and the
+  means are compared against its std;
 - ``no stated spread``: numbers that differ, with no spread stated for their metric;
 - ``missing in ours`` / ``missing in the reference``: a number on one side, ``-`` or nothing on the
   other; ``text differs``: two different texts.
 
 Rows, columns and tables on one side only are listed.  A number is a cell such as ``1.234``,
 ``-5``, ``+0.12``, ``12.5 %``, ``1.3x`` or ``**0.98**``, or a number with an interval, ``-0.011
-[-0.018, -0.005]``, compared by that number; anything else is text.
+[-0.018, -0.005]``, or with a spread, ``41.1 ± 6.9``, compared by that number; anything else is text.
 """
 
 import math
@@ -35,7 +37,8 @@ VERDICTS = ("identical", "reproduced", "differs", "no stated spread", "missing i
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _SEPARATOR = re.compile(r"^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
-_NUMBER = re.compile(r"^([+-]?(?:\d+(?:\.(\d*))?|\.(\d+))(?:[eE][+-]?\d+)?)\s*(?:%|x|×|dB|s)?"
+_NUMBER = re.compile(r"^([+-]?(?:\d+(?:\.(\d*))?|\.(\d+))(?:[eE][+-]?\d+)?)"
+                     r"(?:\s*(?:±|\+-|\+/-)\s*(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?))?\s*(?:%|x|×|dB|s)?"
                      r"(?:\s*\[[^\]]*\])?$")
 
 
@@ -124,8 +127,15 @@ def parse_tables(text):
 
 def parse_number(cell):
     """``(value, decimals)`` of a numeric cell, or None for text (``**``, backticks and a unit such as
-    ``%`` or ``dB`` allowed around the number, an interval ``[a, b]`` after it; a Unicode minus counts
-    as ``-``).  ``decimals`` is -1 for scientific notation."""
+    ``%`` or ``dB`` allowed around the number, an interval ``[a, b]`` or a spread ``± s`` after it; a
+    Unicode minus counts as ``-``).  ``decimals`` is -1 for scientific notation."""
+    parsed = parse_mean_std(cell)
+    return None if parsed is None else parsed[:2]
+
+
+def parse_mean_std(cell):
+    """``(value, decimals, std)`` of a numeric cell (``std`` the ``s`` of ``m ± s``, else None), or
+    None for text."""
     text = cell.strip().strip("*`").strip().replace("\u2212", "-")
     match = _NUMBER.match(text)
     if not match:
@@ -134,7 +144,8 @@ def parse_number(cell):
     if not math.isfinite(value):
         return None
     decimals = -1 if re.search("[eE]", match.group(1)) else len(match.group(2) or match.group(3) or "")
-    return value, decimals   # decimals -1: scientific notation
+    std = float(match.group(4)) if match.group(4) else None
+    return value, decimals, std   # decimals -1: scientific notation
 
 
 def read_spreads(tables):
@@ -208,10 +219,12 @@ def compare_cell(ours, reference, spread):
     """``(difference text, verdict)`` of one cell pair (see the module's text)."""
     if ours.strip() == reference.strip():
         return "", "identical"
-    a, b = parse_number(ours), parse_number(reference)
+    a, b = parse_mean_std(ours), parse_mean_std(reference)
     if a is not None and b is not None:
         diff = a[0] - b[0]
         text = f"{diff:+.3g}" if min(a[1], b[1]) < 0 else f"{diff:+.{max(a[1], b[1])}f}"
+        if spread is None:
+            spread = b[2]   # the reference's own "± std" over its runs
         if spread is None:
             return text, "no stated spread"
         return text, "reproduced" if abs(diff) <= spread + 1e-12 * max(1.0, abs(b[0])) else "differs"

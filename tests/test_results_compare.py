@@ -103,6 +103,23 @@ def test_rows_are_keyed_by_as_many_first_cells_as_needed_and_the_metric_cell_fin
                      ("s2 - s1 / STOI", "p (Wilcoxon)"): ("0.250", "identical")}
 
 
+def test_mean_std_cells_are_compared_by_their_means_against_the_reference_std():
+    """A "mean ± std" cell (ESC-50's Table 1: over folds and seeds) is a number, and where no spread
+    is stated for its metric the reference's std is the spread its re-run should fall within."""
+    assert parse_number("41.1 ± 6.9") == (41.1, 1) and parse_number("**2.7 ± 0.8 %**") == (2.7, 1)
+    assert parse_number("1.5 +- 0.2") == (1.5, 1) and parse_number("± 0.2") is None
+
+    def table(a, b):
+        return "## Table 1: macro accuracy (%)\n\n" + markdown_table(["system", "1 kHz", "2 kHz"], [["CSSD", a, b]])
+    cells = {c.column: (c.difference, c.verdict) for c in
+             compare_texts(table("16.6 ± 3.2", "30.0 ± 1.0"), table("18.2 ± 5.7", "25.0 ± 2.0")).tables[0].cells}
+    assert cells == {"1 kHz": ("-1.6", "reproduced"), "2 kHz": ("+5.0", "differs")}
+    # A stated spread for the metric wins over the cell's own std.
+    spread = "\n## Run-to-run spread\n\n| metric | spread |\n|---|---:|\n| macro accuracy | 1.0 |\n"
+    report = compare_texts(table("16.6 ± 3.2", "25.5 ± 1.0"), table("18.2 ± 5.7", "25.0 ± 2.0") + spread)
+    assert [c.verdict for c in report.tables[0].cells] == ["differs", "reproduced"]
+
+
 def test_missing_cells_and_text_differences_are_named():
     def table(a, b):
         return "## T\n\n" + markdown_table(["system", "EER (%)", "verdict"], [["s2", a, b]])
