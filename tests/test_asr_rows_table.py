@@ -41,6 +41,35 @@ def test_rows_at_three_seeds_are_compared_with_the_baseline(tmp_path):
     assert "+0.00" in same and "| not shown |" in same
 
 
+def test_the_papers_orderings_hold_reverse_or_are_not_separable(tmp_path):
+    exp = tmp_path / "exp"
+    for row, errors in (("mct_noisy", lambda i, k: 1 + (i + k) % 2), ("proposed", lambda i, k: (i + k) % 2),
+                        ("mct_all", lambda i, k: 2), ("joint", lambda i, k: 1 + (i + k + 1) % 2)):
+        for k, name in enumerate([row, f"{row}_seed2", f"{row}_seed3"]):
+            write_row(exp, name, [errors(i, k) for i in range(40)])
+    paper = tmp_path / "paper.tsv"
+    paper.write_text("# source: Table 1, Avg.\nrow\twer\tcer\nmct_noisy\t23.06\t12.98\nproposed\t20.39\t11.38\n"
+                     "mct_all\t22.71\t12.88\njoint\t22.49\t12.46\nabsent\t1\t1\n")
+    text = asr_rows_table.table(exp, ["mct_noisy", "proposed", "mct_all", "joint", "extra"][:4], ["test"],
+                                seeds=["1", "2", "3"], baseline="mct_noisy", paper=asr_rows_table.read_paper(paper))
+    section = text.split("## The paper's orderings, test")[1]
+    assert "Table 1, Avg." in section
+
+    def line(a, b, m="WER"):
+        return next(l for l in section.splitlines() if l.startswith(f"| {a} | {b} | {m} |"))
+    assert line("proposed", "mct_noisy").endswith("| confirmed | holds |") and "| -2.67 |" in line("proposed", "mct_noisy")
+    assert line("mct_all", "mct_noisy").endswith("| confirmed | reversed |")      # paper lower, ours higher
+    assert "not separable" in line("joint", "mct_noisy")                         # the same rates
+    assert line("proposed", "joint").endswith("| holds |")                       # the paper's best against the rest
+    assert line("proposed", "mct_all", "CER").endswith("| holds |")
+    with_extra = asr_rows_table.table(exp, ["mct_noisy", "proposed"], ["test"], seeds=["1", "2", "3"],
+                                      paper=("", {"wer": {"mct_noisy": 1.0}}))
+    assert "Not in the paper's table: proposed." in with_extra
+    paper.write_text("row\twer\nproposed\tlow\n")
+    with pytest.raises(KdError, match="line 2: wer of proposed is not a number"):
+        asr_rows_table.read_paper(paper)
+
+
 def test_one_seed_is_not_a_verdict_and_speakers_group_the_bootstrap(tmp_path):
     exp = tmp_path / "exp"
     write_row(exp, "mct_noisy", [2] * 40)

@@ -192,6 +192,10 @@ def test_step_8_trains_and_compares_the_asr_approaches(tiny_run):
     for row in ("mct_noisy", "standardize_sr", "mct_all", "joint_straight", "joint_aso", "joint_grad", "proposed"):
         assert f"| {row} |" in table, row
     assert "## WER against mct_noisy, asr_test" in table and "one seed: not a verdict" in table
+    # the paper's Table 1 orderings (local/paper_table1.tsv): one seed, so none is separable
+    orderings = table.split("## The paper's orderings, asr_test")[1].split("\n## ")[0]
+    assert "Table 1 (noisy LibriSpeech)" in orderings and "| proposed | mct_noisy | WER | -2.67 |" in orderings
+    assert "| proposed | joint_grad | CER | -0.49 |" in orderings and "holds |" not in orderings
     quality = table.split("## Speech quality of what each row decodes, asr_test")[1]
     assert "| proposed |" in quality and "si_sdr, row - mct_noisy on asr_test" in quality
     assert (exp / "joint_aso" / "enhanced_asr_test" / "wav.scp").exists()    # its own front end's output

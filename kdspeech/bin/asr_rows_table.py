@@ -23,7 +23,9 @@ Rows scored for speech quality too (``rows/<row>/score_<set>``, enh_asr.sh --qua
 Tables 5/6 section: each metric's mean and its paired difference from the baseline row.
 ``--recognisers`` names the exp dirs whose size and training time are listed (``env.json``'s
 ``num_parameters``: the whole model, a frozen front end included; ``history.json``'s seconds per
-epoch, summed; with seeds, their mean).
+epoch, summed; with seeds, their mean).  ``--paper`` (a TSV of the paper's numbers per row, ``read_paper``)
+adds the paper's orderings: every row against the baseline and the paper's best row against every other,
+each "holds", "reversed" or "not separable" by our paired verdict.
 """
 
 import argparse
@@ -98,7 +100,7 @@ def cell(rates):
     return f"{mean:.2f}" if len(rates) == 1 else f"{mean:.2f} ({100 * min(rates):.2f}-{100 * max(rates):.2f})"
 
 
-def table(exp, rows, sets, seeds=(), baseline=None, set_dirs=None):
+def table(exp, rows, sets, seeds=(), baseline=None, set_dirs=None, paper=None):
     seeds = list(seeds) or ["1"]
     runs = {(r, s): [read_utterance_scores([score_dir(exp, name, s)]) for name in seed_rows(r, seeds)]
             for r in rows for s in sets}
@@ -116,6 +118,10 @@ def table(exp, rows, sets, seeds=(), baseline=None, set_dirs=None):
     if baseline not in rows:
         raise KdError(f"--baseline {baseline} is not one of the rows ({' '.join(rows)})")
     groups = {s: speaker_groups(d) for s, d in zip(sets, set_dirs or [])}
+
+    def paired(a, b, s, m):
+        return compare_metric(runs[(a, s)], runs[(b, s)], m, groups=groups.get(s))
+
     for s in sets:
         for m in metrics:
             out += ["", f"## {m.upper()} against {baseline}, {s} (row - {baseline}, points)", "",
@@ -124,11 +130,87 @@ def table(exp, rows, sets, seeds=(), baseline=None, set_dirs=None):
             for r in rows:
                 if r == baseline:
                     continue
-                res = compare_metric(runs[(r, s)], runs[(baseline, s)], m, groups=groups.get(s))
+                res = paired(r, baseline, s, m)
                 out.append(f"| {r} | {100 * res.mean_baseline:.2f} | {100 * res.mean_system:.2f} | "
                            f"{format_diff(res, 100, 2)} | {format_per_seed(res, 100, 2)} | {format_p(res.p_value)} | "
                            f"{res.verdict} |")
+    shared = [m for m in metrics if paper and m in paper[1]]
+    if shared:
+        out += [orderings_section(paper, rows, s, shared, baseline, paired) for s in sets]
     return "\n".join(out) + "\n" + "".join(quality_section(exp, rows, s, seeds, baseline) for s in sets)
+
+
+def read_paper(path):
+    """``(source, {metric: {row: value in %}})`` of a paper-numbers TSV: ``#`` lines are comments (the
+    first ``# source: ...`` one names the table), then a header ``row<TAB>wer<TAB>cer`` (any of
+    METRICS) and one line per row, named as the recipe names its rows."""
+    source, header, values = "", None, {}
+    for i, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if line.startswith("#"):
+            if not source and line[1:].strip().lower().startswith("source:"):
+                source = line[1:].strip()[len("source:"):].strip()
+            continue
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if header is None:
+            header = [f.strip().lower() for f in fields]
+            if header[0] != "row" or not set(header[1:]) <= set(METRICS) or len(header) < 2:
+                raise KdError(f"line {i}: the header must be 'row' then any of {', '.join(METRICS)}, "
+                              "tab-separated", path=path)
+            continue
+        if len(fields) != len(header):
+            raise KdError(f"line {i}: {len(fields)} fields, the header has {len(header)}", path=path)
+        for metric, text in zip(header[1:], fields[1:]):
+            try:
+                values.setdefault(metric, {})[fields[0].strip()] = float(text)
+            except ValueError:
+                raise KdError(f"line {i}: {metric} of {fields[0]} is not a number: {text!r}", path=path) from None
+    if header is None:
+        raise KdError("no header line (row<TAB>wer<TAB>cer)", path=path)
+    return source, values
+
+
+def ordering(res, paper_diff):
+    """How the paper's sign of A - B stands on our paired result: holds / reversed (confirmed with the
+    same / the other sign) or not separable."""
+    if paper_diff == 0:
+        return "the paper has no difference"
+    if res.confirmed:
+        return "holds" if (res.ci_low > 0) == (paper_diff > 0) else "reversed"
+    if res.mean_diff != res.mean_diff:
+        return "not separable"
+    same = (res.mean_diff > 0) == (paper_diff > 0) and res.mean_diff != 0
+    return f"not separable ({'the same' if same else 'the other'} direction on the mean)"
+
+
+def orderings_section(paper, rows, test_set, metrics, baseline, paired):
+    """Each of the paper's orderings on ``test_set``: every row against ``baseline``, then the paper's
+    best row (lowest WER, else CER) against every other row, with the paper's difference beside ours."""
+    source, values = paper
+    key = metrics[0]
+    known = [r for r in rows if all(r in values[m] for m in metrics)]
+    pairs = [(r, baseline) for r in known if r != baseline and baseline in known]
+    if known:
+        best = min(known, key=lambda r: values[key][r])
+        pairs += [(best, r) for r in known if r not in (best, baseline)]
+    lines = ["", f"## The paper's orderings, {test_set}", "",
+             f"The paper's numbers: {source or 'the --paper table'}. An ordering **holds** when our paired "
+             "difference has the paper's sign and is confirmed (3 training seeds or more, 95 % CI excluding "
+             "0, Wilcoxon p < 0.05), is **reversed** when it is confirmed with the other sign, and is "
+             "**not separable** otherwise. Differences in points (A - B; lower is better).", "",
+             "| A | B | metric | paper A - B | ours A - B [95 % CI] | p | verdict | ordering |",
+             "|---|---|---|---|---|---|---|---|"]
+    for a, b in pairs:
+        for m in metrics:
+            res = paired(a, b, test_set, m)
+            diff = values[m][a] - values[m][b]
+            lines.append(f"| {a} | {b} | {m.upper()} | {diff:+.2f} | {format_diff(res, 100, 2)} | "
+                         f"{format_p(res.p_value)} | {res.verdict} | {ordering(res, diff)} |")
+    missing = [r for r in rows if r not in known]
+    if missing:
+        lines += ["", f"Not in the paper's table: {', '.join(missing)}."]
+    return "\n".join(lines)
 
 
 def cost_table(exp, recognisers, seeds):
@@ -177,12 +259,13 @@ def main(argv=None):
     p.add_argument("--recognisers", default="", help="exp dirs whose size and training time are listed")
     p.add_argument("--curves", default="", help="recognisers whose training loss is plotted (Fig. 3)")
     p.add_argument("--curves_right", default="", help="those of --curves on the right-hand axis")
+    p.add_argument("--paper", default="", help="a TSV of the paper's numbers (read_paper): its orderings checked")
     args = p.parse_args(argv)
     set_dirs = args.set_dirs.split()
     if set_dirs and len(set_dirs) != len(args.sets.split()):
         raise KdError(f"--set_dirs names {len(set_dirs)} dirs for {len(args.sets.split())} --sets")
     text = table(args.exp, args.rows.split(), args.sets.split(), args.seeds.split(), args.baseline or None,
-                 set_dirs)
+                 set_dirs, read_paper(args.paper) if args.paper else None)
     if args.recognisers:
         text += "\n## Size and training time\n\n" + cost_table(args.exp, args.recognisers.split(), args.seeds.split())
     if args.curves:

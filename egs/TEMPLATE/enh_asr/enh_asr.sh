@@ -71,6 +71,7 @@ run_command=""         # the recipe command the table records (empty: the table 
 loss_curves=""         # stage 6: recognisers whose training loss is plotted (the paper's Fig. 3)
 loss_curves_right=""   # those of --loss_curves drawn on a right-hand axis (the paper: the proposed one)
 table_recognisers=""   # stage 6: recognisers whose parameters and training time are listed (with their seeds)
+paper_table=""         # stage 6: a TSV of the paper's WER/CER per row (kdspeech.bin.asr_rows_table --paper): its orderings checked
 
 help_message="Usage: $0 [options]   (stages are listed at the top of $(basename "$0"))"
 . utils/parse_options.sh
@@ -236,5 +237,6 @@ done
     --sets "$(for t in ${test_sets}; do set_name "${t}"; done | tr '\n' ' ')" --out "${expdir}/results/asr_rows.md" \
     --seeds "${table_seeds}" --baseline "${baseline_row}" ${run_command:+--command "${run_command}"} \
     --curves "${loss_curves}" --curves_right "${loss_curves_right}" --recognisers "${table_recognisers}" \
+    ${paper_table:+--paper "${paper_table}"} \
     --set_dirs "$(for t in ${test_sets}; do set_dir "${t}"; done | tr '\n' ' ')"
 log "done"

@@ -65,7 +65,7 @@ done
 
 # The ASR training approaches (Table 3): front ends student_lr and student_le_ld of the systems above.
 [ "${asr_approaches}" = true ] || exit 0
-asr_data=given seeds="" asr_train=${raw}/tr05_simu asr_valid=${raw}/dt05_simu
+asr_data=given seeds="" asr_train=${raw}/tr05_simu asr_valid=${raw}/dt05_simu asr_paper_table=local/paper_table3.tsv
 asr_tests="${raw}/dt05_simu ${raw}/et05_simu ${raw}/dt05_real ${raw}/et05_real"
 . ../../librispeech/asr_enh/local/asr_approaches.sh
 ./enh_asr.sh --nj "${nj}" --fs 16000 "${asr_opts[@]}" --run_command "$(printf '%q ' "${command_words[@]}")"

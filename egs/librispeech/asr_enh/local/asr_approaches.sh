@@ -2,7 +2,9 @@
 # The ASR training approaches of the Charishma paper (Tables 1 and 3) as lists for
 # egs/TEMPLATE/enh_asr/enh_asr.sh (definitions in kdspeech/models/se_asr.py, configs in
 # egs/TEMPLATE/asr/conf[/cpu]).  Sourced by run.sh (step 8) after local/kd_asr.sh, with asr_data,
-# asr_conf_dir, asr_train_args, the SNRs, seeds and metrics (the quality metrics, for Tables 5 and 6) set; sets asr_mix_sets (enh.sh's --mix_sets of the
+# asr_conf_dir, asr_train_args, the SNRs, seeds and metrics (the quality metrics, for Tables 5 and 6) set
+# (asr_paper_table: the paper's numbers whose orderings stage 6 checks, default local/paper_table1.tsv
+# beside this file); sets asr_mix_sets (enh.sh's --mix_sets of the
 # ASR sets, empty when they are the enhancement mixtures) and asr_opts (the options of enh_asr.sh).
 #
 #   asr_data=speech_commands  (CPU scale) Speech Commands words, speaker-disjoint
@@ -62,5 +64,6 @@ asr_row_names="mct_noisy standardize_sr mct_all joint_straight joint_aso joint_g
 asr_opts=(--recognisers "${_recognisers}" --mct_sets "${_mct}" --rows "${_rows}" --test_sets "${asr_tests}"
           --token_sets "${asr_train} ${asr_valid}" --table_rows "${asr_row_names}" --table_seeds "${seeds:-}"
           --baseline_row mct_noisy --quality_metrics "${metrics}" --loss_curves "joint_straight joint_aso joint_grad proposed"
-          --loss_curves_right proposed --table_recognisers "mct_noisy mct_all joint_straight joint_aso joint_grad proposed")
+          --loss_curves_right proposed --table_recognisers "mct_noisy mct_all joint_straight joint_aso joint_grad proposed"
+          --paper_table "${asr_paper_table:-$(dirname "${BASH_SOURCE[0]}")/paper_table1.tsv}")
 unset _recognisers _mct _rows _rec_names _asr_seeds _k _s _x _a _j _r
