@@ -45,8 +45,8 @@ def test_enh_asr_template_trains_and_scores_the_approaches(tmp_path):
         (root / "conf" / name).write_text(yaml.safe_dump(conf))
     noisy_dir(corpora, root / "data" / "noisy")
 
-    def run():
-        return subprocess.run(["./enh_asr.sh", *LISTS], cwd=root, capture_output=True, text=True,
+    def run(*extra):
+        return subprocess.run(["./enh_asr.sh", *LISTS, *extra], cwd=root, capture_output=True, text=True,
                               env=helpers.recipe_env(), timeout=600)
 
     proc = run()
@@ -58,5 +58,7 @@ def test_enh_asr_template_trains_and_scores_the_approaches(tmp_path):
         assert f"| {row} |" in table
     hyp = root / "exp" / "rows" / "standardize_sr" / "score_asr_noisy" / "hyp.txt"
     assert {line.split()[0] for line in hyp.read_text().splitlines()} == set(UTTS)
-    again = run()   # every stage is stamped: nothing re-runs
+    again = run("--nj", "2")   # every stage is stamped: nothing re-runs, whatever the job count
     assert again.returncode == 0 and "train mct_all" in again.stderr and "skipped" in again.stderr, again.stderr[-2000:]
+    started = [l for l in again.stderr.splitlines() if " Stage " in l and "skipped" not in l]
+    assert len(started) == again.stderr.count("up to date, skipped"), again.stderr[-3000:]

@@ -118,6 +118,11 @@ while read -r entry; do
 done < <(entries "${frontends}")
 
 # Stage 2: enhanced speech of the MCT-all mixture sets and of the test sets of the rows' front ends.
+# The stages run functions that read ${nj}, ${fs} and ${device}; fs and device are --params (they change
+# the output), the job count is not: a run resumed with another --nj keeps its stages.
+enhance_with() {  # enhance_with <model exp dir> <set dir> <out dir> [enhance opts]
+  utils/enhance.sh --nj "${nj}" --fs "${fs}" --device "${device}" ${4:+--enhance_opts "$4"} "$1" "$2" "$3"
+}
 while read -r name src fe; do
   [ -n "${fe}" ] || { log "ERROR: --mct_sets entry '${name} ${src}': expected <name> <mixture set> <front end>"; exit 1; }
   fe_needed["${fe} ${src}"]=1
@@ -131,8 +136,7 @@ for pair in "${!fe_needed[@]}"; do
   out=${expdir}/${fe}/enhanced_$(set_name "${t}")
   read -r -a set_opts <<< "$(set_dep "${t}")"
   stage_run 2 "enhance ${t} with ${fe}" --out "${out}" --deps "${expdir}/${fe}" "${set_opts[@]}" \
-    --param "fs=${fs}" --param "nj=${nj}" -- \
-    utils/enhance.sh --nj "${nj}" --fs "${fs}" --device "${device}" "${expdir}/${fe}" "$(set_dir "${t}")" "${out}"
+    --param "fs=${fs}" --param "device=${device}" -- enhance_with "${expdir}/${fe}" "$(set_dir "${t}")" "${out}"
 done
 
 # Stage 3: the MCT-all sets, then the token list.
@@ -204,7 +208,7 @@ while read -r row fe rec; do
       deps+=(--deps "${expdir}/${fe}/enhanced_$(set_name "${t}")")
     fi
     stage_run 5 "decode ${t} for ${row} (${fe} -> ${rec})" --out "${expdir}/rows/${row}/score_asr_$(set_name "${t}")" \
-      "${deps[@]}" --param "nj=${nj}" --param "asr_metrics=${asr_metrics}" -- \
+      "${deps[@]}" --param "fs=${fs}" --param "asr_metrics=${asr_metrics}" -- \
       score_row "$(set_dir "${t}")" "${input}" "${expdir}/${rec}" "${expdir}/rows/${row}/score_asr_$(set_name "${t}")"
     [ -n "${quality_metrics}" ] && [ -f "$(set_dir "${t}")/spk1.scp" ] || continue
     # the speech the row's recogniser hears: a joint model's own front end output (se_asr's wav), the
@@ -213,13 +217,12 @@ while read -r row fe rec; do
       input=${expdir}/${rec}/enhanced_$(set_name "${t}")/wav.scp
       read -r -a set_opts <<< "$(set_dep "${t}")"
       stage_run 5 "enhance ${t} with the front end inside ${rec}" --out "${expdir}/${rec}/enhanced_$(set_name "${t}")" \
-        --deps "${expdir}/${rec}" "${set_opts[@]}" --param "fs=${fs}" --param "nj=${nj}" -- \
-        utils/enhance.sh --nj "${nj}" --fs "${fs}" --device "${device}" --enhance_opts "--output wav" \
-          "${expdir}/${rec}" "$(set_dir "${t}")" "${expdir}/${rec}/enhanced_$(set_name "${t}")"
+        --deps "${expdir}/${rec}" "${set_opts[@]}" --param "fs=${fs}" --param "device=${device}" -- \
+        enhance_with "${expdir}/${rec}" "$(set_dir "${t}")" "${expdir}/${rec}/enhanced_$(set_name "${t}")" "--output wav"
       deps+=(--deps "${expdir}/${rec}/enhanced_$(set_name "${t}")")
     fi
     stage_run 5 "quality of ${row}'s speech on ${t}" --out "${expdir}/rows/${row}/score_$(set_name "${t}")" \
-      "${deps[@]}" --param "nj=${nj}" --param "quality_metrics=${quality_metrics}" -- \
+      "${deps[@]}" --param "fs=${fs}" --param "quality_metrics=${quality_metrics}" -- \
       score_quality "$(set_dir "${t}")" "${input}" "${expdir}/rows/${row}/score_$(set_name "${t}")"
   done
 done < <(entries "${rows}")
