@@ -650,12 +650,15 @@ _kd_input_record() {
   local index=$1 path=$2 manifest=$3 listed=${4:-} resolved kind hash lines known name
   resolved=$(realpath -m -- "$path")
   if [[ -n $listed && -e $resolved ]] || [[ -z $listed && -d $resolved ]]; then
+    local -a how=(--folder)
+    kind=folder
+    [[ -z $listed ]] || { kind=listing how=(); }
     known=$(mktemp)
     _kd_known_files "$resolved" > "$known"
-    if [[ -n $listed ]]; then
-      kind=listing
-      lines=$(python -m kdspeech.bin.list_files --known "$known" "$resolved") ||
-        { rm -f -- "$known"; _kd_die "stage $_kd_label: cannot list the files of input $path (above)"; }
+    lines=$(python -m kdspeech.bin.list_files ${how[@]+"${how[@]}"} --known "$known" "$resolved") ||
+      { rm -f -- "$known"; _kd_die "stage $_kd_label: cannot list the files of input $path (above)"; }
+    rm -f -- "$known"
+    if [[ -n $listed ]]; then   # the list's own files by content, before the files it lists
       lines=$(
         if [[ -d $resolved ]]; then
           find "$resolved" -mindepth 1 -maxdepth 1 -type f ! -name '.*' -printf '%f\n' | LC_ALL=C sort |
@@ -664,12 +667,7 @@ _kd_input_record() {
           printf '%s\t-\t-\t%s\n' "$(basename -- "$resolved")" "$(_kd_sha256 < "$resolved")"
         fi
         [[ -z $lines ]] || printf '%s\n' "$lines")
-    else
-      kind=folder
-      lines=$(python -m kdspeech.bin.list_files --folder --known "$known" "$resolved") ||
-        { rm -f -- "$known"; _kd_die "stage $_kd_label: cannot list the files of input folder $path (above)"; }
     fi
-    rm -f -- "$known"
     [[ -z $lines ]] || printf '%s\n' "$lines" | sed "s/^/$index\t/" >> "$manifest"
     hash=$(printf '%s' "$lines" | cut -f1,2,4 | _kd_sha256)
   elif [[ -f $resolved ]]; then
