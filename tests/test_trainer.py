@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 
@@ -163,6 +164,36 @@ def _torchrun(conf, data, out_dir, port, *overrides):
            "--valid_data", str(valid_dir), "--out_dir", str(out_dir), "--seed", "3", "trainer.device=cpu",
            *overrides]
     return cmd, env
+
+
+PROBE = """
+import gc, sys, torch
+import kdspeech.train.distributed as distributed
+leave = distributed.cleanup
+def probe(info):
+    gc.collect()
+    alive = sum(isinstance(o, torch.nn.parallel.DistributedDataParallel) for o in gc.get_objects())
+    print(f"rank {info.rank}: {alive} DDP wrappers at cleanup", file=sys.stderr)
+    leave(info)
+distributed.cleanup = probe
+from kdspeech.bin import train
+sys.exit(train.main(sys.argv[1:]))
+"""
+
+
+def test_ddp_wrapper_is_freed_before_the_process_group(tmp_path, data):
+    """A DDP wrapper freed after destroy_process_group takes the gloo group down under the GIL and can
+    deadlock with gloo's worker thread (a hang after the last epoch, about one run in 20 under load):
+    the wrapper must be gone when distributed.cleanup runs."""
+    conf = tmp_path / "conf.yaml"
+    conf.write_text(CONF)
+    (tmp_path / "probe.py").write_text(PROBE)
+    cmd, env = _torchrun(conf, data, tmp_path / "ddp", _free_port(), "trainer.max_epochs=1")
+    cmd[cmd.index("-m", 3):cmd.index("kdspeech.bin.train") + 1] = [str(tmp_path / "probe.py")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(re.findall(r"rank \d: \d+ DDP wrappers at cleanup", proc.stderr)) == [
+        "rank 0: 0 DDP wrappers at cleanup", "rank 1: 0 DDP wrappers at cleanup"]
 
 
 def test_ddp_two_ranks_equal_one_rank_and_resume_after_a_kill(tmp_path, data):

@@ -3,6 +3,7 @@
 One process: nothing to set up.  Several: NCCL on GPUs, gloo on the CPU (how the tests run it).
 """
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -66,7 +67,16 @@ def all_reduce_sum(values, info):
 
 def cleanup(info):
     """Leave the process group together: a rank that tears down gloo while another still talks to it
-    can abort ("terminate called without an active exception")."""
+    can abort ("terminate called without an active exception").
+
+    Call it after dropping every DistributedDataParallel wrapper.  A wrapper's reducer holds the
+    group; freed after ``destroy_process_group`` it is the group's last holder, and the gloo group's
+    destructor then runs under the GIL and joins a worker thread that needs the GIL to free the last
+    collective's tensors: a deadlock at the end of about one run in 20 on a busy machine (seen with
+    py-spy: ``~ProcessGroupGloo`` in ``thread::join`` from ``~Reducer``).  Freed first, the reducer only
+    drops a reference; the group then goes through ``destroy_process_group``, whose binding releases
+    the GIL."""
     if info.enabled and dist.is_initialized():
+        gc.collect()   # DDP modules sit in reference cycles: free them now, while the group lives
         dist.barrier()
         dist.destroy_process_group()

@@ -440,6 +440,7 @@ class Trainer:
         if self.writer:
             self.writer.close()
         self._finish(nbest)
+        self.net = self.model   # drop the DDP wrapper before the process group goes (distributed.cleanup)
         return history
 
     def _log_epoch(self, entry, improved, stopped):
