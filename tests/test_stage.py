@@ -1,6 +1,7 @@
 """utils/stage.sh: stamps, skipping, re-running after a change, failures and missing inputs."""
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -528,18 +529,25 @@ FAKE_TRAINER = """\
 #!/usr/bin/env bash
 mkdir -p "$1/log"; printf 'trainer:\\n  max_epochs: 3\\n' > "$1/config.yaml"
 for e in 1 2 3; do
-  sleep 0.3
   echo "2026-01-01 10:00:0$e (trainer:305) INFO: epoch $e: train loss 1.$e, valid loss 2.$e (best), lr 0.001, 10.0 s" \\
     >> "$1/log/train.log"
+  sleep 0.3
 done
 """
 
 
 def test_progress_prints_one_line_per_epoch_with_the_time_left(tmp_path):
+    """The follower shows every epoch even when it opens the log after the training wrote to it (here a
+    `tail` that starts 1 s late, as on a busy machine: one that began at the log's end missed them)."""
     recipe = make_recipe(tmp_path, PROGRESS)
     (recipe / "local/train.sh").write_text(FAKE_TRAINER)
     (recipe / "local/train.sh").chmod(0o755)
-    out = run(recipe)
+    slow = tmp_path / "slow_bin"
+    slow.mkdir()
+    real_tail = shutil.which("tail")
+    (slow / "tail").write_text(f'#!/usr/bin/env bash\nsleep 1\nexec {real_tail} "$@"\n')
+    (slow / "tail").chmod(0o755)
+    out = run(recipe, PATH=f"{slow}:{os.environ['PATH']}")
     assert out.returncode == 0, out.stderr
     lines = [l for l in out.stderr.splitlines() if "exp/t: epoch" in l]
     assert [l.split("  ", 1)[1] for l in lines] == [

@@ -750,7 +750,11 @@ _kd_progress_start() {
   _kd_watch=$!
   for dir in "$@"; do
     mkdir -p -- "$dir/log"
-    tail -n 0 -s 0.5 -F --pid="$_kd_watch" -- "$dir/log/train.log" 2> /dev/null < /dev/null |
+    # The job runner rewrites train.log when the training starts; emptying it here lets the follower
+    # read from the first line whenever it opens the file (`tail -n 0`, opened late on a busy machine,
+    # skipped the epochs written before it looked).
+    : > "$dir/log/train.log"
+    tail -n +1 -s 0.5 -F --pid="$_kd_watch" -- "$dir/log/train.log" 2> /dev/null < /dev/null |
       _kd_progress_lines "$dir" >&2 &
     _kd_watch_pids+=("$!")
   done
