@@ -6,7 +6,8 @@
 # this script with its lists; every variable below is an option (--name value), --help lists them.
 #
 #  1 train front ends    the --frontends (enhancement systems, e.g. the KD student or a DCCRN trained on
-#                        SI-SNR alone), each in exp/<name>, in list order
+#                        SI-SNR alone), each in exp/<name>, in list order; up to --train_jobs at once,
+#                        an entry after the front ends it reads
 #  2 enhance             each --mct_sets entry's mixture set, and each --test_sets set for every front
 #                        end a --rows entry names -> exp/<front end>/enhanced_<set>
 #  3 token list, MCT-all the character list (or --token_type bpe: a BPE model and its pieces) of the
@@ -14,8 +15,9 @@
 #                        --mct_sets entry -> dump/asr/<name>: its mixtures, their enhanced speech and
 #                        their clean speech in one data dir (ids prefixed noisy-, enh-, clean-)
 #  4 train recognisers   the --recognisers (task asr: conformer_ctc, se_asr), each in exp/<name>, in
-#                        list order; a recogniser whose config reads a front end's exp dir names it
-#                        among its dependencies (model.conf.frontend_init={expdir}/<front end>)
+#                        list order, up to --train_jobs at once; a recogniser whose config reads a
+#                        front end's exp dir names it among its dependencies
+#                        (model.conf.frontend_init={expdir}/<front end>)
 #  5 decode and score    each --rows entry on each test set: the noisy input, or a front end's enhanced
 #                        speech, decoded by a recogniser (--asr_backend trained:exp/<recogniser>),
 #                        WER/CER against the set's text -> exp/rows/<row>/score_asr_<set>
@@ -45,6 +47,7 @@ stage=1                # first stage to run
 stop_stage=100         # last stage to run
 rerun_changed_code=false   # re-run the stages whose library code changed since they ran (false: a warning names them)
 nj=2                   # parallel jobs of enhancement and scoring
+train_jobs=1           # trainings of stages 1 and 4 at the same time (the cores are shared among them)
 ngpu=0                 # GPUs per training, and enhancement on a GPU when > 0
 num_nodes=1            # nodes per training
 seed=1                 # seed of model initialisation and shuffling
@@ -79,6 +82,7 @@ help_message="Usage: $0 [options]   (stages are listed at the top of $(basename 
 . ./cmd.sh
 . utils/stage.sh
 . utils/template_lib.sh   # entries, set_dir, set_name, train_system
+. utils/parallel.sh       # parallel_each
 
 set_root=${dumpdir}/mix
 device=cpu
@@ -111,11 +115,31 @@ train_entry() {  # train_entry <stage> <entry>: one training of --frontends or -
     train_system "${conf}" "$(set_dir "${train}")" "$(set_dir "${valid}")" "${expdir}/${name}" ${args//\{expdir\}/${expdir}}
 }
 
+declare -A entry_of=()   # training name -> its --frontends or --recognisers entry
+entry_deps() {  # entry_deps <name>: the exp dirs its entry reads (parallel_each --after)
+  local name conf train valid deps
+  read -r name conf train valid deps _ <<< "${entry_of[$1]}"
+  [ "${deps:--}" = - ] || echo "${deps//,/ }"
+}
+train_named() { train_entry "$1" "${entry_of[$2]}"; }   # train_named <stage> <name>
+train_list() {  # train_list <stage> <names...>: their trainings, up to --train_jobs at once
+  local n=$1 name
+  shift
+  (($# > 0)) || return 0
+  if ((n >= stage && n <= stop_stage)); then
+    parallel_each --after entry_deps "${train_jobs}" "$*" train_named "${n}" ||
+      { log "ERROR: stage ${n} failed (see ${expdir}/<name>/log/train.log)"; exit 1; }
+  else
+    for name in "$@"; do train_named "${n}" "${name}"; done   # records which stage makes what
+  fi
+}
+
 # Stage 1: front ends.
 while read -r entry; do
-  train_entry 1 "${entry}"
+  entry_of[${entry%% *}]=${entry}
   front_ends+=("${entry%% *}")
 done < <(entries "${frontends}")
+train_list 1 ${front_ends[@]+"${front_ends[@]}"}
 
 # Stage 2: enhanced speech of the MCT-all mixture sets and of the test sets of the rows' front ends.
 # The stages run functions that read ${nj}, ${fs} and ${device}; fs and device are --params (they change
@@ -182,9 +206,10 @@ for t in ${token_sets}; do token_dirs+=("$(set_dir "${t}")"); done
 
 # Stage 4: recognisers.
 while read -r entry; do
-  train_entry 4 "${entry}"
+  entry_of[${entry%% *}]=${entry}
   recogniser_names+=("${entry%% *}")
 done < <(entries "${recognisers}")
+train_list 4 ${recogniser_names[@]+"${recogniser_names[@]}"}
 
 # Stage 5: every row on every test set.
 score_row() {  # score_row <test set dir> <wav.scp to decode> <recogniser exp dir> <out dir>

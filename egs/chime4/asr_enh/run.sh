@@ -16,6 +16,7 @@ command_words=("$0" "$@")   # the command as given, for the results
 conf_dir=../../librispeech/asr_enh/conf   # paper-size configs (conf/cpu there: the CPU scale)
 backends="pocketsphinx moonshine"   # ASR backends: the first in enh.sh's stage 7, each one on the real recordings
 nj=8                   # parallel jobs (enh.sh's and the real recordings')
+train_jobs=1           # trainings at the same time (enh.sh's systems, enh_asr.sh's recognisers)
 asr_approaches=false   # then train and compare the ASR training approaches of Table 3 (enh_asr.sh)
 asr_conf_dir=../../TEMPLATE/asr/conf   # the recognisers' configs (paper size; asr/conf/cpu: CPU size)
 asr_train_args=""      # config overrides of every recogniser
@@ -40,7 +41,7 @@ stage=0 stop_stage=0
 stage_run 0 "Wiener filter model file (no training)" --out exp/wiener -- \
   python -m kdspeech.bin.make_classical --model wiener --out exp/wiener
 
-./enh.sh --fs 16000 --nj "${nj}" --corpus_dirs "tr05_simu dt05_simu et05_simu dt05_real et05_real" \
+./enh.sh --fs 16000 --nj "${nj}" --train_jobs "${train_jobs}" --corpus_dirs "tr05_simu dt05_simu et05_simu dt05_real et05_real" \
   --systems "${systems}" --models "${models}" --test_sets "${raw}/dt05_simu ${raw}/et05_simu" \
   --metrics pesq_wb,stoi,si_sdr,sdr,seg_snr,csig,cbak,covl --score_with_asr true --asr_backend "${_backends[0]}" \
   --compare "student_le_ld:student_lr student_le:student_lr student_ld:student_lr student_lr:wiener" \
@@ -68,5 +69,5 @@ done
 asr_data=given seeds="" asr_train=${raw}/tr05_simu asr_valid=${raw}/dt05_simu asr_paper_table=local/paper_table3.tsv
 asr_tests="${raw}/dt05_simu ${raw}/et05_simu ${raw}/dt05_real ${raw}/et05_real"
 . ../../librispeech/asr_enh/local/asr_approaches.sh
-./enh_asr.sh --nj "${nj}" --fs 16000 "${asr_opts[@]}" --run_command "$(printf '%q ' "${command_words[@]}")"
+./enh_asr.sh --nj "${nj}" --train_jobs "${train_jobs}" --fs 16000 "${asr_opts[@]}" --run_command "$(printf '%q ' "${command_words[@]}")"
 log "ASR approaches: exp/results/asr_rows.md"

@@ -129,7 +129,7 @@ if [ "${asr_data}" = speech_commands ]; then
   ./enh.sh "${common[@]}" ${passed_options[@]+"${passed_options[@]}"} --stage 2 --stop_stage 3 \
     --mix_sets "${asr_mix_sets}" --corpus_dirs "clean_asr_train clean_asr_valid clean_asr_test noise_train noise_test"
 fi
-./enh_asr.sh --nj "${nj}" --fs 16000 "${asr_opts[@]}" --run_command "$(printf '%q ' "${command_words[@]}")"
+./enh_asr.sh --nj "${nj}" --train_jobs "${train_jobs}" --fs 16000 "${asr_opts[@]}" --run_command "$(printf '%q ' "${command_words[@]}")"
 if [ "${update_results}" = true ]; then
   cp exp/results/asr_rows.md results/asr_rows.md
   log "ASR approaches: exp/results/asr_rows.md, copied to the committed results/asr_rows.md"
