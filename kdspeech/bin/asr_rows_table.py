@@ -23,13 +23,15 @@ Rows scored for speech quality too (``rows/<row>/score_<set>``, enh_asr.sh --qua
 Tables 5/6 section: each metric's mean and its paired difference from the baseline row.
 ``--recognisers`` names the exp dirs whose size and training time are listed (``env.json``'s
 ``num_parameters``: the whole model, a frozen front end included; ``history.json``'s seconds per
-epoch, summed; with seeds, their mean).  ``--paper`` (a TSV of the paper's numbers per row, ``read_paper``)
+epoch: their median over every epoch of every seed, times the mean epoch count, so that epochs slowed by
+other work on a shared machine do not inflate the figure).  ``--paper`` (a TSV of the paper's numbers per row, ``read_paper``)
 adds the paper's orderings: every row against the baseline and the paper's best row against every other,
 each "holds", "reversed" or "not separable" by our paired verdict.
 """
 
 import argparse
 import json
+import statistics
 from pathlib import Path
 
 from kdspeech.atomic import atomic_write_text
@@ -214,20 +216,24 @@ def orderings_section(paper, rows, test_set, metrics, baseline, paired):
 
 
 def cost_table(exp, recognisers, seeds):
-    """Parameters, epochs and training time of each recogniser (the mean over its seeds' exp dirs)."""
-    lines = ["| recogniser | parameters (M) | epochs | training time (min) | s/epoch |", "|---|---|---|---|---|"]
+    """Parameters, epochs and training time of each recogniser over its seeds' exp dirs: the mean
+    parameters and epochs, the median seconds of an epoch (robust to epochs slowed by other jobs), and
+    epochs x that median."""
+    lines = ["| recogniser | parameters (M) | epochs | training time (min) | s/epoch (median) |",
+             "|---|---|---|---|---|"]
     for rec in recognisers:
-        runs = []
+        runs, epoch_seconds = [], []
         for name in seed_rows(rec, list(seeds) or ["1"]):
             env, history = Path(exp) / name / "env.json", Path(exp) / name / "history.json"
             if not env.exists() or not history.exists():
                 raise KdError("no training record of this recogniser (enh_asr.sh stage 4 writes it)",
                               path=history if env.exists() else env)
             epochs = json.loads(history.read_text())
-            runs.append((json.loads(env.read_text())["num_parameters"], len(epochs),
-                         sum(e.get("seconds", 0.0) for e in epochs)))
-        params, epochs, seconds = (sum(r[i] for r in runs) / len(runs) for i in range(3))
-        lines.append(f"| {rec} | {params / 1e6:.2f} | {epochs:g} | {seconds / 60:.1f} | {seconds / max(epochs, 1):.1f} |")
+            runs.append((json.loads(env.read_text())["num_parameters"], len(epochs)))
+            epoch_seconds += [e.get("seconds", 0.0) for e in epochs]
+        params, epochs = (sum(r[i] for r in runs) / len(runs) for i in range(2))
+        per_epoch = statistics.median(epoch_seconds) if epoch_seconds else 0.0
+        lines.append(f"| {rec} | {params / 1e6:.2f} | {epochs:g} | {epochs * per_epoch / 60:.1f} | {per_epoch:.1f} |")
     return "\n".join(lines) + "\n"
 
 
