@@ -123,15 +123,13 @@ entry_deps() {  # entry_deps <name>: the exp dirs its entry reads (parallel_each
 }
 train_named() { train_entry "$1" "${entry_of[$2]}"; }   # train_named <stage> <name>
 train_list() {  # train_list <stage> <names...>: their trainings, up to --train_jobs at once
-  local n=$1 name
+  local n=$1 jobs=${train_jobs}
   shift
   (($# > 0)) || return 0
-  if ((n >= stage && n <= stop_stage)); then
-    parallel_each --after entry_deps "${train_jobs}" "$*" train_named "${n}" ||
-      { log "ERROR: stage ${n} failed (see ${expdir}/<name>/log/train.log)"; exit 1; }
-  else
-    for name in "$@"; do train_named "${n}" "${name}"; done   # records which stage makes what
-  fi
+  # out of range, one at a time in this shell: stage_run only records which stage makes what
+  ((n >= stage && n <= stop_stage)) || jobs=1
+  parallel_each --after entry_deps "${jobs}" "$*" train_named "${n}" ||
+    { log "ERROR: stage ${n} failed (see ${expdir}/<name>/log/train.log)"; exit 1; }
 }
 
 # Stage 1: front ends.
