@@ -11,10 +11,11 @@ backends="moonshine pocketsphinx"
 other_backend_models="noisy student_lr student_le_ld"
 # Step 8 (--asr_approaches true): Speech Commands words (1718 of 100 training speakers, 139 of 12 for
 # validation, 640 of 25 for test) x 1 mixture at the training SNRs; the test words with the unseen
-# noises; the template's CPU recognisers (3.6 M) for 8 epochs.  Measured at batch 8 x 1 s, one thread
-# on the shared 2 cores: 0.45 s/step for Conformer-CTC, 2.0 s/step for the joint cascades (DCCRN
-# backward), so about 3.5 h per seed of the seven rows.
+# noises; the template's CPU recognisers (0.94 M, batch 4) for 4 epochs.  Measured one thread each
+# beside 3 other jobs on the 2 cores: 0.09-0.12 s/step for Conformer-CTC, 0.8-0.9 s/step for the
+# joint cascades (DCCRN backward), so about 25 min per seed of the seven rows with 2 trainings at a
+# time; 8 epochs of the earlier 3.6 M recogniser took about 3.5 h per seed, more than a session here.
 asr_data=speech_commands
 asr_conf_dir=../../TEMPLATE/asr/conf/cpu
 asr_train_mix_per_utt=1
-asr_train_args="trainer.max_epochs=8"
+asr_train_args="trainer.max_epochs=4"
