@@ -15,9 +15,11 @@ figures, asserts nothing.
 Figures (2-core CPU shared with a recipe run and test runs, load average 3.7-7, so +-50 %; torch 2.11,
 2 threads; 8 AN4 utterances, 19.9 s of audio, per step; 10 utterances, 21.9 s, decoded):
 
-    config (CPU: cpu/ before 2026-12-08) parameters  s/step (batch 8)  RTF greedy, new lengths / seen  RTF beam 10  search alone
-    d 144, 6 blocks          3.61 M      1.4 - 2.8         0.21 / 0.15                     0.04 - 0.11  0.003 - 0.007
+    config                   parameters  s/step (batch 8)  RTF greedy, new lengths / seen  RTF beam 10  search alone
+    d 144, 6 blocks (*)      3.61 M      1.4 - 2.8         0.21 / 0.15                     0.04 - 0.11  0.003 - 0.007
     paper (d 256, 12 blocks) 20.91 M     26.3              0.17 / 0.09                     0.09         0.004
+
+(*) cpu/ before 2026-12-08; cpu/ is now d 96, 3 blocks (0.94 M), not yet timed here.
 
 The prefix beam search costs < 0.01 x real time; the encoder's forward pass is the decoding time.
 """
